@@ -1,0 +1,9 @@
+//! relman: a release manager for batch hosts. Each deploy goes into a new directory,
+//! a symlink names the live release, and relman switches it atomically over SSH.
+//!
+//! The data flows one way (see ARCHITECTURE.md):
+//! config → remote (transport + scripts) → scan → model → plan → ops → cli / tui.
+
+pub mod config;
+pub mod model;
+pub mod remote;

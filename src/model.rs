@@ -1,0 +1,504 @@
+//! Plain data describing one host's deploy root, as a scan sees it: release names
+//! (validated and ordered), releases, jobs, pins, the lock holder and the history.
+//!
+//! Nothing here does I/O. Everything the rest of relman decides is a function of
+//! these types (see `plan`), and everything it shows is rendered from them.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// A validated release name: `<prefix><YYYYMMDDHHMMSS>[.N]`.
+///
+/// Ordering is by timestamp, then by N (a name without `.N` sorts before `.1`),
+/// never by anything the filesystem says (mtime).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReleaseName {
+    raw: String,
+    stamp: u64,
+    seq: u32,
+}
+
+/// Why a string is not a release name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("'{0}' does not start with the release prefix '{1}'")]
+    Prefix(String, String),
+    #[error("'{0}' is not <prefix>YYYYMMDDHHMMSS[.N]")]
+    Shape(String),
+    #[error("'{0}' has an impossible date or time")]
+    Date(String),
+}
+
+impl ReleaseName {
+    /// Parses `s` as a release name with the given prefix. Strict: anything else is an error.
+    pub fn parse(prefix: &str, s: &str) -> Result<Self, NameError> {
+        let rest = s
+            .strip_prefix(prefix)
+            .ok_or_else(|| NameError::Prefix(printable(s), prefix.to_string()))?;
+        let (digits, seq) = match rest.split_once('.') {
+            Some((d, n)) => {
+                let ok = !n.is_empty()
+                    && n.len() <= 9
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && !n.starts_with('0');
+                if !ok {
+                    return Err(NameError::Shape(printable(s)));
+                }
+                (
+                    d,
+                    n.parse::<u32>()
+                        .map_err(|_| NameError::Shape(printable(s)))?,
+                )
+            }
+            None => (rest, 0),
+        };
+        if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(NameError::Shape(printable(s)));
+        }
+        if stamp_to_time(digits).is_none() {
+            return Err(NameError::Date(printable(s)));
+        }
+        Ok(ReleaseName {
+            raw: s.to_string(),
+            stamp: digits.parse().expect("14 ascii digits"),
+            seq,
+        })
+    }
+
+    /// The name for a deploy made at `at` (UTC), with clash counter `seq` (0 = none).
+    pub fn new(prefix: &str, at: SystemTime, seq: u32) -> Self {
+        let rfc = humantime::format_rfc3339_seconds(at).to_string();
+        let digits: String = rfc.chars().filter(|c| c.is_ascii_digit()).collect();
+        let raw = if seq == 0 {
+            format!("{prefix}{digits}")
+        } else {
+            format!("{prefix}{digits}.{seq}")
+        };
+        ReleaseName::parse(prefix, &raw).expect("a formatted time is a valid name")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The clash counter N of `.N`, 0 when absent.
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+
+    /// The same timestamp with another clash counter.
+    pub fn with_seq(&self, prefix: &str, seq: u32) -> Self {
+        let digits = format!("{:014}", self.stamp);
+        let raw = if seq == 0 {
+            format!("{prefix}{digits}")
+        } else {
+            format!("{prefix}{digits}.{seq}")
+        };
+        ReleaseName::parse(prefix, &raw).expect("same stamp, valid counter")
+    }
+
+    /// The UTC time encoded in the name.
+    pub fn time(&self) -> SystemTime {
+        stamp_to_time(&format!("{:014}", self.stamp)).expect("validated at parse")
+    }
+}
+
+fn stamp_to_time(d: &str) -> Option<SystemTime> {
+    let rfc = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &d[0..4],
+        &d[4..6],
+        &d[6..8],
+        &d[8..10],
+        &d[10..12],
+        &d[12..14]
+    );
+    humantime::parse_rfc3339(&rfc).ok()
+}
+
+impl Ord for ReleaseName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.stamp, self.seq, &self.raw).cmp(&(other.stamp, other.seq, &other.raw))
+    }
+}
+
+impl PartialOrd for ReleaseName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for ReleaseName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+/// Replaces control characters so a hostile string can't garble a terminal or a log line.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// `.relman.json` inside a release made by relman.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub created_at: String,
+    pub created_by: String,
+    #[serde(default)]
+    pub message: String,
+    pub files: Vec<ManifestFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub mode: u32,
+}
+
+/// Where a release came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Made by relman; the manifest says by whom and why.
+    Relman(Manifest),
+    /// No manifest: made by hand or by the classic script.
+    Unknown,
+    /// A manifest is there but could not be read; the text says why.
+    BadManifest(String),
+}
+
+/// How a process was seen to use a release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobVia {
+    Cwd,
+    Exe,
+    Fd,
+    Cmdline,
+}
+
+/// A process on the host that uses a release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub pid: u32,
+    pub user: String,
+    pub started_at: Option<SystemTime>,
+    pub command: String,
+    pub via: JobVia,
+}
+
+/// A lease that keeps a release from being pruned until it expires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    pub id: String,
+    pub release: String,
+    pub by: String,
+    pub created_at: String,
+    pub expires_at: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl Pin {
+    pub fn expires(&self) -> Option<SystemTime> {
+        humantime::parse_rfc3339(&self.expires_at).ok()
+    }
+
+    /// A pin whose expiry can't be read counts as expired: it protects nothing it can't prove.
+    pub fn is_active(&self, now: SystemTime) -> bool {
+        self.expires().is_some_and(|t| t > now)
+    }
+}
+
+/// Who holds a host's lock, as written in `.relman/lock` by the holder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub by: String,
+    pub action: String,
+    pub since: String,
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default, skip_serializing)]
+    pub token: String,
+}
+
+impl LockInfo {
+    pub fn age(&self, now: SystemTime) -> Option<Duration> {
+        humantime::parse_rfc3339(&self.since)
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+    }
+}
+
+/// What a history entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Deploy,
+    Switch,
+    Rollback,
+    Prune,
+    Pin,
+    Unpin,
+    Unlock,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deploy => "deploy",
+            Action::Switch => "switch",
+            Action::Rollback => "rollback",
+            Action::Prune => "prune",
+            Action::Pin => "pin",
+            Action::Unpin => "unpin",
+            Action::Unlock => "unlock",
+        }
+    }
+}
+
+/// One line of `.relman/history.jsonl`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub by: String,
+    pub action: Action,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What the link is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// No link at all (a fresh root).
+    Absent,
+    /// A symlink to a release of this root (`absolute` when its target is an absolute path).
+    Release { name: ReleaseName, absolute: bool },
+    /// A symlink whose target does not exist.
+    Dangling { target: String },
+    /// A symlink to something outside the root.
+    Outside { target: String },
+    /// A symlink to an entry of the root that is not a release.
+    NotRelease { target: String },
+    /// A real directory or file where the link should be: relman refuses to switch it.
+    NotSymlink,
+}
+
+/// One release directory as scanned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub name: ReleaseName,
+    pub size_bytes: u64,
+    pub origin: Origin,
+    pub jobs: Vec<Job>,
+    pub pins: Vec<Pin>,
+}
+
+impl Release {
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match &self.origin {
+            Origin::Relman(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Everything one scan learns about one host's deploy root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostState {
+    /// The root as configured.
+    pub root: String,
+    /// The root's absolute, symlink-free path on the host (empty when the root is missing).
+    pub root_abs: String,
+    pub root_exists: bool,
+    pub link_name: String,
+    pub prefix: String,
+    pub link: LinkState,
+    /// Releases, newest first.
+    pub releases: Vec<Release>,
+    /// Entries in the root that are neither releases, the link nor `.relman`.
+    pub foreign: usize,
+    pub lock: Option<LockInfo>,
+    /// History, oldest first, as in the file (the newest lines when the file is long).
+    pub history: Vec<HistoryEntry>,
+    /// Processes relman could not inspect (other users'); their jobs are invisible.
+    pub hidden_processes: usize,
+    /// False when /proc could not be read at all: no release may then be called job-free.
+    pub jobs_known: bool,
+    /// Names of directories under `.relman/staging/`.
+    pub staging: Vec<String>,
+    /// When the host said the scan ran (host clock).
+    pub scanned_at: SystemTime,
+}
+
+impl HostState {
+    /// The release the link points at, if it points at one.
+    pub fn current(&self) -> Option<&ReleaseName> {
+        match &self.link {
+            LinkState::Release { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    pub fn release(&self, name: &str) -> Option<&Release> {
+        self.releases.iter().find(|r| r.name.as_str() == name)
+    }
+
+    /// The newest release, by name order.
+    pub fn newest(&self) -> Option<&ReleaseName> {
+        self.releases.first().map(|r| &r.name)
+    }
+
+    /// The absolute path of a release on the host.
+    pub fn release_path(&self, name: &ReleaseName) -> String {
+        format!("{}/{}", self.root_abs, name)
+    }
+}
+
+/// "3h 12m ago": the two largest units of a duration, as operators read ages.
+pub fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, mins, secs) = (s / 86400, (s / 3600) % 24, (s / 60) % 60, s % 60);
+    let two = if days > 0 {
+        if hours > 0 {
+            format!("{days}d {hours}h")
+        } else {
+            format!("{days}d")
+        }
+    } else if hours > 0 {
+        if mins > 0 {
+            format!("{hours}h {mins}m")
+        } else {
+            format!("{hours}h")
+        }
+    } else if mins > 0 {
+        if secs > 0 {
+            format!("{mins}m {secs}s")
+        } else {
+            format!("{mins}m")
+        }
+    } else {
+        format!("{secs}s")
+    };
+    format!("{two} ago")
+}
+
+/// Age of a time relative to `now`; a time in the future reads as "just now".
+pub fn age_since(t: SystemTime, now: SystemTime) -> String {
+    age(now.duration_since(t).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_strictly() {
+        let n = ReleaseName::parse("batch_", "batch_20261126221500").unwrap();
+        assert_eq!(n.seq(), 0);
+        assert_eq!(n.as_str(), "batch_20261126221500");
+        assert_eq!(
+            ReleaseName::parse("batch_", "batch_20261126221500.2")
+                .unwrap()
+                .seq(),
+            2
+        );
+        for bad in [
+            "batch_2026112622150",
+            "batch_202611262215000",
+            "batch_20261126221500.",
+            "batch_20261126221500.0",
+            "batch_20261126221500.01",
+            "batch_20261126221500.x",
+            "batch_20261126221500/..",
+            "batch_2026112622150a",
+            "other_20261126221500",
+            "batch_20261326221500",
+            "batch_20260230221500",
+            "batch_20261126221500;rm",
+            "batch_20261126221500\n",
+            "",
+        ] {
+            assert!(
+                ReleaseName::parse("batch_", bad).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn names_order_by_stamp_then_counter() {
+        let p = |s| ReleaseName::parse("b_", s).unwrap();
+        let mut v = vec![
+            p("b_20261126221500.10"),
+            p("b_20261126221500"),
+            p("b_20251126221500"),
+            p("b_20261126221500.2"),
+        ];
+        v.sort();
+        let s: Vec<_> = v.iter().map(|n| n.as_str()).collect();
+        assert_eq!(
+            s,
+            [
+                "b_20251126221500",
+                "b_20261126221500",
+                "b_20261126221500.2",
+                "b_20261126221500.10"
+            ]
+        );
+    }
+
+    #[test]
+    fn new_names_use_utc_time() {
+        let t = humantime::parse_rfc3339("2026-11-26T22:15:00Z").unwrap();
+        assert_eq!(
+            ReleaseName::new("batch_", t, 0).as_str(),
+            "batch_20261126221500"
+        );
+        assert_eq!(
+            ReleaseName::new("batch_", t, 3).as_str(),
+            "batch_20261126221500.3"
+        );
+        assert_eq!(ReleaseName::new("batch_", t, 0).time(), t);
+    }
+
+    #[test]
+    fn ages_read_like_an_operator_says_them() {
+        assert_eq!(
+            age(Duration::from_secs(3 * 3600 + 12 * 60 + 5)),
+            "3h 12m ago"
+        );
+        assert_eq!(age(Duration::from_secs(42)), "42s ago");
+        assert_eq!(age(Duration::from_secs(130)), "2m 10s ago");
+        assert_eq!(age(Duration::from_secs(2 * 86400 + 3600)), "2d 1h ago");
+        assert_eq!(age(Duration::from_secs(7200)), "2h ago");
+    }
+
+    #[test]
+    fn pins_without_readable_expiry_protect_nothing() {
+        let now = humantime::parse_rfc3339("2026-11-26T22:15:00Z").unwrap();
+        let mut p = Pin {
+            id: "x".into(),
+            release: "b_20261126221500".into(),
+            by: "a@b".into(),
+            created_at: "2026-11-26T22:00:00Z".into(),
+            expires_at: "2026-11-26T23:00:00Z".into(),
+            reason: String::new(),
+        };
+        assert!(p.is_active(now));
+        p.expires_at = "soon".into();
+        assert!(!p.is_active(now));
+    }
+}

@@ -1,0 +1,157 @@
+//! The remote side: how relman reaches a host (`Transport`, over SSH or locally),
+//! the shell scripts it runs there, and the strict parser for what they print.
+
+pub mod local;
+pub mod quote;
+pub mod script;
+pub mod ssh;
+pub mod wire;
+
+use std::io::{self, Read};
+
+use crate::config::{Address, Config, HostConfig};
+use script::Script;
+
+/// What went wrong reaching or talking to a host.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot connect to {addr}: {msg}")]
+    Connect { addr: String, msg: String },
+    #[error(
+        "host key of {host} is unknown (not in {known_hosts}); its fingerprint is SHA256:{fingerprint}. \
+         Check it, then run `relman trust --host {name}`"
+    )]
+    UnknownHostKey {
+        name: String,
+        host: String,
+        known_hosts: String,
+        fingerprint: String,
+    },
+    #[error(
+        "HOST KEY CHANGED for {host}: {known_hosts} has another key; the host now offers SHA256:{fingerprint}. \
+         Refused: this may be an attack. Fix known_hosts by hand if the change is expected"
+    )]
+    ChangedHostKey {
+        host: String,
+        known_hosts: String,
+        fingerprint: String,
+    },
+    #[error(
+        "host key of {host} is known in {known_hosts} only under another key type; the host offers {key_type} \
+         SHA256:{fingerprint}. Refused: run `relman trust --host {name}` if the new key is right"
+    )]
+    HostKeyTypeMismatch {
+        name: String,
+        host: String,
+        known_hosts: String,
+        key_type: String,
+        fingerprint: String,
+    },
+    #[error("authentication failed for {user}@{host}: {detail}")]
+    Auth {
+        user: String,
+        host: String,
+        detail: String,
+    },
+    #[error("{what} timed out after {secs}s")]
+    Timeout { what: String, secs: u64 },
+    #[error("ssh: {0}")]
+    Session(String),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("cannot pass to a shell: {0}")]
+    Quote(#[from] quote::NulByte),
+}
+
+impl RemoteError {
+    /// True for errors that mean "the host could not be reached or refused us" (exit code 3).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            RemoteError::Connect { .. }
+                | RemoteError::UnknownHostKey { .. }
+                | RemoteError::ChangedHostKey { .. }
+                | RemoteError::HostKeyTypeMismatch { .. }
+                | RemoteError::Auth { .. }
+                | RemoteError::Timeout { .. }
+        )
+    }
+}
+
+/// The result of one remote command.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    /// Exit status; `None` when the command was killed by a signal.
+    pub status: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    /// The last non-empty line of stderr, for one-line error messages.
+    pub fn stderr_line(&self) -> String {
+        let s = String::from_utf8_lossy(&self.stderr);
+        crate::model::printable(
+            s.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim(),
+        )
+    }
+}
+
+/// A long-lived remote command with a line-oriented stdin/stdout (the lock holder).
+/// Dropping it closes its stdin; the remote side then ends.
+pub trait Process: Send {
+    /// Reads one line of stdout (without the newline); `None` at end of output.
+    fn read_line(&mut self) -> io::Result<Option<String>>;
+    /// Writes to the command's stdin and flushes.
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()>;
+}
+
+/// How relman runs commands on one host. Implemented over SSH (`ssh`) and on this
+/// machine (`local`); every operation goes through these two calls only.
+pub trait Transport: Send + Sync {
+    /// The host's name in the config.
+    fn host(&self) -> &str;
+
+    /// Runs `command` (a shell command line, parsed by the host's shell with the SSH
+    /// user's home as working directory), feeding it `stdin` to EOF. `progress` is called
+    /// with the number of stdin bytes sent so far. Stdout and stderr are both drained,
+    /// so a command that writes a lot to either cannot stall.
+    fn exec(
+        &self,
+        command: &str,
+        stdin: &mut dyn Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ExecOutput, RemoteError>;
+
+    /// Starts `command` for as long as the returned handle lives. Its lifetime is
+    /// independent of `exec` calls (over SSH it runs on a connection of its own), so a
+    /// long upload can't starve it.
+    fn spawn(&self, command: &str) -> Result<Box<dyn Process>, RemoteError>;
+
+    /// How many SSH handshakes this transport has made (0 for `local`).
+    fn handshakes(&self) -> u64 {
+        0
+    }
+}
+
+/// Runs a script with `sh -s` (the script goes on stdin: one round trip, nothing in argv).
+pub fn run(t: &dyn Transport, script: &Script) -> Result<ExecOutput, RemoteError> {
+    let text = script.render()?;
+    t.exec("sh -s", &mut text.as_bytes(), &mut |_| {})
+}
+
+/// Opens the transport for a configured host: `local` or SSH.
+pub fn open(cfg: &Config, host: &HostConfig) -> Result<Box<dyn Transport>, RemoteError> {
+    match &host.address {
+        Address::Local => Ok(Box::new(local::LocalTransport::new(&host.name))),
+        Address::Ssh { .. } => Ok(Box::new(ssh::SshTransport::connect(cfg, host)?)),
+    }
+}

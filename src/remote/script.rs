@@ -1,0 +1,50 @@
+//! Remote scripts: the POSIX `sh` files under `scripts/`, and how parameters reach them.
+//!
+//! A script is sent whole to `sh -s` on the host's stdin (one round trip). Parameters
+//! are prepended as `NAME='quoted value'` assignments, so nothing from a user or a host
+//! reaches the shell unquoted, and nothing lands in argv (the job scan greps
+//! `/proc/*/cmdline`, and must not find itself).
+
+use super::quote::{NulByte, quote};
+
+/// Functions shared by every script (job scan, checks).
+pub const LIB: &str = include_str!("scripts/lib.sh");
+pub const SCAN: &str = include_str!("scripts/scan.sh");
+
+/// A script with its parameters, ready to send.
+#[derive(Debug, Clone)]
+pub struct Script {
+    params: Vec<(&'static str, String)>,
+    body: &'static str,
+}
+
+impl Script {
+    pub fn new(body: &'static str) -> Self {
+        Script {
+            params: Vec::new(),
+            body,
+        }
+    }
+
+    /// Sets `$name` for the script. `name` is a fixed identifier chosen in code.
+    pub fn param(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        debug_assert!(name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'));
+        self.params.push((name, value.into()));
+        self
+    }
+
+    /// The full text sent to `sh -s`.
+    pub fn render(&self) -> Result<String, NulByte> {
+        let mut s = String::from("set -u\n");
+        for (k, v) in &self.params {
+            s.push_str(k);
+            s.push('=');
+            s.push_str(&quote(v)?);
+            s.push('\n');
+        }
+        s.push_str(LIB);
+        s.push('\n');
+        s.push_str(self.body);
+        Ok(s)
+    }
+}

@@ -1,0 +1,1 @@
+//! Strict parser of scan output (in progress).
