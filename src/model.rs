@@ -341,9 +341,33 @@ pub struct HostState {
     pub staging: Vec<String>,
     /// When the host said the scan ran (host clock).
     pub scanned_at: SystemTime,
+    /// Things the scan could not read but that don't stop the host from being listed
+    /// (a history line that is not JSON, an unreadable pin file).
+    pub warnings: Vec<String>,
 }
 
 impl HostState {
+    /// A host with nothing in its root yet (the root missing); scans fill it in.
+    pub fn empty(root: &str, link: &str, prefix: &str, scanned_at: SystemTime) -> Self {
+        HostState {
+            root: root.to_string(),
+            root_abs: String::new(),
+            root_exists: false,
+            link_name: link.to_string(),
+            prefix: prefix.to_string(),
+            link: LinkState::Absent,
+            releases: Vec::new(),
+            foreign: 0,
+            lock: None,
+            history: Vec::new(),
+            hidden_processes: 0,
+            jobs_known: true,
+            staging: Vec::new(),
+            scanned_at,
+            warnings: Vec::new(),
+        }
+    }
+
     /// The release the link points at, if it points at one.
     pub fn current(&self) -> Option<&ReleaseName> {
         match &self.link {
