@@ -6,4 +6,6 @@
 
 pub mod config;
 pub mod model;
+pub mod plan;
 pub mod remote;
+pub mod ops;

@@ -1,1 +1,644 @@
-//! Strict parser of scan output (in progress).
+//! The scan output format (version 1) and its strict parser.
+//!
+//! `scripts/scan.sh` prints one record per line, fields separated by tabs:
+//!
+//! ```text
+//! relman-scan 1                      always first
+//! now <epoch secs>                   the host's clock
+//! root ok|missing|notdir <abs hex> <symlink 0|1>
+//! link absent|notsymlink|release|dangling|outside|notrelease <name or target hex> <absolute 0|1>
+//! foreign <count>
+//! release <name> <size bytes|?>
+//! manifest <name> <.relman.json on one line>
+//! staging <name>
+//! lock free|held|unknown
+//! lockinfo <lock file on one line>
+//! pin <file name> <pin JSON on one line>
+//! history <one line of history.jsonl>
+//! procs <inspected> <hidden> known|unknown
+//! job <release> /proc/<pid>/cwd|exe|fd/<n>
+//! jobarg <pid>                       a process whose argv mentions the prefix
+//! jobinfo <pid> <user> <start ticks> <argv hex, NUL-separated>
+//! clock <ticks per sec> <boot time>
+//! end                                always last: a truncated output has no `end`
+//! ```
+//!
+//! Anything else — an unknown record, a wrong field count, a bad number, a release
+//! name that fails `ReleaseName::parse`, output after `end` — is an error naming the
+//! line: a host's output is never half-believed. Payloads that are the host's own
+//! files (a manifest, a pin, a history line) that don't parse are not fatal: the
+//! release shows its manifest as unreadable, the rest becomes a warning.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::model::{
+    HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin, Release,
+    ReleaseName, printable,
+};
+
+pub const VERSION: &str = "1";
+
+/// Why scan output was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scan output line {line}: {msg}")]
+pub struct WireError {
+    pub line: usize,
+    pub msg: String,
+}
+
+fn err(line: usize, msg: impl Into<String>) -> WireError {
+    WireError {
+        line,
+        msg: msg.into(),
+    }
+}
+
+/// Decodes lowercase hex as produced by `od -An -tx1`.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn num<T: std::str::FromStr>(line: usize, what: &str, s: &str) -> Result<T, WireError> {
+    s.parse()
+        .map_err(|_| err(line, format!("{what} is not a number: {:?}", printable(s))))
+}
+
+fn flag(line: usize, s: &str) -> Result<bool, WireError> {
+    match s {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(err(
+            line,
+            format!("expected 0 or 1, got {:?}", printable(s)),
+        )),
+    }
+}
+
+#[derive(Default)]
+struct JobInfo {
+    user: String,
+    start_ticks: u64,
+    argv: Vec<String>,
+}
+
+/// Parses a scan of the root `root` (as configured) with the given link and prefix.
+pub fn parse_scan(
+    out: &[u8],
+    root: &str,
+    link: &str,
+    prefix: &str,
+) -> Result<HostState, WireError> {
+    let text = String::from_utf8_lossy(out);
+    let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l));
+    match lines.next() {
+        Some((_, l)) if l == format!("relman-scan\t{VERSION}") => {}
+        Some((_, l)) if l.starts_with("relman-scan\t") => {
+            return Err(err(
+                1,
+                format!("unsupported scan version {:?}", printable(&l[12..])),
+            ));
+        }
+        _ => {
+            return Err(err(
+                1,
+                "not relman scan output (is the remote shell printing a banner?)",
+            ));
+        }
+    }
+
+    let mut st = HostState::empty(root, link, prefix, UNIX_EPOCH);
+    let mut sizes: BTreeMap<ReleaseName, u64> = BTreeMap::new();
+    let mut manifests: BTreeMap<String, Origin> = BTreeMap::new();
+    let mut pins: Vec<Pin> = Vec::new();
+    let mut job_paths: Vec<(String, u32, JobVia)> = Vec::new();
+    let mut job_args: Vec<u32> = Vec::new();
+    let mut infos: BTreeMap<u32, JobInfo> = BTreeMap::new();
+    let mut clock: Option<(u64, u64)> = None;
+    let mut lock_held = false;
+    let mut ended = false;
+
+    for (n, l) in lines.by_ref() {
+        if l.is_empty() && ended {
+            continue;
+        }
+        if ended {
+            return Err(err(n, "output after `end`"));
+        }
+        let f: Vec<&str> = l.split('\t').collect();
+        let want = |k: usize| -> Result<(), WireError> {
+            if f.len() == k {
+                Ok(())
+            } else {
+                Err(err(
+                    n,
+                    format!(
+                        "`{}` needs {} fields, got {}",
+                        printable(f[0]),
+                        k - 1,
+                        f.len() - 1
+                    ),
+                ))
+            }
+        };
+        let name = |s: &str| {
+            ReleaseName::parse(prefix, s).map_err(|e| err(n, format!("bad release name: {e}")))
+        };
+        match f[0] {
+            "now" => {
+                want(2)?;
+                st.scanned_at = UNIX_EPOCH + Duration::from_secs(num(n, "now", f[1])?);
+            }
+            "root" => {
+                want(4)?;
+                match f[1] {
+                    "missing" => st.root_exists = false,
+                    "notdir" => {
+                        return Err(err(
+                            n,
+                            format!("the root {root} exists but is not a directory"),
+                        ));
+                    }
+                    "ok" => {
+                        let abs = unhex(f[2]).ok_or_else(|| err(n, "root path is not hex"))?;
+                        let abs =
+                            String::from_utf8(abs).map_err(|_| err(n, "root path is not UTF-8"))?;
+                        if !abs.starts_with('/') || abs.contains('\n') {
+                            return Err(err(n, "root path is not absolute"));
+                        }
+                        flag(n, f[3])?;
+                        st.root_exists = true;
+                        st.root_abs = abs;
+                    }
+                    k => return Err(err(n, format!("unknown root state {:?}", printable(k)))),
+                }
+            }
+            "link" => {
+                want(4)?;
+                let absolute = flag(n, f[3])?;
+                let target = || -> Result<String, WireError> {
+                    let b = unhex(f[2]).ok_or_else(|| err(n, "link target is not hex"))?;
+                    Ok(String::from_utf8_lossy(&b).into_owned())
+                };
+                st.link = match f[1] {
+                    "absent" => LinkState::Absent,
+                    "notsymlink" => LinkState::NotSymlink,
+                    "release" => LinkState::Release {
+                        name: name(f[2])?,
+                        absolute,
+                    },
+                    "dangling" => LinkState::Dangling { target: target()? },
+                    "outside" => LinkState::Outside { target: target()? },
+                    "notrelease" => LinkState::NotRelease { target: target()? },
+                    k => return Err(err(n, format!("unknown link state {:?}", printable(k)))),
+                };
+            }
+            "foreign" => {
+                want(2)?;
+                st.foreign = num(n, "foreign", f[1])?;
+            }
+            "release" => {
+                want(3)?;
+                let size = if f[2] == "?" {
+                    0
+                } else {
+                    num(n, "size", f[2])?
+                };
+                sizes.insert(name(f[1])?, size);
+            }
+            "manifest" => {
+                if f.len() < 3 {
+                    want(3)?;
+                }
+                let rel = name(f[1])?;
+                let json = f[2..].join(" ");
+                let origin = match serde_json::from_str::<Manifest>(&json) {
+                    Ok(m) if m.name == rel.as_str() => Origin::Relman(m),
+                    Ok(m) => Origin::BadManifest(format!(
+                        "manifest names another release ({})",
+                        printable(&m.name)
+                    )),
+                    Err(e) => Origin::BadManifest(format!("unreadable manifest: {e}")),
+                };
+                manifests.insert(rel.as_str().to_string(), origin);
+            }
+            "staging" => {
+                want(2)?;
+                st.staging.push(name(f[1])?.as_str().to_string());
+            }
+            "lock" => {
+                want(2)?;
+                lock_held = match f[1] {
+                    "free" => false,
+                    "held" => true,
+                    "unknown" => {
+                        st.warnings
+                            .push("flock is missing on the host: lock state unknown".into());
+                        false
+                    }
+                    k => return Err(err(n, format!("unknown lock state {:?}", printable(k)))),
+                };
+            }
+            "lockinfo" => {
+                let raw = f[1..].join(" ");
+                st.lock = Some(
+                    serde_json::from_str(raw.trim()).unwrap_or_else(|_| LockInfo {
+                        by: "?".into(),
+                        action: "?".into(),
+                        since: String::new(),
+                        pid: None,
+                        token: String::new(),
+                    }),
+                );
+            }
+            "pin" => {
+                if f.len() < 3 {
+                    want(3)?;
+                }
+                match serde_json::from_str::<Pin>(&f[2..].join(" ")) {
+                    Ok(p) => pins.push(p),
+                    Err(e) => st
+                        .warnings
+                        .push(format!("pin file {} unreadable: {e}", printable(f[1]))),
+                }
+            }
+            "history" => {
+                let raw = f[1..].join(" ");
+                match serde_json::from_str::<HistoryEntry>(&raw) {
+                    Ok(h) => st.history.push(h),
+                    Err(e) => st.warnings.push(format!("history line unreadable: {e}")),
+                }
+            }
+            "procs" => {
+                want(4)?;
+                let _inspected: usize = num(n, "procs", f[1])?;
+                st.hidden_processes = num(n, "hidden", f[2])?;
+                st.jobs_known = match f[3] {
+                    "known" => true,
+                    "unknown" => false,
+                    k => return Err(err(n, format!("unknown procs state {:?}", printable(k)))),
+                };
+            }
+            "job" => {
+                want(3)?;
+                let rel = name(f[1])?;
+                let (pid, via) = parse_proc_path(f[2]).ok_or_else(|| err(n, "bad /proc path"))?;
+                job_paths.push((rel.as_str().to_string(), pid, via));
+            }
+            "jobarg" => {
+                want(2)?;
+                job_args.push(num(n, "pid", f[1])?);
+            }
+            "jobinfo" => {
+                want(5)?;
+                let pid = num(n, "pid", f[1])?;
+                let argv = unhex(f[4]).ok_or_else(|| err(n, "argv is not hex"))?;
+                let argv = argv
+                    .split(|b| *b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                infos.insert(
+                    pid,
+                    JobInfo {
+                        user: printable(f[2]),
+                        start_ticks: num(n, "start", f[3])?,
+                        argv,
+                    },
+                );
+            }
+            "clock" => {
+                want(3)?;
+                clock = Some((num(n, "ticks", f[1])?, num(n, "btime", f[2])?));
+            }
+            "end" => {
+                want(1)?;
+                ended = true;
+            }
+            other => return Err(err(n, format!("unknown record {:?}", printable(other)))),
+        }
+    }
+    if !ended {
+        return Err(err(
+            text.split('\n').count(),
+            "output ended early (no `end` record)",
+        ));
+    }
+    if !lock_held {
+        st.lock = None;
+    } else if st.lock.is_none() {
+        st.lock = Some(LockInfo {
+            by: "?".into(),
+            action: "?".into(),
+            since: String::new(),
+            pid: None,
+            token: String::new(),
+        });
+    }
+
+    // Jobs: by /proc link first (precise), then by command line naming the release.
+    let mut jobs: BTreeMap<String, BTreeMap<u32, JobVia>> = BTreeMap::new();
+    for (rel, pid, via) in job_paths {
+        let e = jobs.entry(rel).or_default().entry(pid).or_insert(via);
+        *e = (*e).min(via);
+    }
+    let spellings = root_spellings(root, &st.root_abs);
+    for pid in job_args {
+        let Some(info) = infos.get(&pid) else {
+            continue;
+        };
+        for rel in sizes.keys() {
+            if info
+                .argv
+                .iter()
+                .any(|a| mentions(a, &spellings, rel.as_str()))
+            {
+                jobs.entry(rel.as_str().to_string())
+                    .or_default()
+                    .entry(pid)
+                    .or_insert(JobVia::Cmdline);
+            }
+        }
+    }
+    let started = |ticks: u64| {
+        clock.and_then(|(hz, btime)| {
+            (hz > 0).then(|| {
+                UNIX_EPOCH + Duration::from_secs(btime) + Duration::from_millis(ticks * 1000 / hz)
+            })
+        })
+    };
+
+    let mut releases: Vec<Release> = sizes
+        .into_iter()
+        .map(|(name, size_bytes)| {
+            let key = name.as_str().to_string();
+            let jobs = jobs
+                .remove(&key)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(pid, via)| {
+                    let info = infos.get(&pid);
+                    Job {
+                        pid,
+                        user: info.map(|i| i.user.clone()).unwrap_or_else(|| "?".into()),
+                        started_at: info.and_then(|i| started(i.start_ticks)),
+                        command: info
+                            .map(|i| printable(&i.argv.join(" ")))
+                            .unwrap_or_default(),
+                        via,
+                    }
+                })
+                .collect();
+            Release {
+                origin: manifests.remove(&key).unwrap_or(Origin::Unknown),
+                pins: pins.iter().filter(|p| p.release == key).cloned().collect(),
+                name,
+                size_bytes,
+                jobs,
+            }
+        })
+        .collect();
+    releases.sort_by(|a, b| b.name.cmp(&a.name));
+    st.releases = releases;
+    Ok(st)
+}
+
+fn parse_proc_path(p: &str) -> Option<(u32, JobVia)> {
+    let rest = p.strip_prefix("/proc/")?;
+    let (pid, what) = rest.split_once('/')?;
+    let pid = pid.parse().ok()?;
+    let via = match what {
+        "cwd" => JobVia::Cwd,
+        "exe" => JobVia::Exe,
+        w if w
+            .strip_prefix("fd/")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            JobVia::Fd
+        }
+        _ => return None,
+    };
+    Some((pid, via))
+}
+
+/// The ways an argument can name the root: its real path, and the configured path.
+fn root_spellings(root: &str, root_abs: &str) -> Vec<String> {
+    let mut v = vec![root_abs.to_string()];
+    if root != root_abs && !root.is_empty() {
+        v.push(root.trim_end_matches('/').to_string());
+    }
+    v.retain(|s| !s.is_empty());
+    v
+}
+
+/// True when `arg` holds `<root>/<release>` followed by the end, `/`, or a character
+/// that can't continue a release name (so `batch_1` doesn't match `batch_10`).
+fn mentions(arg: &str, roots: &[String], release: &str) -> bool {
+    roots.iter().any(|r| {
+        let needle = format!("{r}/{release}");
+        arg.match_indices(&needle)
+            .any(|(i, _)| match arg[i + needle.len()..].chars().next() {
+                None => true,
+                Some(c) => !(c.is_ascii_digit() || c == '.'),
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hexs(s: &str) -> String {
+        s.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn sample() -> String {
+        let argv = hexs("java\0-jar\0/srv/deploy/batch_20261126093000/app.jar\0");
+        let other = hexs("tail\0-f\0/srv/deploy/batch_20261126093000.log\0");
+        [
+            "relman-scan\t1".to_string(),
+            "now\t1795000000".into(),
+            format!("root\tok\t{}\t0", hexs("/srv/deploy")),
+            "link\trelease\tbatch_20261126221500\t1".into(),
+            "foreign\t2".into(),
+            "release\tbatch_20261126093000\t1000".into(),
+            "release\tbatch_20261126221500\t?".into(),
+            r#"manifest	batch_20261126221500	{"name":"batch_20261126221500","created_at":"2026-11-26T22:15:00Z","created_by":"ci@jenkins","message":"fix","files":[]}"#.into(),
+            "lock\tfree".into(),
+            r#"pin	p1.json	{"id":"p1","release":"batch_20261126093000","by":"a@b","created_at":"2026-11-26T22:00:00Z","expires_at":"2026-11-27T22:00:00Z","reason":"pipeline"}"#.into(),
+            r#"history	{"at":"2026-11-26T22:15:00Z","by":"a@b","action":"deploy","from":null,"to":"batch_20261126221500","note":null}"#.into(),
+            "history\tnot json".into(),
+            "procs\t10\t3\tknown".into(),
+            "job\tbatch_20261126093000\t/proc/42/fd/7".into(),
+            "job\tbatch_20261126093000\t/proc/42/cwd".into(),
+            "jobarg\t77".into(),
+            "jobarg\t78".into(),
+            format!("jobinfo\t42\tbatch\t100\t{argv}"),
+            format!("jobinfo\t77\tbatch\t200\t{argv}"),
+            format!("jobinfo\t78\tbatch\t200\t{other}"),
+            "clock\t100\t1794990000".into(),
+            "end".into(),
+            "".into(),
+        ]
+        .join("\n")
+    }
+
+    #[test]
+    fn a_full_scan_parses() {
+        let st = parse_scan(sample().as_bytes(), "/srv/deploy", "batch", "batch_").unwrap();
+        assert!(st.root_exists);
+        assert_eq!(st.root_abs, "/srv/deploy");
+        assert_eq!(st.current().unwrap().as_str(), "batch_20261126221500");
+        assert_eq!(st.foreign, 2);
+        assert_eq!(st.hidden_processes, 3);
+        let names: Vec<_> = st.releases.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["batch_20261126221500", "batch_20261126093000"],
+            "newest first"
+        );
+        assert!(matches!(st.releases[0].origin, Origin::Relman(_)));
+        assert_eq!(st.releases[1].origin, Origin::Unknown);
+        assert_eq!(st.releases[1].pins.len(), 1);
+        let jobs = &st.releases[1].jobs;
+        assert_eq!(
+            jobs.iter().map(|j| (j.pid, j.via)).collect::<Vec<_>>(),
+            [(42, JobVia::Cwd), (77, JobVia::Cmdline)]
+        );
+        assert_eq!(
+            jobs[0].command,
+            "java -jar /srv/deploy/batch_20261126093000/app.jar"
+        );
+        assert_eq!(
+            jobs[0].started_at,
+            Some(UNIX_EPOCH + Duration::from_secs(1794990001))
+        );
+        assert!(
+            st.releases[0].jobs.is_empty(),
+            "the .log of another name is not a job"
+        );
+        assert_eq!(st.history.len(), 1);
+        assert_eq!(st.warnings.len(), 1, "{:?}", st.warnings);
+    }
+
+    #[test]
+    fn truncated_or_garbage_output_is_refused() {
+        let s = sample();
+        let cut = &s[..s.rfind("\nend").unwrap()];
+        assert!(
+            parse_scan(cut.as_bytes(), "r", "batch", "batch_")
+                .unwrap_err()
+                .msg
+                .contains("ended early")
+        );
+        for (bad, needle) in [
+            ("", "not relman scan output"),
+            (
+                "Welcome to host!\nrelman-scan\t1\nend\n",
+                "not relman scan output",
+            ),
+            ("relman-scan\t2\nend\n", "unsupported scan version"),
+            ("relman-scan\t1\nbogus\t1\nend\n", "unknown record"),
+            ("relman-scan\t1\nforeign\t1\t2\nend\n", "needs 1 fields"),
+            ("relman-scan\t1\nforeign\tx\nend\n", "not a number"),
+            (
+                "relman-scan\t1\nrelease\tbatch_1;rm -rf /\t1\nend\n",
+                "bad release name",
+            ),
+            (
+                "relman-scan\t1\nrelease\t../etc\t1\nend\n",
+                "bad release name",
+            ),
+            (
+                "relman-scan\t1\nlink\trelease\t/etc\t1\nend\n",
+                "bad release name",
+            ),
+            ("relman-scan\t1\nend\nforeign\t1\n", "after `end`"),
+            (
+                "relman-scan\t1\njob\tbatch_20261126093000\t/etc/passwd\nend\n",
+                "bad /proc path",
+            ),
+            ("relman-scan\t1\nroot\tok\tzz\t0\nend\n", "not hex"),
+        ] {
+            let e = parse_scan(bad.as_bytes(), "r", "batch", "batch_").unwrap_err();
+            assert!(e.msg.contains(needle), "{bad:?} gave {e}");
+        }
+    }
+
+    #[test]
+    fn a_missing_root_is_an_empty_host() {
+        let st = parse_scan(
+            b"relman-scan\t1\nnow\t5\nroot\tmissing\t\t0\nend\n",
+            "deploy",
+            "batch",
+            "batch_",
+        )
+        .unwrap();
+        assert!(!st.root_exists);
+        assert!(st.releases.is_empty());
+        assert_eq!(st.link, LinkState::Absent);
+    }
+
+    #[test]
+    fn odd_links_are_shown_as_what_they_are() {
+        let t = hexs("/etc\nx");
+        let out = format!("relman-scan\t1\nlink\toutside\t{t}\t1\nend\n");
+        let st = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap();
+        assert_eq!(
+            st.link,
+            LinkState::Outside {
+                target: "/etc\nx".into()
+            }
+        );
+        assert_eq!(st.current(), None);
+    }
+
+    #[test]
+    fn argv_matching_respects_name_boundaries() {
+        let roots = vec!["/srv/deploy".to_string()];
+        assert!(mentions(
+            "/srv/deploy/batch_20261126093000",
+            &roots,
+            "batch_20261126093000"
+        ));
+        assert!(mentions(
+            "-Dhome=/srv/deploy/batch_20261126093000/x",
+            &roots,
+            "batch_20261126093000"
+        ));
+        assert!(!mentions(
+            "/srv/deploy/batch_20261126093000.1",
+            &roots,
+            "batch_20261126093000"
+        ));
+        assert!(!mentions(
+            "/other/batch_20261126093000",
+            &roots,
+            "batch_20261126093000"
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn never_panics_on_arbitrary_bytes(b in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = parse_scan(&b, "r", "batch", "batch_");
+        }
+
+        #[test]
+        fn never_panics_on_mutated_sample(cut in 0usize..1500, junk in "[\\t\\na-z0-9/?]{0,20}") {
+            let s = sample();
+            let cut = cut.min(s.len());
+            let mut m = s.as_bytes()[..cut].to_vec();
+            m.extend_from_slice(junk.as_bytes());
+            m.extend_from_slice(&s.as_bytes()[cut..]);
+            let _ = parse_scan(&m, "r", "batch", "batch_");
+        }
+    }
+}

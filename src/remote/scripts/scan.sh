@@ -1,1 +1,111 @@
-# scan
+# scan.sh: report one deploy root in relman's line format, version 1 (see wire.rs).
+# Params: ROOT LINK PREFIX PREFIX_RE. Reads only; one round trip.
+
+printf 'relman-scan\t1\n'
+printf 'now\t%s\n' "$(date -u +%s)"
+if [ ! -e "$ROOT" ] && [ ! -L "$ROOT" ]; then
+    printf 'root\tmissing\t\t0\n'
+    printf 'end\n'
+    exit 0
+fi
+if ! resolve_root || [ ! -d "$ROOT_ABS" ]; then
+    printf 'root\tnotdir\t\t0\n'
+    printf 'end\n'
+    exit 0
+fi
+_isl=0
+[ -L "$ROOT" ] && _isl=1
+printf 'root\tok\t%s\t%s\n' "$(printf '%s' "$ROOT_ABS" | hex)" "$_isl"
+cd -P -- "$ROOT_ABS" || exit 98
+
+# The link.
+if [ -L "$LINK" ]; then
+    _t=$(readlink -- "$LINK")
+    _th=$(printf '%s' "$_t" | hex)
+    _abs=0
+    case $_t in /*) _abs=1 ;; esac
+    if [ ! -e "$LINK" ]; then
+        printf 'link\tdangling\t%s\t%s\n' "$_th" "$_abs"
+    else
+        _real=$(cd -P -- "$LINK" 2>/dev/null && pwd -P)
+        _base=${_real##*/}
+        if [ -n "$_real" ] && [ "${_real%/*}" = "$ROOT_ABS" ] && is_release "$_base"; then
+            printf 'link\trelease\t%s\t%s\n' "$_base" "$_abs"
+        elif [ -n "$_real" ] && [ "${_real%/*}" != "$ROOT_ABS" ]; then
+            printf 'link\toutside\t%s\t%s\n' "$_th" "$_abs"
+        else
+            printf 'link\tnotrelease\t%s\t%s\n' "$_th" "$_abs"
+        fi
+    fi
+elif [ -e "$LINK" ]; then
+    printf 'link\tnotsymlink\t\t0\n'
+else
+    printf 'link\tabsent\t\t0\n'
+fi
+
+# Entries: releases are real directories with a release name; the rest is foreign.
+JOB_NAMES=
+_foreign=0
+for _e in * .[!.]* ..?*; do
+    [ -e "$_e" ] || [ -L "$_e" ] || continue
+    [ "$_e" = "$LINK" ] && continue
+    [ "$_e" = .relman ] && continue
+    if [ -d "$_e" ] && [ ! -L "$_e" ] && is_release "$_e"; then
+        JOB_NAMES="$JOB_NAMES $_e"
+    else
+        _foreign=$((_foreign + 1))
+    fi
+done
+printf 'foreign\t%s\n' "$_foreign"
+
+if [ -n "$JOB_NAMES" ]; then
+    # Sizes in bytes, hard links counted in every release that holds them.
+    # shellcheck disable=SC2086
+    _du=$(du -slb -- $JOB_NAMES 2>/dev/null) || _du=
+    for _n in $JOB_NAMES; do
+        _s=$(printf '%s\n' "$_du" | sed -n "s|^\([0-9]*\)[[:space:]]*$_n\$|\1|p")
+        printf 'release\t%s\t%s\n' "$_n" "${_s:-?}"
+        if [ -f "$_n/.relman.json" ]; then
+            printf 'manifest\t%s\t' "$_n"
+            tr '\t\n\r' '   ' <"$_n/.relman.json"
+            printf '\n'
+        fi
+    done
+fi
+
+# relman's own state.
+if [ -d .relman/staging ]; then
+    for _e in .relman/staging/*; do
+        [ -e "$_e" ] || continue
+        _n=${_e##*/}
+        if is_release "$_n"; then printf 'staging\t%s\n' "$_n"; fi
+    done
+fi
+if [ ! -f .relman/lock ]; then
+    printf 'lock\tfree\n'
+elif ! command -v flock >/dev/null 2>&1; then
+    printf 'lock\tunknown\n'
+elif flock -n -s .relman/lock true 2>/dev/null; then
+    printf 'lock\tfree\n'
+else
+    printf 'lock\theld\n'
+    printf 'lockinfo\t'
+    head -c 4096 .relman/lock | tr '\t\n\r' '   '
+    printf '\n'
+fi
+if [ -d .relman/pins ]; then
+    for _e in .relman/pins/*.json; do
+        [ -f "$_e" ] || continue
+        _n=${_e##*/}
+        case $_n in *[!A-Za-z0-9._-]*) continue ;; esac
+        printf 'pin\t%s\t' "$_n"
+        head -c 4096 "$_e" | tr '\t\n\r' '   '
+        printf '\n'
+    done
+fi
+if [ -f .relman/history.jsonl ]; then
+    tail -n "${HISTORY_LINES:-1000}" .relman/history.jsonl | tr '\t\r' '  ' | sed "s/^/history$(printf '\t')/"
+fi
+
+scan_jobs
+printf 'end\n'

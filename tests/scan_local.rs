@@ -1,0 +1,174 @@
+//! The scan script against real layouts on this machine (the `local` transport runs the
+//! very same script SSH hosts get): hand-made layouts, jobs via cwd/fd/argv, odd links.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use relman::config::{Address, HostConfig};
+use relman::model::{JobVia, LinkState, Origin};
+use relman::ops;
+use relman::remote::local::LocalTransport;
+
+fn host(root: &Path) -> HostConfig {
+    HostConfig {
+        name: "local".into(),
+        address: Address::Local,
+        port: 22,
+        user: "me".into(),
+        identities: vec![],
+        jump: None,
+        groups: vec![],
+        root: root.to_str().unwrap().into(),
+        link: "batch".into(),
+        prefix: "batch_".into(),
+    }
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_job(
+    t: &LocalTransport,
+    h: &HostConfig,
+    rel: &str,
+    via: JobVia,
+) -> relman::model::HostState {
+    for _ in 0..100 {
+        let st = ops::scan(t, h).unwrap();
+        if st
+            .release(rel)
+            .is_some_and(|r| r.jobs.iter().any(|j| j.via == via))
+        {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("job via {via:?} never seen in {rel}");
+}
+
+#[test]
+fn a_hand_made_layout_lists_newest_first_with_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("deploy");
+    for r in ["batch_20261126093000", "batch_20261126221500"] {
+        fs::create_dir_all(root.join(r).join("lib")).unwrap();
+        fs::write(root.join(r).join("app.jar"), r).unwrap();
+    }
+    fs::create_dir_all(root.join("logs")).unwrap();
+    fs::create_dir_all(root.join("old-stuff")).unwrap();
+    // The classic script writes an absolute target.
+    std::os::unix::fs::symlink(root.join("batch_20261126221500"), root.join("batch")).unwrap();
+    let h = host(&root);
+    let t = LocalTransport::new("local");
+
+    let old = root.join("batch_20261126093000");
+    let cwd_job = Kill(
+        Command::new("sleep")
+            .arg("300")
+            .current_dir(&old)
+            .spawn()
+            .unwrap(),
+    );
+    let fd_job = Kill(
+        Command::new("sh")
+            .arg("-c")
+            .arg("exec 3<app.jar; cd /; exec sleep 300")
+            .current_dir(&old)
+            .spawn()
+            .unwrap(),
+    );
+    let arg_job = Kill(
+        Command::new("sh")
+            .args(["-c", "sleep 300; :", "job"])
+            .arg(old.join("app.jar"))
+            .current_dir("/")
+            .spawn()
+            .unwrap(),
+    );
+
+    let st = wait_for_job(&t, &h, "batch_20261126093000", JobVia::Fd);
+    assert!(st.root_exists);
+    assert_eq!(st.foreign, 2, "logs/ and old-stuff/ are foreign");
+    assert_eq!(
+        st.link,
+        LinkState::Release {
+            name: relman::model::ReleaseName::parse("batch_", "batch_20261126221500").unwrap(),
+            absolute: true
+        }
+    );
+    let names: Vec<_> = st.releases.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["batch_20261126221500", "batch_20261126093000"]);
+    assert_eq!(st.releases[0].origin, Origin::Unknown);
+    assert!(st.releases[0].size_bytes > 0);
+    assert!(st.releases[0].jobs.is_empty());
+    let jobs = &st.releases[1].jobs;
+    let find = |pid: u32| jobs.iter().find(|j| j.pid == pid).map(|j| j.via);
+    assert_eq!(find(cwd_job.0.id()), Some(JobVia::Cwd), "{jobs:?}");
+    assert_eq!(find(fd_job.0.id()), Some(JobVia::Fd), "{jobs:?}");
+    assert_eq!(find(arg_job.0.id()), Some(JobVia::Cmdline), "{jobs:?}");
+    let j = jobs.iter().find(|j| j.pid == cwd_job.0.id()).unwrap();
+    assert_eq!(j.command, "sleep 300");
+    assert!(j.started_at.is_some());
+}
+
+#[test]
+fn a_missing_root_is_an_empty_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = ops::scan(&LocalTransport::new("l"), &host(&dir.path().join("nope"))).unwrap();
+    assert!(!st.root_exists);
+    assert!(st.releases.is_empty());
+}
+
+#[test]
+fn odd_links_and_hostile_names_are_shown_as_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("deploy");
+    fs::create_dir_all(&root).unwrap();
+    let h = host(&root);
+    let t = LocalTransport::new("l");
+    for name in [
+        "batch_2026112622150$(touch pwned)",
+        "batch_20261126221500\nx",
+        "batch_20261126221500;id",
+        "batch_20261126221500.0",
+    ] {
+        fs::create_dir_all(root.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink("/", root.join("batch_20261126221501")).unwrap();
+
+    std::os::unix::fs::symlink("batch_20991126221500", root.join("batch")).unwrap();
+    let st = ops::scan(&t, &h).unwrap();
+    assert_eq!(
+        st.link,
+        LinkState::Dangling {
+            target: "batch_20991126221500".into()
+        }
+    );
+    assert!(
+        st.releases.is_empty(),
+        "a symlink to / is not a release: {:?}",
+        st.releases
+    );
+    assert_eq!(st.foreign, 5);
+    assert!(!root.join("pwned").exists() && !Path::new("pwned").exists());
+
+    fs::remove_file(root.join("batch")).unwrap();
+    std::os::unix::fs::symlink("/etc", root.join("batch")).unwrap();
+    assert_eq!(
+        ops::scan(&t, &h).unwrap().link,
+        LinkState::Outside {
+            target: "/etc".into()
+        }
+    );
+
+    fs::remove_file(root.join("batch")).unwrap();
+    fs::create_dir(root.join("batch")).unwrap();
+    assert_eq!(ops::scan(&t, &h).unwrap().link, LinkState::NotSymlink);
+}
