@@ -1,1 +1,127 @@
-//! The host lock (in progress).
+//! The host lock: an `flock` on `<root>/.relman/lock` held by a remote shell
+//! (`scripts/lock.sh`) that lives as long as relman keeps feeding it heartbeats.
+//!
+//! Why a remote process and not a lock file with a pid: the kernel on the host
+//! releases an flock the instant its holder dies, and the holder dies when relman's
+//! connection closes (EOF on its stdin) or goes silent for 10 s (no heartbeat), so a
+//! SIGKILLed relman or a dropped network can't leave a host locked. The holder
+//! writes the owner (`by`, `action`, `since`, its pid, a random token) into the lock
+//! file; every mutating script checks the token first, so a script never runs
+//! under a lock its operation no longer holds.
+
+use std::io::Read;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use super::{OpError, now_rfc3339, operator};
+use crate::config::HostConfig;
+use crate::model::{Action, LockInfo};
+use crate::remote::script::{LOCK, Script};
+use crate::remote::{RemoteError, Transport};
+
+/// How often the holder hears from relman; it gives up after 10 s of silence.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long to wait for a lock another operation holds before reporting it (exit 4).
+const WAIT_SECS: u32 = 3;
+
+/// A held host lock. Dropping it releases the lock (and waits until the holder is told).
+pub struct HostLock {
+    pub token: String,
+    /// The root's real path on the host, as the holder saw it.
+    pub root_abs: String,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for HostLock {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A random token naming one operation's hold of a lock.
+pub fn token() -> String {
+    let mut b = [0u8; 12];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    if ok.is_err() {
+        // Fall back to time and pid: unique enough to tell two operations apart.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        b[..8].copy_from_slice(&(t as u64).to_le_bytes());
+        b[8..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn json(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serializes")
+}
+
+/// Takes the host's lock for `action`, creating the root and `.relman/` if needed.
+/// Another holder → `OpError::Locked` naming it (exit 4).
+pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<HostLock, OpError> {
+    let token = token();
+    let owner = format!(
+        "{{\"by\":{},\"action\":{},\"since\":{},\"token\":{},\"relman_pid\":{}",
+        json(&operator()),
+        json(action.as_str()),
+        json(&now_rfc3339()),
+        json(&token),
+        std::process::id()
+    );
+    let script = Script::bare(LOCK)
+        .param("ROOT", host.root.clone())
+        .param("OWNER", owner)
+        .param("WAIT", WAIT_SECS.to_string())
+        .render()
+        .map_err(RemoteError::from)?;
+    let command = format!("sh -c {}", crate::remote::quote::quote(&script).map_err(RemoteError::from)?);
+    let mut proc = t.spawn(&command)?;
+    let line = proc.read_line().map_err(RemoteError::from)?;
+    let line = line.unwrap_or_default();
+    let mut f = line.splitn(2, '\t');
+    match (f.next(), f.next()) {
+        (Some("LOCKED"), Some(root_abs)) => {
+            let root_abs = root_abs.to_string();
+            let (tx, rx) = mpsc::channel::<()>();
+            let thread = thread::spawn(move || {
+                loop {
+                    match rx.recv_timeout(HEARTBEAT) {
+                        Err(RecvTimeoutError::Timeout) => {
+                            if proc.write_all(b"\n").is_err() {
+                                break;
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                drop(proc);
+            });
+            Ok(HostLock { token, root_abs, stop: Some(tx), thread: Some(thread) })
+        }
+        (Some("BUSY"), rest) => {
+            let info = serde_json::from_str::<LockInfo>(rest.unwrap_or("").trim()).unwrap_or(LockInfo {
+                by: "an unknown operator".into(),
+                action: "?".into(),
+                since: String::new(),
+                pid: None,
+                token: String::new(),
+            });
+            Err(OpError::Locked(info))
+        }
+        (Some(e), rest) if e.starts_with("ERR") => Err(OpError::Failed(format!(
+            "cannot lock: {}",
+            crate::model::printable(&format!("{} {}", &e[3..], rest.unwrap_or("")).trim().to_string())
+        ))),
+        _ => Err(OpError::Failed(format!(
+            "cannot lock: unexpected answer {:?}",
+            crate::model::printable(&line)
+        ))),
+    }
+}

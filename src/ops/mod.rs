@@ -2,12 +2,14 @@
 //! Each is plan (pure, `crate::plan`) + remote scripts (`crate::remote`). This is the only
 //! layer the CLI and the TUI call, so both behave the same.
 
+pub mod link;
 pub mod lock;
 pub mod scan;
 
 use crate::model::{LockInfo, age};
 use crate::remote::RemoteError;
 
+pub use link::{LinkChange, rollback, switch};
 pub use scan::scan;
 
 /// Why an operation did not happen, with the exit code the CLI uses for it.

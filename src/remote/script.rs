@@ -10,20 +10,26 @@ use super::quote::{NulByte, quote};
 /// Functions shared by every script (job scan, checks).
 pub const LIB: &str = include_str!("scripts/lib.sh");
 pub const SCAN: &str = include_str!("scripts/scan.sh");
+pub const LOCK: &str = include_str!("scripts/lock.sh");
+pub const SWITCH: &str = include_str!("scripts/switch.sh");
 
 /// A script with its parameters, ready to send.
 #[derive(Debug, Clone)]
 pub struct Script {
     params: Vec<(&'static str, String)>,
     body: &'static str,
+    with_lib: bool,
 }
 
 impl Script {
     pub fn new(body: &'static str) -> Self {
-        Script {
-            params: Vec::new(),
-            body,
-        }
+        Script { params: Vec::new(), body, with_lib: true }
+    }
+
+    /// A script that stands alone, without the shared functions (the lock holder,
+    /// whose text ends up in argv and must stay short).
+    pub fn bare(body: &'static str) -> Self {
+        Script { params: Vec::new(), body, with_lib: false }
     }
 
     /// Sets `$name` for the script. `name` is a fixed identifier chosen in code.
@@ -42,8 +48,10 @@ impl Script {
             s.push_str(&quote(v)?);
             s.push('\n');
         }
-        s.push_str(LIB);
-        s.push('\n');
+        if self.with_lib {
+            s.push_str(LIB);
+            s.push('\n');
+        }
         s.push_str(self.body);
         Ok(s)
     }

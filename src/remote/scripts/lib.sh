@@ -95,3 +95,41 @@ scan_jobs() {
     while read -r _k _v; do [ "$_k" = btime ] && _btime=$_v; done </proc/stat
     printf 'clock\t%s\t%s\n' "$(getconf CLK_TCK 2>/dev/null || echo 100)" "${_btime:-0}"
 }
+
+# check_token: stop (exit 4) unless .relman/lock names this operation's token: a
+# mutating script never runs without the lock its operation took.
+check_token() {
+    grep -qF "\"token\":\"$TOKEN\"" .relman/lock 2>/dev/null || {
+        echo "the host lock was lost (held by another operation now?)" >&2
+        exit 4
+    }
+}
+
+# current_release: sets CUR to the release the link points at ("" if none) and
+# fails (exit 5) if the link is a real directory or file.
+current_release() {
+    CUR=
+    if [ -L "$LINK" ]; then
+        _real=$(cd -P -- "$LINK" 2>/dev/null && pwd -P) || _real=
+        if [ -n "$_real" ] && [ "${_real%/*}" = "$ROOT_ABS" ] && is_release "${_real##*/}"; then
+            CUR=${_real##*/}
+        fi
+    elif [ -e "$LINK" ]; then
+        echo "$LINK in $ROOT_ABS is not a symlink: refusing to replace it" >&2
+        exit 5
+    fi
+}
+
+# switch_link NAME: atomically point LINK at NAME (relative target). A temporary
+# link in the same directory is renamed over LINK; never unlink-then-create.
+switch_link() {
+    _tmp=".relman-link.$$"
+    rm -f -- "$_tmp"
+    ln -s -- "$1" "$_tmp" || { echo "cannot create a symlink in $ROOT_ABS" >&2; return 1; }
+    if ! mv -fT -- "$_tmp" "$LINK" 2>/dev/null; then
+        rm -f -- "$_tmp"
+        echo "mv -T failed (the host's mv must support -T for an atomic switch)" >&2
+        return 1
+    fi
+    [ "$(readlink -- "$LINK")" = "$1" ] || { echo "the link does not read back as $1" >&2; return 1; }
+}

@@ -1,0 +1,23 @@
+# lock.sh: hold the host's lock for as long as relman keeps this command alive.
+# Params: ROOT OWNER (a JSON object without its closing brace) WAIT (seconds).
+# Run with `sh -c`; stdin carries heartbeats (a newline every few seconds). The lock
+# is an flock on .relman/lock held by this shell: it ends, and the kernel drops the
+# lock, on EOF (relman exited or its connection closed) or after 10 s without a
+# heartbeat (the network vanished), so a crashed operator can't leave it behind.
+set -u
+cd || exit 97
+mkdir -p -- "$ROOT" 2>/dev/null
+cd -P -- "$ROOT" 2>/dev/null || { echo "ERR cannot enter the root $ROOT"; exit 1; }
+mkdir -p .relman/pins .relman/staging .relman/bin .relman/run || { echo "ERR cannot create .relman in $ROOT"; exit 1; }
+command -v flock >/dev/null 2>&1 || { echo "ERR flock (util-linux) is missing on the host"; exit 1; }
+exec 9>>.relman/lock || { echo "ERR cannot open .relman/lock"; exit 1; }
+if ! flock -w "$WAIT" 9; then
+    printf 'BUSY\t'
+    head -c 4096 .relman/lock | tr '\t\n\r' '   '
+    printf '\n'
+    exit 4
+fi
+printf '%s,"pid":%s}\n' "$OWNER" "$$" >.relman/lock
+printf 'LOCKED\t%s\n' "$(pwd -P)"
+while timeout 10 sh -c 'IFS= read -r _l' 9>&-; do :; done
+: >.relman/lock

@@ -1,0 +1,113 @@
+//! switch / rollback / lock through the `local` transport (the same scripts SSH hosts run).
+
+use std::fs;
+use std::path::Path;
+
+use relman::config::{Address, HostConfig};
+use relman::model::Action;
+use relman::ops::{self, OpError};
+use relman::remote::local::LocalTransport;
+
+fn host(root: &Path) -> HostConfig {
+    HostConfig {
+        name: "local".into(),
+        address: Address::Local,
+        port: 22,
+        user: "me".into(),
+        identities: vec![],
+        jump: None,
+        groups: vec![],
+        root: root.to_str().unwrap().into(),
+        link: "batch".into(),
+        prefix: "batch_".into(),
+    }
+}
+
+const A: &str = "batch_20261126090000";
+const B: &str = "batch_20261126100000";
+const C: &str = "batch_20261126110000";
+
+fn layout() -> (tempfile::TempDir, HostConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("deploy");
+    for r in [A, B, C] {
+        fs::create_dir_all(root.join(r)).unwrap();
+        fs::write(root.join(r).join("app.jar"), r).unwrap();
+    }
+    fs::create_dir_all(root.join("logs")).unwrap();
+    let h = host(&root);
+    (dir, h)
+}
+
+fn link(h: &HostConfig) -> String {
+    fs::read_link(Path::new(&h.root).join("batch")).unwrap().to_str().unwrap().to_string()
+}
+
+#[test]
+fn switch_then_rollback_walks_back_and_marks_bad() {
+    let (_d, h) = layout();
+    let t = LocalTransport::new("local");
+    for r in [A, B, C] {
+        let c = ops::switch(&t, &h, r, None).unwrap();
+        assert!(c.changed);
+        assert_eq!(link(&h), r, "relative target");
+    }
+    let c = ops::rollback(&t, &h, None).unwrap();
+    assert_eq!((c.from.as_deref(), c.to.as_str()), (Some(C), B));
+    let c = ops::rollback(&t, &h, None).unwrap();
+    assert_eq!((c.from.as_deref(), c.to.as_str()), (Some(B), A), "C→B→A, never back to C");
+    let err = ops::rollback(&t, &h, None).unwrap_err();
+    assert_eq!(err.exit_code(), 5, "{err}");
+    let st = ops::scan(&t, &h).unwrap();
+    let bad = relman::plan::bad_releases(&st.history);
+    assert!(bad.contains(B) && bad.contains(C), "{bad:?}");
+    assert_eq!(st.history.len(), 5);
+    assert_eq!(st.history[3].action, Action::Rollback);
+    let raw = fs::read_to_string(Path::new(&h.root).join(".relman/history.jsonl")).unwrap();
+    for line in raw.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for k in ["at", "by", "action", "from", "to", "note"] {
+            assert!(v.get(k).is_some(), "{k} missing in {line}");
+        }
+    }
+}
+
+#[test]
+fn expect_mismatch_and_hostile_targets_change_nothing() {
+    let (_d, h) = layout();
+    let t = LocalTransport::new("local");
+    ops::switch(&t, &h, B, None).unwrap();
+    let e = ops::switch(&t, &h, C, Some(A)).unwrap_err();
+    assert_eq!(e.exit_code(), 5, "{e}");
+    assert!(e.to_string().contains("expected"), "{e}");
+    assert_eq!(link(&h), B);
+    let before: Vec<_> = fs::read_dir(&h.root).unwrap().map(|e| e.unwrap().file_name()).collect();
+    for bad in ["logs", "..", "/etc", "batch_20261126100000;touch x", "$(touch x)", "a b", "batch_20261126100000\n", "'", "batch_20991126100000"] {
+        let e = ops::switch(&t, &h, bad, None).unwrap_err();
+        assert_eq!(e.exit_code(), 5, "{bad:?}: {e}");
+        assert!(!e.to_string().contains('\n'), "one line: {e}");
+        assert_eq!(link(&h), B);
+    }
+    let mut after: Vec<_> = fs::read_dir(&h.root).unwrap().map(|e| e.unwrap().file_name()).collect();
+    after.retain(|n| n != ".relman");
+    let mut before = before;
+    before.retain(|n| n != ".relman");
+    assert_eq!(before.len(), after.len());
+}
+
+#[test]
+fn a_second_operation_gets_locked_naming_the_holder() {
+    let (_d, h) = layout();
+    let t = LocalTransport::new("local");
+    let held = relman::ops::lock::acquire(&t, &h, Action::Deploy).unwrap();
+    let st = ops::scan(&t, &h).unwrap();
+    let l = st.lock.expect("list shows the holder");
+    assert_eq!(l.action, "deploy");
+    let e = ops::switch(&t, &h, A, None).unwrap_err();
+    assert!(matches!(e, OpError::Locked(_)), "{e}");
+    assert_eq!(e.exit_code(), 4);
+    assert!(e.to_string().starts_with("locked by ") && e.to_string().contains("(deploy"), "{e}");
+    drop(held);
+    ops::switch(&t, &h, A, None).unwrap();
+    assert!(ops::scan(&t, &h).unwrap().lock.is_none());
+}
