@@ -145,3 +145,116 @@ pub(crate) mod testkit {
             .expect("release in test state")
     }
 }
+
+/// Properties that hold for any history, any set of releases and any `keep`.
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::testkit::*;
+    use super::*;
+    use crate::model::{Action, HostState, LinkState};
+
+    fn arb_state() -> impl Strategy<Value = HostState> {
+        let arb_entry = (0u8..4, proptest::option::of(1u32..12), 1u32..12);
+        (
+            proptest::collection::btree_set(1u32..10, 0..9),
+            proptest::option::of(1u32..12),
+            proptest::collection::vec(arb_entry, 0..14),
+            proptest::collection::vec((1u32..10, any::<bool>(), any::<bool>()), 0..6),
+            any::<bool>(),
+        )
+            .prop_map(|(present, current, hist, extras, jobs_known)| {
+                let names: Vec<String> = present.iter().rev().map(|i| r(*i)).collect();
+                let mut st = host(&names, None);
+                st.jobs_known = jobs_known;
+                st.link = match current {
+                    Some(c) if present.contains(&c) => LinkState::Release {
+                        name: name(&r(c)),
+                        absolute: false,
+                    },
+                    Some(c) => LinkState::Dangling { target: r(c) },
+                    None => LinkState::Absent,
+                };
+                st.history = hist
+                    .into_iter()
+                    .map(|(a, from, to)| {
+                        let action = [
+                            Action::Deploy,
+                            Action::Switch,
+                            Action::Rollback,
+                            Action::Pin,
+                        ][a as usize];
+                        entry(action, from.map(r).as_deref(), Some(&r(to)))
+                    })
+                    .collect();
+                for (i, has_job, pin_active) in extras {
+                    if let Some(rel) = st.releases.iter_mut().find(|x| x.name.as_str() == r(i)) {
+                        if has_job {
+                            rel.jobs.push(job(1000 + i));
+                        } else {
+                            let exp = if pin_active {
+                                "2026-11-28T00:00:00Z"
+                            } else {
+                                "2026-11-26T00:00:00Z"
+                            };
+                            rel.pins.push(pin(&r(i), exp, "p@q", ""));
+                        }
+                    }
+                }
+                st
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn rollback_target_is_an_existing_good_non_current_release(st in arb_state()) {
+            let bad = bad_releases(&st.history);
+            if let Ok(t) = rollback_target(&st) {
+                prop_assert!(st.release(t.as_str()).is_some());
+                prop_assert!(!bad.contains(t.as_str()));
+                prop_assert!(st.current() != Some(&t));
+            } else {
+                // Nothing good but the current release exists... or nothing older than it
+                // does and history offers nothing.
+                let cur = st.current();
+                let others_good_older = st.releases.iter().any(|x| {
+                    !bad.contains(x.name.as_str()) && cur.is_none_or(|c| x.name < *c)
+                });
+                prop_assert!(!others_good_older);
+            }
+        }
+
+        #[test]
+        fn prune_never_deletes_what_must_stay(st in arb_state(), keep in 0usize..5) {
+            let p = prune_plan(&st, keep, now());
+            let prev = previous(&st);
+            let deleted: Vec<_> = p.deletions().map(|(n, _)| n.clone()).collect();
+            // Each release has exactly one verdict, newest first.
+            prop_assert_eq!(p.verdicts.len(), st.releases.len());
+            prop_assert!(p.verdicts.windows(2).all(|w| w[0].name > w[1].name));
+            // deletions() is exactly the Delete verdicts, once each.
+            let set: BTreeSet<_> = deleted.iter().collect();
+            prop_assert_eq!(set.len(), deleted.len());
+            prop_assert_eq!(deleted.len(), p.verdicts.iter().filter(|v| v.verdict.is_delete()).count());
+            if !st.jobs_known {
+                prop_assert!(deleted.is_empty());
+            }
+            for n in &deleted {
+                let rel = st.release(n.as_str()).unwrap();
+                prop_assert!(st.current() != Some(n));
+                prop_assert!(prev.as_ref() != Some(n));
+                prop_assert!(rel.jobs.is_empty());
+                prop_assert!(!rel.pins.iter().any(|x| x.is_active(now())));
+            }
+            let newest = p.kept().filter(|(_, why)| why.iter().any(|w| matches!(w, KeepReason::Newest(_)))).count();
+            prop_assert!(newest <= keep);
+            // Any old deletion means the keep budget was used up.
+            if p.deletions().any(|(_, w)| w == DeleteReason::Old) {
+                prop_assert_eq!(newest, keep);
+            }
+        }
+    }
+}
