@@ -4,8 +4,11 @@
 //! The data flows one way (see ARCHITECTURE.md):
 //! config → remote (transport + scripts) → scan → model → plan → ops → cli / tui.
 
+pub mod cli;
 pub mod config;
+pub mod logging;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod remote;
-pub mod ops;
+pub mod tui;

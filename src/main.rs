@@ -1,3 +1,3 @@
 fn main() {
-    println!("relman");
+    std::process::exit(relman::cli::main());
 }

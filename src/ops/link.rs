@@ -120,7 +120,11 @@ pub fn switch(
 
 /// `relman rollback [--to RELEASE]` on one host: back to the release live before the
 /// current one (from history), which becomes bad; `--to` names the target instead.
-pub fn rollback(t: &dyn Transport, host: &HostConfig, to: Option<&str>) -> Result<LinkChange, OpError> {
+pub fn rollback(
+    t: &dyn Transport,
+    host: &HostConfig,
+    to: Option<&str>,
+) -> Result<LinkChange, OpError> {
     if let Some(to) = to {
         release_arg(host, to)?;
     }
@@ -128,12 +132,19 @@ pub fn rollback(t: &dyn Transport, host: &HostConfig, to: Option<&str>) -> Resul
     let state = scan(t, host)?;
     let (target, note) = match to {
         Some(to) => {
-            let e = plan::explicit_rollback(&state, to).map_err(|e| OpError::Conflict(e.to_string()))?;
-            let note = e.bad.then(|| format!("{} was marked bad; rolling back to it clears the mark", e.name));
+            let e = plan::explicit_rollback(&state, to)
+                .map_err(|e| OpError::Conflict(e.to_string()))?;
+            let note = e.bad.then(|| {
+                format!(
+                    "{} was marked bad; rolling back to it clears the mark",
+                    e.name
+                )
+            });
             (e.name, note)
         }
         None => (
-            plan::rollback_target(&state).map_err(|e| OpError::Conflict(format!("nothing to roll back to: {e}")))?,
+            plan::rollback_target(&state)
+                .map_err(|e| OpError::Conflict(format!("nothing to roll back to: {e}")))?,
             None,
         ),
     };

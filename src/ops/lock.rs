@@ -81,7 +81,10 @@ pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<H
         .param("WAIT", WAIT_SECS.to_string())
         .render()
         .map_err(RemoteError::from)?;
-    let command = format!("sh -c {}", crate::remote::quote::quote(&script).map_err(RemoteError::from)?);
+    let command = format!(
+        "sh -c {}",
+        crate::remote::quote::quote(&script).map_err(RemoteError::from)?
+    );
     let mut proc = t.spawn(&command)?;
     let line = proc.read_line().map_err(RemoteError::from)?;
     let line = line.unwrap_or_default();
@@ -103,21 +106,31 @@ pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<H
                 }
                 drop(proc);
             });
-            Ok(HostLock { token, root_abs, stop: Some(tx), thread: Some(thread) })
+            Ok(HostLock {
+                token,
+                root_abs,
+                stop: Some(tx),
+                thread: Some(thread),
+            })
         }
         (Some("BUSY"), rest) => {
-            let info = serde_json::from_str::<LockInfo>(rest.unwrap_or("").trim()).unwrap_or(LockInfo {
-                by: "an unknown operator".into(),
-                action: "?".into(),
-                since: String::new(),
-                pid: None,
-                token: String::new(),
-            });
+            let info =
+                serde_json::from_str::<LockInfo>(rest.unwrap_or("").trim()).unwrap_or(LockInfo {
+                    by: "an unknown operator".into(),
+                    action: "?".into(),
+                    since: String::new(),
+                    pid: None,
+                    token: String::new(),
+                });
             Err(OpError::Locked(info))
         }
         (Some(e), rest) if e.starts_with("ERR") => Err(OpError::Failed(format!(
             "cannot lock: {}",
-            crate::model::printable(&format!("{} {}", &e[3..], rest.unwrap_or("")).trim().to_string())
+            crate::model::printable(
+                &format!("{} {}", &e[3..], rest.unwrap_or(""))
+                    .trim()
+                    .to_string()
+            )
         ))),
         _ => Err(OpError::Failed(format!(
             "cannot lock: unexpected answer {:?}",

@@ -2,6 +2,7 @@
 //! Each is plan (pure, `crate::plan`) + remote scripts (`crate::remote`). This is the only
 //! layer the CLI and the TUI call, so both behave the same.
 
+pub mod fleet;
 pub mod link;
 pub mod lock;
 pub mod scan;
@@ -58,7 +59,10 @@ impl OpError {
 pub fn operator() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(login_name)
+        .unwrap_or_else(|| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -66,6 +70,22 @@ pub fn operator() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into());
     format!("{user}@{host}")
+}
+
+/// The login name of this process's user, from the passwd database.
+fn login_name() -> Option<String> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the
+    // name out immediately and call it from one place only.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_str()
+            .ok()
+            .map(str::to_string)
+    }
 }
 
 /// Now as RFC 3339 (UTC, seconds), as history, pins and locks write times.

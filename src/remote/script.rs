@@ -12,6 +12,8 @@ pub const LIB: &str = include_str!("scripts/lib.sh");
 pub const SCAN: &str = include_str!("scripts/scan.sh");
 pub const LOCK: &str = include_str!("scripts/lock.sh");
 pub const SWITCH: &str = include_str!("scripts/switch.sh");
+pub const UNLOCK: &str = include_str!("scripts/unlock.sh");
+pub const CHECK: &str = include_str!("scripts/check.sh");
 
 /// A script with its parameters, ready to send.
 #[derive(Debug, Clone)]
@@ -23,13 +25,21 @@ pub struct Script {
 
 impl Script {
     pub fn new(body: &'static str) -> Self {
-        Script { params: Vec::new(), body, with_lib: true }
+        Script {
+            params: Vec::new(),
+            body,
+            with_lib: true,
+        }
     }
 
     /// A script that stands alone, without the shared functions (the lock holder,
     /// whose text ends up in argv and must stay short).
     pub fn bare(body: &'static str) -> Self {
-        Script { params: Vec::new(), body, with_lib: false }
+        Script {
+            params: Vec::new(),
+            body,
+            with_lib: false,
+        }
     }
 
     /// Sets `$name` for the script. `name` is a fixed identifier chosen in code.

@@ -53,8 +53,8 @@ scan_jobs() {
         _st=${_st##*) }
         # shellcheck disable=SC2086
         set -- $_st
-        # kernel threads (children of kthreadd) are never jobs
-        [ "$_pid" = 2 ] || [ "${2:-}" = 2 ] && continue
+        # kernel threads (children of kthreadd) and zombies are never jobs
+        [ "$_pid" = 2 ] || [ "${2:-}" = 2 ] || [ "${1:-}" = Z ] && continue
         if [ -e "$_p/cwd" ]; then _seen=$((_seen + 1)); else _hidden=$((_hidden + 1)); fi
     done
     if [ "$_seen" -eq 0 ] || ! find /proc/self -maxdepth 0 -lname '*' >/dev/null 2>&1; then

@@ -1,0 +1,226 @@
+//! The command line (SPEC §3): arguments, host selection, dispatch to `ops`, and
+//! exit codes. Human output is a table on stdout; `--json` prints one JSON object on
+//! stdout and nothing else; errors and progress go to stderr.
+
+mod admin;
+mod render;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::config::{Config, Selection};
+use crate::ops::{self, fleet};
+
+/// relman: release manager for batch hosts (atomic symlink switches over SSH).
+#[derive(Parser, Debug)]
+#[command(name = "relman", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    /// Open the console on a local demo deploy root (no SSH, no config needed).
+    #[arg(long)]
+    pub demo: bool,
+    /// Open the console read-only: every key that changes a host is disabled.
+    #[arg(long)]
+    pub readonly: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Config file (default: $RELMAN_CONFIG, then ~/.config/relman/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Work on this host (repeatable).
+    #[arg(long = "host", global = true, value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Work on every host of this group (repeatable).
+    #[arg(long = "group", global = true, value_name = "NAME")]
+    pub groups: Vec<String>,
+    /// Work on every host (the default for commands that only read).
+    #[arg(long, global = true)]
+    pub all: bool,
+    /// Machine output: one JSON object on stdout, nothing else.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail in the log file (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The operator console.
+    Tui {
+        #[arg(long)]
+        readonly: bool,
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Releases per host: age, size, live/previous/bad markers, jobs, pins, origin.
+    List,
+    /// Point the link at RELEASE.
+    Switch {
+        release: String,
+        /// Only if the link still points at this release (compare-and-swap).
+        #[arg(long, value_name = "CURRENT")]
+        expect: Option<String>,
+    },
+    /// Back to the release live before the current one.
+    Rollback {
+        /// Roll back to this release instead.
+        #[arg(long, value_name = "RELEASE")]
+        to: Option<String>,
+    },
+    /// The host's history, newest first.
+    History {
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+    },
+    /// Break a lock left behind, after showing who holds it.
+    Unlock {
+        /// Don't ask for confirmation.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add the host's key to known_hosts after showing its fingerprint.
+    Trust {
+        /// Don't ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Config, connectivity, auth, host key, root/link sanity, remote tools, per host.
+    Check,
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Runs relman with the process's arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    crate::logging::init(cli.global.verbose);
+    run(cli)
+}
+
+fn run(cli: Cli) -> i32 {
+    let g = cli.global.clone();
+    match cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "relman", &mut std::io::stdout());
+            0
+        }
+        None => tui(&g, cli.readonly, cli.demo),
+        Some(Command::Tui { readonly, demo }) => {
+            tui(&g, readonly || cli.readonly, demo || cli.demo)
+        }
+        Some(cmd) => {
+            let cfg = match load(&g) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            dispatch(&cfg, &g, cmd)
+        }
+    }
+}
+
+/// Loads the config; prints the one-line error and returns exit code 2 on failure.
+fn load(g: &Global) -> Result<Config, i32> {
+    Config::locate(g.config.as_deref())
+        .and_then(|p| Config::load(&p))
+        .map_err(|e| {
+            eprintln!("relman: {e}");
+            2
+        })
+}
+
+fn select<'a>(
+    cfg: &'a Config,
+    g: &Global,
+    changes: bool,
+) -> Result<Vec<&'a crate::config::HostConfig>, i32> {
+    let sel = Selection {
+        hosts: g.hosts.clone(),
+        groups: g.groups.clone(),
+        all: g.all,
+    };
+    cfg.select(&sel, !changes).map_err(|e| {
+        eprintln!("relman: {e}");
+        2
+    })
+}
+
+fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
+    let changes = matches!(
+        cmd,
+        Command::Switch { .. } | Command::Rollback { .. } | Command::Unlock { .. }
+    );
+    let hosts = match select(cfg, g, changes) {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
+    let progress = std::io::stderr().is_terminal() && !g.quiet && !g.json;
+    let on_done = |h: &crate::config::HostConfig, r: &Result<_, ops::OpError>| {
+        if progress {
+            match r {
+                Ok(_) => eprintln!("  {} done", h.name),
+                Err(e) => eprintln!("  {} failed: {e}", h.name),
+            }
+        }
+    };
+    match cmd {
+        Command::List => {
+            let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
+            render::list(cfg, &hosts, &results, g.json);
+            fleet::exit_code(&results)
+        }
+        Command::Switch { release, expect } => {
+            let results = fleet::for_each_host(
+                cfg,
+                &hosts,
+                |t, h| ops::switch(t, h, &release, expect.as_deref()),
+                on_done,
+            );
+            render::link_changes(&results, g.json, g.quiet);
+            fleet::exit_code(&results)
+        }
+        Command::Rollback { to } => {
+            let results = fleet::for_each_host(
+                cfg,
+                &hosts,
+                |t, h| ops::rollback(t, h, to.as_deref()),
+                on_done,
+            );
+            render::link_changes(&results, g.json, g.quiet);
+            let code = fleet::exit_code(&results);
+            code
+        }
+        Command::History { n } => {
+            let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
+            render::history(&results, n, g.json);
+            fleet::exit_code(&results)
+        }
+        Command::Unlock { force } => admin::unlock(cfg, &hosts, force, g.json),
+        Command::Trust { yes } => admin::trust(cfg, &hosts, yes, g.json),
+        Command::Check => admin::check(cfg, &hosts, g.json),
+        Command::Tui { .. } | Command::Completions { .. } => {
+            unreachable!("handled before loading the config")
+        }
+    }
+}
+
+fn tui(g: &Global, readonly: bool, demo: bool) -> i32 {
+    crate::cli::admin::tui(g, readonly, demo)
+}
