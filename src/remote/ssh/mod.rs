@@ -1,0 +1,174 @@
+//! The SSH transport (ssh2/libssh2): one authenticated connection per host for
+//! `exec`, a connection of its own for each `spawn`ed process, host keys checked
+//! against known_hosts before authentication, and the helpers `relman trust` uses
+//! (`host_key`, `append_known_host`).
+//!
+//! - `keys`: pure helpers (fingerprints, known_hosts lines, encrypted key files);
+//! - `session`: opening a connection (TCP, handshake, host key, auth);
+//! - `pump`: moving bytes on a non-blocking session without window deadlocks.
+
+mod keys;
+mod pump;
+mod session;
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use super::{ExecOutput, Process, RemoteError, Transport};
+use crate::config::{Config, HostConfig};
+use pump::ExecError;
+use session::{Conn, Target};
+
+pub use keys::fingerprint_sha256;
+
+/// A host reached over SSH. Commands run one at a time on one connection; a
+/// connection found broken is replaced at the next `exec` (a command is retried on
+/// the new connection only if it could not have started on the old one).
+pub struct SshTransport {
+    target: Target,
+    conn: Mutex<Option<Conn>>,
+    handshakes: AtomicU64,
+}
+
+impl SshTransport {
+    /// Connects, checks the host key against `cfg.known_hosts` (refusing an unknown
+    /// or changed key before anything is sent), and authenticates.
+    pub fn connect(cfg: &Config, host: &HostConfig) -> Result<SshTransport, RemoteError> {
+        let target = Target::from_config(cfg, host)?;
+        let handshakes = AtomicU64::new(0);
+        let conn = session::open(&target, &handshakes)?;
+        Ok(SshTransport {
+            target,
+            conn: Mutex::new(Some(conn)),
+            handshakes,
+        })
+    }
+
+    fn open(&self) -> Result<Conn, RemoteError> {
+        session::open(&self.target, &self.handshakes)
+    }
+}
+
+impl Transport for SshTransport {
+    // The host's name in the config (not its address), as the trait says.
+    #[allow(clippy::misnamed_getters)]
+    fn host(&self) -> &str {
+        &self.target.name
+    }
+
+    fn exec(
+        &self,
+        command: &str,
+        stdin: &mut dyn Read,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ExecOutput, RemoteError> {
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let limit = self.target.op_timeout();
+        let (conn, reused) = match guard.take() {
+            Some(c) => (c, true),
+            None => (self.open()?, false),
+        };
+        let result = match pump::exec(&conn, command, stdin, progress, limit) {
+            // An idle connection may have died (host rebooted, sshd restarted, NAT
+            // timeout): the command never started, so a fresh connection may run it.
+            Err(ExecError::NotStarted(_)) if reused => {
+                drop(conn);
+                let conn = self.open()?;
+                let r = pump::exec(&conn, command, stdin, progress, limit);
+                (conn, r)
+            }
+            r => (conn, r),
+        };
+        match result {
+            (conn, Ok(out)) => {
+                *guard = Some(conn);
+                Ok(out)
+            }
+            // The connection's state is unknown after a failure: the next exec
+            // starts on a new one.
+            (_conn, Err(e)) => Err(e.into_inner()),
+        }
+    }
+
+    fn spawn(&self, command: &str) -> Result<Box<dyn Process>, RemoteError> {
+        let conn = self.open()?;
+        let p = pump::SshProcess::start(conn, command, self.target.op_timeout())?;
+        Ok(Box::new(p))
+    }
+
+    fn handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
+    }
+}
+
+/// A host's key as the server offers it, for `relman trust`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyInfo {
+    /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`...
+    pub key_type: String,
+    /// As OpenSSH prints it: `SHA256:` + unpadded base64.
+    pub fingerprint: String,
+    /// The line to append to known_hosts (`[host]:port` off port 22).
+    pub known_hosts_line: String,
+}
+
+/// Connects and completes the handshake only (no host key check, no
+/// authentication) and returns the key the host offers.
+pub fn host_key(cfg: &Config, host: &HostConfig) -> Result<HostKeyInfo, RemoteError> {
+    let target = Target::from_config(cfg, host)?;
+    let text = session::read_known_hosts(&target.known_hosts)?;
+    let lines = keys::parse_known_hosts(&text);
+    // The same algorithm preference as `connect`, so the key shown is the one
+    // `connect` will be offered.
+    let (_conn, key) = session::handshake(&target, &AtomicU64::new(0), Some(&lines))?;
+    Ok(HostKeyInfo {
+        known_hosts_line: keys::known_hosts_line(
+            &target.host,
+            target.port,
+            &key.key_type,
+            &key.blob,
+        ),
+        key_type: key.key_type,
+        fingerprint: format!("SHA256:{}", key.fingerprint),
+    })
+}
+
+/// Appends one line to a known_hosts file (created, with its directory, if
+/// missing). The file is never rewritten: comments and other entries stay as they are.
+pub fn append_known_host(path: &Path, line: &str) -> io::Result<()> {
+    let line = line.trim_end_matches(['\n', '\r']);
+    if line.contains('\n') || line.trim().is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a known_hosts entry is exactly one non-empty line",
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    // A file whose last line lacks its newline would glue our entry onto it.
+    let needs_newline = match std::fs::read(path) {
+        Ok(b) => b.last().is_some_and(|&c| c != b'\n'),
+        Err(_) => false,
+    };
+    let mut text = String::with_capacity(line.len() + 2);
+    if needs_newline {
+        text.push('\n');
+    }
+    text.push_str(line);
+    text.push('\n');
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}

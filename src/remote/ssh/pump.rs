@@ -1,0 +1,430 @@
+//! Moving bytes over an open session without deadlocks: the session runs
+//! non-blocking, and one loop feeds stdin, drains stdout and stderr and waits on
+//! the socket with `poll` when nothing moved (so a command that fills one stream
+//! while we wait on the other cannot stall the channel window).
+//!
+//! libssh2 rules this relies on (see libssh2's channel.c / transport.c):
+//! - a write that returned EAGAIN must be retried with the same data before
+//!   anything else is sent on the session, so it is retried every turn;
+//! - `Channel::flush` *discards* unread incoming data: never called;
+//! - libssh2 does not notice a remote close on write: after the remote EOF we
+//!   check for the close before waiting on a window that will never open.
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use ssh2::{BlockDirections, Channel, Session};
+
+use super::session::{Conn, ERR_EAGAIN, code};
+use crate::remote::{ExecOutput, Process, RemoteError};
+
+/// Size of the stdin chunks read locally and handed to libssh2.
+const CHUNK: usize = 1 << 20;
+/// How long one `poll` waits before the loop looks around (keepalives).
+const TICK: Duration = Duration::from_millis(1000);
+/// Minimum time between keepalive attempts while idle.
+const KEEPALIVE_CHECK: Duration = Duration::from_secs(5);
+
+fn is_eagain(e: &ssh2::Error) -> bool {
+    code(e) == Some(ERR_EAGAIN)
+}
+
+fn ssh_err(what: &str, e: &ssh2::Error) -> RemoteError {
+    RemoteError::Session(format!("{what}: {}", e.message()))
+}
+
+fn io_err(what: &str, e: io::Error) -> RemoteError {
+    RemoteError::Session(format!("{what}: {e}"))
+}
+
+/// Waits until the socket is ready for what libssh2 last blocked on, at most `max`.
+fn wait_socket(session: &Session, fd: std::os::fd::RawFd, max: Duration) -> io::Result<()> {
+    let events = match session.block_directions() {
+        BlockDirections::Outbound => libc::POLLOUT,
+        BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
+        BlockDirections::Inbound | BlockDirections::None => libc::POLLIN,
+    };
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let ms = max.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid pollfd, count 1.
+    let rc = unsafe { libc::poll(&mut p, 1, ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Whether the socket has room to send right now.
+fn writable(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1, no wait.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 && p.revents & libc::POLLOUT != 0 }
+}
+
+/// Waits for the socket and sends a keepalive now and then while idle. A keepalive
+/// is only attempted when the socket has room: libssh2 keeps a half-sent keepalive
+/// pending and would refuse every other packet.
+struct Idle {
+    last_keepalive: Instant,
+}
+
+impl Idle {
+    fn new() -> Self {
+        Idle {
+            last_keepalive: Instant::now(),
+        }
+    }
+
+    fn wait(&mut self, conn: &Conn, max: Duration) -> Result<(), RemoteError> {
+        wait_socket(&conn.session, conn.fd, max).map_err(|e| io_err("waiting on the socket", e))?;
+        if self.last_keepalive.elapsed() >= KEEPALIVE_CHECK {
+            self.last_keepalive = Instant::now();
+            if writable(conn.fd) {
+                // Sends only when the keepalive interval has passed; EAGAIN is harmless.
+                let _ = conn.session.keepalive_send();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Repeats a libssh2 call while it says EAGAIN, for at most `limit`.
+pub(super) fn retry<T>(
+    conn: &Conn,
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Result<T, ssh2::Error>,
+) -> Result<T, RemoteError> {
+    let deadline = Instant::now() + limit;
+    let mut idle = Idle::new();
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if is_eagain(&e) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(RemoteError::Timeout {
+                        what: what.to_string(),
+                        secs: limit.as_secs(),
+                    });
+                }
+                idle.wait(conn, (deadline - now).min(TICK))?;
+            }
+            Err(e) => return Err(ssh_err(what, &e)),
+        }
+    }
+}
+
+/// Like `retry` without a limit (a command may legitimately run for hours);
+/// keepalives and TCP timeouts catch a dead peer.
+fn retry_forever<T>(
+    conn: &Conn,
+    what: &str,
+    mut f: impl FnMut() -> Result<T, ssh2::Error>,
+) -> Result<T, RemoteError> {
+    let mut idle = Idle::new();
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if is_eagain(&e) => idle.wait(conn, TICK)?,
+            Err(e) => return Err(ssh_err(what, &e)),
+        }
+    }
+}
+
+/// Why an exec failed: before the command could have started (safe to retry on a
+/// fresh connection) or after.
+pub(super) enum ExecError {
+    NotStarted(RemoteError),
+    Started(RemoteError),
+}
+
+impl ExecError {
+    pub fn into_inner(self) -> RemoteError {
+        match self {
+            ExecError::NotStarted(e) | ExecError::Started(e) => e,
+        }
+    }
+}
+
+/// Opens a session channel and starts `command` on it.
+fn start(conn: &Conn, command: &str, limit: Duration) -> Result<Channel, ExecError> {
+    conn.session.set_blocking(false);
+    let mut ch = retry(conn, "opening a channel", limit, || {
+        conn.session.channel_session()
+    })
+    .map_err(ExecError::NotStarted)?;
+    retry(conn, "starting the command", limit, || ch.exec(command)).map_err(ExecError::Started)?;
+    Ok(ch)
+}
+
+/// Reads everything available now from one stream into `dst`. True if bytes came.
+fn drain(
+    ch: &Channel,
+    stream: i32,
+    dst: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> Result<bool, RemoteError> {
+    let mut got = false;
+    let mut s = ch.stream(stream);
+    loop {
+        match s.read(buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => {
+                dst.extend_from_slice(&buf[..n]);
+                got = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(got),
+            Err(e) => return Err(io_err("reading the command's output", e)),
+        }
+    }
+}
+
+/// Whether the remote side has closed the channel (only meaningful after its EOF).
+fn remote_closed(ch: &mut Channel) -> Result<bool, RemoteError> {
+    match ch.wait_close() {
+        Ok(()) => Ok(true),
+        Err(e) if is_eagain(&e) => Ok(false),
+        Err(e) => Err(ssh_err("waiting for the command to end", &e)),
+    }
+}
+
+/// Runs one command: stdin streamed in 1 MiB chunks then EOF, stdout and stderr
+/// drained together, status from exit-status / exit-signal after the close.
+pub(super) fn exec(
+    conn: &Conn,
+    command: &str,
+    stdin: &mut dyn Read,
+    progress: &mut dyn FnMut(u64),
+    limit: Duration,
+) -> Result<ExecOutput, ExecError> {
+    let mut ch = start(conn, command, limit)?;
+    pump(conn, &mut ch, stdin, progress).map_err(ExecError::Started)
+}
+
+fn pump(
+    conn: &Conn,
+    ch: &mut Channel,
+    stdin: &mut dyn Read,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ExecOutput, RemoteError> {
+    let mut out = ExecOutput::default();
+    let mut inbuf = vec![0u8; CHUNK];
+    let mut rbuf = vec![0u8; 64 * 1024];
+    let (mut start, mut end) = (0usize, 0usize);
+    let mut input_done = false; // local stdin reached its end
+    let mut stdin_closed = false; // EOF sent, or the rest of stdin given up
+    let mut write_pending = false; // libssh2 holds a half-sent packet of ours
+    let mut sent = 0u64;
+    let mut idle = Idle::new();
+    loop {
+        let mut moved = false;
+        if !stdin_closed {
+            if start == end && !input_done {
+                let n = read_input(stdin, &mut inbuf)?;
+                if n == 0 {
+                    input_done = true;
+                } else {
+                    (start, end) = (0, n);
+                }
+            }
+            if start < end {
+                match ch.write(&inbuf[start..end]) {
+                    Ok(n) => {
+                        write_pending = false;
+                        if n > 0 {
+                            start += n;
+                            sent += n as u64;
+                            moved = true;
+                            if start == end {
+                                progress(sent);
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // EAGAIN with an open window: a packet is half-sent and must be
+                        // completed by the same write; with a shut window: nothing is.
+                        write_pending = ch.write_window().remaining > 0;
+                    }
+                    Err(e) => return Err(io_err("sending input to the command", e)),
+                }
+            }
+            if start == end && input_done {
+                match ch.send_eof() {
+                    Ok(()) => {
+                        stdin_closed = true;
+                        moved = true;
+                    }
+                    Err(e) if is_eagain(&e) => {}
+                    Err(e) => return Err(ssh_err("closing the command's input", &e)),
+                }
+            }
+        }
+        moved |= drain(ch, 0, &mut out.stdout, &mut rbuf)?;
+        moved |= drain(ch, 1, &mut out.stderr, &mut rbuf)?;
+        if ch.eof() {
+            if stdin_closed {
+                break;
+            }
+            // The command ended its output while we still have input for it. If it
+            // has exited (the server closed the channel), the rest of the input is
+            // moot: its status says what happened.
+            if !write_pending && remote_closed(ch)? {
+                break;
+            }
+        }
+        if !moved {
+            idle.wait(conn, TICK)?;
+        }
+    }
+    // Wait for the server's close (it follows the exit status), then close ours.
+    retry_forever(conn, "waiting for the command to end", || ch.wait_close())?;
+    retry_forever(conn, "closing the channel", || ch.close())?;
+    let signal = ch
+        .exit_signal()
+        .map_err(|e| ssh_err("reading the exit signal", &e))?;
+    out.status = match signal.exit_signal {
+        Some(_) => None,
+        None => Some(
+            ch.exit_status()
+                .map_err(|e| ssh_err("reading the exit status", &e))?,
+        ),
+    };
+    Ok(out)
+}
+
+fn read_input(stdin: &mut dyn Read, buf: &mut [u8]) -> Result<usize, RemoteError> {
+    loop {
+        match stdin.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(RemoteError::Io(e)),
+        }
+    }
+}
+
+/// A command on a connection of its own, with line-oriented stdout and stdin.
+pub(super) struct SshProcess {
+    // Declared before `conn`: the channel goes first.
+    channel: Option<Channel>,
+    conn: Conn,
+    buf: Vec<u8>,
+    eof: bool,
+    rbuf: Vec<u8>,
+}
+
+impl SshProcess {
+    pub fn start(conn: Conn, command: &str, limit: Duration) -> Result<Self, RemoteError> {
+        let ch = start(&conn, command, limit).map_err(ExecError::into_inner)?;
+        Ok(SshProcess {
+            channel: Some(ch),
+            conn,
+            buf: Vec::new(),
+            eof: false,
+            rbuf: vec![0u8; 32 * 1024],
+        })
+    }
+}
+
+fn to_io(e: RemoteError) -> io::Error {
+    match e {
+        RemoteError::Io(e) => e,
+        RemoteError::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, e.to_string()),
+        e => io::Error::other(e.to_string()),
+    }
+}
+
+impl Process for SshProcess {
+    fn read_line(&mut self) -> io::Result<Option<String>> {
+        let Some(ch) = self.channel.as_mut() else {
+            return Ok(None);
+        };
+        let mut idle = Idle::new();
+        let mut stderr = Vec::new();
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                return Ok(Some(String::from_utf8_lossy(&line[..i]).into_owned()));
+            }
+            if self.eof {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                let rest = std::mem::take(&mut self.buf);
+                return Ok(Some(String::from_utf8_lossy(&rest).into_owned()));
+            }
+            let mut moved = drain(ch, 0, &mut self.buf, &mut self.rbuf).map_err(to_io)?;
+            // Stderr is read and dropped so it cannot fill the window.
+            moved |= drain(ch, 1, &mut stderr, &mut self.rbuf).map_err(to_io)?;
+            stderr.clear();
+            if ch.eof() {
+                self.eof = true;
+                continue;
+            }
+            if !moved {
+                idle.wait(&self.conn, TICK).map_err(to_io)?;
+            }
+        }
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        let Some(ch) = self.channel.as_mut() else {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        };
+        // Like a pipe to a dead process: once the command has ended (the server
+        // closed the channel), writing fails instead of vanishing into the void.
+        if ch.eof() && remote_closed(ch).map_err(to_io)? {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the remote command has ended",
+            ));
+        }
+        let mut idle = Idle::new();
+        let mut done = 0;
+        while done < data.len() {
+            match ch.write(&data[done..]) {
+                Ok(n) if n > 0 => {
+                    done += n;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let pending = ch.write_window().remaining > 0;
+                    if !pending && ch.eof() && remote_closed(ch).map_err(to_io)? {
+                        return Err(io::Error::new(
+                            io::ErrorKind::BrokenPipe,
+                            "the remote command has ended",
+                        ));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            idle.wait(&self.conn, TICK).map_err(to_io)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SshProcess {
+    fn drop(&mut self) {
+        // EOF on its stdin ends a well-behaved command; the close and the
+        // disconnect (Conn's drop) end the rest. Bounded: 2 s per step.
+        self.conn.session.set_blocking(true);
+        self.conn.session.set_timeout(2000);
+        if let Some(mut ch) = self.channel.take() {
+            let _ = ch.send_eof();
+            let _ = ch.close();
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! Opening one SSH connection: TCP with a timeout, the handshake, the host key
+//! checked against known_hosts before anything else is sent, then authentication
+//! (ssh-agent, configured identities, default keys).
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ssh2::{CheckResult, ErrorCode, KnownHostFileKind, MethodType, Session};
+
+use super::keys;
+use crate::config::{Address, Config, HostConfig};
+use crate::remote::RemoteError;
+
+// libssh2 error codes (libssh2.h) that change what we do.
+pub(super) const ERR_TIMEOUT: i32 = -9;
+pub(super) const ERR_SOCKET_SEND: i32 = -7;
+pub(super) const ERR_SOCKET_DISCONNECT: i32 = -13;
+pub(super) const ERR_FILE: i32 = -16;
+pub(super) const ERR_AUTHENTICATION_FAILED: i32 = -18;
+pub(super) const ERR_PUBLICKEY_UNVERIFIED: i32 = -19;
+pub(super) const ERR_EAGAIN: i32 = -37;
+pub(super) const ERR_SOCKET_RECV: i32 = -43;
+
+/// The default keys OpenSSH tries, relative to `~/.ssh`.
+const DEFAULT_KEYS: [&str; 3] = ["id_ed25519", "id_ecdsa", "id_rsa"];
+
+/// Interval of SSH-level keepalives on an authenticated session, in seconds.
+const KEEPALIVE_SECS: u32 = 15;
+
+pub(super) fn code(e: &ssh2::Error) -> Option<i32> {
+    match e.code() {
+        ErrorCode::Session(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// Everything needed to (re)open a connection to one host.
+#[derive(Debug, Clone)]
+pub(super) struct Target {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub identities: Vec<PathBuf>,
+    pub known_hosts: PathBuf,
+    pub timeout: Duration,
+    /// The user's home (from the config's environment), for the default keys.
+    pub home: Option<PathBuf>,
+}
+
+impl Target {
+    pub fn from_config(cfg: &Config, host: &HostConfig) -> Result<Target, RemoteError> {
+        let Address::Ssh { host: address } = &host.address else {
+            return Err(RemoteError::Session(format!(
+                "{}: address is \"local\", not an SSH host",
+                host.name
+            )));
+        };
+        if let Some(jump) = &host.jump {
+            return Err(RemoteError::Session(format!(
+                "ProxyJump not supported yet: host {} is configured with jump = {jump:?}; \
+                 remove `jump` and make {address} reachable directly (VPN, or a tunnel \
+                 with `ssh -L`)",
+                host.name
+            )));
+        }
+        for (what, s) in [("address", address), ("user", &host.user)] {
+            if s.is_empty() || s.contains('\0') {
+                return Err(RemoteError::Session(format!(
+                    "{}: invalid {what} {s:?}",
+                    host.name
+                )));
+            }
+        }
+        Ok(Target {
+            name: host.name.clone(),
+            host: address.clone(),
+            port: host.port,
+            user: host.user.clone(),
+            identities: host.identities.clone(),
+            known_hosts: cfg.known_hosts.clone(),
+            timeout: cfg.connect_timeout.max(Duration::from_millis(1)),
+            home: cfg.env.home.clone(),
+        })
+    }
+
+    /// `host:port` (`[v6]:port`) for messages.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// How the host is named in messages: `name (host:port)`.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.addr())
+    }
+
+    /// The limit for one protocol round trip on an open session (opening a channel,
+    /// starting a command): generous, since the host may be busy.
+    pub fn op_timeout(&self) -> Duration {
+        (self.timeout * 2).max(Duration::from_secs(30))
+    }
+
+    fn timeout_ms(&self) -> u32 {
+        self.timeout.as_millis().clamp(1, u32::MAX as u128) as u32
+    }
+}
+
+/// An open SSH connection (authenticated unless made by `handshake` alone).
+/// Dropping it says goodbye to the server, waiting at most 2 s.
+pub(super) struct Conn {
+    pub session: Session,
+    /// The session's socket (owned by `session`), for `poll`.
+    pub fd: RawFd,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.session.set_blocking(true);
+        self.session.set_timeout(2000);
+        let _ = self
+            .session
+            .disconnect(None, "relman closes the connection", None);
+    }
+}
+
+/// What the server offered as its host key.
+pub(super) struct OfferedKey {
+    pub blob: Vec<u8>,
+    pub key_type: String,
+    /// Unpadded base64 SHA-256, without the `SHA256:` prefix.
+    pub fingerprint: String,
+}
+
+/// TCP connect (each resolved address in turn, with the connect timeout), SSH
+/// handshake; counts the handshake. With `verify`, the host key algorithms already
+/// known for this host are preferred, as OpenSSH does.
+pub(super) fn handshake(
+    t: &Target,
+    counter: &AtomicU64,
+    known: Option<&[keys::KnownLine]>,
+) -> Result<(Conn, OfferedKey), RemoteError> {
+    let tcp = tcp_connect(t)?;
+    tune_socket(&tcp);
+    let fd = tcp.as_raw_fd();
+    let mut session = Session::new()
+        .map_err(|e| RemoteError::Session(format!("cannot create an SSH session: {e}")))?;
+    session.set_timeout(t.timeout_ms());
+    if let Some(lines) = known {
+        prefer_known_key_types(&session, t, lines);
+    }
+    session.set_tcp_stream(tcp);
+    if let Err(e) = session.handshake() {
+        return Err(if code(&e) == Some(ERR_TIMEOUT) {
+            RemoteError::Timeout {
+                what: format!("SSH handshake with {}", t.label()),
+                secs: t.timeout.as_secs(),
+            }
+        } else {
+            RemoteError::Connect {
+                addr: t.addr(),
+                msg: format!("SSH handshake failed: {}", e.message()),
+            }
+        });
+    }
+    counter.fetch_add(1, Ordering::Relaxed);
+    // From here on `fd` lives as long as `session`: Conn keeps them together.
+    let conn = Conn { session, fd };
+    let (blob, _) = conn
+        .session
+        .host_key()
+        .ok_or_else(|| RemoteError::Session(format!("{}: server sent no host key", t.label())))?;
+    let blob = blob.to_vec();
+    let key_type = keys::blob_key_type(&blob).ok_or_else(|| {
+        RemoteError::Session(format!("{}: cannot read the server's host key", t.label()))
+    })?;
+    let fingerprint = keys::fingerprint_sha256(&blob);
+    Ok((
+        conn,
+        OfferedKey {
+            blob,
+            key_type,
+            fingerprint,
+        },
+    ))
+}
+
+/// A full connection: handshake, host key verified, authenticated, keepalive on.
+pub(super) fn open(t: &Target, counter: &AtomicU64) -> Result<Conn, RemoteError> {
+    let text = read_known_hosts(&t.known_hosts)?;
+    let lines = keys::parse_known_hosts(&text);
+    let (conn, key) = handshake(t, counter, Some(&lines))?;
+    verify_host_key(&conn.session, t, &lines, &key)?;
+    authenticate(&conn.session, t)?;
+    conn.session.set_keepalive(false, KEEPALIVE_SECS);
+    Ok(conn)
+}
+
+fn tcp_connect(t: &Target) -> Result<TcpStream, RemoteError> {
+    let err = |msg: String| RemoteError::Connect {
+        addr: t.addr(),
+        msg,
+    };
+    let addrs: Vec<SocketAddr> = (t.host.as_str(), t.port)
+        .to_socket_addrs()
+        .map_err(|e| err(format!("cannot resolve {}: {e}", t.host)))?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, t.timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(err(match last {
+        None => format!("{} resolves to no address", t.host),
+        Some(e) if e.kind() == io::ErrorKind::TimedOut => {
+            format!("no answer within {}", humantime::format_duration(t.timeout))
+        }
+        Some(e) => e.to_string(),
+    }))
+}
+
+/// No Nagle (small packets are round trips here); TCP keepalive and a user timeout
+/// so a peer that vanished is noticed even while a command is silent.
+fn tune_socket(tcp: &TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    #[cfg(target_os = "linux")]
+    {
+        let fd = tcp.as_raw_fd();
+        let set = |level: libc::c_int, opt: libc::c_int, val: libc::c_int| {
+            // SAFETY: fd is a valid socket for the duration of the call; the option
+            // value is a plain int of the size given.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    opt,
+                    (&val as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        };
+        set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE, 15);
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, 5);
+        set(libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 4);
+        set(libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT, 60_000);
+    }
+}
+
+/// The known_hosts file's text; a missing file is an empty one (every key unknown).
+pub(super) fn read_known_hosts(path: &Path) -> Result<String, RemoteError> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(RemoteError::Session(format!(
+            "cannot read known_hosts {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Looks the host up in the given known_hosts entries with libssh2 (which handles
+/// hashed names and comma lists). Lines libssh2 cannot parse are skipped.
+fn check(
+    session: &Session,
+    lines: &[keys::KnownLine],
+    keep: impl Fn(&keys::KnownLine) -> bool,
+    name: &str,
+    blob: &[u8],
+) -> Result<CheckResult, RemoteError> {
+    let mut kh = session
+        .known_hosts()
+        .map_err(|e| RemoteError::Session(format!("cannot check known_hosts: {e}")))?;
+    for line in lines.iter().filter(|l| keep(l)) {
+        let _ = kh.read_str(&line.text, KnownHostFileKind::OpenSSH);
+    }
+    // The exact OpenSSH name (`[host]:port` off port 22): libssh2's check_port
+    // would also accept a plain `host` entry, which OpenSSH keeps for port 22.
+    Ok(kh.check(name, blob))
+}
+
+/// Puts host key algorithms whose key type known_hosts already has for this host
+/// first, so a host known by its ed25519 key is not asked for its ECDSA key.
+fn prefer_known_key_types(session: &Session, t: &Target, lines: &[keys::KnownLine]) {
+    let name = keys::known_hosts_name(&t.host, t.port);
+    let mut types: Vec<String> = Vec::new();
+    for line in lines {
+        if types.contains(&line.key_type) {
+            continue;
+        }
+        // A key that matches nothing: Mismatch means "known under this type".
+        let found = check(
+            session,
+            lines,
+            |l| l.key_type == line.key_type,
+            &name,
+            b"relman-probe",
+        );
+        if let Ok(CheckResult::Mismatch) = found {
+            types.push(line.key_type.clone());
+        }
+    }
+    let Ok(supported) = session.supported_algs(MethodType::HostKey) else {
+        return;
+    };
+    if let Some(pref) = keys::host_key_preference(&types, &supported) {
+        let _ = session.method_pref(MethodType::HostKey, &pref);
+    }
+}
+
+fn verify_host_key(
+    session: &Session,
+    t: &Target,
+    lines: &[keys::KnownLine],
+    key: &OfferedKey,
+) -> Result<(), RemoteError> {
+    let name = keys::known_hosts_name(&t.host, t.port);
+    let known_hosts = t.known_hosts.display().to_string();
+    match check(session, lines, |_| true, &name, &key.blob)? {
+        CheckResult::Match => Ok(()),
+        CheckResult::NotFound => Err(RemoteError::UnknownHostKey {
+            name: t.name.clone(),
+            host: t.label(),
+            known_hosts,
+            fingerprint: key.fingerprint.clone(),
+        }),
+        CheckResult::Mismatch => {
+            match check(
+                session,
+                lines,
+                |l| l.key_type == key.key_type,
+                &name,
+                &key.blob,
+            )? {
+                CheckResult::Match => Ok(()),
+                CheckResult::NotFound => Err(RemoteError::HostKeyTypeMismatch {
+                    name: t.name.clone(),
+                    host: t.label(),
+                    known_hosts,
+                    key_type: key.key_type.clone(),
+                    fingerprint: key.fingerprint.clone(),
+                }),
+                _ => Err(RemoteError::ChangedHostKey {
+                    host: t.label(),
+                    known_hosts,
+                    fingerprint: key.fingerprint.clone(),
+                }),
+            }
+        }
+        CheckResult::Failure => Err(RemoteError::Session(format!(
+            "{}: cannot check the host key against {known_hosts}",
+            t.label()
+        ))),
+    }
+}
+
+/// Whether an error means the server hung up (no point trying more keys).
+fn is_disconnect(e: &ssh2::Error) -> bool {
+    matches!(
+        code(e),
+        Some(ERR_SOCKET_DISCONNECT | ERR_SOCKET_RECV | ERR_SOCKET_SEND)
+    )
+}
+
+fn auth_timeout(t: &Target) -> RemoteError {
+    RemoteError::Timeout {
+        what: format!("authentication on {}", t.label()),
+        secs: t.timeout.as_secs(),
+    }
+}
+
+/// ssh-agent (every identity it holds), then the configured identities in order,
+/// then the default keys that exist. The error lists what was tried.
+fn authenticate(session: &Session, t: &Target) -> Result<(), RemoteError> {
+    let mut notes: Vec<String> = Vec::new();
+    if try_agent(session, t, &mut notes)? {
+        return Ok(());
+    }
+    let defaults = t.home.iter().flat_map(|home| {
+        DEFAULT_KEYS
+            .iter()
+            .map(move |k| (home.join(".ssh").join(k), false))
+    });
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let candidates = t
+        .identities
+        .iter()
+        .map(|p| (p.clone(), true))
+        .chain(defaults);
+    for (path, configured) in candidates {
+        if seen.contains(&path) {
+            continue;
+        }
+        seen.push(path.clone());
+        let shown = path.display();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if configured {
+                    notes.push(format!("{shown}: no such file"));
+                }
+                continue;
+            }
+            Err(e) => {
+                notes.push(format!("{shown}: {e}"));
+                continue;
+            }
+        };
+        if keys::private_key_is_encrypted(&String::from_utf8_lossy(&bytes)) {
+            notes.push(format!(
+                "{shown} is encrypted (passphrase-protected) and no ssh-agent offered it: \
+                 load it with `ssh-add {shown}`"
+            ));
+            continue;
+        }
+        match session.userauth_pubkey_file(&t.user, None, &path, None) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Ok(()) => notes.push(format!("{shown}: accepted, but more is required")),
+            Err(e) if code(&e) == Some(ERR_TIMEOUT) => return Err(auth_timeout(t)),
+            Err(e) if is_disconnect(&e) => {
+                notes.push(format!(
+                    "{shown}: the server closed the connection ({})",
+                    e.message()
+                ));
+                break;
+            }
+            Err(e) => notes.push(match code(&e) {
+                Some(ERR_AUTHENTICATION_FAILED | ERR_PUBLICKEY_UNVERIFIED) => {
+                    format!("{shown}: refused by the server")
+                }
+                Some(ERR_FILE) => format!("{shown}: unusable key file ({})", e.message()),
+                _ => format!("{shown}: {}", e.message()),
+            }),
+        }
+    }
+    if notes.is_empty() {
+        notes.push(
+            "no key to offer: no ssh-agent, no identity configured, and none of \
+             ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa, ~/.ssh/id_rsa exists"
+                .to_string(),
+        );
+    }
+    Err(RemoteError::Auth {
+        user: t.user.clone(),
+        host: t.label(),
+        detail: format!("tried {}", notes.join("; ")),
+    })
+}
+
+/// Tries every identity the agent holds. Without `SSH_AUTH_SOCK` it does nothing.
+fn try_agent(session: &Session, t: &Target, notes: &mut Vec<String>) -> Result<bool, RemoteError> {
+    if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
+        return Ok(false);
+    }
+    let mut agent = match session.agent() {
+        Ok(a) => a,
+        Err(e) => {
+            notes.push(format!("ssh-agent: {}", e.message()));
+            return Ok(false);
+        }
+    };
+    if let Err(e) = agent.connect() {
+        notes.push(format!(
+            "ssh-agent: cannot reach $SSH_AUTH_SOCK ({})",
+            e.message()
+        ));
+        return Ok(false);
+    }
+    let ids = match agent.list_identities().and_then(|()| agent.identities()) {
+        Ok(ids) => ids,
+        Err(e) => {
+            notes.push(format!("ssh-agent: cannot list keys ({})", e.message()));
+            let _ = agent.disconnect();
+            return Ok(false);
+        }
+    };
+    let mut refused = 0;
+    for id in &ids {
+        match agent.userauth(&t.user, id) {
+            Ok(()) if session.authenticated() => {
+                let _ = agent.disconnect();
+                return Ok(true);
+            }
+            Err(e) if code(&e) == Some(ERR_TIMEOUT) => {
+                let _ = agent.disconnect();
+                return Err(auth_timeout(t));
+            }
+            Err(e) if is_disconnect(&e) => {
+                notes.push(format!(
+                    "ssh-agent: the server closed the connection ({})",
+                    e.message()
+                ));
+                let _ = agent.disconnect();
+                return Ok(false);
+            }
+            _ => refused += 1,
+        }
+    }
+    let _ = agent.disconnect();
+    notes.push(if ids.is_empty() {
+        "ssh-agent: holds no keys".to_string()
+    } else {
+        format!("ssh-agent: {refused} key(s) refused")
+    });
+    Ok(false)
+}

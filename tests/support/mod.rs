@@ -1,0 +1,501 @@
+//! The test fleet: real OpenSSH `sshd` processes on 127.0.0.1, one per host, each
+//! with its own ed25519 host key and deploy root, a client key they all accept, a
+//! known_hosts file and a relman config for them. Used by every integration test
+//! as `mod support;`.
+//!
+//! Hosts are indexed from 0: host `i` is named `h{i+1}` (`fleet.name(0) == "h1"`).
+//! Everything lives in one temporary directory, removed (and every sshd killed)
+//! when the `Fleet` is dropped.
+
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use relman::config::{Address, Config, Env, HostConfig};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// Polls `f` every 20 ms until it returns true (then true) or `timeout` passes
+/// (then false).
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a program, panics with its stderr if it fails, returns its stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Generates an unencrypted ed25519 key pair at `path` (and `path.pub`).
+pub fn keygen(path: &Path, comment: &str) {
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(path));
+}
+
+/// The fingerprint `ssh-keygen -lf` prints for a public key file (`SHA256:...`).
+pub fn fingerprint(pub_file: &Path) -> String {
+    let out = run(Command::new("ssh-keygen").arg("-lf").arg(pub_file));
+    out.split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected ssh-keygen -lf output: {out}"))
+        .to_string()
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A port nobody listens on right now (it may be taken before we bind it: callers retry).
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// The user the tests run as (the fleet's SSH user).
+fn current_user() -> String {
+    run(Command::new("id").arg("-un")).trim().to_string()
+}
+
+/// Parent pid of every process, from /proc/*/stat.
+fn process_parents() -> Vec<(u32, u32)> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let after = &stat[stat.rfind(')')? + 1..];
+        let ppid: u32 = after.split_whitespace().nth(1)?.parse().ok()?;
+        Some((pid, ppid))
+    })
+    .collect()
+}
+
+/// `pid` and all its descendants.
+fn process_tree(pid: u32) -> Vec<u32> {
+    let parents = process_parents();
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree
+}
+
+fn kill(pid: u32, sig: libc::c_int) {
+    // SAFETY: plain syscall on a pid we started (or its descendants).
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// One sshd of the fleet.
+pub struct FleetHost {
+    pub name: String,
+    pub port: u16,
+    /// `<fleetdir>/hN`: host key, sshd config and log live here.
+    pub dir: PathBuf,
+    /// The deploy root, `<fleetdir>/hN/deploy` (not created).
+    pub root: PathBuf,
+    pub host_key: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl FleetHost {
+    fn write_config(&self, authorized_keys: &Path) {
+        let text = format!(
+            "Port {port}\n\
+             ListenAddress 127.0.0.1\n\
+             HostKey {key}\n\
+             PidFile none\n\
+             UsePAM no\n\
+             StrictModes no\n\
+             PermitRootLogin yes\n\
+             PubkeyAuthentication yes\n\
+             PasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\n\
+             AuthorizedKeysFile {ak}\n\
+             Subsystem sftp internal-sftp\n\
+             LogLevel VERBOSE\n\
+             UseDNS no\n\
+             PrintMotd no\n\
+             MaxStartups 200\n\
+             MaxSessions 100\n",
+            port = self.port,
+            key = self.host_key.display(),
+            ak = authorized_keys.display(),
+        );
+        fs::write(&self.config, text).expect("write sshd_config");
+    }
+
+    /// Starts sshd on `self.port`; Err(log) if it did not come up.
+    fn try_start(&mut self, authorized_keys: &Path) -> Result<(), String> {
+        self.write_config(authorized_keys);
+        let before = fs::read_to_string(&self.log).unwrap_or_default().len();
+        let stderr = fs::File::create(self.dir.join("sshd.stderr")).expect("sshd.stderr");
+        let mut child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-f")
+            .arg(&self.config)
+            .arg("-E")
+            .arg(&self.log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("cannot start {SSHD}: {e}"))?;
+        let listening = format!("Server listening on 127.0.0.1 port {}", self.port);
+        let mut exited = false;
+        let up = wait_until(Duration::from_secs(20), || {
+            if let Ok(Some(_)) = child.try_wait() {
+                exited = true;
+                return true;
+            }
+            let log = fs::read_to_string(&self.log).unwrap_or_default();
+            log.get(before..).is_some_and(|l| l.contains(&listening))
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        });
+        if up && !exited {
+            self.child = Some(child);
+            return Ok(());
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        let err = fs::read_to_string(self.dir.join("sshd.stderr")).unwrap_or_default();
+        Err(format!(
+            "{}: sshd on port {} did not start:\n{}{}",
+            self.name,
+            self.port,
+            log.get(before..).unwrap_or(""),
+            err
+        ))
+    }
+
+    /// Kills the sshd and every process it started (sessions, their commands).
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let tree = process_tree(child.id());
+            for pid in tree {
+                kill(pid, libc::SIGKILL);
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+/// n sshd hosts on 127.0.0.1 plus the client side (key, known_hosts, relman config).
+pub struct Fleet {
+    dir: tempfile::TempDir,
+    hosts: Vec<FleetHost>,
+    user: String,
+    client_key: PathBuf,
+    authorized_keys: PathBuf,
+    known_hosts: PathBuf,
+    config_path: PathBuf,
+    home: PathBuf,
+}
+
+impl Fleet {
+    /// Starts `n` sshd hosts `h1..hn` and writes known_hosts and relman.toml.
+    pub fn start(n: usize) -> Fleet {
+        let dir = tempfile::Builder::new()
+            .prefix("relman-fleet-")
+            .tempdir()
+            .expect("tempdir");
+        let base = dir.path().to_path_buf();
+        let home = base.join("home");
+        fs::create_dir_all(home.join(".ssh")).expect("home/.ssh");
+        let client_key = base.join("client_key");
+        keygen(&client_key, "relman-test-client");
+        let authorized_keys = base.join("authorized_keys");
+        fs::copy(client_key.with_extension("pub"), &authorized_keys).expect("authorized_keys");
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            let _ = fs::create_dir_all("/run/sshd");
+        }
+        let mut fleet = Fleet {
+            hosts: Vec::new(),
+            user: current_user(),
+            known_hosts: home.join(".ssh").join("known_hosts"),
+            config_path: base.join("relman.toml"),
+            client_key,
+            authorized_keys,
+            home,
+            dir,
+        };
+        for i in 0..n {
+            let name = format!("h{}", i + 1);
+            let hdir = base.join(&name);
+            fs::create_dir_all(&hdir).expect("host dir");
+            let host_key = hdir.join("ssh_host_ed25519_key");
+            keygen(&host_key, &name);
+            let mut host = FleetHost {
+                name,
+                port: 0,
+                root: hdir.join("deploy"),
+                config: hdir.join("sshd_config"),
+                log: hdir.join("sshd.log"),
+                host_key,
+                dir: hdir,
+                child: None,
+            };
+            let mut last = String::new();
+            for _ in 0..20 {
+                host.port = free_port();
+                match host.try_start(&fleet.authorized_keys) {
+                    Ok(()) => break,
+                    Err(e) => last = e,
+                }
+            }
+            assert!(host.child.is_some(), "{last}");
+            fleet.hosts.push(host);
+        }
+        fs::write(&fleet.known_hosts, fleet.known_hosts_text()).expect("known_hosts");
+        fs::write(&fleet.config_path, fleet.config_toml()).expect("relman.toml");
+        fleet
+    }
+
+    /// known_hosts lines for every host (`[127.0.0.1]:port type key`).
+    pub fn known_hosts_text(&self) -> String {
+        self.hosts
+            .iter()
+            .map(|h| self.known_hosts_line(h))
+            .collect()
+    }
+
+    fn known_hosts_line(&self, h: &FleetHost) -> String {
+        let public = fs::read_to_string(h.host_key.with_extension("pub")).expect("host key .pub");
+        let mut f = public.split_whitespace();
+        let (t, k) = (f.next().expect("key type"), f.next().expect("key"));
+        format!("[127.0.0.1]:{} {t} {k}\n", h.port)
+    }
+
+    /// The relman config for the fleet, as written to `config_path()`.
+    pub fn config_toml(&self) -> String {
+        let mut s = format!(
+            "connect_timeout = \"3s\"\nknown_hosts = {}\n",
+            toml_str(&self.known_hosts.display().to_string())
+        );
+        for h in &self.hosts {
+            let _ = write!(
+                s,
+                "\n[[hosts]]\nname = {}\naddress = \"127.0.0.1\"\nport = {}\nuser = {}\n\
+                 identity = {}\nroot = {}\ngroups = [\"fleet\"]\n",
+                toml_str(&h.name),
+                h.port,
+                toml_str(&self.user),
+                toml_str(&self.client_key.display().to_string()),
+                toml_str(&h.root.display().to_string()),
+            );
+        }
+        s
+    }
+
+    pub fn len(&self) -> usize {
+        self.hosts.len()
+    }
+    pub fn host(&self, i: usize) -> &FleetHost {
+        &self.hosts[i]
+    }
+    /// `h{i+1}`.
+    pub fn name(&self, i: usize) -> &str {
+        &self.hosts[i].name
+    }
+    pub fn port(&self, i: usize) -> u16 {
+        self.hosts[i].port
+    }
+    /// Host i's deploy root (absolute, not created).
+    pub fn root(&self, i: usize) -> &Path {
+        &self.hosts[i].root
+    }
+    /// Host i's public host key file.
+    pub fn host_key_pub(&self, i: usize) -> PathBuf {
+        self.hosts[i].host_key.with_extension("pub")
+    }
+    /// `ssh-keygen -lf` of host i's key: `SHA256:...`.
+    pub fn host_fingerprint(&self, i: usize) -> String {
+        fingerprint(&self.host_key_pub(i))
+    }
+    /// The fleet's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+    /// `<fleetdir>/home`, the HOME of `relman()`.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+    /// The client private key every host accepts.
+    pub fn client_key(&self) -> &Path {
+        &self.client_key
+    }
+    /// `<fleetdir>/home/.ssh/known_hosts`, listing every host's key.
+    pub fn known_hosts(&self) -> &Path {
+        &self.known_hosts
+    }
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+    /// Host i's sshd log so far.
+    pub fn log(&self, i: usize) -> String {
+        fs::read_to_string(&self.hosts[i].log).unwrap_or_default()
+    }
+
+    fn count_log(&self, i: usize, needle: &str) -> usize {
+        self.log(i).lines().filter(|l| l.contains(needle)).count()
+    }
+    /// Commands host i has started (exec requests), over all its runs.
+    pub fn exec_count(&self, i: usize) -> usize {
+        self.count_log(i, "Starting session: command")
+    }
+    /// Successful logins on host i, over all its runs.
+    pub fn auth_count(&self, i: usize) -> usize {
+        self.count_log(i, "Accepted publickey")
+    }
+
+    /// Stops host i: kills its sshd and every session and command under it.
+    pub fn stop(&mut self, i: usize) {
+        self.hosts[i].stop();
+    }
+
+    /// Stops host i if it runs, then starts it again on the same port with the same key.
+    pub fn restart(&mut self, i: usize) {
+        self.hosts[i].stop();
+        let ak = self.authorized_keys.clone();
+        let host = &mut self.hosts[i];
+        let mut last = String::new();
+        for _ in 0..50 {
+            match host.try_start(&ak) {
+                Ok(()) => return,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{last}");
+    }
+
+    /// Whether host i's sshd is running.
+    pub fn is_running(&mut self, i: usize) -> bool {
+        match self.hosts[i].child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The relman binary with the fleet's config and home, no agent, no colour.
+    pub fn relman(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_relman"));
+        c.env("RELMAN_CONFIG", &self.config_path)
+            .env("HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    /// Host i as the loader would build it from `config_toml()`.
+    pub fn host_config(&self, i: usize) -> HostConfig {
+        let h = &self.hosts[i];
+        HostConfig {
+            name: h.name.clone(),
+            address: Address::Ssh {
+                host: "127.0.0.1".to_string(),
+            },
+            port: h.port,
+            user: self.user.clone(),
+            identities: vec![self.client_key.clone()],
+            jump: None,
+            groups: vec!["fleet".to_string()],
+            root: h.root.display().to_string(),
+            link: "batch".to_string(),
+            prefix: "batch_".to_string(),
+        }
+    }
+
+    /// The fleet's config, built directly (not through the loader).
+    pub fn config(&self) -> Config {
+        Config {
+            path: Some(self.config_path.clone()),
+            connect_timeout: Duration::from_secs(3),
+            known_hosts: self.known_hosts.clone(),
+            hosts: (0..self.hosts.len()).map(|i| self.host_config(i)).collect(),
+            env: Env {
+                home: Some(self.home.clone()),
+                user: Some(self.user.clone()),
+            },
+            ..Config::default()
+        }
+    }
+
+    /// Runs a shell snippet locally "on" host i (hosts share this machine): cwd is
+    /// the host's directory, `$ROOT` its deploy root, `$HOST` its name. Panics if
+    /// it fails; returns its stdout.
+    pub fn sh(&self, i: usize, script: &str) -> String {
+        let h = &self.hosts[i];
+        run(Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&h.dir)
+            .env("ROOT", &h.root)
+            .env("HOST", &h.name))
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for h in &mut self.hosts {
+            h.stop();
+        }
+    }
+}
