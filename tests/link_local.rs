@@ -40,7 +40,11 @@ fn layout() -> (tempfile::TempDir, HostConfig) {
 }
 
 fn link(h: &HostConfig) -> String {
-    fs::read_link(Path::new(&h.root).join("batch")).unwrap().to_str().unwrap().to_string()
+    fs::read_link(Path::new(&h.root).join("batch"))
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -55,7 +59,11 @@ fn switch_then_rollback_walks_back_and_marks_bad() {
     let c = ops::rollback(&t, &h, None).unwrap();
     assert_eq!((c.from.as_deref(), c.to.as_str()), (Some(C), B));
     let c = ops::rollback(&t, &h, None).unwrap();
-    assert_eq!((c.from.as_deref(), c.to.as_str()), (Some(B), A), "C→B→A, never back to C");
+    assert_eq!(
+        (c.from.as_deref(), c.to.as_str()),
+        (Some(B), A),
+        "C→B→A, never back to C"
+    );
     let err = ops::rollback(&t, &h, None).unwrap_err();
     assert_eq!(err.exit_code(), 5, "{err}");
     let st = ops::scan(&t, &h).unwrap();
@@ -81,14 +89,30 @@ fn expect_mismatch_and_hostile_targets_change_nothing() {
     assert_eq!(e.exit_code(), 5, "{e}");
     assert!(e.to_string().contains("expected"), "{e}");
     assert_eq!(link(&h), B);
-    let before: Vec<_> = fs::read_dir(&h.root).unwrap().map(|e| e.unwrap().file_name()).collect();
-    for bad in ["logs", "..", "/etc", "batch_20261126100000;touch x", "$(touch x)", "a b", "batch_20261126100000\n", "'", "batch_20991126100000"] {
+    let before: Vec<_> = fs::read_dir(&h.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for bad in [
+        "logs",
+        "..",
+        "/etc",
+        "batch_20261126100000;touch x",
+        "$(touch x)",
+        "a b",
+        "batch_20261126100000\n",
+        "'",
+        "batch_20991126100000",
+    ] {
         let e = ops::switch(&t, &h, bad, None).unwrap_err();
         assert_eq!(e.exit_code(), 5, "{bad:?}: {e}");
         assert!(!e.to_string().contains('\n'), "one line: {e}");
         assert_eq!(link(&h), B);
     }
-    let mut after: Vec<_> = fs::read_dir(&h.root).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut after: Vec<_> = fs::read_dir(&h.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     after.retain(|n| n != ".relman");
     let mut before = before;
     before.retain(|n| n != ".relman");
@@ -106,7 +130,10 @@ fn a_second_operation_gets_locked_naming_the_holder() {
     let e = ops::switch(&t, &h, A, None).unwrap_err();
     assert!(matches!(e, OpError::Locked(_)), "{e}");
     assert_eq!(e.exit_code(), 4);
-    assert!(e.to_string().starts_with("locked by ") && e.to_string().contains("(deploy"), "{e}");
+    assert!(
+        e.to_string().starts_with("locked by ") && e.to_string().contains("(deploy"),
+        "{e}"
+    );
     drop(held);
     ops::switch(&t, &h, A, None).unwrap();
     assert!(ops::scan(&t, &h).unwrap().lock.is_none());
