@@ -1,0 +1,128 @@
+//! Where each part of the screen goes, as plain rectangle arithmetic. `update` uses it
+//! too (PgUp/PgDn move by the height of the focused pane).
+
+use ratatui::layout::Rect;
+
+/// The screen's areas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub hosts: Rect,
+    pub releases: Rect,
+    pub details: Rect,
+    /// Per-host deploy progress (zero height when no deploy is shown).
+    pub progress: Rect,
+    pub message: Rect,
+    pub keys: Rect,
+}
+
+/// Wide enough to put releases and details side by side.
+pub const WIDE: u16 = 120;
+
+impl Areas {
+    /// The layout for a screen of `area` with `hosts` hosts and `progress_rows` deploy rows.
+    pub fn compute(area: Rect, hosts: usize, progress_rows: usize) -> Areas {
+        let (x, w) = (area.x, area.width);
+        let row = |y: u16, h: u16| Rect::new(x, y, w, h);
+        let h = area.height;
+        let header = row(area.y, h.min(1));
+        let footer_h = h.saturating_sub(1).min(2);
+        let body_y = area.y + header.height;
+        let body_h = h.saturating_sub(header.height + footer_h);
+        let message = row(body_y + body_h, footer_h.min(1));
+        let keys = row(body_y + body_h + message.height, footer_h.saturating_sub(1));
+
+        let progress_h = if progress_rows == 0 {
+            0
+        } else {
+            (progress_rows as u16 + 2).min(body_h / 3)
+        };
+        let main_h = body_h - progress_h;
+        let progress = row(body_y + main_h, progress_h);
+
+        // Hosts: one row each plus borders and a header row, at most a third of the body.
+        let want = hosts as u16 + 3;
+        let hosts_h = want.min((main_h / 3).max(5)).min(main_h);
+        let hosts_r = row(body_y, hosts_h);
+        let rest_y = body_y + hosts_h;
+        let rest_h = main_h - hosts_h;
+        let (releases, details) = if w >= WIDE {
+            let rw = w * 3 / 5;
+            (
+                Rect::new(x, rest_y, rw, rest_h),
+                Rect::new(x + rw, rest_y, w - rw, rest_h),
+            )
+        } else {
+            let rh = rest_h - rest_h * 2 / 5;
+            (row(rest_y, rh), row(rest_y + rh, rest_h - rh))
+        };
+        Areas {
+            header,
+            hosts: hosts_r,
+            releases,
+            details,
+            progress,
+            message,
+            keys,
+        }
+    }
+}
+
+/// Rows of content inside a bordered pane that has a header row.
+pub fn table_rows(r: Rect) -> usize {
+    r.height.saturating_sub(3) as usize
+}
+
+/// Rows of content inside a bordered pane.
+pub fn inner_rows(r: Rect) -> usize {
+    r.height.saturating_sub(2) as usize
+}
+
+/// A centred rectangle of at most `w`×`h` inside `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn areas_tile_the_screen_at_80x24() {
+        let a = Areas::compute(Rect::new(0, 0, 80, 24), 3, 0);
+        assert_eq!(a.header.height, 1);
+        assert_eq!(a.message.y, 22);
+        assert_eq!(a.keys.y, 23);
+        let total = a.header.height
+            + a.hosts.height
+            + a.releases.height
+            + a.details.height
+            + a.progress.height
+            + a.message.height
+            + a.keys.height;
+        assert_eq!(total, 24);
+        assert!(table_rows(a.releases) >= 6, "{a:?}");
+    }
+
+    #[test]
+    fn wide_screens_put_details_beside_releases() {
+        let a = Areas::compute(Rect::new(0, 0, 160, 48), 5, 3);
+        assert_eq!(a.releases.y, a.details.y);
+        assert_eq!(a.releases.width + a.details.width, 160);
+        assert_eq!(a.progress.height, 5);
+    }
+
+    #[test]
+    fn tiny_screens_do_not_panic() {
+        for (w, h) in [(0, 0), (1, 1), (10, 3), (20, 5), (80, 2)] {
+            let _ = Areas::compute(Rect::new(0, 0, w, h), 30, 30);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Pure rendering: `view(&App, &mut Frame)` draws the whole console from the state.
+//!
+//! `layout` places the parts; `panes` draws hosts, releases and details; `overlays`
+//! draws dialogs, prompts, help, the fleet matrix and error popups. Every string that
+//! comes from a host or a file goes through `model::printable` first.
+
+pub mod layout;
+mod overlays;
+
+pub use overlays::max_scroll;
+mod panes;
+
+use std::time::SystemTime;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::app::{App, HostProgress};
+use super::keymap;
+use super::theme::{self, Theme};
+use crate::model::{age_since, printable};
+
+/// Draws the console.
+pub fn view(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let rows = app.deploy.as_ref().map_or(0, |d| d.hosts.len());
+    let a = layout::Areas::compute(area, app.hosts.len(), rows);
+    header(app, frame, a.header);
+    panes::hosts(app, frame, a.hosts);
+    panes::releases(app, frame, a.releases);
+    panes::details(app, frame, a.details);
+    if a.progress.height > 0 {
+        progress(app, frame, a.progress);
+    }
+    footer(app, frame, a.message, a.keys);
+    overlays::draw(app, frame, area);
+}
+
+fn header(app: &App, frame: &mut Frame, r: Rect) {
+    let t = &app.theme;
+    let mut left = vec![
+        Span::styled(" relman ", t.title()),
+        Span::styled(
+            format!(
+                " fleet: {} · {} host{} ",
+                printable(&app.fleet),
+                app.hosts.len(),
+                if app.hosts.len() == 1 { "" } else { "s" }
+            ),
+            t.plain(),
+        ),
+    ];
+    if app.readonly {
+        left.push(Span::styled(" READ-ONLY ", t.badge()));
+        left.push(Span::raw(" "));
+    }
+    if app.busy() {
+        let frame_sym = theme::SPINNER[app.spinner % theme::SPINNER.len()];
+        left.push(Span::styled(format!("{frame_sym} "), t.key()));
+        left.push(Span::styled(busy_text(app), t.plain()));
+    }
+    let right = match app.oldest_update() {
+        Some(at) => format!("updated {} ", since(at, app.now)),
+        None => "not scanned yet ".to_string(),
+    };
+    frame.render_widget(Paragraph::new(Line::from(left)), r);
+    frame.render_widget(
+        Paragraph::new(Span::styled(right, t.dim())).alignment(Alignment::Right),
+        r,
+    );
+}
+
+/// "updated 12s ago": `age_since` says "0s ago" for now and the future.
+fn since(at: SystemTime, now: SystemTime) -> String {
+    age_since(at, now)
+}
+
+fn busy_text(app: &App) -> String {
+    if let Some(f) = app.in_flight.first() {
+        let more = app.in_flight.len() - 1;
+        if more > 0 {
+            format!("{} (+{more})", f.describe())
+        } else {
+            f.describe()
+        }
+    } else if let Some(h) = &app.plan_pending {
+        format!("planning prune on {h}")
+    } else {
+        let n = app.hosts.iter().filter(|h| h.scanning).count();
+        format!("scanning {n} host{}", if n == 1 { "" } else { "s" })
+    }
+}
+
+fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
+    let t = &app.theme;
+    if let Some(m) = &app.message {
+        let style = if m.error { t.error() } else { t.plain() };
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!(" {}", printable(&m.text)), style)),
+            msg,
+        );
+    }
+    // Help and quit always show, on the right; the others fill from the left.
+    let hints: Vec<&keymap::Binding> = keymap::hints(app.context(), app.readonly).collect();
+    let pinned =
+        |b: &&keymap::Binding| matches!(b.action, keymap::Action::Help | keymap::Action::Quit);
+    let width = |b: &keymap::Binding| b.hint.chars().count() + b.name.chars().count() + 3;
+    let spans_of = |list: &[&keymap::Binding]| -> Vec<Span<'static>> {
+        list.iter()
+            .flat_map(|b| {
+                [
+                    Span::styled(b.hint, t.key()),
+                    Span::raw(format!(" {}  ", b.name)),
+                ]
+            })
+            .collect()
+    };
+    let right: Vec<&keymap::Binding> = hints.iter().copied().filter(pinned).collect();
+    let right_w: usize = right.iter().map(|b| width(b)).sum();
+    let mut left = Vec::new();
+    let mut used = 1 + right_w;
+    for b in hints.iter().copied().filter(|b| !pinned(b)) {
+        if used + width(b) > keys.width as usize {
+            break;
+        }
+        used += width(b);
+        left.push(b);
+    }
+    let mut spans = vec![Span::raw(" ")];
+    spans.extend(spans_of(&left));
+    frame.render_widget(Paragraph::new(Line::from(spans)), keys);
+    frame.render_widget(
+        Paragraph::new(Line::from(spans_of(&right))).alignment(Alignment::Right),
+        keys,
+    );
+}
+
+/// Human bytes, binary units.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn progress(app: &App, frame: &mut Frame, r: Rect) {
+    let t = &app.theme;
+    let Some(run) = &app.deploy else {
+        return;
+    };
+    let title = if run.finished {
+        " deploy — finished (Esc hides this) "
+    } else {
+        " deploy — progress per host "
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(false))
+        .title(Span::styled(title, t.title()));
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    let name_w = run
+        .hosts
+        .iter()
+        .map(|p| p.host.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(20);
+    let lines: Vec<Line> = run
+        .hosts
+        .iter()
+        .map(|p| progress_line(p, name_w, inner.width as usize, t))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn progress_line<'a>(p: &HostProgress, name_w: usize, width: usize, t: &Theme) -> Line<'a> {
+    let name = format!("{:<name_w$}", printable(&p.host));
+    let bar_w = width.saturating_sub(name_w + 40).clamp(10, 40);
+    let frac = if p.total == 0 {
+        if matches!(p.result, Some(Ok(_))) {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        (p.sent as f64 / p.total as f64).clamp(0.0, 1.0)
+    };
+    let filled = (frac * bar_w as f64).round() as usize;
+    let bar = format!("{}{}", "█".repeat(filled), "░".repeat(bar_w - filled));
+    let (status, style) = match &p.result {
+        Some(Ok(s)) => (format!("done: {}", printable(s)), t.ok()),
+        Some(Err(e)) => (format!("failed: {}", printable(e)), t.error()),
+        None => (printable(&p.phase), t.plain()),
+    };
+    Line::from(vec![
+        Span::styled(name, t.title()),
+        Span::raw(" "),
+        Span::styled(bar, t.gauge()),
+        Span::raw(format!(
+            " {:>3.0}% {:>19} ",
+            frac * 100.0,
+            format!("{}/{}", bytes(p.sent), bytes(p.total))
+        )),
+        Span::styled(status, style),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_naturally() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(64 * 1024 * 1024), "64.0 MiB");
+    }
+}

@@ -1,0 +1,576 @@
+//! The three panes: hosts, releases of the selected host, details.
+
+use std::collections::BTreeSet;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
+
+use super::bytes;
+use crate::model::{HostState, LinkState, Origin, Release, age_since, printable};
+use crate::plan::{self, Drift, Fleet};
+use crate::tui::app::{App, DetailsMode, HostView, Pane};
+use crate::tui::theme::{self, Theme};
+
+fn pane_block<'a>(app: &App, pane: Pane, title: String) -> Block<'a> {
+    let t = &app.theme;
+    let focused = app.focus == pane && app.overlay.is_none();
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(t.border(focused))
+        .title(Span::styled(
+            title,
+            if focused { t.title() } else { t.plain() },
+        ))
+}
+
+fn highlight(app: &App, pane: Pane) -> Style {
+    if app.focus == pane {
+        app.theme.selected()
+    } else {
+        app.theme.selected_unfocused()
+    }
+}
+
+/// Total jobs on a host, "?" when /proc could not be read.
+fn job_count(s: &HostState) -> String {
+    if !s.jobs_known {
+        return "?".into();
+    }
+    let n: usize = s.releases.iter().map(|r| r.jobs.len()).sum();
+    if s.hidden_processes > 0 {
+        format!("{n}+?")
+    } else {
+        n.to_string()
+    }
+}
+
+fn live_text(s: &HostState) -> (String, bool) {
+    match &s.link {
+        LinkState::Release { name, .. } => (name.to_string(), true),
+        LinkState::Absent => ("(no link)".into(), false),
+        LinkState::Dangling { target } => (format!("dangling → {}", printable(target)), false),
+        LinkState::Outside { target } => (format!("outside → {}", printable(target)), false),
+        LinkState::NotRelease { target } => {
+            (format!("not a release → {}", printable(target)), false)
+        }
+        LinkState::NotSymlink => ("not a symlink!".into(), false),
+    }
+}
+
+pub(super) fn hosts(app: &App, frame: &mut Frame, r: Rect) {
+    let t = &app.theme;
+    let fleet = Fleet::of(app.hosts.iter().filter_map(|h| h.state.as_ref()));
+    let name_w = app
+        .hosts
+        .iter()
+        .map(|h| h.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 20) as u16;
+    let live_w = app
+        .hosts
+        .iter()
+        .filter_map(|h| h.state.as_ref())
+        .map(|s| live_text(s).0.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 28) as u16;
+    // Narrow screens show only who holds a lock; the details say the rest.
+    let wide = r.width >= 100;
+    let lock_w = app
+        .hosts
+        .iter()
+        .filter_map(|h| h.state.as_ref()?.lock.as_ref())
+        .map(|l| lock_text(app, l, wide).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 30) as u16;
+    let rows: Vec<Row> = app
+        .hosts
+        .iter()
+        .map(|h| host_row(app, h, &fleet, wide, t))
+        .collect();
+    let header =
+        Row::new(["host", "state", "live", "jobs", "lock", "drift / status"]).style(t.dim());
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(name_w),
+            Constraint::Length(5),
+            Constraint::Length(live_w),
+            Constraint::Length(4),
+            Constraint::Length(lock_w),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(header)
+    .column_spacing(1)
+    .row_highlight_style(highlight(app, Pane::Hosts))
+    .highlight_symbol("▸ ")
+    .block(pane_block(app, Pane::Hosts, " hosts ".into()));
+    let mut st = TableState::default().with_selected(Some(app.host_sel));
+    frame.render_stateful_widget(table, r, &mut st);
+}
+
+/// "carol@laptop: deploy 1m 15s".
+fn lock_text(app: &App, l: &crate::model::LockInfo, wide: bool) -> String {
+    if !wide {
+        return printable(&l.by);
+    }
+    let ago = l
+        .age(app.now)
+        .map(|d| format!(" {}", crate::model::age(d).replace(" ago", "")))
+        .unwrap_or_default();
+    format!("{}: {}{ago}", printable(&l.by), printable(&l.action))
+}
+
+fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -> Row<'a> {
+    let name = Cell::from(printable(&h.name));
+    let state_cell = match (&h.state, &h.error) {
+        (_, Some(_)) => Cell::from(Span::styled(theme::DOWN, t.error())),
+        (Some(_), None) => Cell::from(Span::styled(theme::UP, t.ok())),
+        (None, None) => Cell::from(Span::styled("…", t.dim())),
+    };
+    let Some(s) = &h.state else {
+        let status = match &h.error {
+            Some(e) => Span::styled(printable(e), t.error()),
+            None => Span::styled("scanning…", t.dim()),
+        };
+        return Row::new(vec![
+            name,
+            state_cell,
+            Cell::from("—"),
+            Cell::from("—"),
+            Cell::from(""),
+            Cell::from(status),
+        ]);
+    };
+    let (live, ok) = live_text(s);
+    let live = Cell::from(Span::styled(live, if ok { t.live() } else { t.warn() }));
+    let jobs = Cell::from(Span::styled(job_count(s), t.jobs()));
+    let lock = match &s.lock {
+        Some(l) => Cell::from(Span::styled(lock_text(app, l, wide), t.warn())),
+        None => Cell::from(Span::styled("free", t.dim())),
+    };
+    let status = match &h.error {
+        Some(e) => Span::styled(
+            format!(
+                "{} (last good {})",
+                printable(e),
+                h.updated_at
+                    .map(|u| age_since(u, app.now))
+                    .unwrap_or_default()
+            ),
+            t.error(),
+        ),
+        None => match plan::drift(fleet, s) {
+            Drift::UpToDate => Span::styled("newest", t.ok()),
+            Drift::Behind { by } => Span::styled(format!("{by} behind newest"), t.warn()),
+            Drift::NoLive => Span::styled("no live release", t.warn()),
+        },
+    };
+    Row::new(vec![name, state_cell, live, jobs, lock, Cell::from(status)])
+}
+
+/// The marker column of a release: live, previous, bad, pinned.
+fn markers<'a>(
+    r: &Release,
+    s: &HostState,
+    prev: Option<&crate::model::ReleaseName>,
+    bad: &BTreeSet<String>,
+    app: &App,
+) -> Line<'a> {
+    let t = &app.theme;
+    let slot = |on: bool, sym: &'static str, style: Style| {
+        if on {
+            Span::styled(sym, style)
+        } else {
+            Span::raw(" ")
+        }
+    };
+    Line::from(vec![
+        slot(s.current() == Some(&r.name), theme::LIVE, t.live()),
+        slot(prev == Some(&r.name), theme::PREVIOUS, t.previous()),
+        slot(bad.contains(r.name.as_str()), theme::BAD, t.bad()),
+        slot(
+            r.pins.iter().any(|p| p.is_active(app.now)),
+            theme::PIN,
+            t.pin(),
+        ),
+    ])
+}
+
+fn origin_text(r: &Release) -> String {
+    match &r.origin {
+        Origin::Relman(m) if m.message.is_empty() => format!("by {}", printable(&m.created_by)),
+        Origin::Relman(m) => format!("{} — {}", printable(&m.message), printable(&m.created_by)),
+        Origin::Unknown => "(origin unknown: no manifest)".into(),
+        Origin::BadManifest(e) => format!("bad manifest: {}", printable(e)),
+    }
+}
+
+pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
+    let t = &app.theme;
+    let Some(h) = app.host() else {
+        frame.render_widget(pane_block(app, Pane::Releases, " releases ".into()), r);
+        return;
+    };
+    let mut title = format!(" releases — {} ", printable(&h.name));
+    if let Some(s) = &h.state {
+        let shown = app.visible_releases().len();
+        if shown == s.releases.len() {
+            title.push_str(&format!("({shown}) "));
+        } else {
+            title.push_str(&format!("({shown} of {}) ", s.releases.len()));
+        }
+        if s.foreign > 0 {
+            title.push_str(&format!("· {} foreign ", s.foreign));
+        }
+    }
+    if app.filter_editing || !app.filter.is_empty() {
+        let cursor = if app.filter_editing { "▏" } else { "" };
+        title.push_str(&format!("· filter /{}{cursor} ", printable(&app.filter)));
+    }
+    if h.error.is_some() && h.state.is_some() {
+        title.push_str("· STALE ");
+    }
+    let block = pane_block(app, Pane::Releases, title);
+    let Some(s) = &h.state else {
+        let text = match &h.error {
+            Some(e) => vec![
+                Line::from(Span::styled(
+                    format!("{} is unreachable:", printable(&h.name)),
+                    t.error(),
+                )),
+                Line::from(printable(e)),
+                Line::from(Span::styled(
+                    "R retries; the other hosts keep working.",
+                    t.dim(),
+                )),
+            ],
+            None => vec![Line::from(Span::styled("scanning…", t.dim()))],
+        };
+        frame.render_widget(
+            Paragraph::new(text).wrap(Wrap { trim: true }).block(block),
+            r,
+        );
+        return;
+    };
+    let bad = plan::bad_releases(&s.history);
+    let prev = plan::previous(s);
+    let visible = app.visible_releases();
+    if visible.is_empty() {
+        let why = if s.releases.is_empty() {
+            if s.root_exists {
+                format!("no releases in {}", printable(&s.root))
+            } else {
+                format!(
+                    "{} does not exist yet: deploy creates it",
+                    printable(&s.root)
+                )
+            }
+        } else {
+            "no release matches the filter (Esc clears it)".to_string()
+        };
+        frame.render_widget(Paragraph::new(Span::styled(why, t.dim())).block(block), r);
+        return;
+    }
+    let rows: Vec<Row> = visible
+        .iter()
+        .map(|rel| {
+            let jobs = if rel.jobs.is_empty() {
+                Cell::from("")
+            } else {
+                Cell::from(Span::styled(rel.jobs.len().to_string(), t.jobs()))
+            };
+            let style_name = if s.current() == Some(&rel.name) {
+                t.live()
+            } else if bad.contains(rel.name.as_str()) {
+                t.bad()
+            } else {
+                t.plain()
+            };
+            Row::new(vec![
+                Cell::from(markers(rel, s, prev.as_ref(), &bad, app)),
+                Cell::from(Span::styled(rel.name.to_string(), style_name)),
+                jobs,
+                Cell::from(age_since(rel.name.time(), app.now)),
+                Cell::from(bytes(rel.size_bytes)),
+                Cell::from(Span::styled(origin_text(rel), t.dim())),
+            ])
+        })
+        .collect();
+    let name_w = visible
+        .iter()
+        .map(|r| r.name.as_str().chars().count())
+        .max()
+        .unwrap_or(20) as u16;
+    let header =
+        Row::new(["", "release", "jobs", "age", "size", "origin / message"]).style(t.dim());
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(4),
+            Constraint::Length(name_w),
+            Constraint::Length(4),
+            Constraint::Length(11),
+            Constraint::Length(9),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(header)
+    .column_spacing(1)
+    .row_highlight_style(highlight(app, Pane::Releases))
+    .highlight_symbol("▸ ")
+    .block(block);
+    let mut st = TableState::default().with_selected(Some(app.release_sel));
+    frame.render_stateful_widget(table, r, &mut st);
+}
+
+pub(super) fn details(app: &App, frame: &mut Frame, r: Rect) {
+    let Some(h) = app.host() else {
+        frame.render_widget(pane_block(app, Pane::Details, " details ".into()), r);
+        return;
+    };
+    let (title, lines) = match (app.details_mode, &h.state) {
+        (_, None) => (
+            " details ".to_string(),
+            match &h.error {
+                Some(e) => vec![Line::from(Span::styled(
+                    format!("no data: {}", printable(e)),
+                    app.theme.dim(),
+                ))],
+                None => vec![Line::from(Span::styled("scanning…", app.theme.dim()))],
+            },
+        ),
+        (DetailsMode::History, Some(s)) => (
+            format!(" history — {} (newest first; h: back) ", printable(&h.name)),
+            history_lines(app, s),
+        ),
+        (DetailsMode::Release, Some(s)) => match app.selected_release() {
+            Some(rel) => (
+                format!(" details — {} ", rel.name),
+                release_lines(app, s, rel),
+            ),
+            None => (" details ".to_string(), host_lines(app, s)),
+        },
+    };
+    let lines: Vec<Line> = lines.into_iter().skip(app.details_scroll).collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block(app, Pane::Details, title)),
+        r,
+    );
+}
+
+fn kv<'a>(t: &Theme, k: &str, v: String) -> Line<'a> {
+    Line::from(vec![Span::styled(format!("{k:<9}"), t.dim()), Span::raw(v)])
+}
+
+fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    let bad = plan::bad_releases(&s.history);
+    let mut state = Vec::new();
+    if s.current() == Some(&r.name) {
+        state.push(Span::styled(format!("{} live", theme::LIVE), t.live()));
+    }
+    if plan::previous(s).as_ref() == Some(&r.name) {
+        state.push(Span::styled(
+            format!("{} previous (rollback target)", theme::PREVIOUS),
+            t.previous(),
+        ));
+    }
+    if bad.contains(r.name.as_str()) {
+        state.push(Span::styled(
+            format!("{} bad (rolled back from)", theme::BAD),
+            t.bad(),
+        ));
+    }
+    let mut first = vec![Span::styled(format!("{:<9}", "release"), t.dim())];
+    first.push(Span::raw(format!(
+        "{}  {}  {}",
+        r.name,
+        bytes(r.size_bytes),
+        age_since(r.name.time(), app.now)
+    )));
+    for sp in state {
+        first.push(Span::raw("  "));
+        first.push(sp);
+    }
+    out.push(Line::from(first));
+    out.push(kv(t, "path", printable(&s.release_path(&r.name))));
+    out.extend(lock_line(app, s));
+    match &r.origin {
+        Origin::Relman(m) => {
+            out.push(kv(
+                t,
+                "made",
+                format!(
+                    "{} by {}",
+                    printable(&m.created_at),
+                    printable(&m.created_by)
+                ),
+            ));
+            if !m.message.is_empty() {
+                out.push(kv(t, "message", printable(&m.message)));
+            }
+        }
+        Origin::Unknown => out.push(kv(t, "origin", "unknown (no .relman.json)".into())),
+        Origin::BadManifest(e) => out.push(Line::from(Span::styled(
+            format!("{:<9}{}", "manifest", printable(e)),
+            t.error(),
+        ))),
+    }
+    // Jobs.
+    if r.jobs.is_empty() {
+        let none = if s.jobs_known {
+            "none seen".to_string()
+        } else {
+            "unknown: /proc could not be read".to_string()
+        };
+        out.push(kv(t, "jobs", none));
+    } else {
+        out.push(Line::from(Span::styled(
+            format!("jobs ({})", r.jobs.len()),
+            t.jobs(),
+        )));
+        for j in &r.jobs {
+            let age = j
+                .started_at
+                .map(|a| age_since(a, app.now))
+                .unwrap_or_else(|| "?".into());
+            out.push(Line::from(format!(
+                "  pid {:<7} {:<10} {:<12} {}",
+                j.pid,
+                printable(&j.user),
+                age,
+                printable(&j.command)
+            )));
+        }
+    }
+    if s.hidden_processes > 0 {
+        out.push(Line::from(Span::styled(
+            format!(
+                "  {} process(es) of other users could not be inspected",
+                s.hidden_processes
+            ),
+            t.warn(),
+        )));
+    }
+    // Pins.
+    if r.pins.is_empty() {
+        out.push(kv(t, "pins", "none".into()));
+    } else {
+        for p in &r.pins {
+            let until = match p.expires() {
+                Some(e) if p.is_active(app.now) => format!(
+                    "expires in {}",
+                    crate::model::age(e.duration_since(app.now).unwrap_or_default())
+                        .replace(" ago", "")
+                ),
+                Some(_) => "expired".to_string(),
+                None => "unreadable expiry: protects nothing".to_string(),
+            };
+            let reason = if p.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", printable(&p.reason))
+            };
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<9}", "pin"), t.dim()),
+                Span::styled(theme::PIN, t.pin()),
+                Span::raw(format!(" by {}, {until}{reason}", printable(&p.by))),
+            ]));
+        }
+    }
+    // Files.
+    if let Some(m) = r.manifest() {
+        out.push(Line::from(Span::styled(
+            format!("files ({})", m.files.len()),
+            t.dim(),
+        )));
+        for f in &m.files {
+            let sha: String = f.sha256.chars().take(12).collect();
+            out.push(Line::from(format!(
+                "  {:04o} {:>10}  {}  {}",
+                f.mode & 0o7777,
+                bytes(f.size),
+                printable(&sha),
+                printable(&f.path)
+            )));
+        }
+    }
+    out
+}
+
+/// The host's lock holder, when locked.
+fn lock_line<'a>(app: &App, s: &HostState) -> Option<Line<'a>> {
+    let l = s.lock.as_ref()?;
+    let pid = l.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    Some(Line::from(vec![
+        Span::styled(format!("{:<9}", "locked"), app.theme.dim()),
+        Span::styled(
+            format!("{}{pid}", lock_text(app, l, true)),
+            app.theme.warn(),
+        ),
+    ]))
+}
+
+fn host_lines<'a>(app: &App, s: &HostState) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let mut out = vec![
+        kv(t, "root", printable(&s.root_abs)),
+        kv(t, "link", printable(&s.link_name)),
+    ];
+    if s.foreign > 0 {
+        out.push(kv(
+            t,
+            "foreign",
+            format!("{} entries (never touched)", s.foreign),
+        ));
+    }
+    for w in &s.warnings {
+        out.push(Line::from(Span::styled(printable(w), t.warn())));
+    }
+    out
+}
+
+fn history_lines<'a>(app: &App, s: &HostState) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    if s.history.is_empty() {
+        return vec![Line::from(Span::styled("no history yet", t.dim()))];
+    }
+    s.history
+        .iter()
+        .rev()
+        .map(|e| {
+            let when = humantime::parse_rfc3339(&e.at)
+                .map(|at| age_since(at, app.now))
+                .unwrap_or_else(|_| printable(&e.at));
+            let arrow = match (&e.from, &e.to) {
+                (Some(f), Some(to)) => format!("{} → {}", printable(f), printable(to)),
+                (None, Some(to)) => format!("→ {}", printable(to)),
+                (Some(f), None) => printable(f),
+                (None, None) => String::new(),
+            };
+            let action_style = match e.action {
+                crate::model::Action::Rollback => t.bad(),
+                crate::model::Action::Deploy | crate::model::Action::Switch => t.live(),
+                _ => t.plain(),
+            };
+            let mut spans = vec![
+                Span::styled(format!("{when:<12}"), t.dim()),
+                Span::styled(format!("{:<9}", e.action.as_str()), action_style),
+                Span::raw(arrow),
+                Span::styled(format!("  {}", printable(&e.by)), t.dim()),
+            ];
+            if let Some(n) = e.note.as_deref().filter(|n| !n.is_empty()) {
+                spans.push(Span::raw(format!("  {}", printable(n))));
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
