@@ -146,6 +146,9 @@ pub struct FleetHost {
 }
 
 impl FleetHost {
+    /// `SetEnv SHLVL=1`: Debian's bash sources ~/.bashrc for commands run by sshd
+    /// only at shell level 1; this machine's root .bashrc (pyenv) costs ~350 ms per
+    /// exec, which would swamp every test. relman itself is unchanged by it.
     fn write_config(&self, authorized_keys: &Path) {
         let text = format!(
             "Port {port}\n\
@@ -164,7 +167,8 @@ impl FleetHost {
              UseDNS no\n\
              PrintMotd no\n\
              MaxStartups 200\n\
-             MaxSessions 100\n",
+             MaxSessions 100\n\
+             SetEnv SHLVL=1\n",
             port = self.port,
             key = self.host_key.display(),
             ak = authorized_keys.display(),
