@@ -1,0 +1,337 @@
+//! The console's background worker: it owns one transport per host (opened lazily,
+//! reopened after a connection error), takes `Cmd`s over a channel and sends `Event`s
+//! back. Every blocking operation runs in `spawn_blocking`; hosts work in parallel,
+//! at most `cfg.parallel` at once, one operation at a time per host. A host that is
+//! down reports its error while the others proceed. The UI never waits on it.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use super::app::{Cmd, Event, Failure, OpKind};
+use crate::config::{Config, HostConfig};
+use crate::model::printable;
+use crate::ops::{self, OpError};
+use crate::remote::{self, Transport};
+
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<dyn Transport>>>>;
+
+struct Shared {
+    cfg: Config,
+    slots: HashMap<String, Slot>,
+    parallel: Arc<Semaphore>,
+    events: mpsc::UnboundedSender<Event>,
+    /// Hosts with a scan queued or running: a second refresh of them is dropped.
+    scanning: Mutex<HashSet<String>>,
+}
+
+/// Starts the worker on the current tokio runtime. Send it `Cmd`s; it reports on
+/// `events`. It stops when the command sender is dropped.
+pub fn spawn(cfg: Config, events: mpsc::UnboundedSender<Event>) -> mpsc::UnboundedSender<Cmd> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Cmd>();
+    let slots = cfg
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), Slot::default()))
+        .collect();
+    let shared = Arc::new(Shared {
+        parallel: Arc::new(Semaphore::new(cfg.parallel.max(1))),
+        cfg,
+        slots,
+        events,
+        scanning: Mutex::new(HashSet::new()),
+    });
+    tokio::spawn(async move {
+        while let Some(cmd) = rx.recv().await {
+            handle(&shared, cmd);
+        }
+    });
+    tx
+}
+
+fn handle(shared: &Arc<Shared>, cmd: Cmd) {
+    match cmd {
+        Cmd::Refresh { hosts } => {
+            for host in hosts {
+                let fresh = shared
+                    .scanning
+                    .lock()
+                    .map(|mut s| s.insert(host.clone()))
+                    .unwrap_or(true);
+                if fresh {
+                    tokio::spawn(scan(shared.clone(), host));
+                }
+            }
+        }
+        Cmd::PrunePlan { host, keep } => {
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                let result = on_host(&sh, &host, move |t, h| {
+                    let state = ops::scan(t, h)?;
+                    let plan = crate::plan::prune_plan(&state, keep, state.scanned_at);
+                    Ok((state, plan))
+                })
+                .await
+                .map_err(|f| f.message);
+                let _ = sh.events.send(Event::Plan {
+                    host,
+                    at: SystemTime::now(),
+                    result,
+                });
+            });
+        }
+        Cmd::Switch {
+            host,
+            release,
+            expect,
+        } => op(shared, host, OpKind::Switch, move |t, h| {
+            let c = ops::switch(t, h, &release, expect.as_deref())?;
+            Ok(link_summary("switched", &c))
+        }),
+        Cmd::Rollback { host, to } => op(shared, host, OpKind::Rollback, move |t, h| {
+            let c = ops::rollback(t, h, to.as_deref())?;
+            Ok(link_summary("rolled back", &c))
+        }),
+        Cmd::Prune { host, keep } => op(shared, host, OpKind::Prune, move |t, h| {
+            ops_pending::prune(t, h, keep)
+        }),
+        Cmd::Pin {
+            host,
+            release,
+            duration,
+            reason,
+        } => op(shared, host, OpKind::Pin, move |t, h| {
+            ops_pending::pin(t, h, &release, duration, &reason)
+        }),
+        Cmd::Unpin { host, release } => op(shared, host, OpKind::Unpin, move |t, h| {
+            ops_pending::unpin(t, h, &release)
+        }),
+        Cmd::Deploy {
+            paths,
+            message,
+            hosts,
+        } => ops_pending::deploy(shared, paths, message, hosts),
+        Cmd::Complete { input } => {
+            let events = shared.events.clone();
+            tokio::task::spawn_blocking(move || {
+                let candidates = complete_path(&input);
+                let _ = events.send(Event::Completions { input, candidates });
+            });
+        }
+        Cmd::Quit => {}
+    }
+}
+
+fn failure(e: &OpError) -> Failure {
+    Failure {
+        message: e.to_string(),
+        code: e.exit_code(),
+    }
+}
+
+/// Runs `f` on a host's transport in a blocking thread: waits for a parallel slot and
+/// for the host's previous operation, opens the transport if needed and drops it after
+/// an error that means the connection is gone.
+async fn on_host<T, F>(shared: &Arc<Shared>, host: &str, f: F) -> Result<T, Failure>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Transport, &HostConfig) -> Result<T, OpError> + Send + 'static,
+{
+    let (Some(slot), Some(hc)) = (
+        shared.slots.get(host),
+        shared.cfg.hosts.iter().find(|h| h.name == host),
+    ) else {
+        return Err(Failure {
+            message: format!("{} is not in the config", printable(host)),
+            code: 2,
+        });
+    };
+    let Ok(_permit) = shared.parallel.clone().acquire_owned().await else {
+        return Err(Failure {
+            message: "the worker is shutting down".into(),
+            code: 1,
+        });
+    };
+    let mut guard = slot.clone().lock_owned().await;
+    let cfg = shared.cfg.clone();
+    let hc = hc.clone();
+    let existing = guard.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let t: Arc<dyn Transport> = match existing {
+            Some(t) => t,
+            None => match remote::open(&cfg, &hc) {
+                Ok(b) => Arc::from(b),
+                Err(e) => return (None, Err(OpError::Remote(e))),
+            },
+        };
+        let r = f(t.as_ref(), &hc);
+        (Some(t), r)
+    })
+    .await;
+    match joined {
+        Ok((t, r)) => {
+            // Keep the connection unless it is what failed.
+            *guard = match &r {
+                Err(e) if e.exit_code() == 3 || matches!(e, OpError::Remote(_)) => None,
+                _ => t,
+            };
+            r.map_err(|e| failure(&e))
+        }
+        Err(e) => {
+            *guard = None;
+            Err(Failure {
+                message: format!("internal error: {e}"),
+                code: 1,
+            })
+        }
+    }
+}
+
+async fn scan(shared: Arc<Shared>, host: String) {
+    let result = on_host(&shared, &host, ops::scan)
+        .await
+        .map_err(|f| f.message);
+    if let Ok(mut s) = shared.scanning.lock() {
+        s.remove(&host);
+    }
+    let _ = shared.events.send(Event::Scanned {
+        host,
+        at: SystemTime::now(),
+        result,
+    });
+}
+
+fn op<F>(shared: &Arc<Shared>, host: String, kind: OpKind, f: F)
+where
+    F: FnOnce(&dyn Transport, &HostConfig) -> Result<String, OpError> + Send + 'static,
+{
+    let sh = shared.clone();
+    tokio::spawn(async move {
+        let result = on_host(&sh, &host, f).await;
+        let _ = sh.events.send(Event::Done {
+            host,
+            op: kind,
+            result,
+        });
+    });
+}
+
+fn link_summary(verb: &str, c: &ops::LinkChange) -> String {
+    let mut s = if c.changed {
+        format!(
+            "{verb} {} → {}",
+            c.from.as_deref().unwrap_or("(no release)"),
+            c.to
+        )
+    } else {
+        format!("{} was already live", c.to)
+    };
+    if let Some(n) = &c.note {
+        s.push_str(&format!(" ({n})"));
+    }
+    s
+}
+
+/// Operations whose `ops` functions have not landed yet: they say so.
+mod ops_pending {
+    use super::*;
+
+    fn missing(what: &str) -> Result<String, OpError> {
+        Err(OpError::Failed(format!(
+            "{what} is not available in this build yet"
+        )))
+    }
+
+    pub fn prune(_: &dyn Transport, _: &HostConfig, _: usize) -> Result<String, OpError> {
+        missing("prune")
+    }
+
+    pub fn pin(
+        _: &dyn Transport,
+        _: &HostConfig,
+        _: &str,
+        _: std::time::Duration,
+        _: &str,
+    ) -> Result<String, OpError> {
+        missing("pin")
+    }
+
+    pub fn unpin(_: &dyn Transport, _: &HostConfig, _: &str) -> Result<String, OpError> {
+        missing("unpin")
+    }
+
+    pub fn deploy(shared: &Arc<Shared>, _: Vec<PathBuf>, _: String, hosts: Vec<String>) {
+        for host in hosts {
+            let _ = shared.events.send(Event::DeployHost {
+                host,
+                result: Err("deploy is not available in this build yet".into()),
+            });
+        }
+        let _ = shared.events.send(Event::DeployDone);
+    }
+}
+
+fn expand_home(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Local paths completing `input`: directories end with `/`; hidden entries only when
+/// asked for with a leading dot. At most 200, sorted.
+pub fn complete_path(input: &str) -> Vec<String> {
+    let (dir_part, file_part) = match input.rfind('/') {
+        Some(i) => (&input[..=i], &input[i + 1..]),
+        None => ("", input),
+    };
+    let dir = if dir_part.is_empty() {
+        PathBuf::from(".")
+    } else {
+        expand_home(Path::new(dir_part))
+    };
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = rd
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            if !name.starts_with(file_part)
+                || (name.starts_with('.') && !file_part.starts_with('.'))
+            {
+                return None;
+            }
+            let is_dir = e.path().is_dir();
+            Some(format!("{dir_part}{name}{}", if is_dir { "/" } else { "" }))
+        })
+        .take(200)
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completes_files_and_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("build")).unwrap();
+        std::fs::write(d.path().join("bin.txt"), "x").unwrap();
+        std::fs::write(d.path().join(".hidden"), "x").unwrap();
+        let base = format!("{}/", d.path().display());
+        let got = complete_path(&format!("{base}b"));
+        assert_eq!(got, vec![format!("{base}bin.txt"), format!("{base}build/")]);
+        assert_eq!(
+            complete_path(&format!("{base}.h")),
+            vec![format!("{base}.hidden")]
+        );
+        assert!(complete_path(&format!("{base}zzz")).is_empty());
+        assert!(complete_path("/no/such/dir/x").is_empty());
+    }
+}

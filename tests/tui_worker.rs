@@ -1,0 +1,137 @@
+//! The console's worker against real deploy roots (the demo's, through the `local`
+//! transport) and a host that is down: scans, switches, conflicts, errors per host.
+
+use std::time::Duration;
+
+use relman::config::{Address, Config};
+use relman::tui::Demo;
+use relman::tui::app::{Cmd, Event, OpKind};
+use relman::tui::worker;
+use tokio::sync::mpsc;
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Event>) -> Event {
+    tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("the worker answers within a minute")
+        .expect("the worker is alive")
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scans_the_demo_and_reports_a_down_host_alongside() {
+    let demo = Demo::build().expect("demo");
+    let mut cfg = Config::local_demo(demo.root());
+    let mut down = cfg.hosts[0].clone();
+    down.name = "down".into();
+    down.address = Address::Ssh {
+        host: "127.0.0.1".into(),
+    };
+    down.port = closed_port();
+    cfg.hosts.push(down);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::Refresh {
+        hosts: vec!["demo".into(), "down".into()],
+    })
+    .unwrap();
+    let mut seen = 0;
+    while seen < 2 {
+        match next(&mut rx).await {
+            Event::Scanned { host, result, .. } if host == "demo" => {
+                let s = result.expect("the demo scans");
+                let names = demo.releases();
+                assert_eq!(s.releases.len(), 6);
+                assert_eq!(s.current().map(|c| c.to_string()), Some(names[4].clone()));
+                let with_job = s.release(&names[1]).expect("release");
+                assert!(
+                    with_job.jobs.iter().any(|j| j.pid == demo.job_pid()),
+                    "{:?}",
+                    with_job.jobs
+                );
+                assert_eq!(s.release(&names[2]).unwrap().pins.len(), 1);
+                assert!(relman::plan::bad_releases(&s.history).contains(&names[5]));
+                seen += 1;
+            }
+            Event::Scanned { host, result, .. } if host == "down" => {
+                let e = result.expect_err("nothing listens there");
+                assert!(!e.is_empty());
+                seen += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switch_with_expect_and_a_conflict() {
+    let demo = Demo::build().expect("demo");
+    let names = demo.releases().to_vec();
+    let cfg = Config::local_demo(demo.root());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::Switch {
+        host: "demo".into(),
+        release: names[3].clone(),
+        expect: Some(names[4].clone()),
+    })
+    .unwrap();
+    match next(&mut rx).await {
+        Event::Done { host, op, result } => {
+            assert_eq!((host.as_str(), op), ("demo", OpKind::Switch));
+            let summary = result.expect("switched");
+            assert!(summary.contains(&names[3]), "{summary}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let link = std::fs::read_link(demo.root().join("batch")).unwrap();
+    assert_eq!(link.to_string_lossy(), names[3]);
+    // The operator saw names[4] live, but it is names[3] now: refused, code 5.
+    cmds.send(Cmd::Switch {
+        host: "demo".into(),
+        release: names[2].clone(),
+        expect: Some(names[4].clone()),
+    })
+    .unwrap();
+    match next(&mut rx).await {
+        Event::Done { result, .. } => {
+            let f = result.expect_err("a conflict");
+            assert!(f.is_conflict(), "{f:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let link = std::fs::read_link(demo.root().join("batch")).unwrap();
+    assert_eq!(link.to_string_lossy(), names[3], "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_plan_comes_from_a_fresh_scan() {
+    let demo = Demo::build().expect("demo");
+    let names = demo.releases().to_vec();
+    let cfg = Config::local_demo(demo.root());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::PrunePlan {
+        host: "demo".into(),
+        keep: 1,
+    })
+    .unwrap();
+    match next(&mut rx).await {
+        Event::Plan { result, .. } => {
+            let (state, plan) = result.expect("a plan");
+            assert_eq!(state.releases.len(), 6);
+            let deleted: Vec<String> = plan.deletions().map(|(n, _)| n.to_string()).collect();
+            assert!(
+                deleted.contains(&names[5]),
+                "the bad release goes: {deleted:?}"
+            );
+            assert!(!deleted.contains(&names[1]), "the job's release stays");
+            assert!(!deleted.contains(&names[2]), "the pinned release stays");
+        }
+        other => panic!("{other:?}"),
+    }
+}
