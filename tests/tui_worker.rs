@@ -135,3 +135,57 @@ async fn prune_plan_comes_from_a_fresh_scan() {
         other => panic!("{other:?}"),
     }
 }
+
+async fn done(rx: &mut mpsc::UnboundedReceiver<Event>, want: OpKind) -> Result<String, String> {
+    match next(rx).await {
+        Event::Done { op, result, .. } => {
+            assert_eq!(op, want);
+            result.map_err(|f| f.message)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pin_unpin_and_prune_change_the_demo() {
+    let demo = Demo::build().expect("demo");
+    let names = demo.releases().to_vec();
+    let root = demo.root();
+    let cfg = Config::local_demo(root.clone());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+
+    cmds.send(Cmd::Pin {
+        host: "demo".into(),
+        release: names[0].clone(),
+        duration: Duration::from_secs(3600),
+        reason: "tui test".into(),
+    })
+    .unwrap();
+    let s = done(&mut rx, OpKind::Pin).await.expect("pinned");
+    assert!(s.contains(&names[0]), "{s}");
+
+    cmds.send(Cmd::Unpin {
+        host: "demo".into(),
+        release: names[0].clone(),
+    })
+    .unwrap();
+    let s = done(&mut rx, OpKind::Unpin).await.expect("unpinned");
+    assert!(s.contains("removed 1 pin"), "{s}");
+
+    cmds.send(Cmd::Prune {
+        host: "demo".into(),
+        keep: 0,
+    })
+    .unwrap();
+    let s = done(&mut rx, OpKind::Prune).await.expect("pruned");
+    assert!(s.starts_with("pruned: deleted"), "{s}");
+    assert!(!root.join(&names[5]).exists(), "the bad release is gone");
+    assert!(
+        !root.join(&names[0]).exists(),
+        "the old, unpinned release is gone"
+    );
+    for kept in [1, 2, 3, 4] {
+        assert!(root.join(&names[kept]).exists(), "{} kept", names[kept]);
+    }
+}

@@ -96,7 +96,8 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             Ok(link_summary("rolled back", &c))
         }),
         Cmd::Prune { host, keep } => op(shared, host, OpKind::Prune, move |t, h| {
-            ops_pending::prune(t, h, keep)
+            let r = ops::prune::prune(t, h, keep, false)?;
+            Ok(prune_summary(&r))
         }),
         Cmd::Pin {
             host,
@@ -104,10 +105,12 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             duration,
             reason,
         } => op(shared, host, OpKind::Pin, move |t, h| {
-            ops_pending::pin(t, h, &release, duration, &reason)
+            let p = ops::pin::pin(t, h, &release, duration, &reason)?;
+            Ok(format!("pinned {} until {}", p.release, p.expires_at))
         }),
         Cmd::Unpin { host, release } => op(shared, host, OpKind::Unpin, move |t, h| {
-            ops_pending::unpin(t, h, &release)
+            let n = ops::pin::unpin(t, h, &release)?;
+            Ok(format!("removed {n} pin(s) from {release}"))
         }),
         Cmd::Deploy {
             paths,
@@ -219,6 +222,33 @@ where
     });
 }
 
+/// "deleted 2, kept after all 1 (batch_…: running job (pid 7)), removed 1 pin file(s)".
+fn prune_summary(r: &ops::prune::PruneReport) -> String {
+    use ops::prune::Outcome;
+    let deleted = r
+        .outcomes
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Deleted)
+        .count();
+    let mut parts = vec![format!("pruned: deleted {deleted}")];
+    for (name, o) in &r.outcomes {
+        if !matches!(o, Outcome::Deleted) {
+            parts.push(format!("{name} {o}"));
+        }
+    }
+    if !r.pins_removed.is_empty() {
+        parts.push(format!("removed {} expired pin(s)", r.pins_removed.len()));
+    }
+    if !r.staging_removed.is_empty() {
+        parts.push(format!(
+            "removed {} stale upload(s)",
+            r.staging_removed.len()
+        ));
+    }
+    parts.extend(r.warnings.iter().cloned());
+    parts.join("; ")
+}
+
 fn link_summary(verb: &str, c: &ops::LinkChange) -> String {
     let mut s = if c.changed {
         format!(
@@ -238,31 +268,6 @@ fn link_summary(verb: &str, c: &ops::LinkChange) -> String {
 /// Operations whose `ops` functions have not landed yet: they say so.
 mod ops_pending {
     use super::*;
-
-    fn missing(what: &str) -> Result<String, OpError> {
-        Err(OpError::Failed(format!(
-            "{what} is not available in this build yet"
-        )))
-    }
-
-    pub fn prune(_: &dyn Transport, _: &HostConfig, _: usize) -> Result<String, OpError> {
-        missing("prune")
-    }
-
-    pub fn pin(
-        _: &dyn Transport,
-        _: &HostConfig,
-        _: &str,
-        _: std::time::Duration,
-        _: &str,
-    ) -> Result<String, OpError> {
-        missing("pin")
-    }
-
-    pub fn unpin(_: &dyn Transport, _: &HostConfig, _: &str) -> Result<String, OpError> {
-        missing("unpin")
-    }
-
     pub fn deploy(shared: &Arc<Shared>, _: Vec<PathBuf>, _: String, hosts: Vec<String>) {
         for host in hosts {
             let _ = shared.events.send(Event::DeployHost {
