@@ -1,0 +1,153 @@
+//! The console in a real terminal (tmux), on the demo root: it opens on the hosts pane,
+//! shows the releases with their markers, a switch dialog cancels on Enter, `y` runs a
+//! rollback on the host, `q` quits and the terminal leaves the alternate screen.
+//!
+//! The test re-runs its own binary inside tmux as the console (`console_child`).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use relman::config::Config;
+use relman::tui::{Demo, TuiOptions};
+
+const CHILD: &str = "RELMAN_TUI_TEST_CHILD";
+
+/// Not a test on its own: the console the tmux test starts (does nothing otherwise).
+#[test]
+fn console_child() {
+    let Some(marker) = std::env::var_os(CHILD) else {
+        return;
+    };
+    let demo = Demo::build().expect("demo");
+    std::fs::write(&marker, demo.root().to_string_lossy().as_bytes()).expect("marker");
+    let opts = TuiOptions {
+        readonly: false,
+        demo: true,
+    };
+    relman::tui::run(Config::local_demo(demo.root()), opts).expect("console");
+}
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self
+            .cmd()
+            .args(["send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "waited {timeout:?} for {what:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn alternate_on(&self) -> bool {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "t", "#{alternate_on}"])
+            .output()
+            .expect("tmux display");
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+#[test]
+fn console_in_a_real_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker: PathBuf = dir.path().join("root");
+    let exe = std::env::current_exe().expect("test binary");
+    let tmux = Tmux {
+        socket: format!(
+            "relman-tui-{}-{}",
+            std::process::id(),
+            dir.path().file_name().unwrap().to_string_lossy()
+        ),
+    };
+    let script = format!(
+        "{CHILD}='{}' '{}' --exact console_child --nocapture --test-threads=1; echo EXITED $?; sleep 60",
+        marker.display(),
+        exe.display()
+    );
+    let status = tmux
+        .cmd()
+        .args(["new-session", "-d", "-s", "t", "-x", "100", "-y", "30"])
+        .arg(script)
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux");
+    assert!(status.success());
+
+    let long = Duration::from_secs(60);
+    let s = tmux.wait_for("fleet: demo", long);
+    assert!(s.contains("hosts"), "{s}");
+    let s = tmux.wait_for("releases — demo (6)", long);
+    assert!(s.contains("●"), "live marker:\n{s}");
+    assert!(s.contains("✗"), "bad marker:\n{s}");
+    assert!(s.contains("⚑"), "pin marker:\n{s}");
+    assert!(s.contains("3h 12m ago"), "ages:\n{s}");
+    assert!(tmux.alternate_on());
+
+    let root = PathBuf::from(std::fs::read_to_string(&marker).expect("marker"));
+    let live_before = std::fs::read_link(root.join("batch")).expect("link");
+
+    // A switch dialog: Enter (on Cancel) changes nothing.
+    tmux.keys(&["Tab", "g", "s"]);
+    tmux.wait_for("Switch — confirm", long);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("cancelled: nothing was changed", long);
+    assert_eq!(std::fs::read_link(root.join("batch")).unwrap(), live_before);
+
+    // A rollback with y: the link moves on the host.
+    tmux.keys(&["r"]);
+    tmux.wait_for("Roll back — confirm", long);
+    tmux.keys(&["y"]);
+    tmux.wait_for("demo: rolled back", long);
+    assert_ne!(std::fs::read_link(root.join("batch")).unwrap(), live_before);
+
+    // Help, then quit: the terminal is restored.
+    tmux.keys(&["?"]);
+    tmux.wait_for("Help — every key", long);
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(200));
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("EXITED 0", long);
+    assert!(!tmux.alternate_on(), "left the alternate screen:\n{s}");
+}
