@@ -3,8 +3,11 @@
 //! layer the CLI and the TUI call, so both behave the same.
 
 pub mod fleet;
+pub mod launcher;
 pub mod link;
 pub mod lock;
+pub mod pin;
+pub mod prune;
 pub mod scan;
 
 use crate::model::{LockInfo, age};

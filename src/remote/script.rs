@@ -14,6 +14,11 @@ pub const LOCK: &str = include_str!("scripts/lock.sh");
 pub const SWITCH: &str = include_str!("scripts/switch.sh");
 pub const UNLOCK: &str = include_str!("scripts/unlock.sh");
 pub const CHECK: &str = include_str!("scripts/check.sh");
+pub const PRUNE: &str = include_str!("scripts/prune.sh");
+pub const PIN: &str = include_str!("scripts/pin.sh");
+pub const RESOLVE: &str = include_str!("scripts/resolve.sh");
+/// The job launcher template (not run by relman: written to `.relman/bin/launch`).
+pub const LAUNCH: &str = include_str!("scripts/launch.sh");
 
 /// A script with its parameters, ready to send.
 #[derive(Debug, Clone)]

@@ -133,3 +133,124 @@ switch_link() {
     fi
     [ "$(readlink -- "$LINK")" = "$1" ] || { echo "the link does not read back as $1" >&2; return 1; }
 }
+
+# ---- prune, pins and the job launcher (ops/prune.rs, ops/pin.rs, ops/launcher.rs) ----
+
+# ensure_launcher: (re)writes .relman/bin/launch (cwd: the root) from $LAUNCHER when
+# it differs. Written beside and renamed over, so a job starting meanwhile reads
+# the old or the new launcher, whole. No LAUNCHER param: nothing to do.
+ensure_launcher() {
+    [ -n "${LAUNCHER:-}" ] || return 0
+    _lf=.relman/bin/launch
+    if [ -f "$_lf" ] && [ ! -L "$_lf" ] && [ -x "$_lf" ] &&
+        [ "$(cat -- "$_lf" 2>/dev/null)" = "$(printf '%s' "$LAUNCHER")" ]; then
+        return 0
+    fi
+    mkdir -p .relman/bin .relman/run 2>/dev/null
+    if [ -d "$_lf" ] && [ ! -L "$_lf" ]; then
+        echo "$ROOT_ABS/$_lf is a directory: cannot install the job launcher" >&2
+        return 1
+    fi
+    _lt=.relman/bin/.launch.$$
+    if printf '%s' "$LAUNCHER" >"$_lt" && chmod 755 "$_lt" && mv -f -- "$_lt" "$_lf"; then
+        return 0
+    fi
+    rm -f -- "$_lt"
+    echo "cannot write the job launcher $ROOT_ABS/$_lf" >&2
+    return 1
+}
+
+# rfc3339_utc EPOCH: prints EPOCH as YYYY-MM-DDTHH:MM:SSZ with shell arithmetic only
+# (busybox and GNU date disagree on how to format a given time).
+rfc3339_utc() {
+    _days=$(($1 / 86400))
+    _secs=$(($1 % 86400))
+    _z=$((_days + 719468))
+    _era=$((_z / 146097))
+    _doe=$((_z - _era * 146097))
+    _yoe=$(((_doe - _doe / 1460 + _doe / 36524 - _doe / 146096) / 365))
+    _doy=$((_doe - (365 * _yoe + _yoe / 4 - _yoe / 100)))
+    _mp=$(((5 * _doy + 2) / 153))
+    _d=$((_doy - (153 * _mp + 2) / 5 + 1))
+    if [ "$_mp" -lt 10 ]; then _m=$((_mp + 3)); else _m=$((_mp - 9)); fi
+    _y=$((_yoe + _era * 400))
+    [ "$_m" -le 2 ] && _y=$((_y + 1))
+    printf '%04d-%02d-%02dT%02d:%02d:%02dZ\n' "$_y" "$_m" "$_d" \
+        $((_secs / 3600)) $((_secs % 3600 / 60)) $((_secs % 60))
+}
+
+# write_pin NAME: pins release NAME for PIN_SECS seconds of the host's clock, in
+# .relman/pins/$PIN_ID.json (written beside, then renamed: never half a file).
+# PIN_BY and PIN_REASON arrive JSON-encoded. Prints `PINNED <id> <created> <expires>`.
+write_pin() {
+    case $PIN_ID in '' | *[!0-9a-f]*) echo "bad pin id" >&2; return 1 ;; esac
+    case $PIN_SECS in '' | *[!0-9]*) echo "bad pin duration" >&2; return 1 ;; esac
+    _now=$(date -u +%s) || return 1
+    case $_now in '' | *[!0-9]*) echo "the host's date cannot tell the time" >&2; return 1 ;; esac
+    _c=$(rfc3339_utc "$_now")
+    _e=$(rfc3339_utc $((_now + PIN_SECS)))
+    mkdir -p .relman/pins || return 1
+    _pt=.relman/pins/.$PIN_ID.tmp
+    if printf '{"id":"%s","release":"%s","by":%s,"created_at":"%s","expires_at":"%s","reason":%s}\n' \
+        "$PIN_ID" "$1" "$PIN_BY" "$_c" "$_e" "$PIN_REASON" >"$_pt" &&
+        mv -f -- "$_pt" ".relman/pins/$PIN_ID.json"; then
+        printf 'PINNED\t%s\t%s\t%s\n' "$PIN_ID" "$_c" "$_e"
+        return 0
+    fi
+    rm -f -- "$_pt"
+    echo "cannot write a pin file in $ROOT_ABS/.relman/pins" >&2
+    return 1
+}
+
+# pin_release FILE: the release a pin file names ("" if it can't be read).
+pin_release() {
+    sed -n 's/.*"release"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$1" 2>/dev/null | head -n 1
+}
+
+# arg_names ARG NEEDLE: ARG holds NEEDLE followed by its end or by a character that
+# can't continue a release name (so batch_1 is not found in batch_10 or batch_1.2).
+arg_names() {
+    _a=$1
+    while :; do
+        case $_a in *"$2"*) ;; *) return 1 ;; esac
+        _a=${_a#*"$2"}
+        case $_a in '' | [!0-9.]*) return 0 ;; esac
+    done
+}
+
+# cmdline_names PID NAME: an argument of process PID names release NAME by path.
+cmdline_names() {
+    (
+        tr '\000' '\n' <"/proc/$1/cmdline" 2>/dev/null | {
+            while IFS= read -r _arg; do
+                arg_names "$_arg" "$ROOT_ABS/$2" && exit 0
+                [ "${ROOT%/}" != "$ROOT_ABS" ] && arg_names "$_arg" "${ROOT%/}/$2" && exit 0
+            done
+            exit 1
+        }
+    )
+}
+
+# release_jobs NAME: looks, now, for processes using release NAME of ROOT_ABS (cwd,
+# exe or an open file inside it, or an argument naming it). Sets JOB_PIDS (space-
+# separated). Returns 0 when there are none, 1 when there are, 2 when the host's
+# processes can't be inspected: the caller must then treat NAME as in use.
+release_jobs() {
+    JOB_PIDS=
+    _rt=$(printf '\t')
+    _rj=$(JOB_NAMES=$1 scan_jobs 2>/dev/null) || return 2
+    case $(printf '%s\n' "$_rj" | sed -n 1p) in
+        "procs$_rt"*"${_rt}known") ;;
+        *) return 2 ;;
+    esac
+    for _pid in $(printf '%s\n' "$_rj" |
+        sed -n "s|^job$_rt[^$_rt]*$_rt/proc/\([0-9][0-9]*\)/.*|\1|p"); do
+        JOB_PIDS="$JOB_PIDS $_pid"
+    done
+    for _pid in $(printf '%s\n' "$_rj" | sed -n "s/^jobarg$_rt\([0-9][0-9]*\)\$/\1/p"); do
+        cmdline_names "$_pid" "$1" && JOB_PIDS="$JOB_PIDS $_pid"
+    done
+    JOB_PIDS=$(printf '%s\n' $JOB_PIDS | sort -nu | tr '\n' ' ')
+    JOB_PIDS=${JOB_PIDS% }
+    [ -z "$JOB_PIDS" ]
+}

@@ -1,0 +1,42 @@
+# pin.sh: MODE=pin — pin release RELEASE (a pin file, see write_pin); MODE=unpin —
+# remove every pin of RELEASE. Under the host lock.
+# Params: ROOT LINK PREFIX TOKEN LAUNCHER MODE RELEASE PIN_ID PIN_SECS PIN_BY
+# PIN_REASON HIST_HEAD (a history object up to and including `"note":`) HIST_NOTE
+# (JSON string, for pin).
+# Prints `PINNED <id> <created> <expires>` or `UNPINNED <count>`. Exit 5 when the
+# release is not there (pin) or the root is missing, 4 if the lock was lost.
+
+resolve_root || { echo "the root $ROOT does not exist" >&2; exit 5; }
+cd -P -- "$ROOT_ABS" || exit 1
+check_token
+ensure_launcher || exit 1
+is_release "$RELEASE" || { echo "not a release name" >&2; exit 5; }
+case $MODE in
+    pin)
+        if [ ! -d "$RELEASE" ] || [ -L "$RELEASE" ]; then
+            echo "$RELEASE is not a release in $ROOT_ABS" >&2
+            exit 5
+        fi
+        write_pin "$RELEASE" || exit 1
+        _note=$HIST_NOTE
+        ;;
+    unpin)
+        _count=0
+        for _f in .relman/pins/*.json; do
+            [ -f "$_f" ] && [ ! -L "$_f" ] || continue
+            [ "$(pin_release "$_f")" = "$RELEASE" ] || continue
+            rm -f -- "$_f" && _count=$((_count + 1))
+        done
+        printf 'UNPINNED\t%s\n' "$_count"
+        [ "$_count" -gt 0 ] || exit 0
+        _note="\"removed $_count pin(s)\""
+        ;;
+    *)
+        echo "unknown mode" >&2
+        exit 1
+        ;;
+esac
+printf '%s%s}\n' "$HIST_HEAD" "$_note" >>.relman/history.jsonl || {
+    echo "done, but history.jsonl could not be written" >&2
+    exit 1
+}

@@ -1,0 +1,136 @@
+# prune.sh: delete the releases a prune plan chose, each one checked again here,
+# under the host lock, right before it goes.
+# Params: ROOT LINK PREFIX PREFIX_RE TOKEN LAUNCHER, DELETE (release names in the
+# order to delete them), PINS (ids of expired pins), STAGING (names of staging dirs),
+# HIST_HEAD (a history object up to and including `"note":`).
+#
+# For each release: it must still be a real directory directly in the root (a
+# symlink is never followed); its launcher lock (.relman/run/<name>.lock) is taken
+# exclusively without waiting — a job started through `launch` holds it shared, so
+# the release is skipped; its jobs are scanned again (any job, or jobs that can't
+# be determined, keep it); then `rm -rf` of that one path, still holding the lock.
+#
+# Output, version 1, one tab-separated record per line:
+#   relman-prune 1
+#   deleted <name>
+#   kept <name> launched|jobsunknown|notdir       (skipped, with why)
+#   kept <name> jobs <pid> [<pid>...]
+#   gone <name>                                   (already not there)
+#   failed <name> rm                              (rm -rf left something behind)
+#   pin <file name>                               (an expired or orphaned pin removed)
+#   staging <name>                                (a stale upload removed)
+#   warn history                                  (history.jsonl could not be written)
+#   done
+# Exit 4 if the lock was lost, 5 if the root is missing, 1 on other trouble.
+
+resolve_root || { echo "the root $ROOT does not exist" >&2; exit 5; }
+cd -P -- "$ROOT_ABS" || exit 1
+check_token
+ensure_launcher || exit 1
+command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is missing on the host" >&2; exit 1; }
+mkdir -p .relman/run || { echo "cannot create $ROOT_ABS/.relman/run" >&2; exit 1; }
+for _n in $DELETE; do
+    is_release "$_n" || { echo "refusing to prune a name that is not a release" >&2; exit 1; }
+done
+
+printf 'relman-prune\t1\n'
+_deleted=
+_skipped=
+_failed=
+for _n in $DELETE; do
+    if [ ! -e "$_n" ] && [ ! -L "$_n" ]; then
+        printf 'gone\t%s\n' "$_n"
+        continue
+    fi
+    if [ -L "$_n" ] || [ ! -d "$_n" ]; then
+        printf 'kept\t%s\tnotdir\n' "$_n"
+        _skipped="${_skipped:+$_skipped, }$_n (not a directory)"
+        continue
+    fi
+    _lk=.relman/run/$_n.lock
+    [ -e "$_lk" ] || { true >>"$_lk"; } 2>/dev/null
+    if [ -L "$_lk" ] || [ ! -f "$_lk" ] || [ ! -r "$_lk" ]; then
+        printf 'kept\t%s\tlaunched\n' "$_n"
+        _skipped="${_skipped:+$_skipped, }$_n (its launcher lock file is unusable)"
+        continue
+    fi
+    exec 8<"$_lk"
+    if ! flock -n -x 8; then
+        exec 8<&-
+        printf 'kept\t%s\tlaunched\n' "$_n"
+        _skipped="${_skipped:+$_skipped, }$_n (in use by a launched job)"
+        continue
+    fi
+    release_jobs "$_n"
+    case $? in
+        0) ;;
+        1)
+            exec 8<&-
+            printf 'kept\t%s\tjobs\t%s\n' "$_n" "$(printf '%s' "$JOB_PIDS" | tr ' ' '\t')"
+            _skipped="${_skipped:+$_skipped, }$_n (running job: pid $JOB_PIDS)"
+            continue
+            ;;
+        *)
+            exec 8<&-
+            printf 'kept\t%s\tjobsunknown\n' "$_n"
+            _skipped="${_skipped:+$_skipped, }$_n (jobs cannot be checked)"
+            continue
+            ;;
+    esac
+    rm -rf -- "$ROOT_ABS/$_n" 2>/dev/null
+    if [ -e "$_n" ] || [ -L "$_n" ]; then
+        printf 'failed\t%s\trm\n' "$_n"
+        _failed="${_failed:+$_failed, }$_n"
+    else
+        rm -f -- "$_lk"
+        printf 'deleted\t%s\n' "$_n"
+        _deleted="${_deleted:+$_deleted, }$_n"
+    fi
+    exec 8<&-
+done
+
+# Pins: the expired ones the plan named, and any whose release is gone.
+_pins=0
+for _id in $PINS; do
+    case $_id in '' | *[!A-Za-z0-9_-]*) continue ;; esac
+    _f=.relman/pins/$_id.json
+    if [ -f "$_f" ] && [ ! -L "$_f" ] && rm -f -- "$_f"; then
+        printf 'pin\t%s\n' "$_id.json"
+        _pins=$((_pins + 1))
+    fi
+done
+for _f in .relman/pins/*.json; do
+    [ -f "$_f" ] && [ ! -L "$_f" ] || continue
+    case ${_f##*/} in *[!A-Za-z0-9._-]*) continue ;; esac
+    _pr=$(pin_release "$_f")
+    is_release "$_pr" || continue
+    [ -d "$_pr" ] && continue
+    if rm -f -- "$_f"; then
+        printf 'pin\t%s\n' "${_f##*/}"
+        _pins=$((_pins + 1))
+    fi
+done
+
+# Staging: uploads that never finished. We hold the lock, so no deploy is running.
+_staged=0
+for _s in $STAGING; do
+    is_release "$_s" || continue
+    _sd=.relman/staging/$_s
+    [ -d "$_sd" ] && [ ! -L "$_sd" ] || continue
+    rm -rf -- "$ROOT_ABS/$_sd" 2>/dev/null
+    if [ ! -e "$_sd" ]; then
+        printf 'staging\t%s\n' "$_s"
+        _staged=$((_staged + 1))
+    fi
+done
+
+_note=
+[ -n "$_deleted" ] && _note="deleted $_deleted"
+[ -n "$_skipped" ] && _note="${_note:+$_note; }kept $_skipped"
+[ -n "$_failed" ] && _note="${_note:+$_note; }could not delete $_failed"
+[ "$_pins" -gt 0 ] && _note="${_note:+$_note; }removed $_pins expired pin(s)"
+[ "$_staged" -gt 0 ] && _note="${_note:+$_note; }removed $_staged stale upload(s)"
+if [ -n "$_note" ]; then
+    printf '%s"%s"}\n' "$HIST_HEAD" "$_note" >>.relman/history.jsonl || printf 'warn\thistory\n'
+fi
+printf 'done\n'
