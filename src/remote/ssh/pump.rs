@@ -221,7 +221,7 @@ fn pump(
 ) -> Result<ExecOutput, RemoteError> {
     let mut out = ExecOutput::default();
     let mut inbuf = vec![0u8; CHUNK];
-    let mut rbuf = vec![0u8; 64 * 1024];
+    let mut rbuf = vec![0u8; 256 * 1024];
     let (mut start, mut end) = (0usize, 0usize);
     let mut input_done = false; // local stdin reached its end
     let mut stdin_closed = false; // EOF sent, or the rest of stdin given up
@@ -231,31 +231,39 @@ fn pump(
     loop {
         let mut moved = false;
         if !stdin_closed {
-            if start == end && !input_done {
-                let n = read_input(stdin, &mut inbuf)?;
-                if n == 0 {
-                    input_done = true;
-                } else {
-                    (start, end) = (0, n);
+            // Feed up to a chunk while the channel takes it, then drain the output.
+            let mut budget = CHUNK;
+            while budget > 0 {
+                if start == end && !input_done {
+                    let n = read_input(stdin, &mut inbuf)?;
+                    if n == 0 {
+                        input_done = true;
+                    } else {
+                        (start, end) = (0, n);
+                    }
                 }
-            }
-            if start < end {
+                if start == end {
+                    break;
+                }
                 match ch.write(&inbuf[start..end]) {
                     Ok(n) => {
                         write_pending = false;
-                        if n > 0 {
-                            start += n;
-                            sent += n as u64;
-                            moved = true;
-                            if start == end {
-                                progress(sent);
-                            }
+                        if n == 0 {
+                            break;
+                        }
+                        start += n;
+                        sent += n as u64;
+                        budget = budget.saturating_sub(n);
+                        moved = true;
+                        if start == end {
+                            progress(sent);
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // EAGAIN with an open window: a packet is half-sent and must be
                         // completed by the same write; with a shut window: nothing is.
                         write_pending = ch.write_window().remaining > 0;
+                        break;
                     }
                     Err(e) => return Err(io_err("sending input to the command", e)),
                 }
