@@ -1,0 +1,324 @@
+//! Dangerous actions as data: a key builds a `Pending` action (what will happen,
+//! exactly: hosts, from → to, jobs on each side, the prune plan) inside a `Dialog`
+//! that starts on Cancel; only `y` (or `yes` typed, for more than one host) turns it
+//! into `Cmd`s.
+
+use super::*;
+
+/// A dangerous action, waiting for the operator's confirmation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    Switch {
+        host: String,
+        from: Option<String>,
+        to: String,
+        from_jobs: Vec<Job>,
+        to_jobs: Vec<Job>,
+        to_bad: bool,
+        hidden: usize,
+    },
+    Rollback {
+        host: String,
+        from: String,
+        to: String,
+        from_jobs: Vec<Job>,
+        to_jobs: Vec<Job>,
+        hidden: usize,
+    },
+    Prune {
+        host: String,
+        keep: usize,
+        plan: PrunePlan,
+    },
+    Pin {
+        host: String,
+        release: String,
+        duration: Duration,
+        duration_text: String,
+        reason: String,
+    },
+    Unpin {
+        host: String,
+        release: String,
+        pins: Vec<Pin>,
+    },
+    Deploy {
+        targets: Vec<DeployTarget>,
+        target_label: String,
+        paths: Vec<String>,
+        message: String,
+    },
+    Quit {
+        in_flight: Vec<String>,
+    },
+}
+
+/// A host a deploy goes to, as last seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployTarget {
+    pub host: String,
+    pub live: Option<String>,
+    pub live_jobs: usize,
+    pub error: Option<String>,
+}
+
+impl Pending {
+    pub fn hosts(&self) -> Vec<&str> {
+        match self {
+            Pending::Switch { host, .. }
+            | Pending::Rollback { host, .. }
+            | Pending::Prune { host, .. }
+            | Pending::Pin { host, .. }
+            | Pending::Unpin { host, .. } => vec![host.as_str()],
+            Pending::Deploy { targets, .. } => targets.iter().map(|t| t.host.as_str()).collect(),
+            Pending::Quit { .. } => Vec::new(),
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self {
+            Pending::Switch { .. } => "Switch",
+            Pending::Rollback { .. } => "Roll back",
+            Pending::Prune { .. } => "Prune",
+            Pending::Pin { .. } => "Pin",
+            Pending::Unpin { .. } => "Unpin",
+            Pending::Deploy { .. } => "Deploy",
+            Pending::Quit { .. } => "Quit",
+        }
+    }
+
+    /// Changes hosts (a red dialog; Quit does not).
+    pub fn dangerous(&self) -> bool {
+        !matches!(self, Pending::Quit { .. })
+    }
+
+    /// The confirmed action as work for the worker.
+    fn into_cmds(self) -> Vec<Cmd> {
+        match self {
+            Pending::Switch { host, from, to, .. } => vec![Cmd::Switch {
+                host,
+                release: to,
+                expect: from,
+            }],
+            Pending::Rollback { host, to, .. } => vec![Cmd::Rollback { host, to: Some(to) }],
+            Pending::Prune { host, keep, .. } => vec![Cmd::Prune { host, keep }],
+            Pending::Pin {
+                host,
+                release,
+                duration,
+                reason,
+                ..
+            } => vec![Cmd::Pin {
+                host,
+                release,
+                duration,
+                reason,
+            }],
+            Pending::Unpin { host, release, .. } => vec![Cmd::Unpin { host, release }],
+            Pending::Deploy {
+                targets,
+                paths,
+                message,
+                ..
+            } => vec![Cmd::Deploy {
+                paths: paths.into_iter().map(PathBuf::from).collect(),
+                message,
+                hosts: targets.into_iter().map(|t| t.host).collect(),
+            }],
+            Pending::Quit { .. } => vec![Cmd::Quit],
+        }
+    }
+}
+
+/// The two buttons of a dialog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Button {
+    Cancel,
+    Confirm,
+}
+
+/// A confirmation dialog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dialog {
+    pub pending: Pending,
+    pub focus: Button,
+    /// `Some` when the operator must type `yes` (more than one host): what was typed.
+    pub typed: Option<String>,
+    /// A hint shown in the dialog ("press y to run it").
+    pub note: Option<String>,
+}
+
+impl Dialog {
+    pub fn new(pending: Pending) -> Dialog {
+        let typed = (pending.hosts().len() > 1).then(String::new);
+        Dialog {
+            pending,
+            focus: Button::Cancel,
+            typed,
+            note: None,
+        }
+    }
+}
+
+pub(super) fn quit(app: &mut App) -> Vec<Cmd> {
+    if app.in_flight.is_empty() {
+        return vec![Cmd::Quit];
+    }
+    // A second Ctrl-C (or q) while the quit question is up means it.
+    if let Some(Overlay::Confirm(Dialog {
+        pending: Pending::Quit { .. },
+        ..
+    })) = app.overlay
+    {
+        return vec![Cmd::Quit];
+    }
+    let in_flight = app.in_flight.iter().map(InFlight::describe).collect();
+    app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Quit { in_flight })));
+    Vec::new()
+}
+
+pub(super) fn jobs_of(state: &HostState, name: &str) -> Vec<Job> {
+    state
+        .release(name)
+        .map(|r| r.jobs.clone())
+        .unwrap_or_default()
+}
+
+pub(super) fn open_switch(app: &mut App) -> Vec<Cmd> {
+    let Some(to) = app.selected_release().map(|r| r.name.to_string()) else {
+        app.warn("no release selected");
+        return Vec::new();
+    };
+    let Some((host, state)) = host_state(app) else {
+        return Vec::new();
+    };
+    let from = state.current().map(|c| c.to_string());
+    if from.as_deref() == Some(to.as_str()) {
+        app.say(format!("{to} is already live on {host}"));
+        return Vec::new();
+    }
+    let pending = Pending::Switch {
+        from_jobs: from
+            .as_deref()
+            .map(|f| jobs_of(&state, f))
+            .unwrap_or_default(),
+        to_jobs: jobs_of(&state, &to),
+        to_bad: plan::bad_releases(&state.history).contains(&to),
+        hidden: state.hidden_processes,
+        host,
+        from,
+        to,
+    };
+    app.overlay = Some(Overlay::Confirm(Dialog::new(pending)));
+    Vec::new()
+}
+
+pub(super) fn open_rollback(app: &mut App) -> Vec<Cmd> {
+    let Some((host, state)) = host_state(app) else {
+        return Vec::new();
+    };
+    let Some(from) = state.current().map(|c| c.to_string()) else {
+        app.warn(format!(
+            "{host}: the link points at no release; nothing to roll back"
+        ));
+        return Vec::new();
+    };
+    let to = match plan::rollback_target(&state) {
+        Ok(n) => n.to_string(),
+        Err(why) => {
+            app.warn(format!("{host}: nothing to roll back to: {why}"));
+            return Vec::new();
+        }
+    };
+    let pending = Pending::Rollback {
+        from_jobs: jobs_of(&state, &from),
+        to_jobs: jobs_of(&state, &to),
+        hidden: state.hidden_processes,
+        host,
+        from,
+        to,
+    };
+    app.overlay = Some(Overlay::Confirm(Dialog::new(pending)));
+    Vec::new()
+}
+
+pub(super) fn ask_prune_plan(app: &mut App) -> Vec<Cmd> {
+    let Some((host, _)) = host_state(app) else {
+        return Vec::new();
+    };
+    app.say(format!(
+        "{host}: computing the prune plan (keep {})…",
+        app.keep
+    ));
+    app.plan_pending = Some(host.clone());
+    vec![Cmd::PrunePlan {
+        host,
+        keep: app.keep,
+    }]
+}
+
+pub(super) fn confirm(app: &mut App) -> Vec<Cmd> {
+    let Some(Overlay::Confirm(d)) = app.overlay.take() else {
+        return Vec::new();
+    };
+    if d.typed.is_some() {
+        // Typed confirmations only run from Submit with `yes`.
+        app.overlay = Some(Overlay::Confirm(d));
+        return Vec::new();
+    }
+    run_pending(app, d.pending)
+}
+
+pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
+    if pending.dangerous() && app.readonly {
+        // Defence in depth: no dialog should exist in read-only mode.
+        app.warn("read-only: nothing was changed");
+        return Vec::new();
+    }
+    let hosts: Vec<String> = pending.hosts().iter().map(|h| h.to_string()).collect();
+    let op = match &pending {
+        Pending::Switch { .. } => Some(OpKind::Switch),
+        Pending::Rollback { .. } => Some(OpKind::Rollback),
+        Pending::Prune { .. } => Some(OpKind::Prune),
+        Pending::Pin { .. } => Some(OpKind::Pin),
+        Pending::Unpin { .. } => Some(OpKind::Unpin),
+        Pending::Deploy { .. } => Some(OpKind::Deploy),
+        Pending::Quit { .. } => None,
+    };
+    if let Some(op) = op {
+        app.in_flight.push(InFlight {
+            op,
+            hosts: hosts.clone(),
+        });
+        app.say(format!("{} on {}…", op.as_str(), hosts.join(", ")));
+        if op == OpKind::Deploy {
+            app.deploy = Some(DeployRun {
+                hosts: hosts
+                    .iter()
+                    .map(|h| HostProgress {
+                        host: h.clone(),
+                        sent: 0,
+                        total: 0,
+                        phase: "waiting".into(),
+                        result: None,
+                    })
+                    .collect(),
+                finished: false,
+            });
+        }
+    }
+    pending.into_cmds()
+}
+
+pub(super) fn cancel(app: &mut App) -> Vec<Cmd> {
+    if app.filter_editing && app.overlay.is_none() {
+        app.filter_editing = false;
+        app.filter.clear();
+        app.release_sel = 0;
+        return Vec::new();
+    }
+    if app.overlay.take().is_some() {
+        app.say("cancelled: nothing was changed");
+    }
+    Vec::new()
+}

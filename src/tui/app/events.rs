@@ -1,0 +1,173 @@
+//! What the worker reports: scans (the last good state is kept on failure),
+//! prune plans, operation results (conflicts shown, hosts refreshed), deploy progress.
+
+use super::forms::on_completions;
+use super::*;
+
+pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
+    match ev {
+        Event::Scanned { host, at, result } => {
+            scanned(app, &host, at, result);
+            Vec::new()
+        }
+        Event::Plan { host, at, result } => {
+            if app.plan_pending.as_deref() == Some(host.as_str()) {
+                app.plan_pending = None;
+            }
+            match result {
+                Ok((state, plan)) => {
+                    scanned(app, &host, at, Ok(state));
+                    if app.overlay.is_some() {
+                        app.warn(format!("{host}: prune plan ready, but a dialog is open"));
+                    } else {
+                        app.say(format!(
+                            "{host}: prune would delete {} release(s)",
+                            plan.deletions().count()
+                        ));
+                        app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Prune {
+                            host,
+                            keep: app.keep,
+                            plan,
+                        })));
+                    }
+                }
+                Err(e) => {
+                    let e = clean(&e);
+                    app.warn(format!("{host}: cannot plan prune: {e}"));
+                    show_error(app, "Prune plan failed", format!("{host}: {e}"));
+                }
+            }
+            Vec::new()
+        }
+        Event::Done { host, op, result } => {
+            if let Some(i) = app
+                .in_flight
+                .iter()
+                .position(|f| f.op == op && f.hosts.contains(&host))
+            {
+                app.in_flight.remove(i);
+            }
+            match result {
+                Ok(summary) => app.say(format!("{host}: {}", clean(&summary))),
+                Err(f) => {
+                    let msg = clean(&f.message);
+                    let mut text = format!("{host}: {} failed: {msg}", op.as_str());
+                    if f.is_conflict() {
+                        text.push_str(
+                            " — the host changed since you saw it; refreshed, look again",
+                        );
+                    }
+                    app.warn(text.clone());
+                    show_error(app, &format!("{} failed", op.as_str()), text);
+                }
+            }
+            // Whatever happened, show the host as it is now.
+            app.refresh_host(&host)
+        }
+        Event::Progress {
+            host,
+            sent,
+            total,
+            phase,
+        } => {
+            if let Some(p) = app
+                .deploy
+                .as_mut()
+                .and_then(|d| d.hosts.iter_mut().find(|p| p.host == host))
+            {
+                p.sent = sent;
+                p.total = total;
+                p.phase = clean(&phase);
+            }
+            Vec::new()
+        }
+        Event::DeployHost { host, result } => {
+            let result = result.map(|s| clean(&s)).map_err(|e| clean(&e));
+            if let Some(p) = app
+                .deploy
+                .as_mut()
+                .and_then(|d| d.hosts.iter_mut().find(|p| p.host == host))
+            {
+                p.phase = if result.is_ok() { "done" } else { "failed" }.into();
+                p.result = Some(result);
+            }
+            app.refresh_host(&host)
+        }
+        Event::DeployDone => {
+            app.in_flight.retain(|f| f.op != OpKind::Deploy);
+            if let Some(d) = &mut app.deploy {
+                d.finished = true;
+                let failed: Vec<String> = d
+                    .hosts
+                    .iter()
+                    .filter(|p| !matches!(p.result, Some(Ok(_))))
+                    .map(|p| p.host.clone())
+                    .collect();
+                let n = d.hosts.len();
+                if failed.is_empty() {
+                    app.say(format!("deploy done on {n} host(s)"));
+                } else {
+                    app.warn(format!(
+                        "deploy failed on {} of {n} host(s): {}",
+                        failed.len(),
+                        failed.join(", ")
+                    ));
+                }
+            }
+            Vec::new()
+        }
+        Event::Completions { input, candidates } => {
+            on_completions(app, input, candidates);
+            Vec::new()
+        }
+    }
+}
+
+pub(super) fn show_error(app: &mut App, title: &str, text: String) {
+    if app.overlay.is_none() {
+        app.overlay = Some(Overlay::Error {
+            title: title.to_string(),
+            text,
+        });
+    }
+}
+
+pub(super) fn scanned(
+    app: &mut App,
+    host: &str,
+    at: SystemTime,
+    result: Result<HostState, String>,
+) {
+    let selected = app.host_sel;
+    let sel_name = app.selected_release().map(|r| r.name.to_string());
+    let Some(i) = app.hosts.iter().position(|h| h.name == host) else {
+        return;
+    };
+    let h = &mut app.hosts[i];
+    h.scanning = false;
+    match result {
+        Ok(state) => {
+            h.state = Some(state);
+            h.error = None;
+            h.updated_at = Some(at);
+        }
+        Err(e) => {
+            h.error = Some(clean(&e));
+        }
+    }
+    // Keep the same release selected when the list changes under it.
+    if i == selected {
+        if let Some(name) = sel_name {
+            if let Some(j) = app
+                .visible_releases()
+                .iter()
+                .position(|r| r.name.as_str() == name)
+            {
+                app.release_sel = j;
+                return;
+            }
+        }
+        let n = app.visible_releases().len();
+        app.release_sel = app.release_sel.min(n.saturating_sub(1));
+    }
+}

@@ -1,0 +1,427 @@
+//! The deploy and pin prompts: text fields, the deploy target (this host, a group,
+//! all hosts), local path completion (asked of the worker, applied here), and the
+//! step from a filled prompt to its confirmation dialog.
+
+use super::confirm::{jobs_of, run_pending};
+use super::*;
+
+/// A choice of hosts for a deploy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetChoice {
+    pub label: String,
+    pub hosts: Vec<String>,
+}
+
+/// Fields of the deploy prompt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeployField {
+    Paths,
+    Message,
+    Target,
+}
+
+/// The deploy prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployForm {
+    pub paths: String,
+    pub message: String,
+    pub choices: Vec<TargetChoice>,
+    pub choice: usize,
+    pub field: DeployField,
+    /// Candidates of the last Tab completion, when there were several.
+    pub candidates: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// Fields of the pin prompt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinField {
+    Duration,
+    Reason,
+}
+
+/// The pin prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinForm {
+    pub host: String,
+    pub release: String,
+    pub duration: String,
+    pub reason: String,
+    pub field: PinField,
+    pub error: Option<String>,
+}
+
+/// Changes the deploy target (on the target field; ←/→ elsewhere do nothing).
+pub(super) fn cycle(app: &mut App, by: isize) {
+    if let Some(Overlay::Deploy(f)) = &mut app.overlay {
+        let n = f.choices.len() as isize;
+        if f.field == DeployField::Target && n > 0 {
+            f.choice = ((f.choice as isize + by).rem_euclid(n)) as usize;
+        }
+    }
+}
+
+pub(super) fn open_pin(app: &mut App) -> Vec<Cmd> {
+    let Some(rel) = app.selected_release().cloned() else {
+        app.warn("no release selected");
+        return Vec::new();
+    };
+    let Some((host, _)) = host_state(app) else {
+        return Vec::new();
+    };
+    let active: Vec<Pin> = rel
+        .pins
+        .iter()
+        .filter(|p| p.is_active(app.now))
+        .cloned()
+        .collect();
+    if active.is_empty() {
+        app.overlay = Some(Overlay::Pin(PinForm {
+            host,
+            release: rel.name.to_string(),
+            duration: "2h".into(),
+            reason: String::new(),
+            field: PinField::Duration,
+            error: None,
+        }));
+    } else {
+        app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Unpin {
+            host,
+            release: rel.name.to_string(),
+            pins: active,
+        })));
+    }
+    Vec::new()
+}
+
+pub(super) fn open_deploy(app: &mut App) -> Vec<Cmd> {
+    let Some(h) = app.host() else {
+        app.warn("no host selected");
+        return Vec::new();
+    };
+    let mut choices = vec![TargetChoice {
+        label: format!("this host: {}", h.name),
+        hosts: vec![h.name.clone()],
+    }];
+    let mut groups: Vec<String> = h.groups.clone();
+    for other in &app.hosts {
+        for g in &other.groups {
+            if !groups.contains(g) {
+                groups.push(g.clone());
+            }
+        }
+    }
+    for g in groups {
+        let hosts: Vec<String> = app
+            .hosts
+            .iter()
+            .filter(|x| x.groups.contains(&g))
+            .map(|x| x.name.clone())
+            .collect();
+        choices.push(TargetChoice {
+            label: format!("group {g}"),
+            hosts,
+        });
+    }
+    if app.hosts.len() > 1 {
+        choices.push(TargetChoice {
+            label: "all hosts".into(),
+            hosts: app.hosts.iter().map(|x| x.name.clone()).collect(),
+        });
+    }
+    app.overlay = Some(Overlay::Deploy(DeployForm {
+        paths: String::new(),
+        message: String::new(),
+        choices,
+        choice: 0,
+        field: DeployField::Paths,
+        candidates: Vec::new(),
+        error: None,
+    }));
+    Vec::new()
+}
+
+pub(super) fn submit(app: &mut App) -> Vec<Cmd> {
+    if app.filter_editing && app.overlay.is_none() {
+        app.filter_editing = false;
+        return Vec::new();
+    }
+    match app.overlay.take() {
+        Some(Overlay::Confirm(mut d)) => match d.typed.as_deref() {
+            Some("yes") => run_pending(app, d.pending),
+            _ => {
+                d.note = Some(format!(
+                    "type yes, then Enter, to run on {} hosts (Esc cancels)",
+                    d.pending.hosts().len()
+                ));
+                d.typed = Some(String::new());
+                app.overlay = Some(Overlay::Confirm(d));
+                Vec::new()
+            }
+        },
+        Some(Overlay::Deploy(f)) => submit_deploy(app, f),
+        Some(Overlay::Pin(f)) => submit_pin(app, f),
+        other => {
+            app.overlay = other;
+            Vec::new()
+        }
+    }
+}
+
+pub(super) fn submit_deploy(app: &mut App, mut f: DeployForm) -> Vec<Cmd> {
+    if f.field != DeployField::Target {
+        f.field = match f.field {
+            DeployField::Paths => DeployField::Message,
+            _ => DeployField::Target,
+        };
+        f.candidates.clear();
+        app.overlay = Some(Overlay::Deploy(f));
+        return Vec::new();
+    }
+    let paths = split_paths(&f.paths);
+    if paths.is_empty() {
+        f.error = Some("give at least one local path to deploy".into());
+        f.field = DeployField::Paths;
+        app.overlay = Some(Overlay::Deploy(f));
+        return Vec::new();
+    }
+    let Some(choice) = f.choices.get(f.choice).cloned() else {
+        return Vec::new();
+    };
+    if let Some(busy) = choice.hosts.iter().find_map(|h| app.host_busy(h)) {
+        let what = busy.describe();
+        f.error = Some(format!("wait: {what} is still running"));
+        app.overlay = Some(Overlay::Deploy(f));
+        return Vec::new();
+    }
+    let targets = choice
+        .hosts
+        .iter()
+        .map(|name| {
+            let hv = app.hosts.iter().find(|h| &h.name == name);
+            let state = hv.and_then(|h| h.state.as_ref());
+            let live = state.and_then(|s| s.current()).map(|c| c.to_string());
+            let live_jobs = match (state, &live) {
+                (Some(s), Some(l)) => jobs_of(s, l).len(),
+                _ => 0,
+            };
+            DeployTarget {
+                host: name.clone(),
+                live,
+                live_jobs,
+                error: hv.and_then(|h| h.error.clone()),
+            }
+        })
+        .collect();
+    app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Deploy {
+        targets,
+        target_label: choice.label,
+        paths,
+        message: f.message.trim().to_string(),
+    })));
+    Vec::new()
+}
+
+pub(super) fn submit_pin(app: &mut App, mut f: PinForm) -> Vec<Cmd> {
+    if f.field == PinField::Duration {
+        f.field = PinField::Reason;
+        app.overlay = Some(Overlay::Pin(f));
+        return Vec::new();
+    }
+    match humantime::parse_duration(f.duration.trim()) {
+        Ok(d) if d.as_secs() > 0 => {
+            app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Pin {
+                host: f.host,
+                release: f.release,
+                duration: d,
+                duration_text: humantime::format_duration(d).to_string(),
+                reason: f.reason.trim().to_string(),
+            })));
+        }
+        _ => {
+            f.error = Some(format!(
+                "'{}' is not a duration (e.g. 30m, 2h, 1d)",
+                printable(f.duration.trim())
+            ));
+            f.field = PinField::Duration;
+            app.overlay = Some(Overlay::Pin(f));
+        }
+    }
+    Vec::new()
+}
+
+/// Splits the paths field: whitespace separates, quotes group.
+pub fn split_paths(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The text field that has focus, if any.
+pub(super) fn field_mut(app: &mut App) -> Option<&mut String> {
+    if app.filter_editing && app.overlay.is_none() {
+        return Some(&mut app.filter);
+    }
+    match &mut app.overlay {
+        Some(Overlay::Confirm(d)) => d.typed.as_mut(),
+        Some(Overlay::Deploy(f)) => match f.field {
+            DeployField::Paths => Some(&mut f.paths),
+            DeployField::Message => Some(&mut f.message),
+            DeployField::Target => None,
+        },
+        Some(Overlay::Pin(f)) => match f.field {
+            PinField::Duration => Some(&mut f.duration),
+            PinField::Reason => Some(&mut f.reason),
+        },
+        _ => None,
+    }
+}
+
+const MAX_FIELD: usize = 1024;
+
+pub(super) fn type_char(app: &mut App, c: char) {
+    let filtering = app.filter_editing && app.overlay.is_none();
+    if let Some(field) = field_mut(app) {
+        if field.chars().count() < MAX_FIELD {
+            field.push(c);
+        }
+    } else if let Some(Overlay::Deploy(f)) = &mut app.overlay {
+        // On the target field, space cycles like →.
+        if c == ' ' && !f.choices.is_empty() {
+            f.choice = (f.choice + 1) % f.choices.len();
+        }
+    }
+    if filtering {
+        app.release_sel = 0;
+    }
+    clear_form_error(app);
+}
+
+pub(super) fn erase(app: &mut App) {
+    if let Some(field) = field_mut(app) {
+        field.pop();
+    }
+    if app.filter_editing && app.overlay.is_none() {
+        app.release_sel = 0;
+    }
+    clear_form_error(app);
+}
+
+pub(super) fn clear_form_error(app: &mut App) {
+    match &mut app.overlay {
+        Some(Overlay::Deploy(f)) => {
+            f.error = None;
+            f.candidates.clear();
+        }
+        Some(Overlay::Pin(f)) => f.error = None,
+        _ => {}
+    }
+}
+
+pub(super) fn move_field(app: &mut App, by: isize) {
+    match &mut app.overlay {
+        Some(Overlay::Deploy(f)) => {
+            let order = [
+                DeployField::Paths,
+                DeployField::Message,
+                DeployField::Target,
+            ];
+            let i = order.iter().position(|x| *x == f.field).unwrap_or(0);
+            f.field = order[step(i, by, order.len())];
+            f.candidates.clear();
+        }
+        Some(Overlay::Pin(f)) => {
+            f.field = if by < 0 {
+                PinField::Duration
+            } else {
+                PinField::Reason
+            };
+        }
+        _ => {}
+    }
+}
+
+/// The last word of the paths field (what Tab completes).
+pub(super) fn last_word(s: &str) -> &str {
+    match s.rfind(char::is_whitespace) {
+        Some(i) => &s[i + 1..],
+        None => s,
+    }
+}
+
+pub(super) fn complete(app: &mut App) -> Vec<Cmd> {
+    match &mut app.overlay {
+        Some(Overlay::Deploy(f)) if f.field == DeployField::Paths => {
+            vec![Cmd::Complete {
+                input: last_word(&f.paths).to_string(),
+            }]
+        }
+        Some(_) => {
+            move_field(app, 1);
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
+}
+
+pub(super) fn on_completions(app: &mut App, input: String, candidates: Vec<String>) {
+    let Some(Overlay::Deploy(f)) = &mut app.overlay else {
+        return;
+    };
+    if f.field != DeployField::Paths || last_word(&f.paths) != input {
+        return; // the operator typed on: stale
+    }
+    let common = common_prefix(&candidates);
+    if common.len() > input.len() {
+        let keep = f.paths.len() - input.len();
+        f.paths.truncate(keep);
+        f.paths.push_str(&common);
+    }
+    f.candidates = if candidates.len() > 1 {
+        candidates
+    } else {
+        Vec::new()
+    };
+    if f.candidates.is_empty() && common.is_empty() {
+        f.error = Some(format!("no local path starts with '{}'", printable(&input)));
+    }
+}
+
+pub(super) fn common_prefix(v: &[String]) -> String {
+    let Some(first) = v.first() else {
+        return String::new();
+    };
+    let mut n = first.len();
+    for s in &v[1..] {
+        n = first
+            .char_indices()
+            .zip(s.chars())
+            .take_while(|((_, a), b)| a == b)
+            .last()
+            .map_or(0, |((i, a), _)| i + a.len_utf8())
+            .min(n);
+    }
+    first[..n].to_string()
+}

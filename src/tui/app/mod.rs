@@ -1,0 +1,738 @@
+//! The console's state and its one pure transition: `update(&mut App, Msg) -> Vec<Cmd>`.
+//!
+//! Keys, worker events and clock ticks come in as `Msg`; what the worker must do goes
+//! out as `Cmd`. Nothing here does I/O or reads the clock, so every behaviour of the
+//! console (selection, dialogs, read-only refusals, conflicts) is tested without a
+//! terminal or a host. Dangerous actions are data (`Pending`): a key opens a
+//! confirmation dialog holding one, and only `y` in that dialog (or `yes` typed, for
+//! more than one host) turns it into a `Cmd`.
+//!
+//! `confirm` holds the dangerous actions and their dialogs, `forms` the deploy and pin
+//! prompts, `events` what the worker reports.
+
+mod confirm;
+mod events;
+mod forms;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+
+use super::keymap::{self, Action, Ctx, Key};
+use super::theme::Theme;
+use super::view::layout::{self, Areas};
+use crate::model::{HostState, Job, Pin, Release, printable};
+use crate::plan::{self, PrunePlan};
+
+pub use confirm::{Button, DeployTarget, Dialog, Pending};
+use confirm::{ask_prune_plan, cancel, confirm, open_rollback, open_switch, quit};
+use events::on_event;
+pub use forms::{DeployField, DeployForm, PinField, PinForm, TargetChoice, split_paths};
+use forms::{complete, cycle, erase, move_field, open_deploy, open_pin, submit, type_char};
+
+/// One configured host as the console knows it.
+#[derive(Clone, Debug)]
+pub struct HostView {
+    pub name: String,
+    pub groups: Vec<String>,
+    /// The last good scan; kept when a later scan fails.
+    pub state: Option<HostState>,
+    /// The last scan's error, if it failed.
+    pub error: Option<String>,
+    /// When the last good scan arrived.
+    pub updated_at: Option<SystemTime>,
+    pub scanning: bool,
+}
+
+impl HostView {
+    pub fn new(name: &str, groups: &[String]) -> HostView {
+        HostView {
+            name: name.to_string(),
+            groups: groups.to_vec(),
+            state: None,
+            error: None,
+            updated_at: None,
+            scanning: false,
+        }
+    }
+}
+
+/// The three panes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Hosts,
+    Releases,
+    Details,
+}
+
+/// What the details pane shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetailsMode {
+    Release,
+    History,
+}
+
+/// Operations the worker runs on the operator's request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    Switch,
+    Rollback,
+    Prune,
+    Pin,
+    Unpin,
+    Deploy,
+    PrunePlan,
+}
+
+impl OpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Switch => "switch",
+            OpKind::Rollback => "rollback",
+            OpKind::Prune => "prune",
+            OpKind::Pin => "pin",
+            OpKind::Unpin => "unpin",
+            OpKind::Deploy => "deploy",
+            OpKind::PrunePlan => "prune plan",
+        }
+    }
+}
+
+/// What the console asks the worker to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    /// Scan these hosts.
+    Refresh {
+        hosts: Vec<String>,
+    },
+    /// Switch only if the link still points at `expect` (what the operator saw live).
+    Switch {
+        host: String,
+        release: String,
+        expect: Option<String>,
+    },
+    Rollback {
+        host: String,
+        to: Option<String>,
+    },
+    /// Scan, then compute the prune plan for the dialog.
+    PrunePlan {
+        host: String,
+        keep: usize,
+    },
+    Prune {
+        host: String,
+        keep: usize,
+    },
+    Pin {
+        host: String,
+        release: String,
+        duration: Duration,
+        reason: String,
+    },
+    Unpin {
+        host: String,
+        release: String,
+    },
+    Deploy {
+        paths: Vec<PathBuf>,
+        message: String,
+        hosts: Vec<String>,
+    },
+    /// List local paths completing `input` (the deploy prompt's Tab).
+    Complete {
+        input: String,
+    },
+    Quit,
+}
+
+/// Why an operation failed, as the worker reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// The CLI's exit code for it (5 = conflict: the host changed since it was seen).
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn is_conflict(&self) -> bool {
+        self.code == 5
+    }
+}
+
+/// What the worker reports.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Scanned {
+        host: String,
+        at: SystemTime,
+        result: Result<HostState, String>,
+    },
+    /// A fresh scan and the prune plan computed from it.
+    Plan {
+        host: String,
+        at: SystemTime,
+        result: Result<(HostState, PrunePlan), String>,
+    },
+    /// A single-host operation ended; `Ok` carries a one-line summary.
+    Done {
+        host: String,
+        op: OpKind,
+        result: Result<String, Failure>,
+    },
+    /// Deploy progress on one host.
+    Progress {
+        host: String,
+        sent: u64,
+        total: u64,
+        phase: String,
+    },
+    /// The deploy ended on one host.
+    DeployHost {
+        host: String,
+        result: Result<String, String>,
+    },
+    /// The whole deploy ended.
+    DeployDone,
+    Completions {
+        input: String,
+        candidates: Vec<String>,
+    },
+}
+
+/// Everything that can happen to the console.
+// A scan is large and a key is small; messages are moved once each, so boxing would
+// only add noise to every test that builds one.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// The clock moved on (ages, "updated Ns ago").
+    Tick(SystemTime),
+    /// The spinner's next frame (sent only while busy).
+    Spin,
+    /// The auto-refresh timer fired.
+    AutoRefresh,
+    Resize(u16, u16),
+    Worker(Event),
+}
+
+/// What is drawn over the panes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overlay {
+    Help { scroll: usize },
+    Fleet { scroll: usize },
+    Confirm(Dialog),
+    Deploy(DeployForm),
+    Pin(PinForm),
+    Error { title: String, text: String },
+}
+
+/// An operation in flight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    pub op: OpKind,
+    pub hosts: Vec<String>,
+}
+
+impl InFlight {
+    pub fn describe(&self) -> String {
+        match self.hosts.as_slice() {
+            [one] => format!("{} on {one}", self.op.as_str()),
+            many => format!("{} on {} hosts", self.op.as_str(), many.len()),
+        }
+    }
+}
+
+/// One host's deploy progress.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostProgress {
+    pub host: String,
+    pub sent: u64,
+    pub total: u64,
+    pub phase: String,
+    /// Set when the deploy ended on this host.
+    pub result: Option<Result<String, String>>,
+}
+
+/// The deploy shown in the progress area.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployRun {
+    pub hosts: Vec<HostProgress>,
+    pub finished: bool,
+}
+
+/// The footer's last message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The whole console state.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// What the header calls the fleet (the config file's name, or "demo").
+    pub fleet: String,
+    pub hosts: Vec<HostView>,
+    pub focus: Pane,
+    pub host_sel: usize,
+    /// Index into the selected host's visible (filtered) releases.
+    pub release_sel: usize,
+    pub details_scroll: usize,
+    pub details_mode: DetailsMode,
+    pub overlay: Option<Overlay>,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub in_flight: Vec<InFlight>,
+    /// A prune plan being computed for this host.
+    pub plan_pending: Option<String>,
+    pub spinner: usize,
+    pub deploy: Option<DeployRun>,
+    pub message: Option<Flash>,
+    pub readonly: bool,
+    pub keep: usize,
+    /// The clock, as the last tick said.
+    pub now: SystemTime,
+    pub size: Rect,
+    pub theme: Theme,
+}
+
+impl App {
+    pub fn new(fleet: &str, hosts: Vec<HostView>, now: SystemTime) -> App {
+        App {
+            fleet: fleet.to_string(),
+            hosts,
+            focus: Pane::Hosts,
+            host_sel: 0,
+            release_sel: 0,
+            details_scroll: 0,
+            details_mode: DetailsMode::Release,
+            overlay: None,
+            filter: String::new(),
+            filter_editing: false,
+            in_flight: Vec::new(),
+            plan_pending: None,
+            spinner: 0,
+            deploy: None,
+            message: None,
+            readonly: false,
+            keep: 3,
+            now,
+            size: Rect::new(0, 0, 80, 24),
+            theme: Theme::default(),
+        }
+    }
+
+    /// The commands to send when the console opens: scan every host.
+    pub fn start(&mut self) -> Vec<Cmd> {
+        self.refresh_all()
+    }
+
+    /// Where keys go now.
+    pub fn context(&self) -> Ctx {
+        match &self.overlay {
+            Some(Overlay::Help { .. }) => Ctx::Help,
+            Some(Overlay::Fleet { .. }) => Ctx::Fleet,
+            Some(Overlay::Confirm(d)) if d.typed.is_some() => Ctx::Typed,
+            Some(Overlay::Confirm(_)) => Ctx::Dialog,
+            Some(Overlay::Deploy(_)) | Some(Overlay::Pin(_)) => Ctx::Form,
+            Some(Overlay::Error { .. }) => Ctx::Error,
+            None if self.filter_editing => Ctx::Filter,
+            None => match self.focus {
+                Pane::Hosts => Ctx::Hosts,
+                Pane::Releases => Ctx::Releases,
+                Pane::Details => Ctx::Details,
+            },
+        }
+    }
+
+    /// Work is pending (the spinner turns).
+    pub fn busy(&self) -> bool {
+        !self.in_flight.is_empty()
+            || self.plan_pending.is_some()
+            || self.hosts.iter().any(|h| h.scanning)
+    }
+
+    pub fn host(&self) -> Option<&HostView> {
+        self.hosts.get(self.host_sel)
+    }
+
+    /// The selected host's releases that pass the filter, newest first.
+    pub fn visible_releases(&self) -> Vec<&Release> {
+        let Some(state) = self.host().and_then(|h| h.state.as_ref()) else {
+            return Vec::new();
+        };
+        let f = self.filter.to_lowercase();
+        state
+            .releases
+            .iter()
+            .filter(|r| {
+                f.is_empty()
+                    || r.name.as_str().to_lowercase().contains(&f)
+                    || r.manifest()
+                        .is_some_and(|m| m.message.to_lowercase().contains(&f))
+            })
+            .collect()
+    }
+
+    pub fn selected_release(&self) -> Option<&Release> {
+        self.visible_releases().get(self.release_sel).copied()
+    }
+
+    /// The screen layout for the current size.
+    pub fn areas(&self) -> Areas {
+        let rows = self.deploy.as_ref().map_or(0, |d| d.hosts.len());
+        Areas::compute(self.size, self.hosts.len(), rows)
+    }
+
+    /// The oldest "updated" time among hosts that have been scanned.
+    pub fn oldest_update(&self) -> Option<SystemTime> {
+        self.hosts.iter().filter_map(|h| h.updated_at).min()
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(Flash {
+            text: clean(&text.into()),
+            error: false,
+        });
+    }
+
+    fn warn(&mut self, text: impl Into<String>) {
+        self.message = Some(Flash {
+            text: clean(&text.into()),
+            error: true,
+        });
+    }
+
+    fn refresh_all(&mut self) -> Vec<Cmd> {
+        let hosts: Vec<String> = self
+            .hosts
+            .iter_mut()
+            .filter(|h| !h.scanning)
+            .map(|h| {
+                h.scanning = true;
+                h.name.clone()
+            })
+            .collect();
+        if hosts.is_empty() {
+            Vec::new()
+        } else {
+            vec![Cmd::Refresh { hosts }]
+        }
+    }
+
+    fn refresh_host(&mut self, name: &str) -> Vec<Cmd> {
+        match self.hosts.iter_mut().find(|h| h.name == name) {
+            Some(h) => {
+                h.scanning = true;
+                vec![Cmd::Refresh {
+                    hosts: vec![name.to_string()],
+                }]
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn host_busy(&self, name: &str) -> Option<&InFlight> {
+        self.in_flight
+            .iter()
+            .find(|f| f.hosts.iter().any(|h| h == name))
+    }
+}
+
+/// One line, printable: errors from hosts and files can't garble the screen.
+pub fn clean(s: &str) -> String {
+    let one: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    printable(&one.join(" "))
+}
+
+/// The console's transition function.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    match msg {
+        Msg::Key(ev) => match Key::from_event(&ev) {
+            Some(key) => on_key(app, key),
+            None => Vec::new(),
+        },
+        Msg::Tick(now) => {
+            app.now = now;
+            Vec::new()
+        }
+        Msg::Spin => {
+            if app.busy() {
+                app.spinner = app.spinner.wrapping_add(1);
+            }
+            Vec::new()
+        }
+        Msg::AutoRefresh => app.refresh_all(),
+        Msg::Resize(w, h) => {
+            app.size = Rect::new(0, 0, w, h);
+            Vec::new()
+        }
+        Msg::Worker(ev) => on_event(app, ev),
+    }
+}
+
+fn on_key(app: &mut App, key: Key) -> Vec<Cmd> {
+    let ctx = app.context();
+    match keymap::lookup(ctx, key) {
+        Some(b) if b.mutating && app.readonly => {
+            app.warn(keymap::readonly_message(b));
+            Vec::new()
+        }
+        Some(b) => act(app, b.action),
+        None => {
+            if let Some(c) = key.text().filter(|_| ctx.is_text()) {
+                type_char(app, c);
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn act(app: &mut App, action: Action) -> Vec<Cmd> {
+    match action {
+        Action::Up => move_by(app, -1),
+        Action::Down => move_by(app, 1),
+        Action::PageUp => {
+            let p = page(app) as isize;
+            move_by(app, -p)
+        }
+        Action::PageDown => {
+            let p = page(app) as isize;
+            move_by(app, p)
+        }
+        Action::Top => move_by(app, isize::MIN / 2),
+        Action::Bottom => move_by(app, isize::MAX / 2),
+        Action::NextPane => {
+            app.focus = match app.focus {
+                Pane::Hosts => Pane::Releases,
+                Pane::Releases => Pane::Details,
+                Pane::Details => Pane::Hosts,
+            };
+            Vec::new()
+        }
+        Action::PrevPane => {
+            app.focus = match app.focus {
+                Pane::Hosts => Pane::Details,
+                Pane::Releases => Pane::Hosts,
+                Pane::Details => Pane::Releases,
+            };
+            Vec::new()
+        }
+        Action::Details => {
+            app.details_mode = DetailsMode::Release;
+            app.details_scroll = 0;
+            app.focus = if app.focus == Pane::Hosts {
+                Pane::Releases
+            } else {
+                Pane::Details
+            };
+            Vec::new()
+        }
+        Action::History => {
+            app.details_mode = match app.details_mode {
+                DetailsMode::Release => DetailsMode::History,
+                DetailsMode::History => DetailsMode::Release,
+            };
+            app.details_scroll = 0;
+            Vec::new()
+        }
+        Action::Fleet => {
+            app.overlay = Some(Overlay::Fleet { scroll: 0 });
+            Vec::new()
+        }
+        Action::Help => {
+            app.overlay = Some(Overlay::Help { scroll: 0 });
+            Vec::new()
+        }
+        Action::Filter => {
+            app.filter_editing = true;
+            Vec::new()
+        }
+        Action::ClearFilter => {
+            if !app.filter.is_empty() {
+                app.filter.clear();
+                app.release_sel = 0;
+                app.say("filter cleared");
+            } else if app.deploy.as_ref().is_some_and(|d| d.finished) {
+                app.deploy = None;
+            }
+            Vec::new()
+        }
+        Action::Refresh => {
+            app.say("refreshing every host");
+            app.refresh_all()
+        }
+        Action::Quit => quit(app),
+        Action::Switch => open_switch(app),
+        Action::Rollback => open_rollback(app),
+        Action::Prune => ask_prune_plan(app),
+        Action::Pin => open_pin(app),
+        Action::Deploy => open_deploy(app),
+        Action::Confirm => confirm(app),
+        Action::Cancel => cancel(app),
+        Action::ToggleButton => {
+            if let Some(Overlay::Confirm(d)) = &mut app.overlay {
+                d.focus = match d.focus {
+                    Button::Cancel => Button::Confirm,
+                    Button::Confirm => Button::Cancel,
+                };
+            }
+            Vec::new()
+        }
+        Action::Activate => {
+            if let Some(Overlay::Confirm(d)) = &mut app.overlay {
+                match d.focus {
+                    Button::Cancel => return cancel(app),
+                    Button::Confirm => {
+                        d.note = Some("Enter does not confirm: press y to run it".into())
+                    }
+                }
+            }
+            Vec::new()
+        }
+        Action::Submit => submit(app),
+        Action::Erase => {
+            erase(app);
+            Vec::new()
+        }
+        Action::Complete => complete(app),
+        Action::PrevField => {
+            move_field(app, -1);
+            Vec::new()
+        }
+        Action::NextField => {
+            move_field(app, 1);
+            Vec::new()
+        }
+        Action::CycleNext => {
+            cycle(app, 1);
+            Vec::new()
+        }
+        Action::CyclePrev => {
+            cycle(app, -1);
+            Vec::new()
+        }
+        Action::Close => {
+            app.overlay = None;
+            Vec::new()
+        }
+    }
+}
+
+/// Rows a PgUp/PgDn moves in the focused pane (or overlay).
+fn page(app: &App) -> usize {
+    let a = app.areas();
+    let rows = match (&app.overlay, app.focus) {
+        (Some(_), _) => app.size.height.saturating_sub(4) as usize,
+        (None, Pane::Hosts) => layout::table_rows(a.hosts),
+        (None, Pane::Releases) => layout::table_rows(a.releases),
+        (None, Pane::Details) => layout::inner_rows(a.details),
+    };
+    rows.max(1)
+}
+
+fn step(i: usize, by: isize, len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    let j = (i as isize).saturating_add(by);
+    j.clamp(0, len as isize - 1) as usize
+}
+
+fn move_by(app: &mut App, by: isize) -> Vec<Cmd> {
+    match &mut app.overlay {
+        Some(Overlay::Help { .. }) | Some(Overlay::Fleet { .. }) => {
+            let max = super::view::max_scroll(app);
+            if let Some(Overlay::Help { scroll }) | Some(Overlay::Fleet { scroll }) =
+                &mut app.overlay
+            {
+                *scroll = step(*scroll, by, max + 1);
+            }
+            return Vec::new();
+        }
+        Some(_) => return Vec::new(),
+        None => {}
+    }
+    match app.focus {
+        Pane::Hosts => {
+            let j = step(app.host_sel, by, app.hosts.len());
+            if j != app.host_sel {
+                app.host_sel = j;
+                app.release_sel = 0;
+                app.details_scroll = 0;
+            }
+        }
+        Pane::Releases => {
+            let j = step(app.release_sel, by, app.visible_releases().len());
+            if j != app.release_sel {
+                app.release_sel = j;
+                app.details_scroll = 0;
+            }
+        }
+        Pane::Details => {
+            app.details_scroll = step(app.details_scroll, by, 10_000);
+        }
+    }
+    Vec::new()
+}
+
+/// The selected host's name and state, or a message saying why there is none.
+fn host_state(app: &mut App) -> Option<(String, HostState)> {
+    let Some(h) = app.host() else {
+        app.warn("no host selected");
+        return None;
+    };
+    let name = h.name.clone();
+    match (&h.state, &h.error) {
+        (Some(s), _) => {
+            let s = s.clone();
+            if let Some(f) = app.host_busy(&name) {
+                let what = f.describe();
+                app.warn(format!("{name}: wait, {what} is still running"));
+                return None;
+            }
+            Some((name, s))
+        }
+        (None, Some(e)) => {
+            let e = e.clone();
+            app.warn(format!("{name} is unreachable: {e}"));
+            None
+        }
+        (None, None) => {
+            app.warn(format!("{name} has not been scanned yet"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forms::common_prefix;
+    use super::*;
+
+    #[test]
+    fn paths_split_on_spaces_and_respect_quotes() {
+        assert_eq!(split_paths(" a  b/c "), vec!["a", "b/c"]);
+        assert_eq!(split_paths("'my dir' x"), vec!["my dir", "x"]);
+        assert_eq!(split_paths("\"\""), vec![""]);
+        assert!(split_paths("   ").is_empty());
+    }
+
+    #[test]
+    fn common_prefixes() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(common_prefix(&v(&["build/", "bin/"])), "b");
+        assert_eq!(common_prefix(&v(&["target/"])), "target/");
+        assert_eq!(common_prefix(&v(&[])), "");
+        assert_eq!(common_prefix(&v(&["é1", "é2"])), "é");
+    }
+
+    #[test]
+    fn clean_makes_one_printable_line() {
+        assert_eq!(clean("a\n b\x1b[2J\n"), "a b?[2J");
+    }
+}
