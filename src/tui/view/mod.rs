@@ -4,8 +4,10 @@
 //! draws dialogs, prompts, help, the fleet matrix and error popups. Every string that
 //! comes from a host or a file goes through `model::printable` first.
 
+mod dialog;
 pub mod layout;
 mod overlays;
+mod wrap;
 
 pub use overlays::max_scroll;
 mod panes;

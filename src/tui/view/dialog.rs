@@ -1,0 +1,377 @@
+//! Confirmation dialogs: what a pending action will do, exactly (hosts, from → to,
+//! jobs on each side, the prune plan with every verdict and reason), with Cancel
+//! focused and `y` (or `yes` typed, for several hosts) the only way to run it.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::layout::centered;
+use super::overlays::{boxed, fit};
+use super::wrap::wrap;
+use crate::model::{Job, printable};
+use crate::plan::Verdict;
+use crate::tui::app::{App, Button, Dialog, Pending};
+use crate::tui::theme;
+
+fn jobs_text(jobs: &[Job]) -> String {
+    if jobs.is_empty() {
+        return "none".into();
+    }
+    let pids: Vec<String> = jobs.iter().take(8).map(|j| j.pid.to_string()).collect();
+    let more = if jobs.len() > 8 { ", …" } else { "" };
+    format!("{} (pid {}{more})", jobs.len(), pids.join(", "))
+}
+
+/// What a pending action will do, line by line.
+pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let b = |s: String| Span::styled(s, t.title());
+    let mut out: Vec<Line> = Vec::new();
+    let hidden_note = |hidden: usize, out: &mut Vec<Line>| {
+        if hidden > 0 {
+            out.push(Line::from(Span::styled(
+                format!("{hidden} process(es) of other users could not be inspected."),
+                t.warn(),
+            )));
+        }
+    };
+    match p {
+        Pending::Switch {
+            host,
+            from,
+            to,
+            from_jobs,
+            to_jobs,
+            to_bad,
+            hidden,
+        } => {
+            let from_s = from.clone().unwrap_or_else(|| "(no live release)".into());
+            out.push(Line::from(vec![
+                Span::raw("Switch "),
+                b(printable(host)),
+                Span::raw(" from "),
+                Span::styled(from_s.clone(), t.live()),
+                Span::raw(" → "),
+                b(to.clone()),
+            ]));
+            out.push(Line::from(""));
+            if from.is_some() {
+                out.push(Line::from(format!(
+                    "jobs on {from_s} (from): {}; they keep running on it",
+                    jobs_text(from_jobs)
+                )));
+            }
+            out.push(Line::from(format!(
+                "jobs on {to} (to): {}",
+                jobs_text(to_jobs)
+            )));
+            hidden_note(*hidden, &mut out);
+            if *to_bad {
+                out.push(Line::from(Span::styled(
+                    format!(
+                        "{} {to} is bad (rolled back from); switching to it clears that.",
+                        theme::BAD
+                    ),
+                    t.bad(),
+                )));
+            }
+            out.push(Line::from(""));
+            match from {
+                Some(f) => out.push(Line::from(format!(
+                    "New jobs start on {to}. Runs only if the link still points at {f}."
+                ))),
+                None => out.push(Line::from(format!("New jobs start on {to}."))),
+            }
+        }
+        Pending::Rollback {
+            host,
+            from,
+            to,
+            from_jobs,
+            to_jobs,
+            hidden,
+        } => {
+            out.push(Line::from(vec![
+                Span::raw("Roll back "),
+                b(printable(host)),
+                Span::raw(" from "),
+                Span::styled(from.clone(), t.live()),
+                Span::raw(" → "),
+                b(to.clone()),
+            ]));
+            out.push(Line::from(""));
+            out.push(Line::from(format!(
+                "jobs on {from} (from): {}; they keep running on it",
+                jobs_text(from_jobs)
+            )));
+            out.push(Line::from(format!(
+                "jobs on {to} (to): {}",
+                jobs_text(to_jobs)
+            )));
+            hidden_note(*hidden, &mut out);
+            out.push(Line::from(""));
+            out.push(Line::from(vec![
+                Span::styled(format!("{} ", theme::BAD), t.bad()),
+                Span::raw(format!(
+                    "{from} becomes bad: rollback skips it, prune deletes it first."
+                )),
+            ]));
+            out.push(Line::from(format!("New jobs start on {to}.")));
+        }
+        Pending::Prune { host, keep, plan } => {
+            let del = plan.deletions().count();
+            out.push(Line::from(vec![
+                Span::raw("Prune "),
+                b(printable(host)),
+                Span::raw(format!(
+                    " (keep {keep}): delete {del}, keep {}",
+                    plan.verdicts.len() - del
+                )),
+            ]));
+            out.push(Line::from(""));
+            let w = plan
+                .verdicts
+                .iter()
+                .map(|v| v.name.as_str().chars().count())
+                .max()
+                .unwrap_or(0);
+            for v in &plan.verdicts {
+                let (verdict, style, why) = match &v.verdict {
+                    Verdict::Delete(why) => {
+                        (format!("{} delete", theme::BAD), t.bad(), why.to_string())
+                    }
+                    Verdict::Keep(why) => {
+                        let why: Vec<String> = why.iter().map(|w| w.to_string()).collect();
+                        ("  keep".to_string(), t.ok(), why.join(", "))
+                    }
+                };
+                out.push(Line::from(vec![
+                    Span::styled(format!("{verdict:<8}"), style),
+                    Span::raw(format!(" {:<w$}  {}", v.name.as_str(), printable(&why))),
+                ]));
+            }
+            if !plan.stale_staging.is_empty() {
+                out.push(Line::from(format!(
+                    "also removes {} unfinished upload(s) in .relman/staging",
+                    plan.stale_staging.len()
+                )));
+            }
+            if !plan.expired_pins.is_empty() {
+                out.push(Line::from(format!(
+                    "also removes {} expired pin file(s)",
+                    plan.expired_pins.len()
+                )));
+            }
+            if plan.is_noop() {
+                out.push(Line::from(Span::styled("Nothing to delete.", t.dim())));
+            } else if del > 0 {
+                out.push(Line::from("Order: bad releases first, then the oldest."));
+            }
+            out.push(Line::from(
+                "Jobs are checked again under the lock before each deletion.",
+            ));
+        }
+        Pending::Pin {
+            host,
+            release,
+            duration,
+            duration_text,
+            reason,
+        } => {
+            let until = humantime::format_rfc3339_seconds(app.now + *duration);
+            out.push(Line::from(vec![
+                Span::raw("Pin "),
+                b(release.clone()),
+                Span::raw(" on "),
+                b(printable(host)),
+            ]));
+            out.push(Line::from(""));
+            out.push(Line::from(format!(
+                "for {duration_text} (until about {until})"
+            )));
+            out.push(Line::from(format!(
+                "reason: {}",
+                if reason.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    printable(reason)
+                }
+            )));
+            out.push(Line::from(""));
+            out.push(Line::from(
+                "Prune keeps this release until the pin expires.",
+            ));
+        }
+        Pending::Unpin {
+            host,
+            release,
+            pins,
+        } => {
+            out.push(Line::from(vec![
+                Span::raw(format!("Remove {} pin(s) from ", pins.len())),
+                b(release.clone()),
+                Span::raw(" on "),
+                b(printable(host)),
+            ]));
+            out.push(Line::from(""));
+            for p in pins {
+                let reason = if p.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", printable(&p.reason))
+                };
+                out.push(Line::from(vec![
+                    Span::styled(theme::PIN, t.pin()),
+                    Span::raw(format!(
+                        " by {}, until {}{reason}",
+                        printable(&p.by),
+                        printable(&p.expires_at)
+                    )),
+                ]));
+            }
+            out.push(Line::from(""));
+            out.push(Line::from("Prune may then delete this release."));
+        }
+        Pending::Deploy {
+            targets,
+            target_label,
+            paths,
+            message,
+        } => {
+            out.push(Line::from(vec![
+                Span::raw("Deploy to "),
+                b(format!(
+                    "{} host{}",
+                    targets.len(),
+                    if targets.len() == 1 { "" } else { "s" }
+                )),
+                Span::raw(format!(" ({})", printable(target_label))),
+            ]));
+            out.push(Line::from(""));
+            let quoted: Vec<String> = paths.iter().map(|p| printable(p)).collect();
+            out.push(Line::from(format!("paths:   {}", quoted.join("  "))));
+            out.push(Line::from(format!(
+                "message: {}",
+                if message.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    printable(message)
+                }
+            )));
+            out.push(Line::from(
+                "Each host gets a new release named for the UTC time of the deploy",
+            ));
+            out.push(Line::from("and switches to it; running jobs keep theirs:"));
+            let w = targets
+                .iter()
+                .map(|x| x.host.chars().count())
+                .max()
+                .unwrap_or(0);
+            for x in targets {
+                let what = match (&x.live, &x.error) {
+                    (_, Some(e)) => {
+                        Span::styled(format!("unreachable now: {}", printable(e)), t.error())
+                    }
+                    (Some(l), None) if x.live_jobs > 0 => Span::raw(format!(
+                        "{l} → new  ({} job(s) keep running on {l})",
+                        x.live_jobs
+                    )),
+                    (Some(l), None) => Span::raw(format!("{l} → new")),
+                    (None, None) => Span::raw("(no live release) → new".to_string()),
+                };
+                out.push(Line::from(vec![
+                    Span::styled(format!("  {:<w$}  ", printable(&x.host)), t.title()),
+                    what,
+                ]));
+            }
+        }
+        Pending::Quit { in_flight } => {
+            out.push(Line::from("Still in flight:"));
+            for f in in_flight {
+                out.push(Line::from(format!("  {}", printable(f))));
+            }
+            out.push(Line::from(""));
+            out.push(Line::from(
+                "Quit anyway? The operation stops where it is; the host frees its lock.",
+            ));
+        }
+    }
+    out
+}
+
+pub(super) fn dialog(app: &App, frame: &mut Frame, area: Rect, d: &Dialog) {
+    let t = &app.theme;
+    let lines = describe(app, &d.pending);
+    let hosts = d.pending.hosts().len();
+    let mut bottom: Vec<Line> = vec![Line::from("")];
+    match &d.typed {
+        Some(typed) => {
+            bottom.push(Line::from(vec![
+                Span::styled(format!("This runs on {hosts} hosts. Type "), t.warn()),
+                Span::styled("yes", t.title()),
+                Span::styled(" and press Enter: ", t.warn()),
+                Span::styled(format!("{}▏", printable(typed)), t.button_focused()),
+            ]));
+            bottom.push(Line::from(Span::styled("Esc cancels.", t.dim())));
+        }
+        None => {
+            let btn = |label: &str, focused: bool| {
+                Span::styled(
+                    format!("[ {label} ]"),
+                    if focused {
+                        t.button_focused()
+                    } else {
+                        t.plain()
+                    },
+                )
+            };
+            let run = if d.pending.dangerous() {
+                "y: run it"
+            } else {
+                "y: quit"
+            };
+            bottom.push(Line::from(vec![
+                btn("Cancel", d.focus == Button::Cancel),
+                Span::raw("   "),
+                btn(run, d.focus == Button::Confirm),
+                Span::styled("   n/Esc cancels · Enter never confirms", t.dim()),
+            ]));
+        }
+    }
+    if let Some(n) = &d.note {
+        bottom.push(Line::from(Span::styled(printable(n), t.warn())));
+    }
+    let widest = lines
+        .iter()
+        .chain(bottom.iter())
+        .map(|l| l.width())
+        .max()
+        .unwrap_or(20) as u16
+        + 4;
+    let max_w = area.width.saturating_sub(2).max(1);
+    let width = widest.max(40).min(max_w);
+    // Inside: borders and one column of padding on each side.
+    let text_w = width.saturating_sub(4).max(1) as usize;
+    let lines: Vec<Line> = lines.iter().flat_map(|l| wrap(l, text_w)).collect();
+    let bottom: Vec<Line> = bottom.iter().flat_map(|l| wrap(l, text_w)).collect();
+    let max_rows = area.height.saturating_sub(2) as usize;
+    let height = (lines.len() + bottom.len() + 2).min(max_rows.max(3)) as u16;
+    let r = centered(area, width, height);
+    let title = if d.pending.dangerous() {
+        format!("{} — confirm", d.pending.title())
+    } else {
+        d.pending.title().to_string()
+    };
+    let inner = boxed(frame, r, &title, t.dialog(d.pending.dangerous()));
+    let room = (inner.height as usize).saturating_sub(bottom.len());
+    let mut lines = fit(lines, room, t);
+    lines.extend(bottom);
+    let text = Rect {
+        x: inner.x + 1,
+        width: inner.width.saturating_sub(2),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(lines), text);
+}
