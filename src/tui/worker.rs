@@ -197,6 +197,9 @@ async fn scan(shared: Arc<Shared>, host: String) {
     let result = on_host(&shared, &host, ops::scan)
         .await
         .map_err(|f| f.message);
+    if let Err(e) = &result {
+        tracing::warn!(host = %host, "console: scan failed: {e}");
+    }
     if let Ok(mut s) = shared.scanning.lock() {
         s.remove(&host);
     }
@@ -213,7 +216,14 @@ where
 {
     let sh = shared.clone();
     tokio::spawn(async move {
+        tracing::info!(host = %host, op = kind.as_str(), "console: operation starts");
         let result = on_host(&sh, &host, f).await;
+        match &result {
+            Ok(summary) => tracing::info!(host = %host, op = kind.as_str(), "{summary}"),
+            Err(f) => {
+                tracing::warn!(host = %host, op = kind.as_str(), code = f.code, "{}", f.message)
+            }
+        }
         let _ = sh.events.send(Event::Done {
             host,
             op: kind,
