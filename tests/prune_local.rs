@@ -171,7 +171,15 @@ fn the_brief_scenario_dry_run_then_prune() {
     let before = entries(&h);
     let hist_before = history(&h).len();
     let dry = ops::prune::prune(&t, &h, 3, true).unwrap();
-    assert!(dry.dry_run && dry.outcomes.is_empty());
+    assert!(dry.dry_run);
+    assert_eq!(
+        dry.outcomes,
+        [
+            (r(7), ops::prune::Outcome::WouldDelete),
+            (r(8), ops::prune::Outcome::WouldDelete)
+        ],
+        "the host's own checks agree"
+    );
     let want = rows(&[
         (8, "delete: bad (rolled back from)"),
         (7, "delete: bad (rolled back from)"),
@@ -306,6 +314,26 @@ fn a_launched_job_keeps_its_release_until_it_exits() {
         st.release(&r(1)).unwrap().jobs.is_empty(),
         "the /proc scan can't see it: only the lock protects it"
     );
+
+    // The dry run says so too, and creates nothing.
+    let dry = ops::prune::prune(&t, &h, 0, true).unwrap();
+    assert_eq!(
+        dry.rows().iter().map(|x| x.text()).collect::<Vec<_>>(),
+        [
+            "keep: live",
+            "keep: previous (rollback target)",
+            "delete: old",
+            "delete: old → kept: in use by a launched job",
+        ]
+    );
+    let v = serde_json::to_value(&dry).unwrap();
+    assert_eq!(v["releases"][2]["result"], "would_delete");
+    assert_eq!(v["releases"][3]["result"], "kept");
+    assert_eq!(
+        v["releases"][3]["result_reason"],
+        "in use by a launched job"
+    );
+    assert!(!root(&h).join(format!(".relman/run/{}.lock", r(2))).exists());
 
     let rep = ops::prune::prune(&t, &h, 0, false).unwrap();
     assert_eq!(

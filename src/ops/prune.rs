@@ -57,6 +57,8 @@ impl std::fmt::Display for Skip {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Deleted,
+    /// Dry run: the host's checks pass, it would be deleted.
+    WouldDelete,
     /// Kept after all, and why.
     Kept(Skip),
     /// Already gone when its turn came.
@@ -70,6 +72,7 @@ impl Outcome {
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Deleted => "deleted",
+            Outcome::WouldDelete => "would_delete",
             Outcome::Kept(_) => "kept",
             Outcome::Gone => "gone",
             Outcome::Failed => "failed",
@@ -81,6 +84,7 @@ impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Outcome::Deleted => f.write_str("deleted"),
+            Outcome::WouldDelete => f.write_str("would be deleted"),
             Outcome::Kept(why) => write!(f, "kept: {why}"),
             Outcome::Gone => f.write_str("already gone"),
             Outcome::Failed => f.write_str("FAILED: rm -rf left files behind"),
@@ -95,8 +99,9 @@ pub struct PruneReport {
     pub dry_run: bool,
     /// The plan: every release's verdict and reasons (made from the scan under the lock).
     pub plan: PrunePlan,
-    /// What happened to each release the plan deleted, in the order tried (empty for a
-    /// dry run).
+    /// What happened to each release the plan deleted, in the order tried. A dry run
+    /// asks the host the same questions without deleting: [`Outcome::WouldDelete`], or
+    /// kept (a launched job holds it...).
     pub outcomes: Vec<(String, Outcome)>,
     /// Pin files removed (expired, or their release is gone).
     pub pins_removed: Vec<String>,
@@ -114,27 +119,27 @@ pub struct PruneRow {
     pub verdict: &'static str,
     /// The plan's reasons, as `--dry-run` prints them (`live`, `among newest 3`, `old`...).
     pub reasons: Vec<String>,
-    /// For a release the plan deleted, after a real run: `deleted`, `kept`, `gone`,
-    /// `failed`.
+    /// For a release the plan deleted: `deleted`, `kept`, `gone`, `failed`; in a dry
+    /// run `would_delete` or `kept` (the host's own checks would keep it).
     pub result: Option<&'static str>,
     /// Why a planned deletion was kept or failed (`in use by a launched job`...).
     pub result_reason: Option<String>,
 }
 
 impl PruneRow {
-    /// `keep: live`, `delete: old`, `delete: old → kept: in use by a launched job`.
+    /// `keep: live`, `delete: old` (dry run), `delete: old → deleted`,
+    /// `delete: old → kept: in use by a launched job`.
     pub fn text(&self) -> String {
         let mut s = format!("{}: {}", self.verdict, self.reasons.join(", "));
-        if let Some(r) = self.result {
-            if r != "deleted" {
+        match self.result {
+            None | Some("would_delete") => {}
+            Some(r) => {
                 s.push_str(" → ");
                 s.push_str(r);
                 if let Some(why) = &self.result_reason {
                     s.push_str(": ");
                     s.push_str(why);
                 }
-            } else {
-                s.push_str(" → deleted");
             }
         }
         s
@@ -215,8 +220,11 @@ impl Serialize for PruneReport {
     }
 }
 
-/// `relman prune [--keep N] [--dry-run]` on one host. A dry run scans and plans only
-/// (no lock: it changes nothing); a real run takes the lock and calls [`prune_locked`].
+/// `relman prune [--keep N] [--dry-run]` on one host. A dry run takes no lock and
+/// changes nothing: it scans, plans, and asks the host whether each release to delete
+/// would pass the checks made before a deletion (a job started through `launch` that
+/// left its release is only visible that way). A real run takes the lock and calls
+/// [`prune_locked`].
 pub fn prune(
     t: &dyn Transport,
     host: &HostConfig,
@@ -225,7 +233,11 @@ pub fn prune(
 ) -> Result<PruneReport, OpError> {
     if dry_run {
         let state = scan(t, host)?;
-        return Ok(report(host, &state, keep, true));
+        let mut rep = report(host, &state, keep, true);
+        if rep.plan.deletions().next().is_some() {
+            run_prune_script(t, host, None, &mut rep)?;
+        }
+        return Ok(rep);
     }
     let lock = acquire(t, host, Action::Prune)?;
     prune_locked(t, host, &lock, keep)
@@ -265,6 +277,17 @@ pub fn execute(
     lock: &HostLock,
     rep: &mut PruneReport,
 ) -> Result<(), OpError> {
+    run_prune_script(t, host, Some(lock), rep)
+}
+
+/// prune.sh for `rep.plan`: under `lock`, for real; without, as a dry run.
+fn run_prune_script(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: Option<&HostLock>,
+    rep: &mut PruneReport,
+) -> Result<(), OpError> {
+    let dry = lock.is_none();
     let delete: Vec<String> = rep.plan.deletions().map(|(n, _)| n.to_string()).collect();
     let mut pins = Vec::new();
     for p in &rep.plan.expired_pins {
@@ -282,8 +305,13 @@ pub fn execute(
         serde_json::to_string(&now_rfc3339()).expect("string"),
         serde_json::to_string(&operator()).expect("string"),
     );
-    let script = with_launcher(root_script(PRUNE, host), host)?
-        .param("TOKEN", lock.token.clone())
+    let script = match lock {
+        Some(lock) => with_launcher(root_script(PRUNE, host), host)?
+            .param("TOKEN", lock.token.clone())
+            .param("DRY", "0"),
+        None => root_script(PRUNE, host).param("DRY", "1"),
+    };
+    let script = script
         .param("DELETE", delete.join(" "))
         .param("PINS", pins.join(" "))
         .param("STAGING", rep.plan.stale_staging.join(" "))
@@ -300,7 +328,7 @@ pub fn execute(
             )));
         }
     }
-    let parsed = parse_output(&out.stdout, &delete, &rep.plan.stale_staging)
+    let parsed = parse_output(&out.stdout, &delete, &rep.plan.stale_staging, dry)
         .map_err(|e| OpError::Failed(format!("prune: {e}")))?;
     rep.outcomes = parsed.outcomes;
     rep.pins_removed = parsed.pins;
@@ -332,7 +360,12 @@ struct Parsed {
 
 /// Parses prune.sh output (version 1, see the script). Every name in `asked` must get
 /// exactly one outcome, in order; nothing about a release not asked about is believed.
-fn parse_output(out: &[u8], asked: &[String], staging: &[String]) -> Result<Parsed, String> {
+fn parse_output(
+    out: &[u8],
+    asked: &[String],
+    staging: &[String],
+    dry: bool,
+) -> Result<Parsed, String> {
     let text = std::str::from_utf8(out).map_err(|_| "output is not UTF-8".to_string())?;
     let body = text
         .strip_suffix("done\n")
@@ -348,9 +381,10 @@ fn parse_output(out: &[u8], asked: &[String], staging: &[String]) -> Result<Pars
         let bad = |m: &str| format!("line {}: {m}: {:?}", i + 2, printable(l));
         let f: Vec<&str> = l.split('\t').collect();
         let outcome = match f.as_slice() {
-            ["deleted", _] => Some(Outcome::Deleted),
+            ["deleted", _] if !dry => Some(Outcome::Deleted),
+            ["would", _] if dry => Some(Outcome::WouldDelete),
+            ["failed", _, "rm"] if !dry => Some(Outcome::Failed),
             ["gone", _] => Some(Outcome::Gone),
-            ["failed", _, "rm"] => Some(Outcome::Failed),
             ["kept", _, "launched"] => Some(Outcome::Kept(Skip::Launched)),
             ["kept", _, "jobsunknown"] => Some(Outcome::Kept(Skip::JobsUnknown)),
             ["kept", _, "notdir"] => Some(Outcome::Kept(Skip::NotADirectory)),
@@ -370,6 +404,9 @@ fn parse_output(out: &[u8], asked: &[String], staging: &[String]) -> Result<Pars
                 }
             }
             continue;
+        }
+        if dry {
+            return Err(bad("unexpected line in a dry run"));
         }
         match f.as_slice() {
             ["pin", file]
@@ -409,7 +446,7 @@ mod tests {
             "relman-prune\t1\ndeleted\t{A}\nkept\t{B}\tjobs\t12\t34\nkept\t{C}\tlaunched\n\
              pin\tab12.json\nstaging\t{A}\nwarn\thistory\ndone\n"
         );
-        let p = parse_output(out.as_bytes(), &names(&[A, B, C]), &names(&[A])).unwrap();
+        let p = parse_output(out.as_bytes(), &names(&[A, B, C]), &names(&[A]), false).unwrap();
         assert_eq!(
             p.outcomes,
             vec![
@@ -441,10 +478,35 @@ mod tests {
             format!("banner\nrelman-prune\t1\ndeleted\t{A}\ndeleted\t{B}\ndone\n"),
         ] {
             assert!(
-                parse_output(bad.as_bytes(), &asked, &[]).is_err(),
+                parse_output(bad.as_bytes(), &asked, &[], false).is_err(),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_dry_run_answer_says_would_and_nothing_else() {
+        let asked = names(&[A, B]);
+        let ok = format!("relman-prune\t1\nwould\t{A}\nkept\t{B}\tlaunched\ndone\n");
+        let p = parse_output(ok.as_bytes(), &asked, &[], true).unwrap();
+        assert_eq!(
+            p.outcomes,
+            [
+                (A.to_string(), Outcome::WouldDelete),
+                (B.to_string(), Outcome::Kept(Skip::Launched))
+            ]
+        );
+        for bad in [
+            format!("relman-prune\t1\ndeleted\t{A}\nwould\t{B}\ndone\n"),
+            format!("relman-prune\t1\nwould\t{A}\nwould\t{B}\npin\tx.json\ndone\n"),
+        ] {
+            assert!(
+                parse_output(bad.as_bytes(), &asked, &[], true).is_err(),
+                "{bad:?}"
+            );
+        }
+        let real = format!("relman-prune\t1\nwould\t{A}\nwould\t{B}\ndone\n");
+        assert!(parse_output(real.as_bytes(), &asked, &[], false).is_err());
     }
 
     #[test]

@@ -2,7 +2,10 @@
 # under the host lock, right before it goes.
 # Params: ROOT LINK PREFIX PREFIX_RE TOKEN LAUNCHER, DELETE (release names in the
 # order to delete them), PINS (ids of expired pins), STAGING (names of staging dirs),
-# HIST_HEAD (a history object up to and including `"note":`).
+# HIST_HEAD (a history object up to and including `"note":`), DRY (0|1).
+#
+# DRY=1 (`prune --dry-run`, no host lock): the same checks, nothing changed; a release
+# that would go is reported `would <name>`, and nothing after the releases is done.
 #
 # For each release: it must still be a real directory directly in the root (a
 # symlink is never followed); its launcher lock (.relman/run/<name>.lock) is taken
@@ -13,6 +16,7 @@
 # Output, version 1, one tab-separated record per line:
 #   relman-prune 1
 #   deleted <name>
+#   would <name>                                  (DRY=1: would be deleted)
 #   kept <name> launched|jobsunknown|notdir       (skipped, with why)
 #   kept <name> jobs <pid> [<pid>...]
 #   gone <name>                                   (already not there)
@@ -25,10 +29,12 @@
 
 resolve_root || { echo "the root $ROOT does not exist" >&2; exit 5; }
 cd -P -- "$ROOT_ABS" || exit 1
-check_token
-ensure_launcher || exit 1
+if [ "$DRY" != 1 ]; then
+    check_token
+    ensure_launcher || exit 1
+fi
 command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is missing on the host" >&2; exit 1; }
-mkdir -p .relman/run || { echo "cannot create $ROOT_ABS/.relman/run" >&2; exit 1; }
+[ "$DRY" = 1 ] || mkdir -p .relman/run || { echo "cannot create $ROOT_ABS/.relman/run" >&2; exit 1; }
 for _n in $DELETE; do
     is_release "$_n" || { echo "refusing to prune a name that is not a release" >&2; exit 1; }
 done
@@ -48,18 +54,21 @@ for _n in $DELETE; do
         continue
     fi
     _lk=.relman/run/$_n.lock
-    [ -e "$_lk" ] || { true >>"$_lk"; } 2>/dev/null
-    if [ -L "$_lk" ] || [ ! -f "$_lk" ] || [ ! -r "$_lk" ]; then
-        printf 'kept\t%s\tlaunched\n' "$_n"
-        _skipped="${_skipped:+$_skipped, }$_n (its launcher lock file is unusable)"
-        continue
-    fi
-    exec 8<"$_lk"
-    if ! flock -n -x 8; then
-        exec 8<&-
-        printf 'kept\t%s\tlaunched\n' "$_n"
-        _skipped="${_skipped:+$_skipped, }$_n (in use by a launched job)"
-        continue
+    # A dry run creates nothing: no lock file means no job was launched in it.
+    if [ "$DRY" != 1 ] || [ -e "$_lk" ] || [ -L "$_lk" ]; then
+        [ -e "$_lk" ] || { true >>"$_lk"; } 2>/dev/null
+        if [ -L "$_lk" ] || [ ! -f "$_lk" ] || [ ! -r "$_lk" ]; then
+            printf 'kept\t%s\tlaunched\n' "$_n"
+            _skipped="${_skipped:+$_skipped, }$_n (its launcher lock file is unusable)"
+            continue
+        fi
+        exec 8<"$_lk"
+        if ! flock -n -x 8; then
+            exec 8<&-
+            printf 'kept\t%s\tlaunched\n' "$_n"
+            _skipped="${_skipped:+$_skipped, }$_n (in use by a launched job)"
+            continue
+        fi
     fi
     release_jobs "$_n"
     case $? in
@@ -77,6 +86,11 @@ for _n in $DELETE; do
             continue
             ;;
     esac
+    if [ "$DRY" = 1 ]; then
+        exec 8<&-
+        printf 'would\t%s\n' "$_n"
+        continue
+    fi
     rm -rf -- "$ROOT_ABS/$_n" 2>/dev/null
     if [ -e "$_n" ] || [ -L "$_n" ]; then
         printf 'failed\t%s\trm\n' "$_n"
@@ -88,6 +102,11 @@ for _n in $DELETE; do
     fi
     exec 8<&-
 done
+
+if [ "$DRY" = 1 ]; then
+    printf 'done\n'
+    exit 0
+fi
 
 # Pins: the expired ones the plan named, and any whose release is gone.
 _pins=0
