@@ -10,6 +10,16 @@
 //!
 //! The host's answer is parsed strictly: every release asked about gets exactly one
 //! outcome, nothing else is believed.
+//!
+//! **What protects a job, and the limit.** The /proc scan sees the cwd, exe and open
+//! files only of processes the SSH user may inspect (its own, or all when it is root);
+//! another user's job is seen only if its command line names the release's path, and
+//! the scan counts the processes it could not inspect (`hidden_processes`, shown by
+//! `list`). The launcher's lock has no such limit: a job started through `launch`, by
+//! any user, keeps its release. For another user's job to take that lock it must be
+//! able to open `.relman/run/<release>.lock` (read access is enough, but creating it
+//! needs write access to `.relman/run/`): run jobs as the deploy user, or make that
+//! directory group-writable.
 
 use std::collections::BTreeSet;
 
