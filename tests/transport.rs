@@ -531,3 +531,107 @@ fn fleet_runs_commands_as_configured() {
         .unwrap();
     assert_eq!(buf.lines().count(), 2);
 }
+
+/// The agent is found through `SSH_AUTH_SOCK`, which is process-wide: the
+/// connecting half runs in a child process of this test binary with it set.
+const AGENT_CHILD: &str = "RELMAN_TEST_AGENT_CHILD";
+
+#[test]
+fn agent_is_tried_with_every_key_it_holds() {
+    if let Ok(spec) = std::env::var(AGENT_CHILD) {
+        // Child: "port|known_hosts|user|expect", no identity files, empty HOME.
+        let f: Vec<&str> = spec.split('|').collect();
+        let home = tempfile::tempdir().unwrap();
+        let cfg = relman::config::Config {
+            connect_timeout: Duration::from_secs(3),
+            known_hosts: f[1].into(),
+            env: relman::config::Env {
+                home: Some(home.path().to_path_buf()),
+                user: Some(f[2].to_string()),
+            },
+            ..relman::config::Config::default()
+        };
+        let host = relman::config::HostConfig {
+            name: "h1".into(),
+            address: relman::config::Address::Ssh {
+                host: "127.0.0.1".into(),
+            },
+            port: f[0].parse().unwrap(),
+            user: f[2].to_string(),
+            identities: vec![],
+            jump: None,
+            groups: vec![],
+            root: "deploy".into(),
+            link: "batch".into(),
+            prefix: "batch_".into(),
+        };
+        match (SshTransport::connect(&cfg, &host), f[3]) {
+            (Ok(t), "ok") => assert_eq!(exec(&t, "echo via-agent").stdout, b"via-agent\n"),
+            (Err(RemoteError::Auth { detail, .. }), "refused") => {
+                assert!(detail.contains("ssh-agent: 1 key(s) refused"), "{detail}")
+            }
+            (r, want) => panic!("wanted {want}, got {:?}", r.err()),
+        }
+        return;
+    }
+    let fleet = Fleet::start(1);
+    let wrong = fleet.dir().join("agent_wrong_key");
+    support::keygen(&wrong, "wrong");
+    let run_child = |sock: &Path, expect: &str| {
+        let spec = format!(
+            "{}|{}|{}|{expect}",
+            fleet.port(0),
+            fleet.known_hosts().display(),
+            fleet.user()
+        );
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "agent_is_tried_with_every_key_it_holds",
+                "--nocapture",
+            ])
+            .env(AGENT_CHILD, spec)
+            .env("SSH_AUTH_SOCK", sock)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "child ({expect}) failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let sock = fleet.dir().join("agent.sock");
+    let agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    let _agent = KillOnDrop(agent);
+    assert!(wait_until(Duration::from_secs(10), || sock.exists()));
+    let add = |key: &Path| {
+        support::run(
+            std::process::Command::new("ssh-add")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &sock),
+        );
+    };
+    add(&wrong);
+    run_child(&sock, "refused");
+    // The right key comes second: libssh2 alone would only try the first.
+    add(fleet.client_key());
+    run_child(&sock, "ok");
+    assert_eq!(fleet.exec_count(0), 1);
+}
+
+/// Kills a helper process (by its pid) however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
