@@ -2,6 +2,7 @@
 //! Each is plan (pure, `crate::plan`) + remote scripts (`crate::remote`). This is the only
 //! layer the CLI and the TUI call, so both behave the same.
 
+pub mod deploy;
 pub mod fleet;
 pub mod launcher;
 pub mod link;

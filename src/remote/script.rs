@@ -17,6 +17,10 @@ pub const CHECK: &str = include_str!("scripts/check.sh");
 pub const PRUNE: &str = include_str!("scripts/prune.sh");
 pub const PIN: &str = include_str!("scripts/pin.sh");
 pub const RESOLVE: &str = include_str!("scripts/resolve.sh");
+/// The steps of a deploy on a host (prepare, verify, publish, unpublish, abort).
+pub const STAGE: &str = include_str!("scripts/stage.sh");
+/// A deploy's upload receiver (bare, run with `sh -c`: stdin carries the files).
+pub const UPLOAD: &str = include_str!("scripts/upload.sh");
 /// The job launcher template (not run by relman: written to `.relman/bin/launch`).
 pub const LAUNCH: &str = include_str!("scripts/launch.sh");
 

@@ -1,0 +1,580 @@
+//! The remote steps of a deploy on one host, each one round trip under the deploy's
+//! lock: `prepare` (clean stale uploads, create the staging tree, hard-link what the
+//! live release already has), `upload` (one stream for every file to send), `verify`
+//! (modes, manifest, then size + mode + sha256 of every staged file), `publish`
+//! (rename into the root), and the ways back (`unpublish`, `abort`).
+//!
+//! The host reports facts (`F idx size mode sha`); whether they are right is decided
+//! here, by pure functions over plain data ([`parse_facts`], [`linkable`], [`check`]).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+
+use super::local::{LocalFile, MANIFEST_NAME};
+use crate::config::HostConfig;
+use crate::model::{ReleaseName, printable};
+use crate::ops::OpError;
+use crate::ops::launcher::with_launcher;
+use crate::ops::lock::HostLock;
+use crate::ops::scan::root_script;
+use crate::remote::quote::quote;
+use crate::remote::script::{STAGE, Script, UPLOAD};
+use crate::remote::{ExecOutput, RemoteError, Transport, run};
+
+/// What the host said about one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// A regular file; `sha256` is `None` when the host did not hash it (its size
+    /// differed from the one expected).
+    File {
+        size: u64,
+        mode: u32,
+        sha256: Option<String>,
+    },
+    /// Not there, or not a regular file.
+    Missing,
+}
+
+/// Parses the `F`/`M` lines of a step's output, keyed by index. Strict: a malformed
+/// line, an index given twice or out of range is an error.
+pub fn parse_facts(stdout: &str, count: usize) -> Result<BTreeMap<usize, Fact>, String> {
+    let mut out = BTreeMap::new();
+    for line in stdout.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (idx, fact) = match f.as_slice() {
+            ["F", i, size, mode, sha] => {
+                let size = size
+                    .parse::<u64>()
+                    .map_err(|_| format!("bad size in {:?}", printable(line)))?;
+                let mode = u32::from_str_radix(mode, 8)
+                    .map_err(|_| format!("bad mode in {:?}", printable(line)))?;
+                let sha256 = match *sha {
+                    "-" => None,
+                    s if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                        Some(s.to_ascii_lowercase())
+                    }
+                    // A hash that could not be computed: a fact that matches nothing.
+                    _ => Some(String::new()),
+                };
+                (*i, Fact::File { size, mode, sha256 })
+            }
+            ["M", i] => (*i, Fact::Missing),
+            _ => continue,
+        };
+        let idx: usize = idx
+            .parse()
+            .map_err(|_| format!("bad index in {:?}", printable(line)))?;
+        if idx >= count {
+            return Err(format!("index {idx} out of range"));
+        }
+        if out.insert(idx, fact).is_some() {
+            return Err(format!("file {idx} reported twice"));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a fact proves the host holds exactly `f` (size, mode bits, sha256).
+pub fn matches(f: &LocalFile, fact: Option<&Fact>) -> bool {
+    match fact {
+        Some(Fact::File {
+            size,
+            mode,
+            sha256: Some(sha),
+        }) => {
+            *size == f.size
+                && (*mode & 0o7777) == f.mode
+                && sha.len() == 64
+                && sha.eq_ignore_ascii_case(&f.sha256)
+        }
+        _ => false,
+    }
+}
+
+/// Splits link candidates (indexes into `files`) into those the host proved
+/// identical (kept as hard links) and those that must be uploaded after all.
+pub fn linkable(
+    files: &[LocalFile],
+    candidates: &[usize],
+    facts: &BTreeMap<usize, Fact>,
+) -> (Vec<usize>, Vec<usize>) {
+    candidates
+        .iter()
+        .copied()
+        .partition(|&i| matches(&files[i], facts.get(&i)))
+}
+
+/// Checks the verify step's facts: every file (and the manifest, index
+/// `files.len()`) exactly as expected. Returns one line per problem.
+pub fn check(
+    files: &[LocalFile],
+    manifest: &LocalFile,
+    facts: &BTreeMap<usize, Fact>,
+) -> Result<(), Vec<String>> {
+    let mut bad = Vec::new();
+    for (i, f) in files.iter().chain(std::iter::once(manifest)).enumerate() {
+        let fact = facts.get(&i);
+        if matches(f, fact) {
+            continue;
+        }
+        let why = match fact {
+            None => "not reported by the host".to_string(),
+            Some(Fact::Missing) => "missing".to_string(),
+            Some(Fact::File { size, .. }) if *size != f.size => {
+                format!("size {size}, expected {}", f.size)
+            }
+            Some(Fact::File { mode, .. }) if (*mode & 0o7777) != f.mode => {
+                format!("mode {mode:o}, expected {:o}", f.mode)
+            }
+            Some(Fact::File { .. }) => "sha256 differs".to_string(),
+        };
+        bad.push(format!("{}: {why}", printable(&f.rel_path)));
+    }
+    if bad.is_empty() { Ok(()) } else { Err(bad) }
+}
+
+/// One line per record for a script parameter.
+fn lines<I: IntoIterator<Item = String>>(it: I) -> String {
+    let mut s = String::new();
+    for l in it {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    s
+}
+
+fn step_script(host: &HostConfig, lock: &HostLock, name: &ReleaseName, step: &str) -> Script {
+    root_script(STAGE, host)
+        .param("TOKEN", lock.token.clone())
+        .param("NAME", name.as_str())
+        .param("STEP", step.to_string())
+}
+
+fn fail(step: &str, out: &ExecOutput) -> OpError {
+    let line = out.stderr_line();
+    match out.status {
+        Some(5) => OpError::Conflict(line),
+        Some(4) => OpError::Failed(format!("{step}: {line}")),
+        s => OpError::Failed(format!(
+            "{step} failed (exit {}): {line}",
+            s.map_or("signal".into(), |s| s.to_string())
+        )),
+    }
+}
+
+/// Whether the step's output ends with its `OK`-like last line.
+fn ended_with(out: &ExecOutput, word: &str) -> bool {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .is_some_and(|l| l.split('\t').next() == Some(word))
+}
+
+/// What `prepare` did.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Candidates the host proved identical: they stay hard links.
+    pub linked: Vec<usize>,
+    /// Candidates that turned out different (or missing): to upload.
+    pub rejected: Vec<usize>,
+    /// Stale staging directories removed (`?` for a name that is not a release name).
+    pub stale: Vec<String>,
+}
+
+/// Creates `.relman/staging/<name>` with every directory, removes stale uploads,
+/// and hard-links `candidates` from `live`, keeping those the host proves identical.
+#[allow(clippy::too_many_arguments)]
+pub fn prepare(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    name: &ReleaseName,
+    live: Option<&ReleaseName>,
+    files: &[LocalFile],
+    dirs: &[String],
+    candidates: &[usize],
+) -> Result<Prepared, OpError> {
+    let cands = lines(
+        candidates
+            .iter()
+            .map(|&i| format!("{i}\t{}\t{}", files[i].size, files[i].rel_path)),
+    );
+    let script = with_launcher(step_script(host, lock, name, "prepare"), host)?
+        .param("LIVE", live.map_or("", |l| l.as_str()))
+        .param("DIRS", lines(dirs.iter().cloned()))
+        .param("CANDS", if live.is_some() { cands } else { String::new() });
+    let out = run(t, &script)?;
+    if !out.success() || !ended_with(&out, "OK") {
+        return Err(fail("staging", &out));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let facts = parse_facts(&stdout, files.len())
+        .map_err(|e| OpError::Failed(format!("staging: unexpected answer from the host ({e})")))?;
+    let (linked, rejected) = if live.is_some() {
+        linkable(files, candidates, &facts)
+    } else {
+        (Vec::new(), candidates.to_vec())
+    };
+    let stale = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("stale\t"))
+        .map(str::to_string)
+        .collect();
+    Ok(Prepared {
+        linked,
+        rejected,
+        stale,
+    })
+}
+
+/// The upload stream: per file a header line `<size> <path>` and its bytes, then `.`.
+/// Sends exactly the size walked: a file that shrank is an error, one that grew is
+/// cut (and then fails verification).
+pub struct UploadStream<'a> {
+    files: Vec<&'a LocalFile>,
+    next: usize,
+    head: Vec<u8>,
+    head_pos: usize,
+    body: Option<(io::Take<File>, &'a LocalFile)>,
+    done: bool,
+    stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+impl<'a> UploadStream<'a> {
+    /// `stop` is asked before every read: true calls the upload off.
+    pub fn new(files: Vec<&'a LocalFile>, stop: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        UploadStream {
+            files,
+            next: 0,
+            head: Vec::new(),
+            head_pos: 0,
+            body: None,
+            done: false,
+            stop,
+        }
+    }
+}
+
+/// The error an upload stream returns when the deploy is called off.
+pub const STOPPED: &str = "deploy called off";
+
+impl Read for UploadStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if (self.stop)() {
+            return Err(io::Error::other(STOPPED));
+        }
+        loop {
+            if self.head_pos < self.head.len() {
+                let n = (self.head.len() - self.head_pos).min(buf.len());
+                buf[..n].copy_from_slice(&self.head[self.head_pos..self.head_pos + n]);
+                self.head_pos += n;
+                return Ok(n);
+            }
+            if let Some((body, f)) = &mut self.body {
+                if body.limit() == 0 {
+                    self.body = None;
+                    continue;
+                }
+                let n = body.read(buf)?;
+                if n == 0 {
+                    return Err(io::Error::other(format!(
+                        "{} shrank while it was uploaded",
+                        f.abs.display()
+                    )));
+                }
+                return Ok(n);
+            }
+            if self.done {
+                return Ok(0);
+            }
+            match self.files.get(self.next) {
+                Some(f) => {
+                    self.next += 1;
+                    let file = File::open(&f.abs).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", f.abs.display()))
+                    })?;
+                    self.head = format!("{} {}\n", f.size, f.rel_path).into_bytes();
+                    self.head_pos = 0;
+                    self.body = Some((file.take(f.size), f));
+                }
+                None => {
+                    self.head = b".\n".to_vec();
+                    self.head_pos = 0;
+                    self.done = true;
+                }
+            }
+        }
+    }
+}
+
+/// Streams `files` into the staging directory in one exec. `progress` gets the
+/// stream bytes sent so far.
+pub fn upload(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    name: &ReleaseName,
+    files: Vec<&LocalFile>,
+    stop: &(dyn Fn() -> bool + Sync),
+    progress: &mut dyn FnMut(u64),
+) -> Result<usize, OpError> {
+    let count = files.len();
+    let script = Script::bare(UPLOAD)
+        .param("ROOT", host.root.clone())
+        .param("TOKEN", lock.token.clone())
+        .param("NAME", name.as_str())
+        .render()
+        .map_err(RemoteError::from)?;
+    let command = format!("sh -c {}", quote(&script).map_err(RemoteError::from)?);
+    let mut stream = UploadStream::new(files, stop);
+    let out = t.exec(&command, &mut stream, progress)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("RECEIVED\t{count}");
+    if out.success() && stdout.lines().last() == Some(expected.as_str()) {
+        return Ok(count);
+    }
+    if out.status == Some(4) {
+        return Err(OpError::Failed(format!("upload: {}", out.stderr_line())));
+    }
+    Err(OpError::Failed(format!(
+        "upload failed (exit {}): {}",
+        out.status.map_or("signal".into(), |s| s.to_string()),
+        out.stderr_line()
+    )))
+}
+
+/// Sets the uploaded files' modes, writes the manifest, and checks every staged
+/// file (uploaded or linked) and the manifest against what was meant.
+#[allow(clippy::too_many_arguments)]
+pub fn verify(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    name: &ReleaseName,
+    files: &[LocalFile],
+    uploaded: &[usize],
+    manifest: &LocalFile,
+    manifest_text: &str,
+) -> Result<(), OpError> {
+    let by_mode = |m: u32| {
+        lines(
+            uploaded
+                .iter()
+                .filter(|&&i| files[i].mode == m)
+                .map(|&i| files[i].rel_path.clone()),
+        )
+    };
+    let list = lines(
+        files
+            .iter()
+            .chain(std::iter::once(manifest))
+            .enumerate()
+            .map(|(i, f)| format!("{i}\t{}\t{}", f.size, f.rel_path)),
+    );
+    let script = step_script(host, lock, name, "verify")
+        .param("MODE_EXEC", by_mode(0o755))
+        .param("MODE_PLAIN", by_mode(0o644))
+        .param("MANIFEST", manifest_text.to_string())
+        .param("FILES", list);
+    let out = run(t, &script)?;
+    if !out.success() || !ended_with(&out, "OK") {
+        return Err(fail("verify", &out));
+    }
+    let facts = parse_facts(&String::from_utf8_lossy(&out.stdout), files.len() + 1)
+        .map_err(|e| OpError::Failed(format!("verify: unexpected answer from the host ({e})")))?;
+    check(files, manifest, &facts).map_err(|bad| {
+        let more = if bad.len() > 3 {
+            format!(" (and {} more)", bad.len() - 3)
+        } else {
+            String::new()
+        };
+        OpError::Failed(format!(
+            "verification failed on the host: {}{more}",
+            bad[..bad.len().min(3)].join("; ")
+        ))
+    })
+}
+
+/// The manifest as a `LocalFile` (for verification): its text is `text` + newline.
+pub fn manifest_file(text: &str) -> LocalFile {
+    use sha2::{Digest, Sha256};
+    let bytes = format!("{text}\n");
+    LocalFile {
+        rel_path: MANIFEST_NAME.to_string(),
+        abs: Default::default(),
+        size: bytes.len() as u64,
+        mode: 0o644,
+        sha256: hex::encode(Sha256::digest(bytes.as_bytes())),
+    }
+}
+
+/// Renames the staged release into the root. With `history` (head, tail) a
+/// history line is appended with the live release as `from` (a `--no-switch`
+/// deploy; a switching deploy's line is written by the switch). Returns the live
+/// release the host saw (None: no link at a release).
+pub fn publish(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    name: &ReleaseName,
+    history: Option<(String, String)>,
+) -> Result<Option<String>, OpError> {
+    let (head, tail) = history.unwrap_or_default();
+    let script = step_script(host, lock, name, "publish")
+        .param("HIST_HEAD", head)
+        .param("HIST_TAIL", tail);
+    let out = run(t, &script)?;
+    if !out.success() || !ended_with(&out, "PUBLISHED") {
+        return Err(fail("publish", &out));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let from = stdout
+        .lines()
+        .last()
+        .and_then(|l| l.split('\t').nth(1))
+        .filter(|f| *f != "-")
+        .map(str::to_string);
+    Ok(from)
+}
+
+/// Takes a published (not live) release back out of the root and deletes it.
+pub fn unpublish(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    name: &ReleaseName,
+) -> Result<(), OpError> {
+    let out = run(t, &step_script(host, lock, name, "unpublish"))?;
+    if out.success() && ended_with(&out, "WITHDRAWN") {
+        Ok(())
+    } else {
+        Err(fail("withdraw", &out))
+    }
+}
+
+/// Removes the staging directory of `name`.
+pub fn abort(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    name: &ReleaseName,
+) -> Result<(), OpError> {
+    let out = run(t, &step_script(host, lock, name, "abort"))?;
+    if out.success() && ended_with(&out, "ABORTED") {
+        Ok(())
+    } else {
+        Err(fail("cleanup", &out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lf(path: &str, size: u64, mode: u32, sha: &str) -> LocalFile {
+        LocalFile {
+            rel_path: path.into(),
+            abs: Default::default(),
+            size,
+            mode,
+            sha256: sha.into(),
+        }
+    }
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    #[test]
+    fn facts_parse_strictly() {
+        let out = format!("stale\tbatch_1\nF\t0\t10\t644\t{A}\nM\t2\nF\t1\t5\t755\t-\nOK\n");
+        let f = parse_facts(&out, 3).unwrap();
+        assert_eq!(
+            f[&0],
+            Fact::File {
+                size: 10,
+                mode: 0o644,
+                sha256: Some(A.into())
+            }
+        );
+        assert_eq!(
+            f[&1],
+            Fact::File {
+                size: 5,
+                mode: 0o755,
+                sha256: None
+            }
+        );
+        assert_eq!(f[&2], Fact::Missing);
+        assert!(parse_facts(&format!("F\t0\t1\t644\t{A}\nF\t0\t1\t644\t{A}\n"), 1).is_err());
+        assert!(parse_facts(&format!("F\t3\t1\t644\t{A}\n"), 3).is_err());
+        assert!(parse_facts(&format!("F\t0\tx\t644\t{A}\n"), 1).is_err());
+        // An empty or garbled hash matches nothing, but is not a parse error.
+        let f = parse_facts("F\t0\t1\t644\t\n", 1).unwrap();
+        assert!(!matches(&lf("a", 1, 0o644, ""), f.get(&0)));
+        assert!(!matches(&lf("a", 1, 0o644, A), f.get(&0)));
+    }
+
+    #[test]
+    fn only_proven_candidates_stay_links() {
+        let files = vec![
+            lf("same", 10, 0o644, A),
+            lf("content", 10, 0o644, A),
+            lf("mode", 10, 0o755, A),
+            lf("size", 10, 0o644, A),
+            lf("gone", 10, 0o644, A),
+            lf("unreported", 10, 0o644, A),
+        ];
+        let out = format!(
+            "F\t0\t10\t644\t{A}\nF\t1\t10\t644\t{B}\nF\t2\t10\t644\t{A}\nF\t3\t11\t644\t-\nM\t4\n"
+        );
+        let facts = parse_facts(&out, files.len()).unwrap();
+        let (linked, upload) = linkable(&files, &[0, 1, 2, 3, 4, 5], &facts);
+        assert_eq!(linked, [0]);
+        assert_eq!(upload, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn verification_names_each_problem() {
+        let files = vec![lf("a.jar", 3, 0o644, A), lf("bin/run.sh", 4, 0o755, B)];
+        let m = manifest_file("{}");
+        let good = format!(
+            "F\t0\t3\t644\t{A}\nF\t1\t4\t755\t{B}\nF\t2\t{}\t644\t{}\n",
+            m.size, m.sha256
+        );
+        assert!(check(&files, &m, &parse_facts(&good, 3).unwrap()).is_ok());
+        let bad = format!("F\t0\t3\t644\t{B}\nF\t1\t4\t644\t{B}\n");
+        let e = check(&files, &m, &parse_facts(&bad, 3).unwrap()).unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "a.jar: sha256 differs",
+                "bin/run.sh: mode 644, expected 755",
+                ".relman.json: not reported by the host"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_stream_frames_each_file_and_ends_with_a_dot() {
+        let d = tempfile::tempdir().unwrap();
+        let p1 = d.path().join("a");
+        let p2 = d.path().join("b");
+        std::fs::write(&p1, b"hello").unwrap();
+        std::fs::write(&p2, b"").unwrap();
+        let mut f1 = lf("dir/a b", 5, 0o644, A);
+        f1.abs = p1;
+        let mut f2 = lf("empty", 0, 0o644, A);
+        f2.abs = p2;
+        let mut s = UploadStream::new(vec![&f1, &f2], &|| false);
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"5 dir/a b\nhello0 empty\n.\n");
+        let mut s = UploadStream::new(vec![&f1], &|| true);
+        assert!(s.read_to_end(&mut Vec::new()).is_err());
+        // A file that shrank since it was walked is an error, not a short frame.
+        f1.size = 9;
+        let mut s = UploadStream::new(vec![&f1], &|| false);
+        assert!(s.read_to_end(&mut Vec::new()).is_err());
+    }
+}

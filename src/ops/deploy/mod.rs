@@ -1,0 +1,804 @@
+//! `relman deploy`: a new release on every chosen host, under one name, switched to
+//! only when it is complete and verified everywhere.
+//!
+//! 1. **Local** ([`local`]): walk the operator's paths (every input error is found
+//!    here, before any connection), then hash the files while the hosts are
+//!    connected to and scanned.
+//! 2. **Name**: `plan::deploy_name` over every host's releases and uploads: the same
+//!    name on every host. Any host unreachable here: nothing is sent anywhere.
+//! 3. **Phase 1, stage** (hosts in parallel, `parallel` at a time), each under its
+//!    host lock, held until the end: rescan; files the live release already has
+//!    (its manifest says so, or — without a manifest — same path and size) are
+//!    hard-linked into `.relman/staging/<name>/` and kept only if the host proves
+//!    them identical (size, mode, sha256); the rest are streamed in one exec; then
+//!    modes, the manifest, and a check of every staged file ([`host`]).
+//! 4. **Phase 2**, only if phase 1 succeeded on *every* host: publish (rename into
+//!    the root) everywhere — a publish failing takes the others back — then switch
+//!    everywhere with the switch code of `relman switch` (history `deploy`), or with
+//!    `--no-switch` a `deploy` history line whose note starts with `no-switch`.
+//!    Then prune, if asked.
+//!
+//! If any host fails phase 1, no host publishes anything and every staging
+//! directory is removed. An interrupted relman leaves at most a staging directory
+//! (never listed as a release), removed by the next deploy or prune; the lock dies
+//! with the connection.
+
+pub mod host;
+pub mod local;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::link::{Expect, switch_locked};
+use super::lock::{HostLock, acquire};
+use super::prune::{PruneReport, prune_locked};
+use super::scan::scan;
+use super::{OpError, now_rfc3339, operator};
+use crate::config::{Config, HostConfig};
+use crate::model::{Action, HostState, LinkState, Manifest, ManifestFile, ReleaseName, printable};
+use crate::plan::{self, FileAction, NO_SWITCH_NOTE};
+use crate::remote::{self, Transport};
+pub use local::{InputError, LocalFile};
+
+/// What the operator asked for.
+#[derive(Debug, Clone, Default)]
+pub struct DeployRequest {
+    pub paths: Vec<PathBuf>,
+    pub message: String,
+    /// Switch the link to the new release (false: `--no-switch`).
+    pub switch: bool,
+    /// Prune after the deploy (`--prune`; the config's `prune_after_deploy` also does).
+    pub prune: bool,
+}
+
+/// Where a host is in the deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Connect,
+    Lock,
+    Stage,
+    Upload,
+    Verify,
+    /// Phase 1 done; waiting for the other hosts.
+    Staged,
+    Publish,
+    Switch,
+    Prune,
+    Done,
+    Failed,
+    /// Not deployed here because another host failed (or the operator cancelled).
+    Aborted,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Connect => "connecting",
+            Phase::Lock => "locking",
+            Phase::Stage => "staging",
+            Phase::Upload => "uploading",
+            Phase::Verify => "verifying",
+            Phase::Staged => "staged",
+            Phase::Publish => "publishing",
+            Phase::Switch => "switching",
+            Phase::Prune => "pruning",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+            Phase::Aborted => "not deployed",
+        }
+    }
+}
+
+/// Progress, for the CLI's bars and the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployEvent {
+    /// The local files are known (sizes; hashing runs on).
+    Started {
+        hosts: Vec<String>,
+        files: usize,
+        bytes: u64,
+    },
+    /// The release name, the same on every host (prefixes aside).
+    Named { release: String },
+    /// A host's phase and bytes: `sent` of `total` upload bytes (`total` is what this
+    /// host must receive after the delta; 0 before it is known).
+    Host {
+        host: String,
+        phase: Phase,
+        sent: u64,
+        total: u64,
+    },
+}
+
+/// How a host ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostStatus {
+    /// The new release is live.
+    Switched,
+    /// Published without switching (`--no-switch`).
+    Published,
+    /// Nothing published here: another host failed, or the deploy was cancelled.
+    NotDeployed,
+    /// Failed here, in `phase`; nothing published here.
+    Failed {
+        phase: Phase,
+        error: String,
+        code: i32,
+    },
+    /// Published, but the link could not be switched: still on the old release.
+    SwitchFailed { error: String, code: i32 },
+}
+
+/// What happened on one host.
+#[derive(Debug, Clone)]
+pub struct HostReport {
+    pub host: String,
+    /// This host's release name (its prefix + the deploy's stamp).
+    pub release: Option<String>,
+    pub status: HostStatus,
+    /// The release live before (as seen under the lock).
+    pub from: Option<String>,
+    pub uploaded_files: usize,
+    pub uploaded_bytes: u64,
+    pub linked_files: usize,
+    /// Stale uploads removed from `.relman/staging/`.
+    pub stale_removed: Vec<String>,
+    /// `--prune` / `prune_after_deploy`: what prune did, or why it failed.
+    pub prune: Option<Result<PruneReport, String>>,
+    /// Things that did not stop the deploy (a cleanup that failed...).
+    pub warnings: Vec<String>,
+}
+
+impl HostReport {
+    fn new(host: &str) -> Self {
+        HostReport {
+            host: host.to_string(),
+            release: None,
+            status: HostStatus::NotDeployed,
+            from: None,
+            uploaded_files: 0,
+            uploaded_bytes: 0,
+            linked_files: 0,
+            stale_removed: Vec::new(),
+            prune: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Done as asked on this host (switched, or published with `--no-switch`).
+    pub fn ok(&self) -> bool {
+        matches!(self.status, HostStatus::Switched | HostStatus::Published)
+    }
+
+    /// The error to show, if any.
+    pub fn error(&self) -> Option<String> {
+        match &self.status {
+            HostStatus::Failed { phase, error, .. } => Some(format!("{}: {error}", phase.as_str())),
+            HostStatus::SwitchFailed { error, .. } => Some(format!(
+                "published but not switched (still on {}): {error}",
+                self.from.as_deref().unwrap_or("no release")
+            )),
+            HostStatus::NotDeployed => {
+                Some("not deployed: the deploy stopped on another host".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// The exit code of this host alone (0 when done).
+    pub fn code(&self) -> i32 {
+        match &self.status {
+            HostStatus::Switched | HostStatus::Published => 0,
+            HostStatus::Failed { code, .. } | HostStatus::SwitchFailed { code, .. } => *code,
+            HostStatus::NotDeployed => 1,
+        }
+    }
+
+    /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MB), 49 linked`.
+    pub fn summary(&self) -> String {
+        let rel = self.release.as_deref().unwrap_or("-");
+        let moved = format!(
+            "{} file(s) sent ({} bytes), {} linked",
+            self.uploaded_files, self.uploaded_bytes, self.linked_files
+        );
+        match &self.status {
+            HostStatus::Switched => format!(
+                "{rel} live (was {}); {moved}",
+                self.from.as_deref().unwrap_or("no release")
+            ),
+            HostStatus::Published => format!(
+                "{rel} staged, link left on {} (--no-switch); {moved}",
+                self.from.as_deref().unwrap_or("no release")
+            ),
+            _ => self.error().unwrap_or_default(),
+        }
+    }
+}
+
+/// How the deploy ended as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done on every host.
+    Deployed,
+    /// Nothing published anywhere (a host failed in phase 1 or at publish).
+    NotDeployed,
+    /// The operator called it off before anything was published.
+    Cancelled,
+    /// Published everywhere, switched on some hosts only.
+    Diverged,
+    /// Published everywhere, switched nowhere.
+    NotSwitched,
+}
+
+/// The whole deploy.
+#[derive(Debug, Clone)]
+pub struct DeployReport {
+    /// The release name (with the first host's prefix); None when stopped before.
+    pub release: Option<String>,
+    pub switch: bool,
+    pub files: usize,
+    pub bytes: u64,
+    pub outcome: Outcome,
+    pub hosts: Vec<HostReport>,
+}
+
+impl DeployReport {
+    /// SPEC §3: 0 done; when nothing was deployed, 3 if every failing host was
+    /// unreachable, the hosts' common code when every host failed on its own (4
+    /// locked, 5 conflict...), else 6; 6 when hosts diverged.
+    pub fn exit_code(&self) -> i32 {
+        let failed: Vec<i32> = self
+            .hosts
+            .iter()
+            .filter_map(|h| match &h.status {
+                HostStatus::Failed { code, .. } | HostStatus::SwitchFailed { code, .. } => {
+                    Some(*code)
+                }
+                _ => None,
+            })
+            .collect();
+        match self.outcome {
+            Outcome::Deployed => 0,
+            Outcome::Cancelled => 1,
+            Outcome::Diverged => 6,
+            Outcome::NotSwitched => super::fleet::exit_code_of(&failed),
+            Outcome::NotDeployed => {
+                if failed.is_empty() {
+                    1
+                } else if failed.iter().all(|&c| c == 3) {
+                    3
+                } else if failed.len() == self.hosts.len() {
+                    super::fleet::exit_code_of(&failed)
+                } else {
+                    6
+                }
+            }
+        }
+    }
+
+    /// For a divergence: which hosts run what, and the commands that make them agree.
+    pub fn advice(&self) -> Option<String> {
+        if self.outcome != Outcome::Diverged {
+            return None;
+        }
+        let rel = self.release.as_deref().unwrap_or("?");
+        let on: Vec<&str> = self
+            .hosts
+            .iter()
+            .filter(|h| h.status == HostStatus::Switched)
+            .map(|h| h.host.as_str())
+            .collect();
+        let off: Vec<&str> = self
+            .hosts
+            .iter()
+            .filter(|h| matches!(h.status, HostStatus::SwitchFailed { .. }))
+            .map(|h| h.host.as_str())
+            .collect();
+        let flags = |hs: &[&str]| {
+            hs.iter()
+                .map(|h| format!("--host {h}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Some(format!(
+            "HOSTS DIVERGED: {rel} is live on {} but NOT on {}. To go back everywhere: \
+             relman rollback {}; to finish the deploy: relman switch {rel} {}",
+            on.join(", "),
+            off.join(", "),
+            flags(&on),
+            flags(&off)
+        ))
+    }
+}
+
+/// One host's working state through the phases.
+struct Slot<'c> {
+    host: &'c HostConfig,
+    t: Option<Box<dyn Transport>>,
+    state: Option<HostState>,
+    lock: Option<HostLock>,
+    name: Option<ReleaseName>,
+    live: Option<ReleaseName>,
+    /// Phase 1 passed here.
+    staged: bool,
+    published: bool,
+    report: HostReport,
+}
+
+impl Slot<'_> {
+    fn fail(&mut self, phase: Phase, e: &OpError) {
+        self.report.status = HostStatus::Failed {
+            phase,
+            error: e.to_string(),
+            code: e.exit_code(),
+        };
+    }
+}
+
+/// Runs `f` on every slot, `parallel` at a time.
+fn par_each<'c>(slots: &[Mutex<Slot<'c>>], parallel: usize, f: impl Fn(&mut Slot<'c>) + Sync) {
+    let next = AtomicUsize::new(0);
+    let workers = parallel.max(1).min(slots.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
+                    f(&mut g);
+                }
+            });
+        }
+    });
+}
+
+/// Deploys `req.paths` to `hosts` (see the module doc). `Err` only for bad local
+/// input, found before anything is sent; everything else is in the report.
+/// `cancel` calls the deploy off while nothing is published yet.
+pub fn deploy(
+    cfg: &Config,
+    hosts: &[&HostConfig],
+    req: &DeployRequest,
+    on_event: &(dyn Fn(&DeployEvent) + Sync),
+    cancel: &AtomicBool,
+) -> Result<DeployReport, InputError> {
+    let entries = local::walk(&req.paths)?;
+    let bytes: u64 = entries.iter().map(|e| e.size).sum();
+    on_event(&DeployEvent::Started {
+        hosts: hosts.iter().map(|h| h.name.clone()).collect(),
+        files: entries.len(),
+        bytes,
+    });
+    let emit = |host: &str, phase: Phase, sent: u64, total: u64| {
+        on_event(&DeployEvent::Host {
+            host: host.to_string(),
+            phase,
+            sent,
+            total,
+        })
+    };
+    // Set when a host fails or the operator cancels: the others stop early.
+    let stop = AtomicBool::new(false);
+    let stopped = || stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed);
+    let slots: Vec<Mutex<Slot>> = hosts
+        .iter()
+        .map(|h| {
+            Mutex::new(Slot {
+                host: h,
+                t: None,
+                state: None,
+                lock: None,
+                name: None,
+                live: None,
+                staged: false,
+                published: false,
+                report: HostReport::new(&h.name),
+            })
+        })
+        .collect();
+
+    // Hash while connecting and scanning (both take a while; neither needs the other).
+    let hashed = std::thread::scope(|s| {
+        let hasher = s.spawn(|| local::hash(&entries, local::hash_threads()));
+        par_each(&slots, cfg.parallel, |slot| {
+            emit(&slot.host.name, Phase::Connect, 0, 0);
+            let r = remote::open(cfg, slot.host)
+                .map_err(OpError::from)
+                .and_then(|t| {
+                    let st = scan(t.as_ref(), slot.host)?;
+                    Ok((t, st))
+                });
+            match r {
+                Ok((t, st)) => {
+                    slot.t = Some(t);
+                    slot.state = Some(st);
+                }
+                Err(e) => {
+                    slot.fail(Phase::Connect, &e);
+                    emit(&slot.host.name, Phase::Failed, 0, 0);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        hasher.join()
+    });
+    let files = match hashed {
+        Ok(r) => r?,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    let mut slots: Vec<Slot> = slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect();
+    let mut report = DeployReport {
+        release: None,
+        switch: req.switch,
+        files: files.len(),
+        bytes,
+        outcome: Outcome::NotDeployed,
+        hosts: Vec::new(),
+    };
+    if stopped() {
+        if cancel.load(Ordering::Relaxed) {
+            report.outcome = Outcome::Cancelled;
+        }
+        for s in &slots {
+            if s.report.status == HostStatus::NotDeployed {
+                emit(&s.host.name, Phase::Aborted, 0, 0);
+            }
+        }
+        report.hosts = slots.into_iter().map(|s| s.report).collect();
+        return Ok(report);
+    }
+
+    // One name for the fleet.
+    let taken: Vec<Vec<ReleaseName>> = slots
+        .iter()
+        .filter_map(|s| s.state.as_ref().map(plan::taken_names))
+        .collect();
+    let taken_refs: Vec<&[ReleaseName]> = taken.iter().map(Vec::as_slice).collect();
+    let base = plan::deploy_name(&hosts[0].prefix, SystemTime::now(), &taken_refs);
+    report.release = Some(base.to_string());
+    on_event(&DeployEvent::Named {
+        release: base.to_string(),
+    });
+    let created_at = now_rfc3339();
+    let created_by = operator();
+    let manifest_files: Vec<ManifestFile> = files.iter().map(LocalFile::manifest_file).collect();
+    let dirs = local::dirs_of(files.iter().map(|f| f.rel_path.as_str()));
+    for s in &mut slots {
+        let name = base.with_seq(&s.host.prefix, base.seq());
+        s.report.release = Some(name.to_string());
+        s.name = Some(name);
+    }
+
+    // Phase 1.
+    let slots: Vec<Mutex<Slot>> = slots.into_iter().map(Mutex::new).collect();
+    par_each(&slots, cfg.parallel, |slot| {
+        if stopped() {
+            return;
+        }
+        let host = slot.host;
+        let name = slot.name.clone().expect("named above");
+        let manifest = Manifest {
+            name: name.to_string(),
+            created_at: created_at.clone(),
+            created_by: created_by.clone(),
+            message: req.message.clone(),
+            files: manifest_files.clone(),
+        };
+        let ctx = Stage {
+            files: &files,
+            manifest_files: &manifest_files,
+            dirs: &dirs,
+            manifest: &manifest,
+            switch: req.switch,
+            stop: &StopFlags {
+                stop: &stop,
+                cancel,
+            },
+            emit: &emit,
+        };
+        match stage(slot, &name, &ctx) {
+            Ok(()) => {
+                slot.staged = true;
+                emit(
+                    &host.name,
+                    Phase::Staged,
+                    slot.report.uploaded_bytes,
+                    slot.report.uploaded_bytes,
+                );
+            }
+            Err((phase, e)) => {
+                if e.to_string().contains(host::STOPPED) {
+                    emit(&host.name, Phase::Aborted, 0, 0);
+                } else {
+                    slot.fail(phase, &e);
+                    emit(&host.name, Phase::Failed, 0, 0);
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+
+    if stopped() || slots.iter().any(|s| !lock(s).staged) {
+        if cancel.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+            report.outcome = Outcome::Cancelled;
+        }
+        par_each(&slots, cfg.parallel, |slot| {
+            clean_up(slot, false);
+            if slot.report.status == HostStatus::NotDeployed {
+                emit(&slot.host.name, Phase::Aborted, 0, 0);
+            }
+        });
+        report.hosts = finish(slots);
+        return Ok(report);
+    }
+
+    // Phase 2a: publish everywhere, or nowhere.
+    par_each(&slots, cfg.parallel, |slot| {
+        emit(&slot.host.name, Phase::Publish, 0, 0);
+        let name = slot.name.clone().expect("named");
+        let history = (!req.switch).then(|| {
+            let note = if req.message.is_empty() {
+                NO_SWITCH_NOTE.to_string()
+            } else {
+                format!("{NO_SWITCH_NOTE}: {}", req.message)
+            };
+            history_parts(&name, &note)
+        });
+        let (Some(t), Some(lock)) = (slot.t.as_deref(), slot.lock.as_ref()) else {
+            return;
+        };
+        match host::publish(t, slot.host, lock, &name, history) {
+            Ok(from) => {
+                slot.published = true;
+                slot.report.from = from.or(slot.report.from.take());
+            }
+            Err(e) => {
+                slot.fail(Phase::Publish, &e);
+                emit(&slot.host.name, Phase::Failed, 0, 0);
+            }
+        }
+    });
+    if slots.iter().any(|s| !lock(s).published) {
+        par_each(&slots, cfg.parallel, |slot| {
+            clean_up(slot, true);
+            if slot.report.status == HostStatus::NotDeployed {
+                emit(&slot.host.name, Phase::Aborted, 0, 0);
+            }
+        });
+        report.hosts = finish(slots);
+        return Ok(report);
+    }
+
+    // Phase 2b: switch everywhere (the same code as `relman switch`).
+    let note = (!req.message.is_empty()).then_some(req.message.as_str());
+    par_each(&slots, cfg.parallel, |slot| {
+        let name = slot.name.clone().expect("named");
+        let (Some(t), Some(lock)) = (slot.t.as_deref(), slot.lock.as_ref()) else {
+            return;
+        };
+        if !req.switch {
+            slot.report.status = HostStatus::Published;
+            return;
+        }
+        emit(&slot.host.name, Phase::Switch, 0, 0);
+        let live = slot.live.as_ref().map(|l| l.as_str().to_string());
+        match switch_locked(
+            t,
+            slot.host,
+            lock,
+            &name,
+            Expect::Release(live.as_deref()),
+            Action::Deploy,
+            note,
+        ) {
+            Ok(change) => {
+                slot.report.status = HostStatus::Switched;
+                slot.report.from = change.from;
+            }
+            Err(e) => {
+                slot.report.status = HostStatus::SwitchFailed {
+                    error: e.to_string(),
+                    code: e.exit_code(),
+                };
+                emit(&slot.host.name, Phase::Failed, 0, 0);
+            }
+        }
+    });
+
+    // Prune, under the same lock.
+    let prune = req.prune || cfg.prune_after_deploy;
+    par_each(&slots, cfg.parallel, |slot| {
+        if prune && slot.report.ok() {
+            if let (Some(t), Some(lock)) = (slot.t.as_deref(), slot.lock.as_ref()) {
+                emit(&slot.host.name, Phase::Prune, 0, 0);
+                slot.report.prune =
+                    Some(prune_locked(t, slot.host, lock, cfg.keep).map_err(|e| e.to_string()));
+            }
+        }
+        if slot.report.ok() {
+            let b = slot.report.uploaded_bytes;
+            emit(&slot.host.name, Phase::Done, b, b);
+        }
+        slot.lock.take();
+    });
+    let hosts_out = finish(slots);
+    let switched = hosts_out
+        .iter()
+        .filter(|h| h.status == HostStatus::Switched)
+        .count();
+    report.outcome = if hosts_out.iter().all(HostReport::ok) {
+        Outcome::Deployed
+    } else if switched > 0 {
+        Outcome::Diverged
+    } else {
+        Outcome::NotSwitched
+    };
+    report.hosts = hosts_out;
+    Ok(report)
+}
+
+fn lock<'a, 'c>(m: &'a Mutex<Slot<'c>>) -> std::sync::MutexGuard<'a, Slot<'c>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn finish(slots: Vec<Mutex<Slot>>) -> Vec<HostReport> {
+    slots
+        .into_iter()
+        .map(|m| {
+            let mut s = m.into_inner().unwrap_or_else(|p| p.into_inner());
+            // Release the lock before the transport goes.
+            s.lock.take();
+            s.report
+        })
+        .collect()
+}
+
+/// `history` for `host::publish`: the JSON line around its `from`.
+fn history_parts(name: &ReleaseName, note: &str) -> (String, String) {
+    let head = format!(
+        "{{\"at\":{},\"by\":{},\"action\":\"deploy\",\"from\":",
+        serde_json::to_string(&now_rfc3339()).expect("string"),
+        serde_json::to_string(&operator()).expect("string"),
+    );
+    let tail = format!(
+        ",\"to\":{},\"note\":{}}}",
+        serde_json::to_string(name.as_str()).expect("string"),
+        serde_json::to_string(note).expect("string"),
+    );
+    (head, tail)
+}
+
+/// Removes what a host holds of a deploy that is called off: the published release
+/// (`published`: taken back out of the root) or the staging directory.
+fn clean_up(slot: &mut Slot, withdraw: bool) {
+    let (Some(t), Some(lock), Some(name)) =
+        (slot.t.as_deref(), slot.lock.as_ref(), slot.name.as_ref())
+    else {
+        return;
+    };
+    let r = if withdraw && slot.published {
+        host::unpublish(t, slot.host, lock, name)
+    } else {
+        host::abort(t, slot.host, lock, name)
+    };
+    if let Err(e) = r {
+        slot.report.warnings.push(format!(
+            "could not remove the unfinished release {name}: {e} (the next deploy or prune removes it)"
+        ));
+    }
+    slot.lock.take();
+}
+
+struct StopFlags<'a> {
+    stop: &'a AtomicBool,
+    cancel: &'a AtomicBool,
+}
+
+/// What phase 1 needs besides the slot.
+struct Stage<'a> {
+    files: &'a [LocalFile],
+    manifest_files: &'a [ManifestFile],
+    dirs: &'a [String],
+    manifest: &'a Manifest,
+    switch: bool,
+    stop: &'a StopFlags<'a>,
+    emit: &'a (dyn Fn(&str, Phase, u64, u64) + Sync),
+}
+
+/// Phase 1 on one host. The lock stays in the slot until phase 2 is over.
+#[allow(clippy::result_large_err)]
+fn stage(slot: &mut Slot, name: &ReleaseName, cx: &Stage) -> Result<(), (Phase, OpError)> {
+    let host = slot.host;
+    let t = slot.t.as_deref().expect("connected");
+    let emit = |phase, sent, total| (cx.emit)(&host.name, phase, sent, total);
+    emit(Phase::Lock, 0, 0);
+    let lock = acquire(t, host, Action::Deploy).map_err(|e| (Phase::Lock, e))?;
+    let state = scan(t, host).map_err(|e| (Phase::Lock, e))?;
+    if state.release(name.as_str()).is_some() {
+        return Err((
+            Phase::Lock,
+            OpError::Conflict(format!(
+                "{name} was created meanwhile on this host (another deploy?)"
+            )),
+        ));
+    }
+    if cx.switch && state.link == LinkState::NotSymlink {
+        return Err((
+            Phase::Lock,
+            OpError::Conflict(format!(
+                "{} in {} is a real directory or file, not a symlink: relman will not replace it",
+                printable(&host.link),
+                printable(&state.root_abs)
+            )),
+        ));
+    }
+    let live = state.current().cloned();
+    slot.report.from = live.as_ref().map(ToString::to_string);
+    let live_manifest = live
+        .as_ref()
+        .and_then(|l| state.release(l.as_str()))
+        .and_then(|r| r.manifest());
+    // Candidates for a hard link: what the live manifest lists identically, or —
+    // without a manifest — every file (the host compares path and size, then hashes).
+    let candidates: Vec<usize> = match (&live, live_manifest) {
+        (Some(_), Some(m)) => plan::delta(cx.manifest_files, Some(m))
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| matches!(a, FileAction::Link { .. }))
+            .map(|(i, _)| i)
+            .collect(),
+        (Some(_), None) => (0..cx.files.len()).collect(),
+        (None, _) => Vec::new(),
+    };
+    slot.lock = Some(lock);
+    slot.live = live.clone();
+    let lock = slot.lock.as_ref().expect("just set");
+    if cx.stop.stop.load(Ordering::Relaxed) || cx.stop.cancel.load(Ordering::Relaxed) {
+        return Err((Phase::Stage, OpError::Failed(host::STOPPED.into())));
+    }
+    emit(Phase::Stage, 0, 0);
+    let prepared = host::prepare(
+        t,
+        host,
+        lock,
+        name,
+        live.as_ref(),
+        cx.files,
+        cx.dirs,
+        &candidates,
+    )
+    .map_err(|e| (Phase::Stage, e))?;
+    slot.report.stale_removed = prepared.stale;
+    slot.report.linked_files = prepared.linked.len();
+    let mut is_linked = vec![false; cx.files.len()];
+    for &i in &prepared.linked {
+        is_linked[i] = true;
+    }
+    let uploaded: Vec<usize> = (0..cx.files.len()).filter(|&i| !is_linked[i]).collect();
+    let total: u64 = uploaded.iter().map(|&i| cx.files[i].size).sum();
+    emit(Phase::Upload, 0, total);
+    if !uploaded.is_empty() {
+        let stop =
+            || cx.stop.stop.load(Ordering::Relaxed) || cx.stop.cancel.load(Ordering::Relaxed);
+        let mut progress = |sent: u64| emit(Phase::Upload, sent.min(total), total);
+        let refs: Vec<&LocalFile> = uploaded.iter().map(|&i| &cx.files[i]).collect();
+        host::upload(t, host, lock, name, refs, &stop, &mut progress)
+            .map_err(|e| (Phase::Upload, e))?;
+    }
+    slot.report.uploaded_files = uploaded.len();
+    slot.report.uploaded_bytes = total;
+    emit(Phase::Verify, total, total);
+    let text = serde_json::to_string(cx.manifest).expect("a manifest serializes");
+    let mfile = host::manifest_file(&text);
+    host::verify(t, host, lock, name, cx.files, &uploaded, &mfile, &text)
+        .map_err(|e| (Phase::Verify, e))?;
+    Ok(())
+}

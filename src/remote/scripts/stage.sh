@@ -1,0 +1,199 @@
+# stage.sh: the steps of a deploy on one host (ops/deploy), each run under the
+# deploy's lock (check_token first). Params: ROOT LINK PREFIX PREFIX_RE TOKEN NAME
+# STEP, and per step:
+#   prepare   LAUNCHER LIVE DIRS CANDS
+#   verify    MODE_EXEC MODE_PLAIN MANIFEST FILES
+#   publish   HIST_HEAD HIST_TAIL (empty: no history line; the switch writes it)
+#   unpublish, abort: nothing more
+# Lists are one record per line, fields tab-separated; paths are relative to the
+# release, checked again here (no empty, `.` or `..` component, no leading /).
+#
+# A new release is built in .relman/staging/NAME, which is never listed as a
+# release; only `publish` renames it into the root, so an interrupted deploy leaves
+# at most a staging directory (removed by the next deploy or prune).
+#
+# Output lines (tab-separated):
+#   stale <name|?>                  a stale upload removed (prepare)
+#   F <idx> <size> <mode> <sha|->  facts of a file: sha "-" when its size differs
+#                                   from the one expected (not worth reading)
+#   M <idx>                         not a regular file
+#   OK | PUBLISHED <from|-> | WITHDRAWN | ABORTED   the step's last line
+
+_tab=$(printf '\t')
+
+# check_rel PATH: refuses a path that could leave the release directory.
+check_rel() {
+    case /$1/ in
+        */../* | */./* | *//*)
+            echo "unsafe path refused: $1" >&2
+            return 1
+            ;;
+    esac
+}
+
+# file_facts: reads "idx<TAB>expected size<TAB>path" lines on stdin (paths relative
+# to the cwd) and prints an F or M line for each, in any order. Small files are
+# hashed by one sha256sum; big ones by openssl when the host has it (several times
+# faster than coreutils' sha256sum).
+file_facts() {
+    _t=$ROOT_ABS/.relman/staging/.facts.$$
+    : >"$_t.ok" && : >"$_t.bi" || return 1
+    while IFS=$_tab read -r _i _e _p; do
+        [ -n "$_i" ] || continue
+        if [ -f "./$_p" ] && [ ! -L "./$_p" ]; then
+            printf '%s\t%s\t%s\n' "$_i" "$_e" "$_p" >>"$_t.ok"
+        else
+            printf 'M\t%s\n' "$_i"
+        fi
+    done
+    if [ -s "$_t.ok" ]; then
+        set --
+        while IFS=$_tab read -r _i _e _p; do set -- "$@" "./$_p"; done <"$_t.ok"
+        stat -c '%s %a' -- "$@" >"$_t.st" || { rm -f -- "$_t".*; return 1; }
+        _ssl=
+        command -v openssl >/dev/null 2>&1 && _ssl=1
+        set --
+        exec 4<"$_t.st"
+        while IFS=$_tab read -r _i _e _p; do
+            read -r _sz _md <&4 || break
+            if [ "$_sz" != "$_e" ]; then
+                printf 'F\t%s\t%s\t%s\t-\n' "$_i" "$_sz" "$_md"
+            elif [ -n "$_ssl" ] && [ "$_sz" -ge 8388608 ]; then
+                _h=$(openssl dgst -sha256 -r <"./$_p" 2>/dev/null)
+                _h=${_h%% *}
+                case $_h in
+                    [0-9a-f]*) ;;
+                    *) _h=$(sha256sum <"./$_p") && _h=${_h%% *} ;;
+                esac
+                printf 'F\t%s\t%s\t%s\t%s\n' "$_i" "$_sz" "$_md" "$_h"
+            else
+                printf '%s\t%s\t%s\n' "$_i" "$_sz" "$_md" >>"$_t.bi"
+                set -- "$@" "./$_p"
+            fi
+        done <"$_t.ok"
+        exec 4<&-
+        if [ $# -gt 0 ]; then
+            # One line per file, in argument order; a name holding a backslash gets
+            # a leading backslash (GNU), which goes with the rest of the line.
+            sha256sum -- "$@" | sed 's/^\\//; s/[ *].*//' >"$_t.bh"
+            paste "$_t.bi" "$_t.bh" | sed "s/^/F$_tab/"
+        fi
+    fi
+    rm -f -- "$_t".*
+}
+
+resolve_root || { echo "the root $ROOT does not exist" >&2; exit 5; }
+cd -P -- "$ROOT_ABS" || exit 1
+check_token
+is_release "$NAME" || { echo "$NAME is not a release name" >&2; exit 5; }
+_stage=.relman/staging/$NAME
+
+case $STEP in
+prepare)
+    ensure_launcher || exit 1
+    if [ -e "$NAME" ] || [ -L "$NAME" ]; then
+        echo "$NAME already exists in $ROOT_ABS (made meanwhile by another deploy?)" >&2
+        exit 5
+    fi
+    mkdir -p .relman/staging || { echo "cannot create $ROOT_ABS/.relman/staging" >&2; exit 1; }
+    # We hold the lock, so nothing is uploading: every entry here is stale.
+    for _e in .relman/staging/* .relman/staging/.[!.]* .relman/staging/..?*; do
+        [ -e "$_e" ] || [ -L "$_e" ] || continue
+        rm -rf -- "$_e" || { echo "cannot remove the stale upload $_e" >&2; exit 1; }
+        _n=${_e##*/}
+        if is_release "$_n"; then printf 'stale\t%s\n' "$_n"; else printf 'stale\t?\n'; fi
+    done
+    mkdir -m 755 -- "$_stage" || { echo "cannot create $ROOT_ABS/$_stage" >&2; exit 1; }
+    cd -P -- "$_stage" || exit 1
+    while IFS= read -r _d; do
+        [ -n "$_d" ] || continue
+        check_rel "$_d" || exit 1
+        mkdir -m 755 -- "./$_d" || { echo "cannot create the directory $_d" >&2; exit 1; }
+    done <<EOF
+$DIRS
+EOF
+    if [ -n "$LIVE" ] && [ -n "$CANDS" ]; then
+        if ! is_release "$LIVE" || [ ! -d "$ROOT_ABS/$LIVE" ] || [ -L "$ROOT_ABS/$LIVE" ]; then
+            echo "the live release $LIVE is not a release directory" >&2
+            exit 5
+        fi
+        _l=$ROOT_ABS/.relman/staging/.links.$$
+        : >"$_l" || exit 1
+        # Hard-link the candidates from the live release; file_facts then proves
+        # (size, mode, sha256) which ones relman may keep.
+        while IFS=$_tab read -r _i _e _p; do
+            [ -n "$_i" ] || continue
+            check_rel "$_p" || exit 1
+            _src=$ROOT_ABS/$LIVE/$_p
+            if [ -f "$_src" ] && [ ! -L "$_src" ] && ln -- "$_src" "./$_p" 2>/dev/null; then
+                printf '%s\t%s\t%s\n' "$_i" "$_e" "$_p" >>"$_l"
+            fi
+        done <<EOF
+$CANDS
+EOF
+        file_facts <"$_l" || { rm -f -- "$_l"; echo "cannot read the linked files" >&2; exit 1; }
+        rm -f -- "$_l"
+    fi
+    printf 'OK\n'
+    ;;
+verify)
+    cd -P -- "$_stage" 2>/dev/null || { echo "the staged upload $_stage is missing" >&2; exit 1; }
+    # Modes of the uploaded files (linked ones share the live inode: never chmod'ed).
+    for _m in 755 644; do
+        if [ "$_m" = 755 ]; then _list=$MODE_EXEC; else _list=$MODE_PLAIN; fi
+        set --
+        while IFS= read -r _p; do
+            [ -n "$_p" ] || continue
+            check_rel "$_p" || exit 1
+            set -- "$@" "./$_p"
+        done <<EOF
+$_list
+EOF
+        if [ $# -gt 0 ]; then
+            chmod "$_m" -- "$@" || { echo "cannot set file modes" >&2; exit 1; }
+        fi
+    done
+    printf '%s\n' "$MANIFEST" >.relman.json && chmod 644 .relman.json ||
+        { echo "cannot write the manifest" >&2; exit 1; }
+    printf '%s\n' "$FILES" | file_facts || { echo "cannot read the staged files" >&2; exit 1; }
+    printf 'OK\n'
+    ;;
+publish)
+    [ -d "$_stage" ] && [ ! -L "$_stage" ] || { echo "the staged release $_stage is missing" >&2; exit 1; }
+    if [ -e "$NAME" ] || [ -L "$NAME" ]; then
+        echo "$NAME already exists in $ROOT_ABS: not replaced" >&2
+        exit 5
+    fi
+    current_release
+    mv -T -- "$_stage" "$NAME" || { echo "cannot move $_stage to $ROOT_ABS/$NAME" >&2; exit 1; }
+    if [ -n "$HIST_HEAD" ]; then
+        if [ -n "$CUR" ]; then _from="\"$CUR\""; else _from=null; fi
+        printf '%s%s%s\n' "$HIST_HEAD" "$_from" "$HIST_TAIL" >>.relman/history.jsonl || {
+            echo "published, but history.jsonl could not be written" >&2
+            exit 1
+        }
+    fi
+    printf 'PUBLISHED\t%s\n' "${CUR:--}"
+    ;;
+unpublish)
+    current_release
+    if [ "$CUR" = "$NAME" ]; then
+        echo "$NAME is live: not withdrawn" >&2
+        exit 5
+    fi
+    if [ -d "$NAME" ] && [ ! -L "$NAME" ]; then
+        rm -rf -- "$_stage"
+        mv -T -- "$NAME" "$_stage" || { echo "cannot withdraw $NAME" >&2; exit 1; }
+    fi
+    rm -rf -- "$_stage"
+    printf 'WITHDRAWN\n'
+    ;;
+abort)
+    rm -rf -- "$_stage"
+    printf 'ABORTED\n'
+    ;;
+*)
+    echo "unknown step $STEP" >&2
+    exit 1
+    ;;
+esac
