@@ -221,6 +221,19 @@ fn progress_during_deploy() {
     let cmds = key(&mut app, KeyCode::Enter);
     assert!(matches!(&cmds[..], [Cmd::Deploy { hosts, .. }] if hosts.len() == 4));
     let mib = 1024 * 1024;
+    update(
+        &mut app,
+        Msg::Worker(Event::DeployStarted {
+            files: 52,
+            bytes: 64 * mib,
+        }),
+    );
+    update(
+        &mut app,
+        Msg::Worker(Event::DeployNamed {
+            release: "batch_20261126221500".into(),
+        }),
+    );
     for (host, sent) in [
         ("batch-1", 40 * mib),
         ("batch-2", 64 * mib),
@@ -350,4 +363,32 @@ fn tiny_and_odd_sizes_render_without_panicking() {
             key(&mut app, KeyCode::Esc);
         }
     }
+}
+
+#[test]
+fn deploy_that_diverged_says_how_to_fix_it() {
+    let mut app = sized(100, 30);
+    ch(&mut app, 'd');
+    typed(&mut app, "build/app.jar");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Enter);
+    typed(&mut app, "yes");
+    key(&mut app, KeyCode::Enter);
+    for (host, result) in [
+        ("batch-1", Ok("batch_20261126221500 live (was batch_20261126190300)".to_string())),
+        ("batch-2", Err("published but not switched (still on batch_20261126213500): locked by carol@laptop (deploy, 1m 15s ago)".to_string())),
+        ("batch-3", Ok("batch_20261126221500 live (was batch_20261126190300)".to_string())),
+    ] {
+        update(&mut app, Msg::Worker(Event::DeployHost { host: host.into(), result }));
+    }
+    update(
+        &mut app,
+        Msg::Worker(Event::DeployDone {
+            alert: Some("HOSTS DIVERGED: batch_20261126221500 is live on batch-1, batch-3 but NOT on batch-2. To go back everywhere: relman rollback --host batch-1 --host batch-3; to finish the deploy: relman switch batch_20261126221500 --host batch-2".into()),
+        }),
+    );
+    assert!(app.in_flight.is_empty());
+    insta::assert_snapshot!(text(&app, 100, 30));
 }

@@ -189,3 +189,85 @@ async fn pin_unpin_and_prune_change_the_demo() {
         assert!(root.join(&names[kept]).exists(), "{} kept", names[kept]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_reports_progress_and_switches() {
+    let demo = Demo::build().expect("demo");
+    let root = demo.root();
+    let build = tempfile::tempdir().unwrap();
+    std::fs::write(build.path().join("app.jar"), vec![7u8; 300_000]).unwrap();
+    std::fs::create_dir(build.path().join("lib")).unwrap();
+    std::fs::write(build.path().join("lib/dep.jar"), b"dep").unwrap();
+    let cfg = Config::local_demo(root.clone());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::Deploy {
+        paths: vec![build.path().join("app.jar"), build.path().join("lib")],
+        message: "from the console test".into(),
+        hosts: vec!["demo".into()],
+    })
+    .unwrap();
+    let (mut named, mut progress, mut host_result) = (None, 0, None);
+    loop {
+        match next(&mut rx).await {
+            Event::DeployStarted { files, .. } => assert_eq!(files, 2),
+            Event::DeployNamed { release } => named = Some(release),
+            Event::Progress { host, .. } => {
+                assert_eq!(host, "demo");
+                progress += 1;
+            }
+            Event::DeployHost { host, result } => {
+                assert_eq!(host, "demo");
+                host_result = Some(result);
+            }
+            Event::DeployDone { alert } => {
+                assert_eq!(alert, None);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let named = named.expect("a release name");
+    assert!(progress > 0);
+    let summary = host_result.expect("a result").expect("deployed");
+    assert!(summary.contains(&named), "{summary}");
+    let link = std::fs::read_link(root.join("batch")).unwrap();
+    assert_eq!(link.to_string_lossy(), named);
+    // A directory contributes its contents, a file lands at the top.
+    assert_eq!(
+        std::fs::read(root.join(&named).join("dep.jar")).unwrap(),
+        b"dep"
+    );
+    assert!(root.join(&named).join("app.jar").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_of_a_missing_path_sends_nothing_and_says_why() {
+    let demo = Demo::build().expect("demo");
+    let before = std::fs::read_link(demo.root().join("batch")).unwrap();
+    let cfg = Config::local_demo(demo.root());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::Deploy {
+        paths: vec!["/no/such/build/app.jar".into()],
+        message: String::new(),
+        hosts: vec!["demo".into()],
+    })
+    .unwrap();
+    loop {
+        match next(&mut rx).await {
+            Event::DeployHost { result, .. } => {
+                assert!(result.expect_err("refused").contains("nothing was sent"));
+            }
+            Event::DeployDone { alert } => {
+                assert!(alert.expect("an alert").contains("/no/such/build/app.jar"));
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        std::fs::read_link(demo.root().join("batch")).unwrap(),
+        before
+    );
+}

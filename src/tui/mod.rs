@@ -85,6 +85,7 @@ pub fn new_app(cfg: &Config, opts: TuiOptions, now: SystemTime) -> App {
     let mut app = App::new(&fleet_name(cfg, opts), hosts, now);
     app.readonly = opts.readonly;
     app.keep = cfg.keep;
+    app.prune_after_deploy = cfg.prune_after_deploy;
     app.theme = theme::Theme::from_env();
     app
 }

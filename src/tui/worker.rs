@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::app::{Cmd, Event, Failure, OpKind};
 use crate::config::{Config, HostConfig};
 use crate::model::printable;
+use crate::ops::deploy::{DeployEvent, DeployRequest};
 use crate::ops::{self, OpError};
 use crate::remote::{self, Transport};
 
@@ -116,7 +118,7 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             paths,
             message,
             hosts,
-        } => ops_pending::deploy(shared, paths, message, hosts),
+        } => deploy(shared, paths, message, hosts),
         Cmd::Complete { input } => {
             let events = shared.events.clone();
             tokio::task::spawn_blocking(move || {
@@ -275,18 +277,81 @@ fn link_summary(verb: &str, c: &ops::LinkChange) -> String {
     s
 }
 
-/// Operations whose `ops` functions have not landed yet: they say so.
-mod ops_pending {
-    use super::*;
-    pub fn deploy(shared: &Arc<Shared>, _: Vec<PathBuf>, _: String, hosts: Vec<String>) {
-        for host in hosts {
-            let _ = shared.events.send(Event::DeployHost {
+/// Deploys on a blocking thread (`ops::deploy` runs its hosts in parallel itself,
+/// over its own connections), forwarding progress as it comes.
+fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec<String>) {
+    let sh = shared.clone();
+    let paths: Vec<PathBuf> = paths.iter().map(|p| expand_home(p)).collect();
+    tokio::task::spawn_blocking(move || {
+        let send = |e: Event| {
+            let _ = sh.events.send(e);
+        };
+        let on_event = |e: &DeployEvent| match e {
+            DeployEvent::Started { files, bytes, .. } => send(Event::DeployStarted {
+                files: *files,
+                bytes: *bytes,
+            }),
+            DeployEvent::Named { release } => send(Event::DeployNamed {
+                release: release.clone(),
+            }),
+            DeployEvent::Host {
                 host,
-                result: Err("deploy is not available in this build yet".into()),
-            });
+                phase,
+                sent,
+                total,
+            } => send(Event::Progress {
+                host: host.clone(),
+                sent: *sent,
+                total: *total,
+                phase: phase.as_str().to_string(),
+            }),
+        };
+        let targets: Vec<&HostConfig> = sh
+            .cfg
+            .hosts
+            .iter()
+            .filter(|h| hosts.contains(&h.name))
+            .collect();
+        let req = DeployRequest {
+            paths,
+            message,
+            switch: true,
+            prune: false,
+        };
+        tracing::info!(hosts = ?hosts, "console: deploy starts");
+        let cancel = AtomicBool::new(false);
+        match ops::deploy::deploy(&sh.cfg, &targets, &req, &on_event, &cancel) {
+            Ok(report) => {
+                for h in &report.hosts {
+                    let result = if h.ok() {
+                        Ok(h.summary())
+                    } else {
+                        Err(h.error().unwrap_or_else(|| h.summary()))
+                    };
+                    tracing::info!(host = %h.host, "console: deploy: {}", h.summary());
+                    send(Event::DeployHost {
+                        host: h.host.clone(),
+                        result,
+                    });
+                }
+                send(Event::DeployDone {
+                    alert: report.advice(),
+                });
+            }
+            Err(e) => {
+                // Bad local input: found before anything was sent anywhere.
+                let why = format!("nothing was sent: {e}");
+                tracing::warn!("console: deploy refused: {e}");
+                for host in hosts {
+                    send(Event::DeployHost {
+                        host,
+                        result: Err(why.clone()),
+                    });
+                }
+                send(Event::DeployDone { alert: Some(why) });
+            }
         }
-        let _ = shared.events.send(Event::DeployDone);
-    }
+    });
 }
 
 fn expand_home(p: &Path) -> PathBuf {

@@ -47,6 +47,8 @@ pub enum Pending {
         target_label: String,
         paths: Vec<String>,
         message: String,
+        /// `Some(keep)`: the config prunes after the deploy.
+        prune_keep: Option<usize>,
     },
     Quit {
         in_flight: Vec<String>,
@@ -286,11 +288,12 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
         Pending::Quit { .. } => None,
     };
     if let Some(op) = op {
-        app.in_flight.push(InFlight {
+        let f = InFlight {
             op,
             hosts: hosts.clone(),
-        });
-        app.say(format!("{} on {}…", op.as_str(), hosts.join(", ")));
+        };
+        app.say(format!("{}…", f.describe()));
+        app.in_flight.push(f);
         if op == OpKind::Deploy {
             app.deploy = Some(DeployRun {
                 hosts: hosts
@@ -303,6 +306,8 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
                         result: None,
                     })
                     .collect(),
+                release: None,
+                files: None,
                 finished: false,
             });
         }

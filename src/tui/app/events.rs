@@ -93,8 +93,23 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
             }
             app.refresh_host(&host)
         }
-        Event::DeployDone => {
+        Event::DeployStarted { files, bytes } => {
+            if let Some(d) = &mut app.deploy {
+                d.files = Some((files, bytes));
+            }
+            Vec::new()
+        }
+        Event::DeployNamed { release } => {
+            if let Some(d) = &mut app.deploy {
+                d.release = Some(clean(&release));
+            }
+            Vec::new()
+        }
+        Event::DeployDone { alert } => {
             app.in_flight.retain(|f| f.op != OpKind::Deploy);
+            if let Some(a) = alert {
+                show_error(app, "Deploy", clean(&a));
+            }
             if let Some(d) = &mut app.deploy {
                 d.finished = true;
                 let failed: Vec<String> = d

@@ -218,6 +218,7 @@ pub(super) fn submit_deploy(app: &mut App, mut f: DeployForm) -> Vec<Cmd> {
         target_label: choice.label,
         paths,
         message: f.message.trim().to_string(),
+        prune_keep: app.prune_after_deploy.then_some(app.keep),
     })));
     Vec::new()
 }

@@ -194,8 +194,13 @@ pub enum Event {
         host: String,
         result: Result<String, String>,
     },
-    /// The whole deploy ended.
-    DeployDone,
+    /// The deploy's local files are known.
+    DeployStarted { files: usize, bytes: u64 },
+    /// The new release's name (the same on every host).
+    DeployNamed { release: String },
+    /// The whole deploy ended; `alert` is what the operator must read (bad local
+    /// input, hosts that diverged and how to make them agree).
+    DeployDone { alert: Option<String> },
     Completions {
         input: String,
         candidates: Vec<String>,
@@ -261,6 +266,10 @@ pub struct HostProgress {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeployRun {
     pub hosts: Vec<HostProgress>,
+    /// The new release, once named.
+    pub release: Option<String>,
+    /// Local files and bytes, once walked.
+    pub files: Option<(usize, u64)>,
     pub finished: bool,
 }
 
@@ -294,6 +303,8 @@ pub struct App {
     pub message: Option<Flash>,
     pub readonly: bool,
     pub keep: usize,
+    /// The config prunes after each deploy (`prune_after_deploy`): the deploy dialog says so.
+    pub prune_after_deploy: bool,
     /// The clock, as the last tick said.
     pub now: SystemTime,
     pub size: Rect,
@@ -320,6 +331,7 @@ impl App {
             message: None,
             readonly: false,
             keep: 3,
+            prune_after_deploy: false,
             now,
             size: Rect::new(0, 0, 80, 24),
             theme: Theme::default(),

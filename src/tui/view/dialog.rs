@@ -239,6 +239,7 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             target_label,
             paths,
             message,
+            prune_keep,
         } => {
             out.push(Line::from(vec![
                 Span::raw("Deploy to "),
@@ -285,6 +286,16 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                     Span::styled(format!("  {:<w$}  ", printable(&x.host)), t.title()),
                     what,
                 ]));
+            }
+            if targets.len() > 1 {
+                out.push(Line::from(
+                    "Staged on every host first: if one host fails, no host changes.",
+                ));
+            }
+            if let Some(keep) = prune_keep {
+                out.push(Line::from(format!(
+                    "Then prune (keep {keep}), as the config's prune_after_deploy says."
+                )));
             }
         }
         Pending::Quit { in_flight } => {

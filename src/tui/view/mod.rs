@@ -160,11 +160,18 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
     let Some(run) = &app.deploy else {
         return;
     };
-    let title = if run.finished {
-        " deploy — finished (Esc hides this) "
+    let mut title = String::from(" deploy");
+    if let Some(r) = &run.release {
+        title.push_str(&format!(" {}", printable(r)));
+    }
+    if let Some((files, size)) = run.files {
+        title.push_str(&format!(" · {files} file(s), {}", bytes(size)));
+    }
+    title.push_str(if run.finished {
+        " — finished (Esc hides this) "
     } else {
-        " deploy — progress per host "
-    };
+        " — progress per host "
+    });
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border(false))
@@ -212,7 +219,11 @@ fn progress_line<'a>(p: &HostProgress, name_w: usize, width: usize, t: &Theme) -
         Span::raw(format!(
             " {:>3.0}% {:>19} ",
             frac * 100.0,
-            format!("{}/{}", bytes(p.sent), bytes(p.total))
+            if p.total == 0 {
+                String::new()
+            } else {
+                format!("{}/{}", bytes(p.sent), bytes(p.total))
+            }
         )),
         Span::styled(status, style),
     ])

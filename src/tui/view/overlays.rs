@@ -116,6 +116,10 @@ fn deploy_form(app: &App, frame: &mut Frame, area: Rect, f: &DeployForm) {
         lines.push(Line::from(Span::styled(printable(e), t.error())));
     }
     lines.push(Line::from(Span::styled(
+        "A directory deploys its contents; a file lands at the top of the release.",
+        t.dim(),
+    )));
+    lines.push(Line::from(Span::styled(
         "Tab completes a path · Enter: next field, then confirm · ←→ target · Esc cancels",
         t.dim(),
     )));
