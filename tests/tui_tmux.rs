@@ -142,6 +142,26 @@ fn console_in_a_real_terminal() {
     tmux.wait_for("demo: rolled back", long);
     assert_ne!(std::fs::read_link(root.join("batch")).unwrap(), live_before);
 
+    // A deploy from the prompt: path, message, this host, y.
+    let build = dir.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    std::fs::write(build.join("app.jar"), b"jar").unwrap();
+    tmux.keys(&["d"]);
+    tmux.wait_for("Deploy — local path(s)", long);
+    tmux.keys(&["-l", &build.join("app.jar").display().to_string()]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["-l", "from tmux"]);
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Deploy — confirm", long);
+    tmux.keys(&["y"]);
+    tmux.wait_for("deploy done on 1 host(s)", long);
+    let live = std::fs::read_link(root.join("batch")).unwrap();
+    assert_eq!(
+        std::fs::read(root.join(&live).join("app.jar")).unwrap(),
+        b"jar"
+    );
+
     // Help, then quit: the terminal is restored.
     tmux.keys(&["?"]);
     tmux.wait_for("Help — every key", long);
