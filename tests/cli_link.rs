@@ -283,34 +283,56 @@ impl Drop for Kill {
     }
 }
 
-fn hold_lock_exe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/hold_lock")
+/// Not a test on its own: when this test binary is re-run with `HOLD_LOCK_HOST` set,
+/// it takes that host's lock like a long operation would, prints `held` and sleeps
+/// until killed (a relman process that dies holding a lock).
+#[test]
+fn hold_lock_helper() {
+    let Ok(name) = std::env::var("HOLD_LOCK_HOST") else {
+        return;
+    };
+    let path = std::env::var("RELMAN_CONFIG").unwrap();
+    let cfg = relman::config::Config::load(std::path::Path::new(&path)).unwrap();
+    let host = cfg.host(&name).unwrap().clone();
+    let t = relman::remote::open(&cfg, &host).unwrap();
+    let _l = relman::ops::lock::acquire(t.as_ref(), &host, relman::model::Action::Deploy).unwrap();
+    // The harness captures stdout: say "held" through a file.
+    fs::write(std::env::var("HOLD_LOCK_MARK").unwrap(), "held").unwrap();
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+/// Starts this test binary as a lock holder of h1 and waits until it holds the lock.
+fn start_holder(f: &Fleet) -> Kill {
+    let mark = f.dir().join(format!(
+        "held-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hold_lock_helper", "--test-threads=1"])
+        .env("HOLD_LOCK_HOST", "h1")
+        .env("HOLD_LOCK_MARK", &mark)
+        .env("RELMAN_CONFIG", f.config_path())
+        .env("HOME", f.home())
+        .env_remove("SSH_AUTH_SOCK")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let k = Kill(child);
+    assert!(
+        support::wait_until(Duration::from_secs(20), || mark.exists()),
+        "the holder never held the lock"
+    );
+    k
 }
 
 #[test]
 fn a_killed_relman_leaves_no_lock_and_unlock_breaks_a_stuck_one() {
     let f = Fleet::start(1);
     layout(&f, 0, Some(A));
-    let mut holder = Command::new(hold_lock_exe());
-    holder
-        .arg("h1")
-        .env("RELMAN_CONFIG", f.config_path())
-        .env("HOME", f.home())
-        .env_remove("SSH_AUTH_SOCK");
-    let mut child = holder.stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "held");
-    let held = Kill(child);
+    let held = start_holder(&f);
 
     let out = f
         .relman()
@@ -347,14 +369,7 @@ fn a_killed_relman_leaves_no_lock_and_unlock_breaks_a_stuck_one() {
     assert_eq!(link(&f, 0), B);
 
     // A holder that is alive but stuck: `unlock --force` breaks it and records it.
-    let mut child = holder.stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let _stuck = Kill(child);
+    let _stuck = start_holder(&f);
     let out = f
         .relman()
         .args(["--host", "h1", "unlock"])
