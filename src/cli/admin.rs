@@ -206,9 +206,32 @@ pub fn check(cfg: &Config, hosts: &[&HostConfig], as_json: bool) -> i32 {
     fleet::exit_code_of(&codes)
 }
 
-/// The console (and `--demo`).
+/// The console (and `--demo`: a temporary local deploy root, no SSH, no config).
 pub fn tui(g: &Global, readonly: bool, demo: bool) -> i32 {
-    let _ = (g, readonly, demo);
-    eprintln!("relman: the console is not built yet");
-    1
+    use crate::tui::{Demo, TuiOptions, run};
+    let opts = TuiOptions { readonly, demo };
+    let result = if demo {
+        let d = match Demo::build() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("relman: cannot build the demo root: {e}");
+                return 1;
+            }
+        };
+        // `d` lives until the console returns; dropping it stops the demo job.
+        run(Config::local_demo(d.root()), opts)
+    } else {
+        let cfg = match super::load(g) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        run(cfg, opts)
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("relman: {e:#}");
+            1
+        }
+    }
 }
