@@ -3,6 +3,7 @@
 //! stdout and nothing else; errors and progress go to stderr.
 
 mod admin;
+mod deploy;
 mod render;
 
 use std::io::IsTerminal;
@@ -65,6 +66,21 @@ pub enum Command {
     },
     /// Releases per host: age, size, live/previous/bad markers, jobs, pins, origin.
     List,
+    /// Upload files/dirs as a new release on the chosen hosts and switch to it.
+    Deploy {
+        /// Files and directories (a directory contributes its contents).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Why: recorded in the manifest and the history.
+        #[arg(long, short = 'm', value_name = "TEXT", default_value = "")]
+        message: String,
+        /// Stage and publish the release, but leave the link where it is.
+        #[arg(long)]
+        no_switch: bool,
+        /// Prune old releases afterwards (under the same lock).
+        #[arg(long)]
+        prune: bool,
+    },
     /// Point the link at RELEASE.
     Switch {
         release: String,
@@ -165,7 +181,10 @@ fn select<'a>(
 fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
     let changes = matches!(
         cmd,
-        Command::Switch { .. } | Command::Rollback { .. } | Command::Unlock { .. }
+        Command::Switch { .. }
+            | Command::Rollback { .. }
+            | Command::Unlock { .. }
+            | Command::Deploy { .. }
     );
     let hosts = match select(cfg, g, changes) {
         Ok(h) => h,
@@ -212,6 +231,12 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             render::history(&results, n, g.json);
             fleet::exit_code(&results)
         }
+        Command::Deploy {
+            paths,
+            message,
+            no_switch,
+            prune,
+        } => deploy::run(cfg, &hosts, g, paths, message, no_switch, prune),
         Command::Unlock { force } => admin::unlock(cfg, &hosts, force, g.json),
         Command::Trust { yes } => admin::trust(cfg, &hosts, yes, g.json),
         Command::Check => admin::check(cfg, &hosts, g.json),

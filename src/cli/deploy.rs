@@ -1,0 +1,391 @@
+//! `relman deploy PATH... [--message TEXT] [--no-switch] [--prune]`: runs
+//! `ops::deploy`, shows its progress (indicatif bars on stderr, only when stderr is a
+//! terminal: one per host and one overall, with throughput and ETA), then one summary
+//! line per host, or the `--json` object. Ctrl-C calls the deploy off while nothing
+//! is published yet (the staged uploads are removed); a second Ctrl-C quits at once.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+use super::Global;
+use super::render::size;
+use crate::config::{Config, HostConfig};
+use crate::ops::deploy::{
+    self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase,
+};
+
+/// Set by the SIGINT handler.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Catches the first Ctrl-C (SA_RESETHAND: the second one kills as usual).
+fn catch_sigint() {
+    // SAFETY: installs a handler that only stores to an atomic (async-signal-safe).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigint as *const () as usize;
+        sa.sa_flags = libc::SA_RESETHAND;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+    }
+}
+
+fn release_sigint() {
+    // SAFETY: restores the default disposition.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+}
+
+/// `relman deploy`.
+pub fn run(
+    cfg: &Config,
+    hosts: &[&HostConfig],
+    g: &Global,
+    paths: Vec<PathBuf>,
+    message: String,
+    no_switch: bool,
+    prune: bool,
+) -> i32 {
+    let req = DeployRequest {
+        paths,
+        message,
+        switch: !no_switch,
+        prune,
+    };
+    let show = std::io::stderr().is_terminal() && !g.quiet && !g.json;
+    let bars = Bars::new(show);
+    let cancel = AtomicBool::new(false);
+    catch_sigint();
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        // Passes a Ctrl-C on to the deploy (the handler itself can only set a flag).
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if INTERRUPTED.swap(false, Ordering::SeqCst) {
+                    cancel.store(true, Ordering::Relaxed);
+                    bars.println(
+                        "relman: interrupted: calling the deploy off and removing the staged \
+                         uploads (Ctrl-C again to quit at once)",
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let r = deploy::deploy(cfg, hosts, &req, &|e| bars.event(e), &cancel);
+        done.store(true, Ordering::Relaxed);
+        r
+    });
+    release_sigint();
+    bars.finish();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("relman: deploy: {e} (nothing was sent)");
+            return 2;
+        }
+    };
+    if g.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(&report)).expect("json")
+        );
+    } else {
+        print_human(&report, g.quiet);
+    }
+    report.exit_code()
+}
+
+/// The `--json` object: `{"release","outcome","hosts":[{"name","ok","error",...}]}`.
+pub fn report_json(r: &DeployReport) -> Value {
+    let hosts: Vec<Value> = r.hosts.iter().map(host_json).collect();
+    json!({
+        "release": r.release,
+        "outcome": r.outcome,
+        "switch": r.switch,
+        "files": r.files,
+        "bytes": r.bytes,
+        "hosts": hosts,
+    })
+}
+
+fn host_json(h: &HostReport) -> Value {
+    let status = match &h.status {
+        HostStatus::Switched => "switched",
+        HostStatus::Published => "published",
+        HostStatus::NotDeployed => "not_deployed",
+        HostStatus::Failed { .. } => "failed",
+        HostStatus::SwitchFailed { .. } => "switch_failed",
+    };
+    let phase = match &h.status {
+        HostStatus::Failed { phase, .. } => Some(*phase),
+        HostStatus::SwitchFailed { .. } => Some(Phase::Switch),
+        _ => None,
+    };
+    let published = matches!(
+        h.status,
+        HostStatus::Switched | HostStatus::Published | HostStatus::SwitchFailed { .. }
+    );
+    json!({
+        "name": h.host,
+        "ok": h.ok(),
+        "error": h.error(),
+        "status": status,
+        "failed_phase": phase,
+        "release": h.release,
+        "published": published,
+        "switched": h.status == HostStatus::Switched,
+        "from": h.from,
+        "to": if published { h.release.clone() } else { None },
+        "uploaded_bytes": h.uploaded_bytes,
+        "uploaded_files": h.uploaded_files,
+        "linked_files": h.linked_files,
+        "stale_removed": h.stale_removed,
+        "prune": match &h.prune {
+            None => Value::Null,
+            Some(Ok(p)) => serde_json::to_value(p).unwrap_or(Value::Null),
+            Some(Err(e)) => json!({ "error": e }),
+        },
+        "warnings": h.warnings,
+    })
+}
+
+fn print_human(r: &DeployReport, quiet: bool) {
+    for h in &r.hosts {
+        if h.ok() {
+            if !quiet {
+                println!("{}: {}", h.host, h.summary());
+            }
+        } else {
+            eprintln!("{}: {}", h.host, h.summary());
+        }
+        if let Some(p) = &h.prune {
+            match p {
+                Ok(p) if !quiet => {
+                    let d = p.deleted();
+                    if d.is_empty() {
+                        println!("{}: prune: nothing to delete", h.host);
+                    } else {
+                        println!("{}: prune: deleted {}", h.host, d.join(", "));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("{}: prune failed: {e}", h.host),
+            }
+        }
+        for w in &h.warnings {
+            eprintln!("{}: warning: {w}", h.host);
+        }
+    }
+    let rel = r.release.as_deref().unwrap_or("the release");
+    match r.outcome {
+        Outcome::Deployed => {}
+        Outcome::NotDeployed => {
+            let failed: Vec<&str> = r
+                .hosts
+                .iter()
+                .filter(|h| matches!(h.status, HostStatus::Failed { .. }))
+                .map(|h| h.host.as_str())
+                .collect();
+            eprintln!(
+                "relman: NOT deployed on any host: failed on {} (a deploy changes every chosen \
+                 host or none; nothing was switched, no new release is left)",
+                failed.join(", ")
+            );
+        }
+        Outcome::Cancelled => {
+            eprintln!("relman: deploy cancelled: nothing was published or switched")
+        }
+        Outcome::Diverged => {
+            if let Some(a) = r.advice() {
+                eprintln!("relman: {a}");
+            }
+        }
+        Outcome::NotSwitched => eprintln!(
+            "relman: {rel} was published on every host but the link was switched on none; \
+             switch with `relman switch {rel}` once the cause is fixed"
+        ),
+    }
+}
+
+/// The progress display: nothing unless stderr is a terminal.
+struct Bars {
+    inner: Option<Mutex<BarState>>,
+}
+
+struct BarState {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    hosts: HashMap<String, ProgressBar>,
+    /// Per host: (sent, total) of its upload.
+    bytes: HashMap<String, (u64, u64)>,
+}
+
+fn host_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix:>12} {msg:<12} [{bar:28.cyan/blue}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
+}
+
+fn overall_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix:>12} {msg:<12} [{bar:28.green/blue}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
+}
+
+impl Bars {
+    fn new(show: bool) -> Bars {
+        if !show {
+            return Bars { inner: None };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(0));
+        overall.set_style(overall_style());
+        overall.set_prefix("all hosts");
+        overall.set_message("preparing");
+        Bars {
+            inner: Some(Mutex::new(BarState {
+                multi,
+                overall,
+                hosts: HashMap::new(),
+                bytes: HashMap::new(),
+            })),
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.inner {
+            Some(m) => {
+                let st = m.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = st.multi.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn event(&self, e: &DeployEvent) {
+        let Some(m) = &self.inner else { return };
+        let mut st = m.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            DeployEvent::Started {
+                hosts,
+                files,
+                bytes,
+            } => {
+                st.overall
+                    .set_message(format!("{files} files, {}", size(*bytes)));
+                for h in hosts {
+                    let pb = st.multi.insert_before(&st.overall, ProgressBar::new(0));
+                    pb.set_style(host_style());
+                    pb.set_prefix(h.clone());
+                    pb.set_message("waiting");
+                    st.hosts.insert(h.clone(), pb);
+                }
+            }
+            DeployEvent::Named { release } => {
+                let _ = st.multi.println(format!("deploying {release}"));
+                st.overall.set_message("staging");
+            }
+            DeployEvent::Host {
+                host,
+                phase,
+                sent,
+                total,
+            } => {
+                if let Some(pb) = st.hosts.get(host) {
+                    pb.set_message(phase.as_str());
+                    if *phase == Phase::Upload || *total > 0 {
+                        pb.set_length(*total);
+                        pb.set_position(*sent);
+                    }
+                    if matches!(phase, Phase::Done | Phase::Failed | Phase::Aborted) {
+                        pb.abandon();
+                    }
+                }
+                if *phase == Phase::Upload {
+                    st.bytes.insert(host.clone(), (*sent, *total));
+                    let (s, t) = st
+                        .bytes
+                        .values()
+                        .fold((0, 0), |(a, b), (s, t)| (a + s, b + t));
+                    st.overall.set_length(t);
+                    st.overall.set_position(s);
+                    st.overall.set_message("uploading");
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(m) = &self.inner {
+            let st = m.lock().unwrap_or_else(|p| p.into_inner());
+            for pb in st.hosts.values() {
+                pb.abandon();
+            }
+            st.overall.finish_and_clear();
+            let _ = st.multi.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_names_every_field_the_spec_and_scripts_need() {
+        let mut h = HostReport {
+            host: "h1".into(),
+            release: Some("batch_20261126221500".into()),
+            status: HostStatus::Switched,
+            from: Some("batch_20261126093000".into()),
+            uploaded_files: 1,
+            uploaded_bytes: 42,
+            linked_files: 7,
+            stale_removed: vec![],
+            prune: None,
+            warnings: vec![],
+        };
+        let v = host_json(&h);
+        for k in [
+            "name",
+            "ok",
+            "error",
+            "release",
+            "uploaded_bytes",
+            "linked_files",
+            "switched",
+            "from",
+            "to",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["error"], Value::Null);
+        assert_eq!(v["to"], "batch_20261126221500");
+        h.status = HostStatus::Failed {
+            phase: Phase::Upload,
+            error: "boom".into(),
+            code: 1,
+        };
+        let v = host_json(&h);
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"], "uploading: boom");
+        assert_eq!(v["to"], Value::Null);
+        assert_eq!(v["failed_phase"], "upload");
+    }
+}
