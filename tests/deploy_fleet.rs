@@ -125,7 +125,7 @@ fn a_directory_goes_to_three_hosts_under_one_name() {
         assert_eq!(h["uploaded_files"], 6);
         let root = f.root(i);
         assert_eq!(link(root).as_deref(), Some(name.as_str()));
-        assert_eq!(releases(root), [name.clone()]);
+        assert_eq!(releases(root), vec![name.clone()]);
         let rel = root.join(&name);
         for p in ["app.jar", "lib/dep-0.jar", "lib/dep-3.jar", "bin/run.sh"] {
             assert_eq!(
@@ -267,10 +267,10 @@ fn one_host_down_means_no_host_changes() {
         assert_eq!(v["hosts"][i]["ok"], false);
         assert_eq!(v["hosts"][i]["status"], "not_deployed");
     }
-    for i in 0..3 {
+    for (i, was) in before.iter().enumerate() {
         assert_eq!(
-            (link(f.root(i)), releases(f.root(i))),
-            before[i],
+            &(link(f.root(i)), releases(f.root(i))),
+            was,
             "host {i} unchanged"
         );
         assert!(staging(f.root(i)).is_empty());
@@ -423,7 +423,10 @@ fn jobs_launched_during_twenty_deploys_always_see_a_whole_release() {
     stop.store(true, Ordering::Relaxed);
     looper.join().unwrap();
     let failures = failures.lock().unwrap();
-    eprintln!("{} jobs ran during the deploys", runs.load(Ordering::Relaxed));
+    eprintln!(
+        "{} jobs ran during the deploys",
+        runs.load(Ordering::Relaxed)
+    );
     assert!(
         failures.is_empty(),
         "{} of {} jobs failed: {:?}",
