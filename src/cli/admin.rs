@@ -19,12 +19,17 @@ fn confirm(question: &str) -> bool {
     std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
 }
 
-/// `relman unlock [--force]`.
-pub fn unlock(cfg: &Config, hosts: &[&HostConfig], force: bool, as_json: bool) -> i32 {
+/// Runs an interactive per-host step one host at a time (it may prompt), printing
+/// one line per host, or the `{"hosts":[...]}` JSON; returns the exit code.
+fn each_host_prompting(
+    hosts: &[&HostConfig],
+    as_json: bool,
+    mut step: impl FnMut(&HostConfig) -> Result<String, OpError>,
+) -> i32 {
     let mut out = Vec::new();
     let mut codes = Vec::new();
     for h in hosts {
-        let r = unlock_one(cfg, h, force);
+        let r = step(h);
         codes.push(r.as_ref().map_or_else(|e| e.exit_code(), |_| 0));
         match &r {
             Ok(msg) if !as_json => println!("{}: {msg}", h.name),
@@ -43,6 +48,11 @@ pub fn unlock(cfg: &Config, hosts: &[&HostConfig], force: bool, as_json: bool) -
         );
     }
     fleet::exit_code_of(&codes)
+}
+
+/// `relman unlock [--force]`.
+pub fn unlock(cfg: &Config, hosts: &[&HostConfig], force: bool, as_json: bool) -> i32 {
+    each_host_prompting(hosts, as_json, |h| unlock_one(cfg, h, force))
 }
 
 fn unlock_one(cfg: &Config, h: &HostConfig, force: bool) -> Result<String, OpError> {
@@ -89,28 +99,7 @@ fn unlock_one(cfg: &Config, h: &HostConfig, force: bool) -> Result<String, OpErr
 
 /// `relman trust [--yes]`.
 pub fn trust(cfg: &Config, hosts: &[&HostConfig], yes: bool, as_json: bool) -> i32 {
-    let mut out = Vec::new();
-    let mut codes = Vec::new();
-    for h in hosts {
-        let r = trust_one(cfg, h, yes, as_json);
-        codes.push(r.as_ref().map_or_else(|e| e.exit_code(), |_| 0));
-        match &r {
-            Ok(msg) if !as_json => println!("{}: {msg}", h.name),
-            Err(e) if !as_json => eprintln!("{}: {e}", h.name),
-            _ => {}
-        }
-        out.push(match r {
-            Ok(msg) => json!({"name": h.name, "ok": true, "error": null, "result": msg}),
-            Err(e) => json!({"name": h.name, "ok": false, "error": e.to_string(), "result": null}),
-        });
-    }
-    if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "hosts": out })).expect("json")
-        );
-    }
-    fleet::exit_code_of(&codes)
+    each_host_prompting(hosts, as_json, |h| trust_one(cfg, h, yes, as_json))
 }
 
 fn trust_one(cfg: &Config, h: &HostConfig, yes: bool, as_json: bool) -> Result<String, OpError> {
