@@ -94,6 +94,34 @@ pub enum Command {
         #[arg(long, value_name = "RELEASE")]
         to: Option<String>,
     },
+    /// Delete old releases under the keep policy, printing each verdict and reason.
+    Prune {
+        /// Releases kept besides the protected ones (default: `keep` from the config).
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Show exactly what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Protect a release from prune until the pin expires.
+    Pin {
+        release: String,
+        /// How long (e.g. 2h, 30m, 1d).
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: std::time::Duration,
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        reason: String,
+    },
+    /// Remove the pins of a release.
+    Unpin { release: String },
+    /// Print the absolute path of the live release (one host); with --pin, pin it too.
+    Resolve {
+        /// Pin the live release for this long, in the same locked step.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        pin: Option<std::time::Duration>,
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        reason: String,
+    },
     /// The host's history, newest first.
     History {
         #[arg(short = 'n', default_value_t = 20)]
@@ -115,6 +143,33 @@ pub enum Command {
     Check,
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+/// A line on stderr as each host finishes (only when stderr is a terminal).
+struct ProgressLine(bool);
+
+impl ProgressLine {
+    fn call<T>(&self, h: &crate::config::HostConfig, r: &Result<T, ops::OpError>) {
+        if self.0 {
+            match r {
+                Ok(_) => eprintln!("  {} done", h.name),
+                Err(e) => eprintln!("  {} failed: {e}", h.name),
+            }
+        }
+    }
+}
+
+fn progress_line(on: bool) -> ProgressLine {
+    ProgressLine(on)
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration (like 2h, 30m): {e}"))?;
+    if d.is_zero() {
+        return Err("a duration must be more than zero".into());
+    }
+    Ok(d)
 }
 
 /// Runs relman with the process's arguments; returns the exit code.
@@ -185,20 +240,23 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             | Command::Rollback { .. }
             | Command::Unlock { .. }
             | Command::Deploy { .. }
+            | Command::Prune { dry_run: false, .. }
+            | Command::Pin { .. }
+            | Command::Unpin { .. }
     );
     let hosts = match select(cfg, g, changes) {
         Ok(h) => h,
         Err(code) => return code,
     };
+    if matches!(cmd, Command::Resolve { .. }) && hosts.len() != 1 {
+        eprintln!(
+            "relman: resolve takes exactly one host (--host NAME); {} chosen",
+            hosts.len()
+        );
+        return 2;
+    }
     let progress = std::io::stderr().is_terminal() && !g.quiet && !g.json;
-    let on_done = |h: &crate::config::HostConfig, r: &Result<_, ops::OpError>| {
-        if progress {
-            match r {
-                Ok(_) => eprintln!("  {} done", h.name),
-                Err(e) => eprintln!("  {} failed: {e}", h.name),
-            }
-        }
-    };
+    let on_done = progress_line(progress);
     match cmd {
         Command::List => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
@@ -210,7 +268,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 cfg,
                 &hosts,
                 |t, h| ops::switch(t, h, &release, expect.as_deref()),
-                on_done,
+                |h, r| on_done.call(h, r),
             );
             render::link_changes(&results, g.json, g.quiet);
             fleet::exit_code(&results)
@@ -220,7 +278,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 cfg,
                 &hosts,
                 |t, h| ops::rollback(t, h, to.as_deref()),
-                on_done,
+                |h, r| on_done.call(h, r),
             );
             render::link_changes(&results, g.json, g.quiet);
             let code = fleet::exit_code(&results);
@@ -237,6 +295,57 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             no_switch,
             prune,
         } => deploy::run(cfg, &hosts, g, paths, message, no_switch, prune),
+        Command::Prune { keep, dry_run } => {
+            let keep = keep.unwrap_or(cfg.keep);
+            let results = fleet::for_each_host(
+                cfg,
+                &hosts,
+                |t, h| ops::prune::prune(t, h, keep, dry_run),
+                |h, r| on_done.call(h, r),
+            );
+            render::prune(&results, g.json, g.quiet);
+            let failed = results
+                .iter()
+                .any(|r| r.result.as_ref().is_ok_and(|p| p.failed()));
+            match fleet::exit_code(&results) {
+                0 if failed => 1,
+                c => c,
+            }
+        }
+        Command::Pin {
+            release,
+            duration,
+            reason,
+        } => {
+            let results = fleet::for_each_host(
+                cfg,
+                &hosts,
+                |t, h| ops::pin::pin(t, h, &release, duration, &reason),
+                |h, r| on_done.call(h, r),
+            );
+            render::pins(&results, g.json, g.quiet);
+            fleet::exit_code(&results)
+        }
+        Command::Unpin { release } => {
+            let results = fleet::for_each_host(
+                cfg,
+                &hosts,
+                |t, h| ops::pin::unpin(t, h, &release),
+                |h, r| on_done.call(h, r),
+            );
+            render::unpins(&results, &release, g.json, g.quiet);
+            fleet::exit_code(&results)
+        }
+        Command::Resolve { pin, reason } => {
+            let results = fleet::for_each_host(
+                cfg,
+                &hosts,
+                |t, h| ops::pin::resolve_full(t, h, pin.map(|d| (d, reason.as_str()))),
+                |_, _| {},
+            );
+            render::resolved(&results, g.json);
+            fleet::exit_code(&results)
+        }
         Command::Unlock { force } => admin::unlock(cfg, &hosts, force, g.json),
         Command::Trust { yes } => admin::trust(cfg, &hosts, yes, g.json),
         Command::Check => admin::check(cfg, &hosts, g.json),

@@ -264,6 +264,129 @@ pub fn link_changes(results: &[HostResult<LinkChange>], as_json: bool, quiet: bo
     }
 }
 
+/// One `{"name","ok","error", ...fields}` object per host, for commands' `--json`.
+fn per_host_json<T>(results: &[HostResult<T>], fields: impl Fn(&T) -> Value) -> Value {
+    let hosts: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let mut v = json!({"name": r.host, "ok": r.result.is_ok(),
+                "error": r.result.as_ref().err().map(|e| e.to_string())});
+            if let (Ok(t), Some(obj)) = (&r.result, v.as_object_mut()) {
+                if let Value::Object(extra) = fields(t) {
+                    obj.extend(extra);
+                }
+            }
+            v
+        })
+        .collect();
+    json!({ "hosts": hosts })
+}
+
+/// Prints each failed host's error on stderr, one line each.
+fn errors<T>(results: &[HostResult<T>]) {
+    for r in results {
+        if let Err(e) = &r.result {
+            eprintln!("{}: {e}", r.host);
+        }
+    }
+}
+
+/// `relman prune [--dry-run]`: every release's verdict and reason, then what happened.
+pub fn prune(results: &[HostResult<crate::ops::prune::PruneReport>], as_json: bool, quiet: bool) {
+    if as_json {
+        print_json(&per_host_json(results, |rep| {
+            serde_json::to_value(rep).expect("json")
+        }));
+        return;
+    }
+    errors(results);
+    for r in results {
+        let Ok(rep) = &r.result else { continue };
+        if quiet {
+            continue;
+        }
+        let title = if rep.dry_run {
+            "prune plan (dry run: nothing changed)"
+        } else {
+            "prune"
+        };
+        println!("{}  {title}, keep {}", r.host, rep.plan.keep);
+        for row in rep.rows() {
+            println!("  {:<26} {}", row.name, printable(&row.text()));
+        }
+        if !rep.dry_run {
+            let deleted = rep.deleted();
+            println!(
+                "  deleted {} release(s){}",
+                deleted.len(),
+                if deleted.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", deleted.join(", "))
+                }
+            );
+        }
+        for p in &rep.pins_removed {
+            println!("  removed pin {}", printable(p));
+        }
+        for s in &rep.staging_removed {
+            println!("  removed stale upload {}", printable(s));
+        }
+        for w in &rep.warnings {
+            println!("  warning: {}", printable(w));
+        }
+        println!();
+    }
+}
+
+/// `relman pin`.
+pub fn pins(results: &[HostResult<crate::model::Pin>], as_json: bool, quiet: bool) {
+    if as_json {
+        print_json(&per_host_json(results, |p| json!({"pin": p})));
+        return;
+    }
+    errors(results);
+    for r in results {
+        if let (Ok(p), false) = (&r.result, quiet) {
+            println!(
+                "{}: pinned {} until {} (id {})",
+                r.host, p.release, p.expires_at, p.id
+            );
+        }
+    }
+}
+
+/// `relman unpin`.
+pub fn unpins(results: &[HostResult<usize>], release: &str, as_json: bool, quiet: bool) {
+    if as_json {
+        print_json(&per_host_json(results, |n| json!({"removed": n})));
+        return;
+    }
+    errors(results);
+    for r in results {
+        if let (Ok(n), false) = (&r.result, quiet) {
+            println!("{}: removed {n} pin(s) of {}", r.host, printable(release));
+        }
+    }
+}
+
+/// `relman resolve`: the path alone on stdout, so `R=$(relman resolve ...)` works.
+pub fn resolved(results: &[HostResult<crate::ops::pin::Resolved>], as_json: bool) {
+    if as_json {
+        print_json(&per_host_json(
+            results,
+            |r| json!({"path": r.path, "release": r.release, "pin": r.pin}),
+        ));
+        return;
+    }
+    errors(results);
+    for r in results {
+        if let Ok(res) = &r.result {
+            println!("{}", res.path);
+        }
+    }
+}
+
 /// `relman history`.
 pub fn history(results: &[HostResult<HostState>], n: usize, as_json: bool) {
     if as_json {
