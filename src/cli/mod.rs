@@ -281,8 +281,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 |h, r| on_done.call(h, r),
             );
             render::link_changes(&results, g.json, g.quiet);
-            let code = fleet::exit_code(&results);
-            code
+            fleet::exit_code(&results)
         }
         Command::History { n } => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});

@@ -94,14 +94,10 @@ pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<H
             let root_abs = root_abs.to_string();
             let (tx, rx) = mpsc::channel::<()>();
             let thread = thread::spawn(move || {
-                loop {
-                    match rx.recv_timeout(HEARTBEAT) {
-                        Err(RecvTimeoutError::Timeout) => {
-                            if proc.write_all(b"\n").is_err() {
-                                break;
-                            }
-                        }
-                        _ => break,
+                // Until told to stop (or the sender is dropped): a newline every beat.
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(HEARTBEAT) {
+                    if proc.write_all(b"\n").is_err() {
+                        break;
                     }
                 }
                 drop(proc);
@@ -126,11 +122,7 @@ pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<H
         }
         (Some(e), rest) if e.starts_with("ERR") => Err(OpError::Failed(format!(
             "cannot lock: {}",
-            crate::model::printable(
-                &format!("{} {}", &e[3..], rest.unwrap_or(""))
-                    .trim()
-                    .to_string()
-            )
+            crate::model::printable(format!("{} {}", &e[3..], rest.unwrap_or("")).trim())
         ))),
         _ => Err(OpError::Failed(format!(
             "cannot lock: unexpected answer {:?}",
