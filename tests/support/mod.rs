@@ -6,8 +6,14 @@
 //! Hosts are indexed from 0: host `i` is named `h{i+1}` (`fleet.name(0) == "h1"`).
 //! Everything lives in one temporary directory, removed (and every sshd killed)
 //! when the `Fleet` is dropped.
+//!
+//! `Fleet::start_with` starts hosts with other options (listen address, log level:
+//! e.g. a target only a jump host reaches, a bastion whose log shows forwardings);
+//! `latency` puts a delaying TCP proxy in front of hosts.
 
 #![allow(dead_code)]
+
+pub mod latency;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -67,7 +73,7 @@ pub fn fingerprint(pub_file: &Path) -> String {
 }
 
 /// A TOML basic string.
-fn toml_str(s: &str) -> String {
+pub fn toml_str(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -87,6 +93,25 @@ fn toml_str(s: &str) -> String {
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
+}
+
+/// How one host's sshd is started (`HostOptions::default()` is what `Fleet::start` uses).
+#[derive(Clone, Debug)]
+pub struct HostOptions {
+    /// The address sshd listens on (any of 127.0.0.0/8), also the host's address in
+    /// the config and known_hosts.
+    pub listen: String,
+    /// sshd's `LogLevel`: `DEBUG` logs each direct-tcpip forwarding a jump host makes.
+    pub log_level: String,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            listen: "127.0.0.1".to_string(),
+            log_level: "VERBOSE".to_string(),
+        }
+    }
 }
 
 /// The user the tests run as (the fleet's SSH user).
@@ -135,6 +160,9 @@ fn kill(pid: u32, sig: libc::c_int) {
 pub struct FleetHost {
     pub name: String,
     pub port: u16,
+    /// The address sshd listens on.
+    pub listen: String,
+    log_level: String,
     /// `<fleetdir>/hN`: host key, sshd config and log live here.
     pub dir: PathBuf,
     /// The deploy root, `<fleetdir>/hN/deploy` (not created).
@@ -152,7 +180,7 @@ impl FleetHost {
     fn write_config(&self, authorized_keys: &Path) {
         let text = format!(
             "Port {port}\n\
-             ListenAddress 127.0.0.1\n\
+             ListenAddress {listen}\n\
              HostKey {key}\n\
              PidFile none\n\
              UsePAM no\n\
@@ -163,13 +191,15 @@ impl FleetHost {
              KbdInteractiveAuthentication no\n\
              AuthorizedKeysFile {ak}\n\
              Subsystem sftp internal-sftp\n\
-             LogLevel VERBOSE\n\
+             LogLevel {log_level}\n\
              UseDNS no\n\
              PrintMotd no\n\
              MaxStartups 200\n\
              MaxSessions 100\n\
              SetEnv SHLVL=1\n",
             port = self.port,
+            listen = self.listen,
+            log_level = self.log_level,
             key = self.host_key.display(),
             ak = authorized_keys.display(),
         );
@@ -192,7 +222,7 @@ impl FleetHost {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {SSHD}: {e}"))?;
-        let listening = format!("Server listening on 127.0.0.1 port {}", self.port);
+        let listening = format!("Server listening on {} port {}", self.listen, self.port);
         let mut exited = false;
         let up = wait_until(Duration::from_secs(20), || {
             if let Ok(Some(_)) = child.try_wait() {
@@ -201,7 +231,7 @@ impl FleetHost {
             }
             let log = fs::read_to_string(&self.log).unwrap_or_default();
             log.get(before..).is_some_and(|l| l.contains(&listening))
-                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && TcpStream::connect((self.listen.as_str(), self.port)).is_ok()
         });
         if up && !exited {
             self.child = Some(child);
@@ -247,6 +277,12 @@ pub struct Fleet {
 impl Fleet {
     /// Starts `n` sshd hosts `h1..hn` and writes known_hosts and relman.toml.
     pub fn start(n: usize) -> Fleet {
+        Fleet::start_with(&vec![HostOptions::default(); n])
+    }
+
+    /// Starts one sshd host per entry of `opts` (`h1..hn`), then writes known_hosts
+    /// and relman.toml.
+    pub fn start_with(opts: &[HostOptions]) -> Fleet {
         let dir = tempfile::Builder::new()
             .prefix("relman-fleet-")
             .tempdir()
@@ -272,7 +308,7 @@ impl Fleet {
             home,
             dir,
         };
-        for i in 0..n {
+        for (i, o) in opts.iter().enumerate() {
             let name = format!("h{}", i + 1);
             let hdir = base.join(&name);
             fs::create_dir_all(&hdir).expect("host dir");
@@ -281,6 +317,8 @@ impl Fleet {
             let mut host = FleetHost {
                 name,
                 port: 0,
+                listen: o.listen.clone(),
+                log_level: o.log_level.clone(),
                 root: hdir.join("deploy"),
                 config: hdir.join("sshd_config"),
                 log: hdir.join("sshd.log"),
@@ -316,22 +354,44 @@ impl Fleet {
         let public = fs::read_to_string(h.host_key.with_extension("pub")).expect("host key .pub");
         let mut f = public.split_whitespace();
         let (t, k) = (f.next().expect("key type"), f.next().expect("key"));
-        format!("[127.0.0.1]:{} {t} {k}\n", h.port)
+        format!("[{}]:{} {t} {k}\n", h.listen, h.port)
+    }
+
+    /// A known_hosts line for host i's key reached at 127.0.0.1:`port` (a proxy in
+    /// front of it).
+    pub fn known_hosts_line_at(&self, i: usize, port: u16) -> String {
+        let h = &self.hosts[i];
+        let public = fs::read_to_string(h.host_key.with_extension("pub")).expect("host key .pub");
+        let mut f = public.split_whitespace();
+        let (t, k) = (f.next().expect("key type"), f.next().expect("key"));
+        format!("[127.0.0.1]:{port} {t} {k}\n")
     }
 
     /// The relman config for the fleet, as written to `config_path()`.
     pub fn config_toml(&self) -> String {
+        let ports: Vec<(String, u16)> = self
+            .hosts
+            .iter()
+            .map(|h| (h.listen.clone(), h.port))
+            .collect();
+        self.config_toml_at(&ports)
+    }
+
+    /// The relman config with host i reached at `addrs[i]` (address, port) instead,
+    /// e.g. a latency proxy's port on 127.0.0.1.
+    pub fn config_toml_at(&self, addrs: &[(String, u16)]) -> String {
         let mut s = format!(
             "connect_timeout = \"3s\"\nknown_hosts = {}\n",
             toml_str(&self.known_hosts.display().to_string())
         );
-        for h in &self.hosts {
+        for (h, (addr, port)) in self.hosts.iter().zip(addrs) {
             let _ = write!(
                 s,
-                "\n[[hosts]]\nname = {}\naddress = \"127.0.0.1\"\nport = {}\nuser = {}\n\
+                "\n[[hosts]]\nname = {}\naddress = {}\nport = {}\nuser = {}\n\
                  identity = {}\nroot = {}\ngroups = [\"fleet\"]\n",
                 toml_str(&h.name),
-                h.port,
+                toml_str(addr),
+                port,
                 toml_str(&self.user),
                 toml_str(&self.client_key.display().to_string()),
                 toml_str(&h.root.display().to_string()),
@@ -454,7 +514,7 @@ impl Fleet {
         HostConfig {
             name: h.name.clone(),
             address: Address::Ssh {
-                host: "127.0.0.1".to_string(),
+                host: h.listen.clone(),
             },
             port: h.port,
             user: self.user.clone(),

@@ -5,8 +5,16 @@
 //!
 //! - `keys`: pure helpers (fingerprints, known_hosts lines, encrypted key files);
 //! - `session`: opening a connection (TCP, handshake, host key, auth);
+//! - `jump`: ProxyJump through one jump host, one shared session per jump host;
+//! - `backoff`: not waiting for a connect timeout at every refresh of a host that is down;
 //! - `pump`: moving bytes on a non-blocking session without window deadlocks.
+//!
+//! Sessions last: one `SshTransport` keeps its connection across any number of
+//! `exec`s (one handshake), sends SSH keepalives while it waits, and replaces a
+//! connection found broken at the next `exec` by itself.
 
+mod backoff;
+mod jump;
 mod keys;
 mod pump;
 mod session;

@@ -1,16 +1,21 @@
-//! Opening one SSH connection: TCP with a timeout, the handshake, the host key
-//! checked against known_hosts before anything else is sent, then authentication
-//! (ssh-agent, configured identities, default keys).
+//! Opening one SSH connection: TCP with a timeout (or a channel through the host's
+//! jump host, see `jump`), the handshake, the host key checked against known_hosts
+//! before anything else is sent, then authentication (ssh-agent, configured
+//! identities, default keys). Attempts that failed slowly hold the next ones back
+//! for a while (see `backoff`).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ssh2::{CheckResult, ErrorCode, KnownHostFileKind, MethodType, Session};
 
+use super::backoff::{self, Outcome};
+use super::jump::{self, Bastion, Jump};
 use super::keys;
 use crate::config::{Address, Config, HostConfig};
 use crate::remote::RemoteError;
@@ -50,6 +55,8 @@ pub(super) struct Target {
     pub timeout: Duration,
     /// The user's home (from the config's environment), for the default keys.
     pub home: Option<PathBuf>,
+    /// The jump host to go through, if any (ProxyJump).
+    pub jump: Option<Jump>,
 }
 
 impl Target {
@@ -60,14 +67,10 @@ impl Target {
                 host.name
             )));
         };
-        if let Some(jump) = &host.jump {
-            return Err(RemoteError::Session(format!(
-                "ProxyJump not supported yet: host {} is configured with jump = {jump:?}; \
-                 remove `jump` and make {address} reachable directly (VPN, or a tunnel \
-                 with `ssh -L`)",
-                host.name
-            )));
-        }
+        let jump = match &host.jump {
+            Some(spec) => jump::resolve(cfg, &host.name, spec)?,
+            None => None,
+        };
         for (what, s) in [("address", address), ("user", &host.user)] {
             if s.is_empty() || s.contains('\0') {
                 return Err(RemoteError::Session(format!(
@@ -85,7 +88,19 @@ impl Target {
             known_hosts: cfg.known_hosts.clone(),
             timeout: cfg.connect_timeout.max(Duration::from_millis(1)),
             home: cfg.env.home.clone(),
+            jump,
         })
+    }
+
+    /// What identifies this connection for the backoff and the bastion registry.
+    pub fn key(&self) -> String {
+        format!(
+            "{}@{}\0{}\0{}",
+            self.user,
+            self.addr(),
+            self.jump.as_ref().map_or("", |j| j.spec.as_str()),
+            self.known_hosts.display()
+        )
     }
 
     /// `host:port` (`[v6]:port`) for messages.
@@ -97,9 +112,13 @@ impl Target {
         }
     }
 
-    /// How the host is named in messages: `name (host:port)`.
+    /// How the host is named in messages: `name (host:port)`, plus
+    /// ` via jump host J` behind a jump host.
     pub fn label(&self) -> String {
-        format!("{} ({})", self.name, self.addr())
+        match &self.jump {
+            None => format!("{} ({})", self.name, self.addr()),
+            Some(j) => format!("{} ({} via jump host {})", self.name, self.addr(), j.spec),
+        }
     }
 
     /// The limit for one protocol round trip on an open session (opening a channel,
@@ -119,6 +138,10 @@ pub(super) struct Conn {
     pub session: Session,
     /// The session's socket (owned by `session`), for `poll`.
     pub fd: RawFd,
+    /// The shared session to the jump host this connection goes through: held (not
+    /// read) so it outlives `session`, which is dropped first (fields drop in order).
+    #[allow(dead_code)]
+    pub via: Option<Arc<Bastion>>,
 }
 
 impl Drop for Conn {
@@ -147,16 +170,27 @@ pub(super) fn handshake(
     counter: &AtomicU64,
     known: Option<&[keys::KnownLine]>,
 ) -> Result<(Conn, OfferedKey), RemoteError> {
-    let tcp = tcp_connect(t)?;
-    tune_socket(&tcp);
-    let fd = tcp.as_raw_fd();
     let mut session = Session::new()
         .map_err(|e| RemoteError::Session(format!("cannot create an SSH session: {e}")))?;
     session.set_timeout(t.timeout_ms());
     if let Some(lines) = known {
         prefer_known_key_types(&session, t, lines);
     }
-    session.set_tcp_stream(tcp);
+    let (fd, via) = match &t.jump {
+        None => {
+            let tcp = tcp_connect(t)?;
+            tune_socket(&tcp);
+            let fd = tcp.as_raw_fd();
+            session.set_tcp_stream(tcp);
+            (fd, None)
+        }
+        Some(j) => {
+            let (stream, bastion) = jump::connect(t, j)?;
+            let fd = stream.as_raw_fd();
+            session.set_tcp_stream(stream);
+            (fd, Some(bastion))
+        }
+    };
     if let Err(e) = session.handshake() {
         return Err(if code(&e) == Some(ERR_TIMEOUT) {
             RemoteError::Timeout {
@@ -172,7 +206,7 @@ pub(super) fn handshake(
     }
     counter.fetch_add(1, Ordering::Relaxed);
     // From here on `fd` lives as long as `session`: Conn keeps them together.
-    let conn = Conn { session, fd };
+    let conn = Conn { session, fd, via };
     let (blob, _) = conn
         .session
         .host_key()
@@ -193,7 +227,34 @@ pub(super) fn handshake(
 }
 
 /// A full connection: handshake, host key verified, authenticated, keepalive on.
+/// Refused at once while a host that failed slowly is held back (see `backoff`).
 pub(super) fn open(t: &Target, counter: &AtomicU64) -> Result<Conn, RemoteError> {
+    let key = t.key();
+    if let Some(msg) = backoff::check(&key) {
+        return Err(RemoteError::Connect {
+            addr: t.addr(),
+            msg,
+        });
+    }
+    let started = Instant::now();
+    let r = open_now(t, counter);
+    let outcome = match &r {
+        Ok(_) => Outcome::Connected,
+        Err(e @ (RemoteError::Connect { .. } | RemoteError::Timeout { .. })) => {
+            let timed_out = matches!(e, RemoteError::Timeout { .. });
+            if backoff::is_slow(started.elapsed(), t.timeout, timed_out) {
+                Outcome::SlowFailure(e.to_string())
+            } else {
+                Outcome::FastFailure
+            }
+        }
+        Err(_) => Outcome::FastFailure,
+    };
+    backoff::record(&key, outcome);
+    r
+}
+
+fn open_now(t: &Target, counter: &AtomicU64) -> Result<Conn, RemoteError> {
     let text = read_known_hosts(&t.known_hosts)?;
     let lines = keys::parse_known_hosts(&text);
     let (conn, key) = handshake(t, counter, Some(&lines))?;
