@@ -1,0 +1,311 @@
+//! The Jenkins pipeline of `assets/jenkins/Jenkinsfile`, step by step, with the real
+//! binaries: `relman resolve --pin` at the start, each job run as
+//! `ssh host launch --release "$R" -- CMD` (OpenSSH client), deploys and
+//! `relman prune --keep 0` in between. The pinned release survives the gap between
+//! the jobs; a running launched job keeps it after the pin is gone; then it goes.
+//! Also the brief's scenario through `relman prune` (table and JSON).
+
+mod support;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Fleet, wait_until};
+
+fn r(i: u32) -> String {
+    format!("batch_202611260000{i:02}")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn relman(f: &Fleet, args: &[&str]) -> Output {
+    let o = f.relman().args(args).output().unwrap();
+    assert_eq!(code(&o), 0, "relman {args:?}: {}", err(&o));
+    o
+}
+
+fn mkrelease(f: &Fleet, i: u32) {
+    f.sh(
+        0,
+        &format!(
+            "mkdir -p \"$ROOT/{0}\" && echo {0} > \"$ROOT/{0}/app.jar\"",
+            r(i)
+        ),
+    );
+}
+
+/// `ssh host REMOTE_COMMAND` with the fleet's key and known_hosts, as Jenkins would.
+fn ssh(f: &Fleet, remote: &str) -> Command {
+    let mut c = Command::new("ssh");
+    c.arg("-i")
+        .arg(f.client_key())
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", f.known_hosts().display()))
+        .args([
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-F",
+            "/dev/null",
+            "-p",
+        ])
+        .arg(f.port(0).to_string())
+        .arg(format!("{}@127.0.0.1", f.user()))
+        .arg(remote)
+        .env("HOME", f.home())
+        .env_remove("SSH_AUTH_SOCK");
+    c
+}
+
+fn lock_held(root: &Path, name: &str) -> bool {
+    let f = root.join(format!(".relman/run/{name}.lock"));
+    f.exists()
+        && !Command::new("flock")
+            .args(["-n", "-x"])
+            .arg(&f)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+}
+
+fn entries(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != ".relman")
+        .collect();
+    v.sort();
+    v
+}
+
+struct Job(Child);
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_pipeline_keeps_its_release_from_job1_to_job2() {
+    let f = Fleet::start(1);
+    for i in 1..=3 {
+        mkrelease(&f, i);
+        relman(&f, &["--host", "h1", "switch", &r(i)]);
+    }
+    let root: PathBuf = fs::canonicalize(f.root(0)).unwrap();
+    let launch = root.join(".relman/bin/launch").display().to_string();
+
+    // Pipeline start: R=$(relman resolve --host h1 --pin 2h --reason "$BUILD_TAG")
+    let o = relman(
+        &f,
+        &[
+            "--host",
+            "h1",
+            "resolve",
+            "--pin",
+            "2h",
+            "--reason",
+            "jenkins-app-42",
+        ],
+    );
+    let release = out(&o).trim_end().to_string();
+    assert_eq!(PathBuf::from(&release), root.join(r(3)));
+    assert_eq!(out(&o).lines().count(), 1, "only the path on stdout");
+
+    // Job1.
+    let job1 = format!(
+        "{launch} --release '{release}' -- sh -c 'echo \"$RELEASE_NAME\"; cat app.jar; exit 3'"
+    );
+    let o = ssh(&f, &job1).output().unwrap();
+    assert_eq!(code(&o), 3, "the job's exit status: {}", err(&o));
+    assert_eq!(out(&o), format!("{0}\n{0}\n", r(3)));
+
+    // Meanwhile: two deploys, and the classic prune after each.
+    for i in 4..=5 {
+        mkrelease(&f, i);
+        relman(&f, &["--host", "h1", "switch", &r(i)]);
+    }
+    let o = relman(&f, &["--host", "h1", "prune", "--keep", "0"]);
+    assert!(out(&o).contains("pinned until"), "{}", out(&o));
+    assert_eq!(
+        entries(&root),
+        ["batch".to_string(), r(3), r(4), r(5)],
+        "r1, r2 gone; the pipeline's release kept"
+    );
+
+    // Job2, an hour later, on the same release; it runs for a while (waits on stdin).
+    // By name this time: here the "agent" is the host itself, and an ssh client whose
+    // argv holds the release's path would itself count as a job of it (the /proc scan
+    // reads command lines): this job must be protected by the launcher's lock alone.
+    let job2 = format!(
+        "{launch} --release {} -- sh -c 'cd / && echo started \"$RELEASE_NAME\" && read line && echo done'",
+        r(3)
+    );
+    let mut child = Job(ssh(&f, &job2)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), format!("started {}", r(3)));
+    assert!(lock_held(&root, &r(3)));
+
+    // The pin goes away (someone unpins); the running job still holds the release.
+    relman(&f, &["--host", "h1", "unpin", &r(3)]);
+    let o = relman(&f, &["--host", "h1", "prune", "--keep", "0", "--dry-run"]);
+    assert!(
+        out(&o).contains("kept: in use by a launched job"),
+        "the dry run already knows: {}",
+        out(&o)
+    );
+    let o = relman(&f, &["--host", "h1", "prune", "--keep", "0", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let host = &v["hosts"][0];
+    assert_eq!(host["ok"], true, "{v}");
+    let rel = host["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == r(3))
+        .unwrap();
+    assert_eq!(rel["verdict"], "delete");
+    assert_eq!(rel["result"], "kept");
+    assert_eq!(rel["result_reason"], "in use by a launched job");
+    assert!(root.join(r(3)).join("app.jar").exists());
+
+    // Job2 ends; the next prune removes the release.
+    let mut stdin = child.0.stdin.take().unwrap();
+    stdin.write_all(b"go\n").unwrap();
+    drop(stdin);
+    assert_eq!(lines.next().unwrap().unwrap(), "done");
+    assert!(child.0.wait().unwrap().success());
+    assert!(wait_until(Duration::from_secs(10), || !lock_held(
+        &root,
+        &r(3)
+    )));
+    let o = relman(&f, &["--host", "h1", "prune", "--keep", "0"]);
+    assert!(
+        out(&o).contains(&format!("deleted 1 release(s): {}", r(3))),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(entries(&root), ["batch".to_string(), r(4), r(5)]);
+
+    // A later job asking for the pruned release is told so (exit 5), not run elsewhere.
+    let o = ssh(&f, &format!("{launch} --release '{release}' -- true"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 5, "{}", err(&o));
+    // Hostile values over ssh: refused, exit 2.
+    let o = ssh(&f, &format!("{launch} --release ../../etc -- true"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains("refused"), "{}", err(&o));
+}
+
+#[test]
+fn the_brief_scenario_through_the_binary() {
+    let f = Fleet::start(1);
+    for i in 1..=8 {
+        mkrelease(&f, i);
+        relman(&f, &["--host", "h1", "switch", &r(i)]);
+    }
+    relman(&f, &["--host", "h1", "rollback"]);
+    relman(&f, &["--host", "h1", "rollback"]);
+    let root: PathBuf = f.root(0).to_path_buf();
+    let job = Job(Command::new("sleep")
+        .arg("60")
+        .current_dir(root.join(r(1)))
+        .spawn()
+        .unwrap());
+    let pid = job.0.id();
+    let o = relman(
+        &f,
+        &[
+            "--host",
+            "h1",
+            "pin",
+            &r(2),
+            "--for",
+            "2h",
+            "--reason",
+            "nightly",
+        ],
+    );
+    assert!(out(&o).contains("pinned"), "{}", out(&o));
+    f.sh(
+        0,
+        "mkdir -p \"$ROOT/logs\" \"$ROOT/tools\" && echo x > \"$ROOT/logs/a.log\"",
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        let o = relman(&f, &["--host", "h1", "prune", "--keep", "3", "--dry-run"]);
+        out(&o).contains(&format!("running job (pid {pid})"))
+    }));
+
+    let o = relman(&f, &["--host", "h1", "prune", "--keep", "3", "--dry-run"]);
+    let text = out(&o);
+    let verdicts: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let (name, rest) = l.split_once(' ')?;
+            name.starts_with("batch_")
+                .then(|| (name.to_string(), rest.trim().to_string()))
+        })
+        .collect();
+    let pinned = verdicts[6].1.clone();
+    assert!(
+        pinned.starts_with("keep: pinned until ") && pinned.ends_with("(nightly)"),
+        "{pinned}"
+    );
+    assert_eq!(
+        verdicts,
+        [
+            (r(8), "delete: bad (rolled back from)".to_string()),
+            (r(7), "delete: bad (rolled back from)".into()),
+            (r(6), "keep: live".into()),
+            (r(5), "keep: previous (rollback target)".into()),
+            (r(4), "keep: among newest 3".into()),
+            (r(3), "keep: among newest 3".into()),
+            (r(2), pinned),
+            (r(1), format!("keep: running job (pid {pid})")),
+        ],
+        "{text}"
+    );
+
+    let o = relman(&f, &["--host", "h1", "prune", "--keep", "3", "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["hosts"][0]["deleted"],
+        serde_json::json!([r(7), r(8)]),
+        "{v}"
+    );
+    let mut left: Vec<String> = (1..=6).map(r).collect();
+    left.extend(["batch".into(), "logs".into(), "tools".into()]);
+    left.sort();
+    assert_eq!(entries(&root), left);
+    assert!(root.join("logs/a.log").exists());
+    drop(job);
+}
