@@ -388,3 +388,138 @@ fn a_cancelled_deploy_leaves_nothing() {
     );
     assert!(fs::symlink_metadata(s.root(0).join("batch")).is_err());
 }
+
+#[test]
+fn a_switch_failing_after_others_switched_is_reported_as_divergence() {
+    let s = Setup::new(2);
+    make_app(&s.app());
+    let first = s.deploy(&req(&s.app())).release.unwrap();
+    write(&s.app().join("app.jar"), b"v2", 0o644);
+    // Just before h2 switches, someone points its link elsewhere by hand: the
+    // switch's compare-and-swap refuses, h1 has switched already or does.
+    let other = s.root(1).join("batch_20200101000000");
+    fs::create_dir_all(&other).unwrap();
+    let hosts: Vec<&HostConfig> = s.cfg.hosts.iter().collect();
+    let root2 = s.root(1);
+    let rep = deploy::deploy(
+        &s.cfg,
+        &hosts,
+        &req(&s.app()),
+        &|e| {
+            if let DeployEvent::Host {
+                host,
+                phase: Phase::Switch,
+                ..
+            } = e
+                && host == "h2"
+            {
+                let tmp = root2.join("batch.tmp");
+                std::os::unix::fs::symlink("batch_20200101000000", &tmp).unwrap();
+                fs::rename(&tmp, root2.join("batch")).unwrap();
+            }
+        },
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(rep.outcome, Outcome::Diverged, "{rep:#?}");
+    assert_eq!(rep.exit_code(), 6);
+    let second = rep.release.clone().unwrap();
+    assert_eq!(rep.hosts[0].status, HostStatus::Switched);
+    assert!(matches!(
+        rep.hosts[1].status,
+        HostStatus::SwitchFailed { code: 5, .. }
+    ));
+    assert_eq!(link(&s.root(0)), second);
+    assert_eq!(link(&s.root(1)), "batch_20200101000000");
+    assert!(s.root(1).join(&second).is_dir(), "published on h2");
+    let advice = rep.advice().unwrap();
+    assert!(advice.contains("relman rollback --host h1"), "{advice}");
+    assert!(
+        advice.contains(&format!("relman switch {second} --host h2")),
+        "{advice}"
+    );
+    assert_ne!(first, second);
+}
+
+#[test]
+fn a_publish_failing_on_one_host_takes_the_others_back() {
+    let s = Setup::new(3);
+    make_app(&s.app());
+    let first = s.deploy(&req(&s.app())).release.unwrap();
+    write(&s.app().join("app.jar"), b"v2", 0o644);
+    let hosts: Vec<&HostConfig> = s.cfg.hosts.iter().collect();
+    let root3 = s.root(2);
+    let name = Mutex::new(String::new());
+    let rep = deploy::deploy(
+        &s.cfg,
+        &hosts,
+        &req(&s.app()),
+        &|e| match e {
+            DeployEvent::Named { release } => *name.lock().unwrap() = release.clone(),
+            // Something takes the name on h3 right before it publishes.
+            DeployEvent::Host {
+                host,
+                phase: Phase::Publish,
+                ..
+            } if host == "h3" => {
+                fs::create_dir_all(root3.join(&*name.lock().unwrap()).join("x")).unwrap();
+            }
+            _ => {}
+        },
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(rep.outcome, Outcome::NotDeployed, "{rep:#?}");
+    assert!(matches!(
+        rep.hosts[2].status,
+        HostStatus::Failed {
+            phase: Phase::Publish,
+            ..
+        }
+    ));
+    let second = rep.release.unwrap();
+    for i in 0..2 {
+        assert_eq!(rep.hosts[i].status, HostStatus::NotDeployed);
+        assert_eq!(link(&s.root(i)), first);
+        assert_eq!(releases(&s.root(i)), [first.clone()], "withdrawn");
+        assert!(
+            fs::read_dir(s.root(i).join(".relman/staging"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+    }
+    assert_eq!(link(&s.root(2)), first);
+    // The intruder's directory is not relman's to remove.
+    assert!(s.root(2).join(&second).join("x").is_dir());
+}
+
+#[test]
+fn a_locked_host_stops_the_deploy_with_exit_4() {
+    let s = Setup::new(1);
+    make_app(&s.app());
+    let t = relman::remote::local::LocalTransport::new("h1");
+    let held = relman::ops::lock::acquire(&t, &s.cfg.hosts[0], Action::Switch).unwrap();
+    let rep = s.deploy(&req(&s.app()));
+    assert_eq!(rep.outcome, Outcome::NotDeployed);
+    assert_eq!(rep.exit_code(), 4);
+    assert!(
+        rep.hosts[0].error().unwrap().contains("locked by"),
+        "{rep:#?}"
+    );
+    drop(held);
+    assert_eq!(s.deploy(&req(&s.app())).outcome, Outcome::Deployed);
+}
+
+#[test]
+fn hosts_with_other_prefixes_share_the_stamp() {
+    let mut s = Setup::new(2);
+    s.cfg.hosts[1].prefix = "app-".into();
+    make_app(&s.app());
+    let rep = s.deploy(&req(&s.app()));
+    assert_eq!(rep.outcome, Outcome::Deployed, "{rep:#?}");
+    let a = rep.hosts[0].release.clone().unwrap();
+    let b = rep.hosts[1].release.clone().unwrap();
+    assert_eq!(a.strip_prefix("batch_"), b.strip_prefix("app-"));
+    assert_eq!(link(&s.root(1)), b);
+}

@@ -157,6 +157,11 @@ fn host_json(h: &HostReport) -> Value {
             Some(Err(e)) => json!({ "error": e }),
         },
         "warnings": h.warnings,
+        "timings_ms": h
+            .timings
+            .iter()
+            .map(|(k, d)| (k.to_string(), json!(d.as_millis() as u64)))
+            .collect::<serde_json::Map<String, Value>>(),
     })
 }
 
@@ -359,6 +364,7 @@ mod tests {
             stale_removed: vec![],
             prune: None,
             warnings: vec![],
+            timings: vec![],
         };
         let v = host_json(&h);
         for k in [

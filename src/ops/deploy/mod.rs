@@ -29,7 +29,7 @@ pub mod local;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -152,6 +152,9 @@ pub struct HostReport {
     pub prune: Option<Result<PruneReport, String>>,
     /// Things that did not stop the deploy (a cleanup that failed...).
     pub warnings: Vec<String>,
+    /// How long each step took here (`connect`, `lock`, `scan`, `prepare`, `upload`,
+    /// `verify`, `publish`, `switch`, `prune`), in order.
+    pub timings: Vec<(&'static str, Duration)>,
 }
 
 impl HostReport {
@@ -167,7 +170,16 @@ impl HostReport {
             stale_removed: Vec::new(),
             prune: None,
             warnings: Vec::new(),
+            timings: Vec::new(),
         }
+    }
+
+    /// Runs `f`, recording how long it took as step `label`.
+    fn timed<T>(&mut self, label: &'static str, f: impl FnOnce() -> T) -> T {
+        let t0 = Instant::now();
+        let r = f();
+        self.timings.push((label, t0.elapsed()));
+        r
     }
 
     /// Done as asked on this host (switched, or published with `--no-switch`).
@@ -402,27 +414,17 @@ pub fn deploy(
         })
         .collect();
 
-    // Hash while connecting and scanning (both take a while; neither needs the other).
+    // Hash while connecting, locking and scanning (both take a while; neither needs
+    // the other). Each host is locked before its scan, so the scan that names the
+    // release and picks the files to link is the state the deploy works on.
     let hashed = std::thread::scope(|s| {
         let hasher = s.spawn(|| local::hash(&entries, local::hash_threads()));
         par_each(&slots, cfg.parallel, |slot| {
-            emit(&slot.host.name, Phase::Connect, 0, 0);
-            let r = remote::open(cfg, slot.host)
-                .map_err(OpError::from)
-                .and_then(|t| {
-                    let st = scan(t.as_ref(), slot.host)?;
-                    Ok((t, st))
-                });
-            match r {
-                Ok((t, st)) => {
-                    slot.t = Some(t);
-                    slot.state = Some(st);
-                }
-                Err(e) => {
-                    slot.fail(Phase::Connect, &e);
-                    emit(&slot.host.name, Phase::Failed, 0, 0);
-                    stop.store(true, Ordering::Relaxed);
-                }
+            if let Err((phase, e)) = connect(slot, cfg, &emit) {
+                slot.fail(phase, &e);
+                slot.lock.take();
+                emit(&slot.host.name, Phase::Failed, 0, 0);
+                stop.store(true, Ordering::Relaxed);
             }
         });
         hasher.join()
@@ -555,7 +557,10 @@ pub fn deploy(
         let (Some(t), Some(lock)) = (slot.t.as_deref(), slot.lock.as_ref()) else {
             return;
         };
-        match host::publish(t, slot.host, lock, &name, history) {
+        let t0 = Instant::now();
+        let r = host::publish(t, slot.host, lock, &name, history);
+        slot.report.timings.push(("publish", t0.elapsed()));
+        match r {
             Ok(from) => {
                 slot.published = true;
                 slot.report.from = from.or(slot.report.from.take());
@@ -590,7 +595,8 @@ pub fn deploy(
         }
         emit(&slot.host.name, Phase::Switch, 0, 0);
         let live = slot.live.as_ref().map(|l| l.as_str().to_string());
-        match switch_locked(
+        let t0 = Instant::now();
+        let r = switch_locked(
             t,
             slot.host,
             lock,
@@ -598,7 +604,9 @@ pub fn deploy(
             Expect::Release(live.as_deref()),
             Action::Deploy,
             note,
-        ) {
+        );
+        slot.report.timings.push(("switch", t0.elapsed()));
+        match r {
             Ok(change) => {
                 slot.report.status = HostStatus::Switched;
                 slot.report.from = change.from;
@@ -619,8 +627,10 @@ pub fn deploy(
         if prune && slot.report.ok() {
             if let (Some(t), Some(lock)) = (slot.t.as_deref(), slot.lock.as_ref()) {
                 emit(&slot.host.name, Phase::Prune, 0, 0);
+                let t0 = Instant::now();
                 slot.report.prune =
                     Some(prune_locked(t, slot.host, lock, cfg.keep).map_err(|e| e.to_string()));
+                slot.report.timings.push(("prune", t0.elapsed()));
             }
         }
         if slot.report.ok() {
@@ -656,6 +666,21 @@ fn finish(slots: Vec<Mutex<Slot>>) -> Vec<HostReport> {
             let mut s = m.into_inner().unwrap_or_else(|p| p.into_inner());
             // Release the lock before the transport goes.
             s.lock.take();
+            let steps: Vec<String> = s
+                .report
+                .timings
+                .iter()
+                .map(|(k, d)| format!("{k} {}ms", d.as_millis()))
+                .collect();
+            tracing::info!(
+                "deploy {} on {}: {:?}; {} sent, {} linked; {}",
+                s.report.release.as_deref().unwrap_or("-"),
+                s.report.host,
+                s.report.status,
+                s.report.uploaded_bytes,
+                s.report.linked_files,
+                steps.join(", ")
+            );
             s.report
         })
         .collect()
@@ -713,15 +738,41 @@ struct Stage<'a> {
     emit: &'a (dyn Fn(&str, Phase, u64, u64) + Sync),
 }
 
-/// Phase 1 on one host. The lock stays in the slot until phase 2 is over.
+/// Connects to a host, takes its lock (kept in the slot until the end) and scans it.
+#[allow(clippy::result_large_err)]
+fn connect(
+    slot: &mut Slot,
+    cfg: &Config,
+    emit: &(dyn Fn(&str, Phase, u64, u64) + Sync),
+) -> Result<(), (Phase, OpError)> {
+    let host = slot.host;
+    emit(&host.name, Phase::Connect, 0, 0);
+    let t = slot
+        .report
+        .timed("connect", || remote::open(cfg, host))
+        .map_err(|e| (Phase::Connect, e.into()))?;
+    emit(&host.name, Phase::Lock, 0, 0);
+    let lock = slot
+        .report
+        .timed("lock", || acquire(t.as_ref(), host, Action::Deploy))
+        .map_err(|e| (Phase::Lock, e))?;
+    slot.lock = Some(lock);
+    let state = slot
+        .report
+        .timed("scan", || scan(t.as_ref(), host))
+        .map_err(|e| (Phase::Connect, e))?;
+    slot.t = Some(t);
+    slot.state = Some(state);
+    Ok(())
+}
+
+/// Phase 1 on one host, under the lock `connect` took.
 #[allow(clippy::result_large_err)]
 fn stage(slot: &mut Slot, name: &ReleaseName, cx: &Stage) -> Result<(), (Phase, OpError)> {
     let host = slot.host;
     let t = slot.t.as_deref().expect("connected");
     let emit = |phase, sent, total| (cx.emit)(&host.name, phase, sent, total);
-    emit(Phase::Lock, 0, 0);
-    let lock = acquire(t, host, Action::Deploy).map_err(|e| (Phase::Lock, e))?;
-    let state = scan(t, host).map_err(|e| (Phase::Lock, e))?;
+    let state = slot.state.take().expect("scanned under the lock");
     if state.release(name.as_str()).is_some() {
         return Err((
             Phase::Lock,
@@ -758,13 +809,13 @@ fn stage(slot: &mut Slot, name: &ReleaseName, cx: &Stage) -> Result<(), (Phase, 
         (Some(_), None) => (0..cx.files.len()).collect(),
         (None, _) => Vec::new(),
     };
-    slot.lock = Some(lock);
     slot.live = live.clone();
-    let lock = slot.lock.as_ref().expect("just set");
+    let lock = slot.lock.as_ref().expect("locked in connect");
     if cx.stop.stop.load(Ordering::Relaxed) || cx.stop.cancel.load(Ordering::Relaxed) {
         return Err((Phase::Stage, OpError::Failed(host::STOPPED.into())));
     }
     emit(Phase::Stage, 0, 0);
+    let t0 = Instant::now();
     let prepared = host::prepare(
         t,
         host,
@@ -776,6 +827,7 @@ fn stage(slot: &mut Slot, name: &ReleaseName, cx: &Stage) -> Result<(), (Phase, 
         &candidates,
     )
     .map_err(|e| (Phase::Stage, e))?;
+    slot.report.timings.push(("prepare", t0.elapsed()));
     slot.report.stale_removed = prepared.stale;
     slot.report.linked_files = prepared.linked.len();
     let mut is_linked = vec![false; cx.files.len()];
@@ -790,15 +842,19 @@ fn stage(slot: &mut Slot, name: &ReleaseName, cx: &Stage) -> Result<(), (Phase, 
             || cx.stop.stop.load(Ordering::Relaxed) || cx.stop.cancel.load(Ordering::Relaxed);
         let mut progress = |sent: u64| emit(Phase::Upload, sent.min(total), total);
         let refs: Vec<&LocalFile> = uploaded.iter().map(|&i| &cx.files[i]).collect();
+        let t0 = Instant::now();
         host::upload(t, host, lock, name, refs, &stop, &mut progress)
             .map_err(|e| (Phase::Upload, e))?;
+        slot.report.timings.push(("upload", t0.elapsed()));
     }
     slot.report.uploaded_files = uploaded.len();
     slot.report.uploaded_bytes = total;
     emit(Phase::Verify, total, total);
     let text = serde_json::to_string(cx.manifest).expect("a manifest serializes");
     let mfile = host::manifest_file(&text);
+    let t0 = Instant::now();
     host::verify(t, host, lock, name, cx.files, &uploaded, &mfile, &text)
         .map_err(|e| (Phase::Verify, e))?;
+    slot.report.timings.push(("verify", t0.elapsed()));
     Ok(())
 }
