@@ -481,7 +481,7 @@ fn a_publish_failing_on_one_host_takes_the_others_back() {
     for i in 0..2 {
         assert_eq!(rep.hosts[i].status, HostStatus::NotDeployed);
         assert_eq!(link(&s.root(i)), first);
-        assert_eq!(releases(&s.root(i)), [first.clone()], "withdrawn");
+        assert_eq!(releases(&s.root(i)), vec![first.clone()], "withdrawn");
         assert!(
             fs::read_dir(s.root(i).join(".relman/staging"))
                 .unwrap()
