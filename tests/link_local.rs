@@ -56,6 +56,8 @@ fn switch_then_rollback_walks_back_and_marks_bad() {
         assert!(c.changed);
         assert_eq!(link(&h), r, "relative target");
     }
+    let launcher = Path::new(&h.root).join(".relman/bin/launch");
+    assert!(launcher.exists(), "the first change to a host installs the job launcher");
     let c = ops::rollback(&t, &h, None).unwrap();
     assert_eq!((c.from.as_deref(), c.to.as_str()), (Some(C), B));
     let c = ops::rollback(&t, &h, None).unwrap();

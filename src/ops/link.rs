@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::launcher::with_launcher;
 use super::lock::{HostLock, acquire};
 use super::scan::{root_script, scan};
 use super::{OpError, now_rfc3339, operator};
@@ -67,7 +68,7 @@ pub fn switch_locked(
         serde_json::to_string(target.as_str()).expect("string"),
         serde_json::to_string(&note).expect("option"),
     );
-    let script = root_script(SWITCH, host)
+    let script = with_launcher(root_script(SWITCH, host), host)?
         .param("TOKEN", lock.token.clone())
         .param("TARGET", target.as_str())
         .param("EXPECT", expect_name)

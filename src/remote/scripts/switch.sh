@@ -1,5 +1,6 @@
 # switch.sh: point the link at TARGET, atomically, if the link is still what the
-# operator saw. Params: ROOT LINK PREFIX TOKEN TARGET EXPECT EXPECT_SET HIST_HEAD HIST_TAIL.
+# operator saw. Params: ROOT LINK PREFIX TOKEN TARGET EXPECT EXPECT_SET HIST_HEAD HIST_TAIL
+# LAUNCHER (the job launcher, (re)installed first when it differs).
 # Prints `SWITCHED <from|-> <to>` or `SAME <to>`; exit 5 on a conflict, 4 if the lock
 # was lost. The new link is made beside the old one and renamed over it (rename(2)),
 # so at every instant the link names a complete release.
@@ -21,6 +22,7 @@ if [ "$CUR" = "$TARGET" ]; then
     printf 'SAME\t%s\n' "$TARGET"
     exit 0
 fi
+ensure_launcher || exit 1
 switch_link "$TARGET" || exit 1
 if [ -n "$CUR" ]; then _from="\"$CUR\""; else _from=null; fi
 printf '%s%s%s\n' "$HIST_HEAD" "$_from" "$HIST_TAIL" >>.relman/history.jsonl || {
