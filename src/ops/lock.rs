@@ -64,8 +64,18 @@ fn json(s: &str) -> String {
 }
 
 /// Takes the host's lock for `action`, creating the root and `.relman/` if needed.
-/// Another holder → `OpError::Locked` naming it (exit 4).
+/// Another holder → `OpError::Locked` naming it (exit 4) after a short wait.
 pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<HostLock, OpError> {
+    acquire_waiting(t, host, action, WAIT_SECS)
+}
+
+/// [`acquire`], waiting up to `wait_secs` for another holder to finish first.
+pub fn acquire_waiting(
+    t: &dyn Transport,
+    host: &HostConfig,
+    action: Action,
+    wait_secs: u32,
+) -> Result<HostLock, OpError> {
     let token = token();
     let owner = format!(
         "{{\"by\":{},\"action\":{},\"since\":{},\"token\":{},\"relman_pid\":{}",
@@ -78,7 +88,7 @@ pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<H
     let script = Script::bare(LOCK)
         .param("ROOT", host.root.clone())
         .param("OWNER", owner)
-        .param("WAIT", WAIT_SECS.to_string())
+        .param("WAIT", wait_secs.to_string())
         .render()
         .map_err(RemoteError::from)?;
     let command = format!(

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::launcher::with_launcher;
 use super::link::release_arg;
-use super::lock::{acquire, token};
+use super::lock::{acquire, acquire_waiting, token};
 use super::scan::root_script;
 use super::{OpError, now_rfc3339, operator};
 use crate::config::HostConfig;
@@ -223,6 +223,10 @@ pub fn resolve(
     resolve_full(t, host, pin.as_ref().map(|(d, r)| (*d, r.as_str()))).map(|r| r.path)
 }
 
+/// How long `resolve --pin` waits for a lock held by another operation (a deploy or a
+/// prune in progress) before exit 4: a pipeline starting mid-deploy should wait, not fail.
+pub const RESOLVE_WAIT_SECS: u32 = 60;
+
 /// [`resolve`], with the release's name and the pin taken.
 pub fn resolve_full(
     t: &dyn Transport,
@@ -235,7 +239,7 @@ pub fn resolve_full(
         Some((dur, reason)) => {
             pin_secs(dur)?;
             check_reason(reason)?;
-            let lock = acquire(t, host, Action::Pin)?;
+            let lock = acquire_waiting(t, host, Action::Pin, RESOLVE_WAIT_SECS)?;
             let base = with_launcher(base, host)?
                 .param("PIN", "1")
                 .param("TOKEN", lock.token.clone())
