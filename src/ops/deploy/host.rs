@@ -106,9 +106,13 @@ pub fn linkable(
 }
 
 /// Checks the verify step's facts: every file (and the manifest, index
-/// `files.len()`) exactly as expected. Returns one line per problem.
+/// `files.len()`) exactly as expected. A `linked` file was proven identical by
+/// `prepare` moments before, under the same lock, and shares its inode with the live
+/// release: its size and mode are checked again, its content is not re-read. Returns
+/// one line per problem.
 pub fn check(
     files: &[LocalFile],
+    linked: &[bool],
     manifest: &LocalFile,
     facts: &BTreeMap<usize, Fact>,
 ) -> Result<(), Vec<String>> {
@@ -116,6 +120,13 @@ pub fn check(
     for (i, f) in files.iter().chain(std::iter::once(manifest)).enumerate() {
         let fact = facts.get(&i);
         if matches(f, fact) {
+            continue;
+        }
+        if linked.get(i).copied().unwrap_or(false)
+            && let Some(Fact::File { size, mode, .. }) = fact
+            && *size == f.size
+            && (*mode & 0o7777) == f.mode
+        {
             continue;
         }
         let why = match fact {
@@ -345,7 +356,7 @@ pub fn upload(
 }
 
 /// Sets the uploaded files' modes, writes the manifest, and checks every staged
-/// file (uploaded or linked) and the manifest against what was meant.
+/// file and the manifest against what was meant (see [`check`] for linked files).
 #[allow(clippy::too_many_arguments)]
 pub fn verify(
     t: &dyn Transport,
@@ -353,10 +364,11 @@ pub fn verify(
     lock: &HostLock,
     name: &ReleaseName,
     files: &[LocalFile],
-    uploaded: &[usize],
+    linked: &[bool],
     manifest: &LocalFile,
     manifest_text: &str,
 ) -> Result<(), OpError> {
+    let uploaded: Vec<usize> = (0..files.len()).filter(|&i| !linked[i]).collect();
     let by_mode = |m: u32| {
         lines(
             uploaded
@@ -370,7 +382,15 @@ pub fn verify(
             .iter()
             .chain(std::iter::once(manifest))
             .enumerate()
-            .map(|(i, f)| format!("{i}\t{}\t{}", f.size, f.rel_path)),
+            .map(|(i, f)| {
+                // "-": stat only (a linked file, hashed by prepare).
+                let size = if linked.get(i).copied().unwrap_or(false) {
+                    "-".to_string()
+                } else {
+                    f.size.to_string()
+                };
+                format!("{i}\t{size}\t{}", f.rel_path)
+            }),
     );
     let script = step_script(host, lock, name, "verify")
         .param("MODE_EXEC", by_mode(0o755))
@@ -383,7 +403,7 @@ pub fn verify(
     }
     let facts = parse_facts(&String::from_utf8_lossy(&out.stdout), files.len() + 1)
         .map_err(|e| OpError::Failed(format!("verify: unexpected answer from the host ({e})")))?;
-    check(files, manifest, &facts).map_err(|bad| {
+    check(files, linked, manifest, &facts).map_err(|bad| {
         let more = if bad.len() > 3 {
             format!(" (and {} more)", bad.len() - 3)
         } else {
@@ -542,9 +562,10 @@ mod tests {
             "F\t0\t3\t644\t{A}\nF\t1\t4\t755\t{B}\nF\t2\t{}\t644\t{}\n",
             m.size, m.sha256
         );
-        assert!(check(&files, &m, &parse_facts(&good, 3).unwrap()).is_ok());
+        let none = [false, false];
+        assert!(check(&files, &none, &m, &parse_facts(&good, 3).unwrap()).is_ok());
         let bad = format!("F\t0\t3\t644\t{B}\nF\t1\t4\t644\t{B}\n");
-        let e = check(&files, &m, &parse_facts(&bad, 3).unwrap()).unwrap_err();
+        let e = check(&files, &none, &m, &parse_facts(&bad, 3).unwrap()).unwrap_err();
         assert_eq!(
             e,
             [
@@ -553,6 +574,20 @@ mod tests {
                 ".relman.json: not reported by the host"
             ]
         );
+        // A linked file is stat-checked only (sha "-"), but size and mode still count.
+        let linked = format!(
+            "F\t0\t3\t644\t-\nF\t1\t4\t755\t{B}\nF\t2\t{}\t644\t{}\n",
+            m.size, m.sha256
+        );
+        let facts = parse_facts(&linked, 3).unwrap();
+        assert!(check(&files, &[true, false], &m, &facts).is_ok());
+        assert!(check(&files, &[false, false], &m, &facts).is_err());
+        let moved = format!(
+            "F\t0\t3\t755\t-\nF\t1\t4\t755\t{B}\nF\t2\t{}\t644\t{}\n",
+            m.size, m.sha256
+        );
+        let e = check(&files, &[true, false], &m, &parse_facts(&moved, 3).unwrap()).unwrap_err();
+        assert_eq!(e, ["a.jar: mode 755, expected 644"]);
     }
 
     #[test]

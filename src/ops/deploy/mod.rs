@@ -853,7 +853,7 @@ fn stage(slot: &mut Slot, name: &ReleaseName, cx: &Stage) -> Result<(), (Phase, 
     let text = serde_json::to_string(cx.manifest).expect("a manifest serializes");
     let mfile = host::manifest_file(&text);
     let t0 = Instant::now();
-    host::verify(t, host, lock, name, cx.files, &uploaded, &mfile, &text)
+    host::verify(t, host, lock, name, cx.files, &is_linked, &mfile, &text)
         .map_err(|e| (Phase::Verify, e))?;
     slot.report.timings.push(("verify", t0.elapsed()));
     Ok(())

@@ -32,9 +32,11 @@ check_rel() {
 }
 
 # file_facts: reads "idx<TAB>expected size<TAB>path" lines on stdin (paths relative
-# to the cwd) and prints an F or M line for each, in any order. Small files are
-# hashed by one sha256sum; big ones by openssl when the host has it (several times
-# faster than coreutils' sha256sum).
+# to the cwd) and prints an F or M line for each, in any order. A file is hashed
+# only when its size is the expected one ("-": never, stat only). One hashing
+# process for all: openssl when the host has it and there is enough to hash (with
+# SHA extensions it is several times faster than coreutils' sha256sum), else
+# sha256sum.
 file_facts() {
     _t=$ROOT_ABS/.relman/staging/.facts.$$
     : >"$_t.ok" && : >"$_t.bi" || return 1
@@ -50,33 +52,34 @@ file_facts() {
         set --
         while IFS=$_tab read -r _i _e _p; do set -- "$@" "./$_p"; done <"$_t.ok"
         stat -c '%s %a' -- "$@" >"$_t.st" || { rm -f -- "$_t".*; return 1; }
-        _ssl=
-        command -v openssl >/dev/null 2>&1 && _ssl=1
         set --
+        _sum=0
         exec 4<"$_t.st"
         while IFS=$_tab read -r _i _e _p; do
             read -r _sz _md <&4 || break
             if [ "$_sz" != "$_e" ]; then
                 printf 'F\t%s\t%s\t%s\t-\n' "$_i" "$_sz" "$_md"
-            elif [ -n "$_ssl" ] && [ "$_sz" -ge 8388608 ]; then
-                _h=$(openssl dgst -sha256 -r <"./$_p" 2>/dev/null)
-                _h=${_h%% *}
-                case $_h in
-                    [0-9a-f]*) ;;
-                    *) _h=$(sha256sum <"./$_p") && _h=${_h%% *} ;;
-                esac
-                printf 'F\t%s\t%s\t%s\t%s\n' "$_i" "$_sz" "$_md" "$_h"
             else
                 printf '%s\t%s\t%s\n' "$_i" "$_sz" "$_md" >>"$_t.bi"
                 set -- "$@" "./$_p"
+                _sum=$((_sum + _sz))
             fi
         done <"$_t.ok"
         exec 4<&-
         if [ $# -gt 0 ]; then
-            # One line per file, in argument order; a name holding a backslash gets
-            # a leading backslash (GNU), which goes with the rest of the line.
-            sha256sum -- "$@" | sed 's/^\\//; s/[ *].*//' >"$_t.bh"
-            paste "$_t.bi" "$_t.bh" | sed "s/^/F$_tab/"
+            # One line per file, in argument order; only the leading hash is used
+            # (GNU puts a backslash before it for a name holding one; an old
+            # openssl writes `SHA256(name)= hash`).
+            if [ "$_sum" -ge 4194304 ] && command -v openssl >/dev/null 2>&1 &&
+                openssl dgst -sha256 -r "$@" >"$_t.bh" 2>/dev/null &&
+                [ "$(($(wc -l <"$_t.bh")))" -eq $# ]; then
+                :
+            else
+                sha256sum -- "$@" >"$_t.bh"
+            fi
+            sed -e 's/^\\//' -e 's/^\([0-9a-f]\{64\}\).*/\1/' \
+                -e 's/^.*= *\([0-9a-f]\{64\}\)$/\1/' "$_t.bh" >"$_t.bx"
+            paste "$_t.bi" "$_t.bx" | sed "s/^/F$_tab/"
         fi
     fi
     rm -f -- "$_t".*
