@@ -590,6 +590,70 @@ mod tests {
         assert_eq!(e, ["a.jar: mode 755, expected 644"]);
     }
 
+    /// Runs upload.sh locally on `stdin` against a staging dir made by hand.
+    fn receive(stdin: &[u8]) -> (ExecOutput, std::path::PathBuf, tempfile::TempDir) {
+        receive_as(stdin, "t0k")
+    }
+
+    fn receive_as(
+        stdin: &[u8],
+        token: &str,
+    ) -> (ExecOutput, std::path::PathBuf, tempfile::TempDir) {
+        use crate::remote::local::LocalTransport;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("deploy");
+        let stage = root.join(".relman/staging/batch_20261126221500");
+        std::fs::create_dir_all(stage.join("lib")).unwrap();
+        std::fs::write(root.join(".relman/lock"), r#"{"token":"t0k"}"#).unwrap();
+        let script = Script::bare(UPLOAD)
+            .param("ROOT", root.to_str().unwrap())
+            .param("TOKEN", token)
+            .param("NAME", "batch_20261126221500")
+            .render()
+            .unwrap();
+        let t = LocalTransport::new("l");
+        let out = t
+            .exec(
+                &format!("sh -c {}", quote(&script).unwrap()),
+                &mut &stdin[..],
+                &mut |_| {},
+            )
+            .unwrap();
+        (out, stage, d)
+    }
+
+    #[test]
+    fn the_receiver_writes_exact_frames_and_refuses_a_cut_stream() {
+        let big: Vec<u8> = (0..(1u32 << 20) + 5).map(|i| i as u8).collect();
+        let mut s = format!("{} lib/big.jar\n", big.len()).into_bytes();
+        s.extend_from_slice(&big);
+        s.extend_from_slice(b"3 a b\nxyz0 empty\n.\n");
+        let (out, stage, _d) = receive(&s);
+        assert!(out.success(), "{}", out.stderr_line());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "RECEIVED\t3\n");
+        assert_eq!(std::fs::read(stage.join("lib/big.jar")).unwrap(), big);
+        assert_eq!(std::fs::read(stage.join("a b")).unwrap(), b"xyz");
+        assert_eq!(std::fs::read(stage.join("empty")).unwrap(), b"");
+        // Cut in the middle of a file, or before the final dot: refused.
+        for cut in [&b"10 a.jar\n12345"[..], b"3 a.jar\nabc", b"3 a.jar\nabc4 b"] {
+            let (out, _, _d) = receive(cut);
+            assert_eq!(out.status, Some(1), "{cut:?}");
+            assert!(
+                out.stderr_line().contains("ended early"),
+                "{}",
+                out.stderr_line()
+            );
+        }
+        // A path leaving the staging directory: refused.
+        let (out, _, _d) = receive(b"1 ../x\nx.\n");
+        assert_eq!(out.status, Some(1));
+        assert!(out.stderr_line().contains("unsafe path"));
+        // Under a lock that is not this deploy's: refused before anything is written.
+        let (out, stage, _d) = receive_as(b"1 lib/x\nx.\n", "other");
+        assert_eq!(out.status, Some(4));
+        assert!(!stage.join("lib/x").exists());
+    }
+
     #[test]
     fn the_stream_frames_each_file_and_ends_with_a_dot() {
         let d = tempfile::tempdir().unwrap();

@@ -39,7 +39,7 @@ check_rel() {
 # sha256sum.
 file_facts() {
     _t=$ROOT_ABS/.relman/staging/.facts.$$
-    : >"$_t.ok" && : >"$_t.bi" || return 1
+    : >"$_t.ok" && : >"$_t.bi" && : >"$_t.bp" || return 1
     while IFS=$_tab read -r _i _e _p; do
         [ -n "$_i" ] || continue
         if [ -f "./$_p" ] && [ ! -L "./$_p" ]; then
@@ -49,11 +49,12 @@ file_facts() {
         fi
     done
     if [ -s "$_t.ok" ]; then
-        set --
-        while IFS=$_tab read -r _i _e _p; do set -- "$@" "./$_p"; done <"$_t.ok"
-        stat -c '%s %a' -- "$@" >"$_t.st" || { rm -f -- "$_t".*; return 1; }
-        set --
+        # Paths go through xargs -0 (no argv limit, no quoting rules); the output
+        # keeps the input's order, one line per file.
+        cut -f3- "$_t.ok" | sed 's|^|./|' | tr '\n' '\000' |
+            xargs -0 stat -c '%s %a' -- >"$_t.st" || { rm -f -- "$_t".*; return 1; }
         _sum=0
+        _n=0
         exec 4<"$_t.st"
         while IFS=$_tab read -r _i _e _p; do
             read -r _sz _md <&4 || break
@@ -61,21 +62,22 @@ file_facts() {
                 printf 'F\t%s\t%s\t%s\t-\n' "$_i" "$_sz" "$_md"
             else
                 printf '%s\t%s\t%s\n' "$_i" "$_sz" "$_md" >>"$_t.bi"
-                set -- "$@" "./$_p"
+                printf './%s\000' "$_p" >>"$_t.bp"
                 _sum=$((_sum + _sz))
+                _n=$((_n + 1))
             fi
         done <"$_t.ok"
         exec 4<&-
-        if [ $# -gt 0 ]; then
-            # One line per file, in argument order; only the leading hash is used
-            # (GNU puts a backslash before it for a name holding one; an old
-            # openssl writes `SHA256(name)= hash`).
+        if [ "$_n" -gt 0 ]; then
+            # Only the leading hash of each line is used (GNU puts a backslash
+            # before it for a name holding one; an old openssl writes
+            # `SHA256(name)= hash`).
             if [ "$_sum" -ge 4194304 ] && command -v openssl >/dev/null 2>&1 &&
-                openssl dgst -sha256 -r "$@" >"$_t.bh" 2>/dev/null &&
-                [ "$(($(wc -l <"$_t.bh")))" -eq $# ]; then
+                xargs -0 openssl dgst -sha256 -r <"$_t.bp" >"$_t.bh" 2>/dev/null &&
+                [ "$(($(wc -l <"$_t.bh")))" -eq "$_n" ]; then
                 :
             else
-                sha256sum -- "$@" >"$_t.bh"
+                xargs -0 sha256sum -- <"$_t.bp" >"$_t.bh"
             fi
             sed -e 's/^\\//' -e 's/^\([0-9a-f]\{64\}\).*/\1/' \
                 -e 's/^.*= *\([0-9a-f]\{64\}\)$/\1/' "$_t.bh" >"$_t.bx"
@@ -142,20 +144,22 @@ EOF
 verify)
     cd -P -- "$_stage" 2>/dev/null || { echo "the staged upload $_stage is missing" >&2; exit 1; }
     # Modes of the uploaded files (linked ones share the live inode: never chmod'ed).
+    _l=$ROOT_ABS/.relman/staging/.modes.$$
     for _m in 755 644; do
         if [ "$_m" = 755 ]; then _list=$MODE_EXEC; else _list=$MODE_PLAIN; fi
-        set --
+        : >"$_l" || exit 1
         while IFS= read -r _p; do
             [ -n "$_p" ] || continue
             check_rel "$_p" || exit 1
-            set -- "$@" "./$_p"
+            printf './%s\000' "$_p" >>"$_l"
         done <<EOF
 $_list
 EOF
-        if [ $# -gt 0 ]; then
-            chmod "$_m" -- "$@" || { echo "cannot set file modes" >&2; exit 1; }
+        if [ -s "$_l" ]; then
+            xargs -0 chmod "$_m" -- <"$_l" || { rm -f -- "$_l"; echo "cannot set file modes" >&2; exit 1; }
         fi
     done
+    rm -f -- "$_l"
     printf '%s\n' "$MANIFEST" >.relman.json && chmod 644 .relman.json ||
         { echo "cannot write the manifest" >&2; exit 1; }
     printf '%s\n' "$FILES" | file_facts || { echo "cannot read the staged files" >&2; exit 1; }
