@@ -236,18 +236,29 @@ struct BarState {
     bytes: HashMap<String, (u64, u64)>,
 }
 
+/// The bars' colours, unless NO_COLOR is set.
+fn colour(spec: &'static str) -> &'static str {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        ""
+    } else {
+        spec
+    }
+}
+
 fn host_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{prefix:>12} {msg:<12} [{bar:28.cyan/blue}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} {eta:>4}",
-    )
+    ProgressStyle::with_template(&format!(
+        "{{prefix:>12}} {{msg:<12}} [{{bar:28{}}}] {{bytes:>10}}/{{total_bytes:<10}} {{bytes_per_sec:>12}} {{eta:>4}}",
+        colour(".cyan/blue")
+    ))
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ")
 }
 
 fn overall_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{prefix:>12} {msg:<12} [{bar:28.green/blue}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} eta {eta}",
-    )
+    ProgressStyle::with_template(&format!(
+        "{{prefix:>12}} {{msg:<12}} [{{bar:28{}}}] {{bytes:>10}}/{{total_bytes:<10}} {{bytes_per_sec:>12}} eta {{eta}}",
+        colour(".green/blue")
+    ))
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ")
 }
@@ -312,6 +323,10 @@ impl Bars {
                 total,
             } => {
                 if let Some(pb) = st.hosts.get(host) {
+                    // Throughput and ETA count from the start of the upload.
+                    if *phase == Phase::Upload && *sent == 0 {
+                        pb.reset();
+                    }
                     pb.set_message(phase.as_str());
                     if *phase == Phase::Upload || *total > 0 {
                         pb.set_length(*total);
@@ -322,6 +337,9 @@ impl Bars {
                     }
                 }
                 if *phase == Phase::Upload {
+                    if st.bytes.is_empty() {
+                        st.overall.reset();
+                    }
                     st.bytes.insert(host.clone(), (*sent, *total));
                     let (s, t) = st
                         .bytes

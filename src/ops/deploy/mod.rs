@@ -215,8 +215,10 @@ impl HostReport {
     pub fn summary(&self) -> String {
         let rel = self.release.as_deref().unwrap_or("-");
         let moved = format!(
-            "{} file(s) sent ({} bytes), {} linked",
-            self.uploaded_files, self.uploaded_bytes, self.linked_files
+            "{} file(s) sent ({}), {} linked",
+            self.uploaded_files,
+            human_bytes(self.uploaded_bytes),
+            self.linked_files
         );
         match &self.status {
             HostStatus::Switched => format!(
@@ -229,6 +231,22 @@ impl HostReport {
             ),
             _ => self.error().unwrap_or_default(),
         }
+    }
+}
+
+/// A byte count as people read it (`3.2 MB`).
+pub fn human_bytes(b: u64) -> String {
+    const U: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i + 1 < U.len() {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
     }
 }
 
