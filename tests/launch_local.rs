@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use relman::config::{Address, HostConfig};
+use relman::config::HostConfig;
 use relman::model::Action;
 use relman::ops;
 use relman::remote::local::LocalTransport;
@@ -16,18 +16,7 @@ fn r(i: u32) -> String {
 }
 
 fn host(root: &Path) -> HostConfig {
-    HostConfig {
-        name: "local".into(),
-        address: Address::Local,
-        port: 22,
-        user: "me".into(),
-        identities: vec![],
-        jump: None,
-        groups: vec![],
-        root: root.to_str().unwrap().into(),
-        link: "batch".into(),
-        prefix: "batch_".into(),
-    }
+    HostConfig::local("local", root.to_str().unwrap())
 }
 
 struct Root {

@@ -3,24 +3,13 @@
 use std::fs;
 use std::path::Path;
 
-use relman::config::{Address, HostConfig};
+use relman::config::HostConfig;
 use relman::model::Action;
 use relman::ops::{self, OpError};
 use relman::remote::local::LocalTransport;
 
 fn host(root: &Path) -> HostConfig {
-    HostConfig {
-        name: "local".into(),
-        address: Address::Local,
-        port: 22,
-        user: "me".into(),
-        identities: vec![],
-        jump: None,
-        groups: vec![],
-        root: root.to_str().unwrap().into(),
-        link: "batch".into(),
-        prefix: "batch_".into(),
-    }
+    HostConfig::local("local", root.to_str().unwrap())
 }
 
 const A: &str = "batch_20261126090000";
@@ -57,7 +46,10 @@ fn switch_then_rollback_walks_back_and_marks_bad() {
         assert_eq!(link(&h), r, "relative target");
     }
     let launcher = Path::new(&h.root).join(".relman/bin/launch");
-    assert!(launcher.exists(), "the first change to a host installs the job launcher");
+    assert!(
+        launcher.exists(),
+        "the first change to a host installs the job launcher"
+    );
     let c = ops::rollback(&t, &h, None).unwrap();
     assert_eq!((c.from.as_deref(), c.to.as_str()), (Some(C), B));
     let c = ops::rollback(&t, &h, None).unwrap();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use relman::config::{Address, HostConfig};
+use relman::config::HostConfig;
 use relman::model::Action;
 use relman::ops::{self, OpError};
 use relman::remote::local::LocalTransport;
@@ -18,18 +18,7 @@ fn r(i: u32) -> String {
 }
 
 fn host(root: &Path) -> HostConfig {
-    HostConfig {
-        name: "local".into(),
-        address: Address::Local,
-        port: 22,
-        user: "me".into(),
-        identities: vec![],
-        jump: None,
-        groups: vec![],
-        root: root.to_str().unwrap().into(),
-        link: "batch".into(),
-        prefix: "batch_".into(),
-    }
+    HostConfig::local("local", root.to_str().unwrap())
 }
 
 /// A root with releases r(1)..=r(n), each switched to in turn (so history knows them).

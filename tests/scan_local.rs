@@ -6,24 +6,13 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use relman::config::{Address, HostConfig};
+use relman::config::HostConfig;
 use relman::model::{JobVia, LinkState, Origin};
 use relman::ops;
 use relman::remote::local::LocalTransport;
 
 fn host(root: &Path) -> HostConfig {
-    HostConfig {
-        name: "local".into(),
-        address: Address::Local,
-        port: 22,
-        user: "me".into(),
-        identities: vec![],
-        jump: None,
-        groups: vec![],
-        root: root.to_str().unwrap().into(),
-        link: "batch".into(),
-        prefix: "batch_".into(),
-    }
+    HostConfig::local("local", root.to_str().unwrap())
 }
 
 struct Kill(Child);

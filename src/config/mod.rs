@@ -96,6 +96,25 @@ pub struct HostConfig {
     pub prefix: String,
 }
 
+impl HostConfig {
+    /// A `local` host (this machine, no SSH) with the default link and prefix: the
+    /// demo's host, and the usual host of tests that need no sshd.
+    pub fn local(name: &str, root: &str) -> HostConfig {
+        HostConfig {
+            name: name.to_string(),
+            address: Address::Local,
+            port: DEFAULT_PORT,
+            user: String::new(),
+            identities: Vec::new(),
+            jump: None,
+            groups: Vec::new(),
+            root: root.to_string(),
+            link: DEFAULT_LINK.to_string(),
+            prefix: DEFAULT_PREFIX.to_string(),
+        }
+    }
+}
+
 /// The whole, validated config.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -272,20 +291,10 @@ impl Config {
     /// the given absolute path, default link and prefix, keep 3, refresh 10 s.
     pub fn local_demo(root: PathBuf) -> Config {
         let defaults = Config::default();
-        let user = defaults.env.default_user();
+        let mut host = HostConfig::local("demo", &root.to_string_lossy());
+        host.user = defaults.env.default_user();
         Config {
-            hosts: vec![HostConfig {
-                name: "demo".to_string(),
-                address: Address::Local,
-                port: DEFAULT_PORT,
-                user,
-                identities: Vec::new(),
-                jump: None,
-                groups: Vec::new(),
-                root: root.to_string_lossy().into_owned(),
-                link: DEFAULT_LINK.to_string(),
-                prefix: DEFAULT_PREFIX.to_string(),
-            }],
+            hosts: vec![host],
             ..defaults
         }
     }
