@@ -399,6 +399,16 @@ pub fn deploy(
 ) -> Result<DeployReport, InputError> {
     let entries = local::walk(&req.paths)?;
     let bytes: u64 = entries.iter().map(|e| e.size).sum();
+    if hosts.is_empty() {
+        return Ok(DeployReport {
+            release: None,
+            switch: req.switch,
+            files: entries.len(),
+            bytes,
+            outcome: Outcome::NotDeployed,
+            hosts: Vec::new(),
+        });
+    }
     on_event(&DeployEvent::Started {
         hosts: hosts.iter().map(|h| h.name.clone()).collect(),
         files: entries.len(),
@@ -482,7 +492,13 @@ pub fn deploy(
         .filter_map(|s| s.state.as_ref().map(plan::taken_names))
         .collect();
     let taken_refs: Vec<&[ReleaseName]> = taken.iter().map(Vec::as_slice).collect();
-    let base = plan::deploy_name(&hosts[0].prefix, SystemTime::now(), &taken_refs);
+    // The later of this machine's clock and the hosts' (as their scans said), so an
+    // operator whose clock runs late can't name a release older than the hosts' now.
+    let now = slots
+        .iter()
+        .filter_map(|s| s.state.as_ref().map(|st| st.scanned_at))
+        .fold(SystemTime::now(), SystemTime::max);
+    let base = plan::deploy_name(&hosts[0].prefix, now, &taken_refs);
     report.release = Some(base.to_string());
     on_event(&DeployEvent::Named {
         release: base.to_string(),
