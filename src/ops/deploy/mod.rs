@@ -195,9 +195,10 @@ impl HostReport {
                 "published but not switched (still on {}): {error}",
                 self.from.as_deref().unwrap_or("no release")
             )),
-            HostStatus::NotDeployed => {
-                Some("not deployed: the deploy stopped on another host".into())
-            }
+            HostStatus::NotDeployed => Some(
+                "not deployed: the deploy stopped (it failed on another host, or was called off)"
+                    .into(),
+            ),
             _ => None,
         }
     }
