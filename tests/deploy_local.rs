@@ -523,3 +523,26 @@ fn hosts_with_other_prefixes_share_the_stamp() {
     assert_eq!(a.strip_prefix("batch_"), b.strip_prefix("app-"));
     assert_eq!(link(&s.root(1)), b);
 }
+
+#[test]
+fn nothing_is_linked_through_a_symlinked_directory_of_the_live_release() {
+    let s = Setup::new(1);
+    make_app(&s.app());
+    let first = s.deploy(&req(&s.app())).release.unwrap();
+    // The live release's lib/ is replaced by a symlink to a copy elsewhere.
+    let live = s.root(0).join(&first);
+    let elsewhere = s.dir.path().join("elsewhere");
+    fs::rename(live.join("lib"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, live.join("lib")).unwrap();
+    let rep = s.deploy(&req(&s.app()));
+    assert_eq!(rep.outcome, Outcome::Deployed, "{rep:#?}");
+    let h = &rep.hosts[0];
+    assert_eq!((h.linked_files, h.uploaded_files), (3, 5), "lib/* uploaded");
+    let second = rep.release.unwrap();
+    assert_ne!(
+        fs::metadata(elsewhere.join("dep-0.jar")).unwrap().ino(),
+        fs::metadata(s.root(0).join(&second).join("lib/dep-0.jar"))
+            .unwrap()
+            .ino()
+    );
+}

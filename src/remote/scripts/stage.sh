@@ -110,10 +110,17 @@ prepare)
     done
     mkdir -m 755 -- "$_stage" || { echo "cannot create $ROOT_ABS/$_stage" >&2; exit 1; }
     cd -P -- "$_stage" || exit 1
+    # Directories of the live release that are symlinks (they lead elsewhere):
+    # nothing under them is linked, so no release shares an inode with a file
+    # outside its own tree.
+    _nl='
+'
+    _away=
     while IFS= read -r _d; do
         [ -n "$_d" ] || continue
         check_rel "$_d" || exit 1
         mkdir -m 755 -- "./$_d" || { echo "cannot create the directory $_d" >&2; exit 1; }
+        if [ -n "$LIVE" ] && [ -L "$ROOT_ABS/$LIVE/$_d" ]; then _away="$_away$_d$_nl"; fi
     done <<EOF
 $DIRS
 EOF
@@ -129,6 +136,15 @@ EOF
         while IFS=$_tab read -r _i _e _p; do
             [ -n "$_i" ] || continue
             check_rel "$_p" || exit 1
+            if [ -n "$_away" ]; then
+                _skip=
+                while IFS= read -r _d; do
+                    case $_p in "$_d"/*) _skip=1 ;; esac
+                done <<EOF
+$_away
+EOF
+                [ -z "$_skip" ] || continue
+            fi
             _src=$ROOT_ABS/$LIVE/$_p
             if [ -f "$_src" ] && [ ! -L "$_src" ] && ln -- "$_src" "./$_p" 2>/dev/null; then
                 printf '%s\t%s\t%s\n' "$_i" "$_e" "$_p" >>"$_l"
