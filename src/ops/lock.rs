@@ -24,6 +24,9 @@ use crate::remote::{RemoteError, Transport};
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How long to wait for a lock another operation holds before reporting it (exit 4).
 const WAIT_SECS: u32 = 3;
+/// How long a new holder waits for the scripts of an operation whose relman died
+/// (a remote command outlives its SSH session) before reporting the host busy.
+const OPS_WAIT_SECS: u32 = 30;
 
 /// A held host lock. Dropping it releases the lock (and waits until the holder is told).
 pub struct HostLock {
@@ -89,6 +92,7 @@ pub fn acquire_waiting(
         .param("ROOT", host.root.clone())
         .param("OWNER", owner)
         .param("WAIT", wait_secs.to_string())
+        .param("OPS_WAIT", OPS_WAIT_SECS.to_string())
         .render()
         .map_err(RemoteError::from)?;
     let command = format!(

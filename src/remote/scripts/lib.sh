@@ -97,8 +97,15 @@ scan_jobs() {
 }
 
 # check_token: stop (exit 4) unless .relman/lock names this operation's token: a
-# mutating script never runs without the lock its operation took.
+# mutating script never runs without the lock its operation took. First takes
+# .relman/lock.ops shared for the rest of the script (fd 7, inherited by what it
+# runs): a command outlives its SSH session, so if relman dies now the script may
+# go on, and the next operation's lock.sh waits for it before taking over.
 check_token() {
+    { command exec 7>>.relman/lock.ops; } 2>/dev/null && flock -s -w 60 7 || {
+        echo "cannot take $ROOT_ABS/.relman/lock.ops" >&2
+        exit 4
+    }
     grep -qF "\"token\":\"$TOKEN\"" .relman/lock 2>/dev/null || {
         echo "the host lock was lost (held by another operation now?)" >&2
         exit 4

@@ -1,5 +1,6 @@
 # lock.sh: hold the host's lock for as long as relman keeps this command alive.
-# Params: ROOT OWNER (a JSON object without its closing brace) WAIT (seconds).
+# Params: ROOT OWNER (a JSON object without its closing brace) WAIT (seconds),
+# OPS_WAIT (seconds to wait for the scripts of an interrupted operation).
 # Run with `sh -c`; stdin carries heartbeats (a newline every few seconds). The lock
 # is an flock on .relman/lock held by this shell: it ends, and the kernel drops the
 # lock, on EOF (relman exited or its connection closed) or after 10 s without a
@@ -17,7 +18,16 @@ if ! flock -w "$WAIT" 9; then
     printf '\n'
     exit 4
 fi
+# A remote command outlives its SSH session: scripts of an operation whose relman
+# died may still run. They hold .relman/lock.ops shared (check_token); wait for
+# them, and write our token before letting any script check it.
+command exec 8>>.relman/lock.ops || { echo "ERR cannot open .relman/lock.ops"; exit 1; }
+if ! flock -x -w "$OPS_WAIT" 8; then
+    printf 'BUSY\t{"by":"an interrupted operation","action":"its last step still runs on the host","since":""}\n'
+    exit 4
+fi
 printf '%s,"pid":%s}\n' "$OWNER" "$$" >.relman/lock
+exec 8>&-
 printf 'LOCKED\t%s\n' "$(pwd -P)"
 while timeout 10 sh -c 'IFS= read -r _l' 9>&-; do :; done
 : >.relman/lock

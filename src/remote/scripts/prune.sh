@@ -11,7 +11,8 @@
 # symlink is never followed); its launcher lock (.relman/run/<name>.lock) is taken
 # exclusively without waiting — a job started through `launch` holds it shared, so
 # the release is skipped; its jobs are scanned again (any job, or jobs that can't
-# be determined, keep it); then `rm -rf` of that one path, still holding the lock.
+# be determined, keep it); then, still holding the lock, it is renamed into
+# .relman/trash (atomic: never a half-deleted release in the root) and removed.
 #
 # Output, version 1, one tab-separated record per line:
 #   relman-prune 1
@@ -32,6 +33,8 @@ cd -P -- "$ROOT_ABS" || exit 1
 if [ "$DRY" != 1 ]; then
     check_token
     ensure_launcher || exit 1
+    # Releases an interrupted prune had already moved out of the root.
+    [ -d .relman/trash ] && [ ! -L .relman/trash ] && rm -rf -- "$ROOT_ABS/.relman/trash/"* 2>/dev/null
 fi
 command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is missing on the host" >&2; exit 1; }
 [ "$DRY" = 1 ] || mkdir -p .relman/run || { echo "cannot create $ROOT_ABS/.relman/run" >&2; exit 1; }
@@ -91,7 +94,13 @@ for _n in $DELETE; do
         printf 'would\t%s\n' "$_n"
         continue
     fi
-    rm -rf -- "$ROOT_ABS/$_n" 2>/dev/null
+    # Out of the root in one rename(2), then removed: nobody ever sees (or lists,
+    # or switches to) a half-deleted release, even if this script is cut short;
+    # the next prune finishes what is left in .relman/trash.
+    if mkdir -p .relman/trash 2>/dev/null && rm -rf -- ".relman/trash/$_n" 2>/dev/null &&
+        mv -T -- "$_n" ".relman/trash/$_n" 2>/dev/null; then
+        rm -rf -- "$ROOT_ABS/.relman/trash/$_n" 2>/dev/null
+    fi
     if [ -e "$_n" ] || [ -L "$_n" ]; then
         printf 'failed\t%s\trm\n' "$_n"
         _failed="${_failed:+$_failed, }$_n"
