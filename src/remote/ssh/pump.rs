@@ -20,6 +20,12 @@ use crate::remote::{ExecOutput, Process, RemoteError};
 
 /// Size of the stdin chunks read locally and handed to libssh2.
 const CHUNK: usize = 1 << 20;
+/// The buffers an exec starts with; they grow (to `CHUNK` for input, `MAX_READ` for
+/// output) only when a read fills them, so the many small commands of a refresh of
+/// hundreds of hosts don't each hold 1.25 MiB.
+const FIRST_BUF: usize = 32 * 1024;
+/// The largest output buffer.
+const MAX_READ: usize = 256 * 1024;
 /// How long one `poll` waits before the loop looks around (keepalives).
 const TICK: Duration = Duration::from_millis(1000);
 /// Minimum time between keepalive attempts while idle.
@@ -174,7 +180,7 @@ fn drain(
     ch: &Channel,
     stream: i32,
     dst: &mut Vec<u8>,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
 ) -> Result<bool, RemoteError> {
     let mut got = false;
     let mut s = ch.stream(stream);
@@ -183,6 +189,9 @@ fn drain(
             Ok(0) => return Ok(got),
             Ok(n) => {
                 dst.extend_from_slice(&buf[..n]);
+                if n == buf.len() && buf.len() < MAX_READ {
+                    buf.resize((buf.len() * 4).min(MAX_READ), 0);
+                }
                 got = true;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(got),
@@ -220,8 +229,8 @@ fn pump(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ExecOutput, RemoteError> {
     let mut out = ExecOutput::default();
-    let mut inbuf = vec![0u8; CHUNK];
-    let mut rbuf = vec![0u8; 256 * 1024];
+    let mut inbuf = vec![0u8; FIRST_BUF];
+    let mut rbuf = vec![0u8; FIRST_BUF];
     let (mut start, mut end) = (0usize, 0usize);
     let mut input_done = false; // local stdin reached its end
     let mut stdin_closed = false; // EOF sent, or the rest of stdin given up
@@ -240,6 +249,10 @@ fn pump(
                         input_done = true;
                     } else {
                         (start, end) = (0, n);
+                        // A full read: a big input, read it in bigger chunks.
+                        if n == inbuf.len() && inbuf.len() < CHUNK {
+                            inbuf.resize((inbuf.len() * 4).min(CHUNK), 0);
+                        }
                     }
                 }
                 if start == end {
@@ -340,7 +353,7 @@ impl SshProcess {
             conn,
             buf: Vec::new(),
             eof: false,
-            rbuf: vec![0u8; 32 * 1024],
+            rbuf: vec![0u8; FIRST_BUF],
         })
     }
 }
