@@ -16,7 +16,7 @@
 //! Results go to stdout as markdown, ready for BENCHMARKS.md.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::fmt::Write as _;
@@ -68,12 +68,15 @@ fn timed(f: impl FnOnce()) -> Duration {
 
 /// Runs a command to completion; panics with its stderr if it fails. Returns its
 /// wall time and peak RSS (KiB, from `wait4`).
+// `wait4` reaps the child: `Child::wait` would lose its rusage.
+#[allow(clippy::zombie_processes)]
 fn run_measured(cmd: &mut Command) -> (Duration, u64) {
+    let err_file = tempfile::tempfile().expect("temp file");
     let t = Instant::now();
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(err_file.try_clone().expect("dup"))
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let pid = child.id() as libc::pid_t;
@@ -84,13 +87,15 @@ fn run_measured(cmd: &mut Command) -> (Duration, u64) {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = t.elapsed();
     assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr {
-        use std::io::Read;
-        let _ = e.read_to_string(&mut err);
-    }
     let st = std::process::ExitStatus::from_raw(status);
-    assert!(st.success(), "{cmd:?} failed ({st}): {err}");
+    if !st.success() {
+        use std::io::{Read, Seek};
+        let mut f = err_file;
+        let mut err = String::new();
+        let _ = f.rewind();
+        let _ = f.read_to_string(&mut err);
+        panic!("{cmd:?} failed ({st}): {err}");
+    }
     (wall, usage.ru_maxrss as u64)
 }
 
@@ -873,7 +878,8 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         humantime::format_rfc3339_seconds(SystemTime::now())
     );
-    let sections: [(&str, fn(&mut String)); 6] = [
+    type Section = (&'static str, fn(&mut String));
+    let sections: [Section; 6] = [
         ("exec", bench_exec),
         ("refresh", bench_refresh),
         ("tui", bench_tui),

@@ -45,6 +45,7 @@ impl SshTransport {
     /// Connects, checks the host key against `cfg.known_hosts` (refusing an unknown
     /// or changed key before anything is sent), and authenticates.
     pub fn connect(cfg: &Config, host: &HostConfig) -> Result<SshTransport, RemoteError> {
+        raise_fd_limit();
         let target = Target::from_config(cfg, host)?;
         let handshakes = AtomicU64::new(0);
         let conn = session::open(&target, &handshakes)?;
@@ -110,6 +111,28 @@ impl Transport for SshTransport {
     fn handshakes(&self) -> u64 {
         self.handshakes.load(Ordering::Relaxed)
     }
+}
+
+/// Raises this process's soft limit of open files to its hard limit, once: a lasting
+/// session holds one descriptor (two more behind a jump host), and the usual soft
+/// limit of 1024 would stop a console managing a thousand hosts. Failure is ignored
+/// (the connection that hits the limit reports it).
+fn raise_fd_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `lim` is a valid out pointer for getrlimit, and a valid value for
+        // setrlimit.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+                lim.rlim_cur = lim.rlim_max;
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    });
 }
 
 /// A host's key as the server offers it, for `relman trust`.
