@@ -3,7 +3,7 @@
 //!
 //! Why a remote process and not a lock file with a pid: the kernel on the host
 //! releases an flock the instant its holder dies, and the holder dies when relman's
-//! connection closes (EOF on its stdin) or goes silent for 10 s (no heartbeat), so a
+//! connection closes (EOF on its stdin) or goes silent for 8 s (no heartbeat), so a
 //! SIGKILLed relman or a dropped network can't leave a host locked. The holder
 //! writes the owner (`by`, `action`, `since`, its pid, a random token) into the lock
 //! file; every mutating script checks the token first, so a script never runs
@@ -20,7 +20,8 @@ use crate::model::{Action, LockInfo};
 use crate::remote::script::{LOCK, Script};
 use crate::remote::{RemoteError, Transport};
 
-/// How often the holder hears from relman; it gives up after 10 s of silence.
+/// How often the holder hears from relman; it gives up after 8 s of silence (three
+/// missed beats), so the lock is free within SPEC's 10 s of the network going quiet.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How long to wait for a lock another operation holds before reporting it (exit 4).
 const WAIT_SECS: u32 = 3;

@@ -73,7 +73,35 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
+/// sha256 of a file, remembered per inode and change time (releases hold the same
+/// files again and again, hard-linked): a file written to since is hashed again.
 pub fn sha256_file(p: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::Mutex;
+    type Key = (u64, u64, u64, i64, i64, i64, i64);
+    static CACHE: Mutex<BTreeMap<Key, String>> = Mutex::new(BTreeMap::new());
+    let m = fs::metadata(p)?;
+    let key = (
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    );
+    if let Some(h) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(h.clone());
+    }
+    let h = sha256_file_uncached(p)?;
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, h.clone());
+    Ok(h)
+}
+
+fn sha256_file_uncached(p: &Path) -> std::io::Result<String> {
     let mut f = fs::File::open(p)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -183,17 +211,23 @@ pub struct HostCheck {
     pub live: Option<String>,
     /// How long the lock stayed held after the fault (None: never seen held).
     pub lock_wait: Option<Duration>,
+    /// How long a script of the interrupted operation still ran after the lock went.
+    pub ops_wait: Option<Duration>,
 }
 
 /// Whether `.relman/lock` of `root` is free now (`flock -n` succeeds at once).
 pub fn lock_free(root: &Path) -> bool {
-    let lock = root.join(".relman/lock");
-    if !lock.exists() {
+    flock_free(&root.join(".relman/lock"))
+}
+
+/// Whether nobody holds an flock on `file` (absent: free).
+pub fn flock_free(file: &Path) -> bool {
+    if !file.exists() {
         return true;
     }
     Command::new("flock")
-        .args(["-n", "-s"])
-        .arg(&lock)
+        .args(["-n", "-x"])
+        .arg(file)
         .arg("true")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -233,6 +267,19 @@ pub fn check_host(
     link_required: bool,
 ) -> Result<HostCheck, String> {
     let lock_wait = wait_lock_free(root, Duration::from_secs(10))?;
+    // Then what the next operation's lock.sh waits for: the last script of an
+    // interrupted operation (a remote command outlives its session) to end.
+    let ops = root.join(".relman/lock.ops");
+    let t0 = Instant::now();
+    let mut waited = false;
+    while !flock_free(&ops) {
+        waited = true;
+        if t0.elapsed() > Duration::from_secs(30) {
+            return Err("an interrupted operation's script still runs after 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ops_wait = waited.then(|| t0.elapsed());
     let rels = release_dirs(root, "batch_");
     for r in &rels {
         let p = root.join(r);
@@ -264,6 +311,7 @@ pub fn check_host(
         releases: rels.len(),
         live,
         lock_wait,
+        ops_wait,
     })
 }
 

@@ -3,7 +3,7 @@
 # OPS_WAIT (seconds to wait for the scripts of an interrupted operation).
 # Run with `sh -c`; stdin carries heartbeats (a newline every few seconds). The lock
 # is an flock on .relman/lock held by this shell: it ends, and the kernel drops the
-# lock, on EOF (relman exited or its connection closed) or after 10 s without a
+# lock, on EOF (relman exited or its connection closed) or after 8 s without a
 # heartbeat (the network vanished), so a crashed operator can't leave it behind.
 set -u
 cd || exit 97
@@ -29,5 +29,5 @@ fi
 printf '%s,"pid":%s}\n' "$OWNER" "$$" >.relman/lock
 exec 8>&-
 printf 'LOCKED\t%s\n' "$(pwd -P)"
-while timeout 10 sh -c 'IFS= read -r _l' 9>&-; do :; done
+while timeout 8 sh -c 'IFS= read -r _l' 9>&-; do :; done
 : >.relman/lock
