@@ -114,6 +114,9 @@ for i in $(seq "$RUNS"); do
     t1=$(now)
     calc "$t1 - $t0" >>"$work/t_relman"
     calc "$(step_ms upload <"$work/out.json") / 1000" >>"$work/t_upload"
+    for st in connect lock scan prepare upload verify publish switch; do
+        step_ms "$st" <"$work/out.json" >>"$work/step_$st"
+    done
     tidy
 
     t0=$(now)
@@ -167,6 +170,12 @@ printf '| OpenSSH ssh host '"'"'cat > f'"'"' | %.2f | %.0f |\n' "$c" "$(calc "26
 printf '| **ratio relman deploy / scp** | **%.2f** | |\n' "$(calc "$r / $s")"
 printf '| ratio relman upload step / scp | %.2f | |\n' "$(calc "$u / $s")"
 printf '| (one `ssh host true`: handshake + login shell) | %.2f | |\n' "$tr"
+echo
+printf 'relman deploy steps (median ms):'
+for st in connect lock scan prepare upload verify publish switch; do
+    printf ' %s %s' "$st" "$(median <"$work/step_$st")"
+done
+echo
 echo
 echo "| 50 files x 2 MiB, one host | seconds | bytes sent |"
 echo "| --- | ---: | ---: |"
