@@ -21,7 +21,6 @@ mod support;
 
 use std::fmt::Write as _;
 use std::fs;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -67,36 +66,46 @@ fn timed(f: impl FnOnce()) -> Duration {
 }
 
 /// Runs a command to completion; panics with its stderr if it fails. Returns its
-/// wall time and peak RSS (KiB, from `wait4`).
-// `wait4` reaps the child: `Child::wait` would lose its rusage.
-#[allow(clippy::zombie_processes)]
-fn run_measured(cmd: &mut Command) -> (Duration, u64) {
-    let err_file = tempfile::tempfile().expect("temp file");
+/// wall time.
+fn run_timed(cmd: &mut Command) -> Duration {
     let t = Instant::now();
-    let child = cmd
+    let o = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(err_file.try_clone().expect("dup"))
-        .spawn()
+        .stderr(Stdio::piped())
+        .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero rusage is a valid value to be overwritten.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; status and usage are valid out pointers.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = t.elapsed();
-    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
-    let st = std::process::ExitStatus::from_raw(status);
-    if !st.success() {
-        use std::io::{Read, Seek};
-        let mut f = err_file;
-        let mut err = String::new();
-        let _ = f.rewind();
-        let _ = f.read_to_string(&mut err);
-        panic!("{cmd:?} failed ({st}): {err}");
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed ({}): {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    wall
+}
+
+/// The peak RSS (KiB) of `cmd`, measured by GNU time: a child forked from this (big)
+/// process would inherit our high-water mark in its rusage, one forked by `time` does not.
+fn peak_rss(cmd: &Command) -> u64 {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let mut t = Command::new("/usr/bin/time");
+    t.arg("-f").arg("%M").arg("-o").arg(out.path());
+    t.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
     }
-    (wall, usage.ru_maxrss as u64)
+    if let Some(d) = cmd.get_current_dir() {
+        t.current_dir(d);
+    }
+    run_timed(&mut t);
+    fs::read_to_string(out.path())
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
+        .expect("GNU time wrote the peak RSS")
 }
 
 fn seed(f: &Fleet, releases: usize) {
@@ -330,9 +339,12 @@ fn bench_refresh(out: &mut String) {
     };
     let (mut l1, mut l16, mut l20) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..n {
-        l1.push(run_measured(&mut list(&d.config_path, &["--json", "--host", "h1"])).0);
-        l16.push(run_measured(&mut list(&d.config_path, &["--json"])).0);
-        l20.push(run_measured(&mut list(&cfg20, &["--json"])).0);
+        l1.push(run_timed(&mut list(
+            &d.config_path,
+            &["--json", "--host", "h1"],
+        )));
+        l16.push(run_timed(&mut list(&d.config_path, &["--json"])));
+        l20.push(run_timed(&mut list(&cfg20, &["--json"])));
     }
     let (l1, l16, l20) = (median(l1), median(l16), median(l20));
 
@@ -354,16 +366,13 @@ fn bench_refresh(out: &mut String) {
     let loops = n.min(3);
     let mut classic = Vec::new();
     for _ in 0..loops {
-        classic.push(
-            run_measured(
-                Command::new("sh")
-                    .arg("-c")
-                    .arg(&script)
-                    .env("HOME", f.home())
-                    .env_remove("SSH_AUTH_SOCK"),
-            )
-            .0,
-        );
+        classic.push(run_timed(
+            Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .env("HOME", f.home())
+                .env_remove("SSH_AUTH_SOCK"),
+        ));
     }
     let classic = median(classic);
     let light_cold = rows[2].3.cold;
@@ -603,8 +612,8 @@ fn bench_rss(out: &mut String) {
         cmd.env("RELMAN_CONFIG", c).args(["list", "--json"]);
         cmd
     };
-    let (t1, rss1) = run_measured(&mut list(&one));
-    let (t200, rss200) = run_measured(&mut list(&config));
+    let (t1, t200) = (run_timed(&mut list(&one)), run_timed(&mut list(&config)));
+    let (rss1, rss200) = (peak_rss(&list(&one)), peak_rss(&list(&config)));
 
     let hold_in = |c: &Path| {
         let r = hold_child(&f, c, Work::Scan, 2);
@@ -621,7 +630,7 @@ fn bench_rss(out: &mut String) {
     let _ = writeln!(out, "|---|---|---|---|");
     let _ = writeln!(
         out,
-        "| `relman list --json` peak RSS (wait4) | {:.1} MB | {:.1} MB | {:.2}x |",
+        "| `relman list --json` peak RSS (GNU time) | {:.1} MB | {:.1} MB | {:.2}x |",
         rss1 as f64 / 1024.0,
         rss200 as f64 / 1024.0,
         rss200 as f64 / rss1 as f64
@@ -690,27 +699,21 @@ fn bench_deploy(out: &mut String) {
         let s: Vec<String> = (0..HOSTS)
             .map(|i| scp(i, &format!("seq{run}.jar")))
             .collect();
-        seq.push(
-            run_measured(
-                Command::new("sh")
-                    .arg("-c")
-                    .arg(s.join("\n"))
-                    .env("HOME", f.home()),
-            )
-            .0,
-        );
+        seq.push(run_timed(
+            Command::new("sh")
+                .arg("-c")
+                .arg(s.join("\n"))
+                .env("HOME", f.home()),
+        ));
         let p: Vec<String> = (0..HOSTS)
             .map(|i| format!("{} &", scp(i, &format!("par{run}.jar"))))
             .collect();
-        par.push(
-            run_measured(
-                Command::new("sh")
-                    .arg("-c")
-                    .arg(format!("{}\nwait", p.join("\n")))
-                    .env("HOME", f.home()),
-            )
-            .0,
-        );
+        par.push(run_timed(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("{}\nwait", p.join("\n")))
+                .env("HOME", f.home()),
+        ));
         // A new file each run, so no delta against the last release makes it cheap.
         let dir = f.dir().join(format!("rel{run}"));
         fs::create_dir_all(&dir).unwrap();
@@ -721,7 +724,9 @@ fn bench_deploy(out: &mut String) {
             .open(&jar)
             .and_then(|mut j| std::io::Write::write_all(&mut j, format!("{run}").as_bytes()))
             .unwrap();
-        rel.push(run_measured(d.relman(&f).args(["deploy", "--all", "-q"]).arg(&jar)).0);
+        rel.push(run_timed(
+            d.relman(&f).args(["deploy", "--all", "-q"]).arg(&jar),
+        ));
     }
     let (seq, par, rel) = (median(seq), median(par), median(rel));
     let _ = writeln!(
