@@ -156,6 +156,42 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
 }
 
+impl Manifest {
+    /// Parses `.relman.json` as read from release `release` on a host, which is
+    /// external data: it must be a manifest, name that release, and list only
+    /// clean relative paths (a path like `../../x` or `/etc/passwd` could make a
+    /// consumer of the manifest reach outside the release). Err says why, for
+    /// the operator (the release then shows its origin as invalid).
+    pub fn parse_for(release: &str, json: &str) -> Result<Manifest, String> {
+        let m: Manifest =
+            serde_json::from_str(json).map_err(|e| format!("unreadable manifest: {e}"))?;
+        if m.name != release {
+            return Err(format!(
+                "manifest names another release ({})",
+                printable(&m.name)
+            ));
+        }
+        if let Some(p) = m
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .find(|p| !is_clean_path(p))
+        {
+            return Err(format!("manifest lists an unsafe path {:?}", printable(p)));
+        }
+        Ok(m)
+    }
+}
+
+/// A path relative to a release that stays inside it: non-empty, not absolute, no
+/// empty, `.` or `..` component, no control character.
+pub fn is_clean_path(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && !p.chars().any(char::is_control)
+        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestFile {
@@ -524,5 +560,132 @@ mod tests {
         assert!(p.is_active(now));
         p.expires_at = "soon".into();
         assert!(!p.is_active(now));
+    }
+}
+
+/// The manifest parser against hostile and arbitrary input (hardening).
+#[cfg(test)]
+mod manifest_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAME: &str = "batch_20261126221500";
+
+    fn manifest(paths: &[&str]) -> String {
+        let files: Vec<ManifestFile> = paths
+            .iter()
+            .map(|p| ManifestFile {
+                path: p.to_string(),
+                size: 1,
+                sha256: "0".repeat(64),
+                mode: 0o644,
+            })
+            .collect();
+        serde_json::to_string(&Manifest {
+            name: NAME.into(),
+            created_at: "2026-11-26T22:15:00Z".into(),
+            created_by: "a@b".into(),
+            message: String::new(),
+            files,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn clean_paths_pass_and_escapes_are_refused() {
+        let m = Manifest::parse_for(
+            NAME,
+            &manifest(&["app.jar", "lib/a b.jar", "..x/y..", ".hidden"]),
+        );
+        assert_eq!(m.unwrap().files.len(), 4);
+        for bad in [
+            "../../x",
+            "..",
+            "/etc/passwd",
+            "a/../../b",
+            "a/./b",
+            ".",
+            "",
+            "a//b",
+            "a/",
+            "a\nb",
+            "a\0b",
+            "lib/..",
+        ] {
+            let e = Manifest::parse_for(NAME, &manifest(&["ok.jar", bad])).unwrap_err();
+            assert!(e.contains("unsafe path"), "{bad:?}: {e}");
+            assert!(!e.contains('\n') && !e.contains('\0'), "printable: {e:?}");
+        }
+    }
+
+    #[test]
+    fn other_names_and_garbage_are_refused_with_a_reason() {
+        let other = manifest(&["a"]).replace(NAME, "batch_20200101000000");
+        assert!(
+            Manifest::parse_for(NAME, &other)
+                .unwrap_err()
+                .contains("another release")
+        );
+        for bad in [
+            "",
+            "{",
+            "null",
+            "[]",
+            "{\"name\":1}",
+            &manifest(&["a"])[..40],
+            &manifest(&["a"]).replace("\"files\"", "\"files\":[],\"extra\":1,\"x\""),
+        ] {
+            assert!(Manifest::parse_for(NAME, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    fn clean_component() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9 ._;$`'\"()*?\\\\é-]{1,12}".prop_filter("not . or ..", |c| c != "." && c != "..")
+    }
+
+    fn clean_path() -> impl Strategy<Value = String> {
+        proptest::collection::vec(clean_component(), 1..4).prop_map(|v| v.join("/"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn never_panics_on_arbitrary_text(s in "\\PC{0,200}") {
+            let _ = Manifest::parse_for(NAME, &s);
+        }
+
+        #[test]
+        fn never_panics_on_mutated_manifests(cut in 0usize..300, junk in "[{}\\[\\]\":,a-z0-9./\\\\]{0,12}") {
+            let s = manifest(&["app.jar", "lib/x.jar"]);
+            let cut = cut.min(s.len());
+            let m = format!("{}{}{}", &s[..cut], junk, &s[cut..]);
+            let _ = Manifest::parse_for(NAME, &m);
+        }
+
+        #[test]
+        fn valid_manifests_round_trip(paths in proptest::collection::vec(clean_path(), 0..8),
+                                      message in "\\PC{0,40}") {
+            let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+            let mut m: Manifest = serde_json::from_str(&manifest(&refs)).unwrap();
+            m.message = message;
+            let text = serde_json::to_string(&m).unwrap();
+            prop_assert_eq!(Manifest::parse_for(NAME, &text), Ok(m));
+        }
+
+        #[test]
+        fn any_escaping_path_is_refused(prefix in clean_path(), suffix in clean_path(),
+                                        how in 0usize..5) {
+            let bad = match how {
+                0 => format!("{prefix}/../{suffix}"),
+                1 => format!("/{prefix}"),
+                2 => format!("../{suffix}"),
+                3 => format!("{prefix}/./{suffix}"),
+                _ => format!("{prefix}//{suffix}"),
+            };
+            prop_assert!(!is_clean_path(&bad));
+            let e = Manifest::parse_for(NAME, &manifest(&["a", &bad])).unwrap_err();
+            prop_assert!(e.contains("unsafe path"));
+        }
     }
 }

@@ -218,13 +218,9 @@ pub fn parse_scan(
                 }
                 let rel = name(f[1])?;
                 let json = f[2..].join(" ");
-                let origin = match serde_json::from_str::<Manifest>(&json) {
-                    Ok(m) if m.name == rel.as_str() => Origin::Relman(m),
-                    Ok(m) => Origin::BadManifest(format!(
-                        "manifest names another release ({})",
-                        printable(&m.name)
-                    )),
-                    Err(e) => Origin::BadManifest(format!("unreadable manifest: {e}")),
+                let origin = match Manifest::parse_for(rel.as_str(), &json) {
+                    Ok(m) => Origin::Relman(m),
+                    Err(why) => Origin::BadManifest(why),
                 };
                 manifests.insert(rel.as_str().to_string(), origin);
             }
@@ -597,6 +593,23 @@ mod tests {
             }
         );
         assert_eq!(st.current(), None);
+    }
+
+    #[test]
+    fn a_manifest_reaching_outside_its_release_shows_as_invalid() {
+        let rel = "batch_20261126093000";
+        for bad in ["../../x", "/etc/passwd", "lib/../../../x"] {
+            let m = format!(
+                r#"{{"name":"{rel}","created_at":"x","created_by":"a@b","message":"","files":[{{"path":"{bad}","size":1,"sha256":"00","mode":420}}]}}"#
+            );
+            let out = format!("relman-scan\t1\nrelease\t{rel}\t5\nmanifest\t{rel}\t{m}\nend\n");
+            let st = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap();
+            match &st.releases[0].origin {
+                Origin::BadManifest(why) => assert!(why.contains("unsafe path"), "{why}"),
+                o => panic!("{bad}: {o:?}"),
+            }
+            assert!(st.releases[0].manifest().is_none());
+        }
     }
 
     #[test]
