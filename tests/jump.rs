@@ -248,6 +248,18 @@ fn bastion_host_key_is_checked_under_its_own_name() {
         e => panic!("expected the target's key refused, got {e:?}"),
     }
     assert_eq!(f.auth_count(1), 0);
+
+    // `relman trust` reads the target's key through the bastion, under its own name.
+    let info = relman::remote::ssh::host_key(&cfg, &cfg.hosts[0]).expect("key through the bastion");
+    assert_eq!(info.fingerprint, f.host_fingerprint(1));
+    assert!(
+        info.known_hosts_line
+            .starts_with(&format!("[127.0.0.2]:{} ", f.port(1))),
+        "{}",
+        info.known_hosts_line
+    );
+    relman::remote::ssh::append_known_host(&kh, &info.known_hosts_line).unwrap();
+    SshTransport::connect(&cfg, &cfg.hosts[0]).expect("trusted now");
 }
 
 #[test]
