@@ -191,6 +191,8 @@ pub struct Prepared {
     pub rejected: Vec<usize>,
     /// Stale staging directories removed (`?` for a name that is not a release name).
     pub stale: Vec<String>,
+    /// Stale ones that could not be removed now (still being written?).
+    pub stale_left: Vec<String>,
 }
 
 /// Creates `.relman/staging/<name>` with every directory, removes stale uploads,
@@ -232,10 +234,16 @@ pub fn prepare(
         .filter_map(|l| l.strip_prefix("stale\t"))
         .map(str::to_string)
         .collect();
+    let stale_left = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("stale_left\t"))
+        .map(str::to_string)
+        .collect();
     Ok(Prepared {
         linked,
         rejected,
         stale,
+        stale_left,
     })
 }
 

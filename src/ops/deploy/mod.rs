@@ -864,6 +864,12 @@ fn stage(slot: &mut Slot, name: &ReleaseName, cx: &Stage) -> Result<(), (Phase, 
     .map_err(|e| (Phase::Stage, e))?;
     slot.report.timings.push(("prepare", t0.elapsed()));
     slot.report.stale_removed = prepared.stale;
+    for n in prepared.stale_left {
+        slot.report.warnings.push(format!(
+            "the stale upload {} could not be removed yet; the next deploy or prune retries",
+            printable(&n)
+        ));
+    }
     slot.report.linked_files = prepared.linked.len();
     let mut is_linked = vec![false; cx.files.len()];
     for &i in &prepared.linked {

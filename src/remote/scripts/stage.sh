@@ -14,6 +14,7 @@
 #
 # Output lines (tab-separated):
 #   stale <name|?>                  a stale upload removed (prepare)
+#   stale_left <name|?>             one that could not be removed (left for later)
 #   F <idx> <size> <mode> <sha|->  facts of a file: sha "-" when its size differs
 #                                   from the one expected (not worth reading)
 #   M <idx>                         not a regular file
@@ -101,12 +102,19 @@ prepare)
         exit 5
     fi
     mkdir -p .relman/staging || { echo "cannot create $ROOT_ABS/.relman/staging" >&2; exit 1; }
-    # We hold the lock, so nothing is uploading: every entry here is stale.
+    # We hold the lock, so no deploy of ours is uploading: every entry here is
+    # stale. (An upload receiver whose relman froze may still write into one; what
+    # can't be removed now is left for the next time: a staging directory never
+    # becomes a release, and its name stays taken.)
     for _e in .relman/staging/* .relman/staging/.[!.]* .relman/staging/..?*; do
         [ -e "$_e" ] || [ -L "$_e" ] || continue
-        rm -rf -- "$_e" || { echo "cannot remove the stale upload $_e" >&2; exit 1; }
         _n=${_e##*/}
-        if is_release "$_n"; then printf 'stale\t%s\n' "$_n"; else printf 'stale\t?\n'; fi
+        is_release "$_n" || _n='?'
+        if rm -rf -- "$_e" 2>/dev/null; then
+            printf 'stale\t%s\n' "$_n"
+        else
+            printf 'stale_left\t%s\n' "$_n"
+        fi
     done
     mkdir -m 755 -- "$_stage" || { echo "cannot create $ROOT_ABS/$_stage" >&2; exit 1; }
     cd -P -- "$_stage" || exit 1

@@ -6,6 +6,11 @@
 # `read` takes a line byte by byte from a pipe, and `dd iflag=fullblock` reads
 # exactly what it is told, so the framing holds; sizes and hashes are checked by
 # stage.sh's verify step. Prints `RECEIVED <n>`.
+# Unlike the other mutating scripts it does not hold .relman/lock.ops: it spends
+# its life blocked on stdin, and a frozen relman would then keep every later
+# operation waiting. It only ever writes inside its own staging directory, which
+# never becomes a release without stage.sh's verify and publish (both under the
+# token check), so an orphaned receiver can't harm what comes next.
 set -u
 cd || exit 97
 cd -P -- "$ROOT" 2>/dev/null || { echo "cannot enter the root $ROOT" >&2; exit 1; }
