@@ -288,7 +288,11 @@ fn a_host_that_fails_staging_stops_every_host() {
     fs::create_dir_all(s.root(1).join("batch")).unwrap();
     let rep = s.deploy(&req(&s.app()));
     assert_eq!(rep.outcome, Outcome::NotDeployed, "{rep:#?}");
-    assert_eq!(rep.exit_code(), 6);
+    assert_eq!(
+        rep.exit_code(),
+        5,
+        "nothing done anywhere: the cause's code, not 6"
+    );
     assert!(matches!(
         rep.hosts[1].status,
         HostStatus::Failed { code: 5, .. }

@@ -280,9 +280,10 @@ pub struct DeployReport {
 }
 
 impl DeployReport {
-    /// SPEC §3: 0 done; when nothing was deployed, 3 if every failing host was
-    /// unreachable, the hosts' common code when every host failed on its own (4
-    /// locked, 5 conflict...), else 6; 6 when hosts diverged.
+    /// SPEC §3: 0 done; 6 when hosts diverged (done on some, not on others). When
+    /// nothing was published anywhere, nothing was done on any host, so not 6: the
+    /// code of what stopped it — the failing hosts' common code (3 unreachable, 4
+    /// locked, 5 conflict), else 1.
     pub fn exit_code(&self) -> i32 {
         let failed: Vec<i32> = self
             .hosts
@@ -299,17 +300,10 @@ impl DeployReport {
             Outcome::Cancelled => 1,
             Outcome::Diverged => 6,
             Outcome::NotSwitched => super::fleet::exit_code_of(&failed),
-            Outcome::NotDeployed => {
-                if failed.is_empty() {
-                    1
-                } else if failed.iter().all(|&c| c == 3) {
-                    3
-                } else if failed.len() == self.hosts.len() {
-                    super::fleet::exit_code_of(&failed)
-                } else {
-                    6
-                }
-            }
+            Outcome::NotDeployed => match failed.first() {
+                Some(&c) if failed.iter().all(|&x| x == c) => c,
+                _ => 1,
+            },
         }
     }
 
