@@ -550,3 +550,45 @@ fn nothing_is_linked_through_a_symlinked_directory_of_the_live_release() {
             .ino()
     );
 }
+
+#[test]
+fn odd_file_names_survive_upload_verification_and_linking() {
+    let s = Setup::new(1);
+    let app = s.app();
+    let names = [
+        " lead",
+        "trail ",
+        "back\\slash",
+        "-dash",
+        "quote'\"",
+        "star*?[x]",
+        "$(touch pwned)",
+        "semi;colon",
+        "dir with space/ünïcödé",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        // Big enough that the openssl path is taken for the batch too.
+        write(&app.join(n), &vec![b'a' + i as u8; 600_000], 0o644);
+    }
+    let rep = s.deploy(&req(&app));
+    assert_eq!(rep.outcome, Outcome::Deployed, "{rep:#?}");
+    let first = rep.release.unwrap();
+    for n in names {
+        assert_eq!(
+            fs::read(s.root(0).join(&first).join(n)).unwrap(),
+            fs::read(app.join(n)).unwrap(),
+            "{n:?}"
+        );
+    }
+    assert!(!s.root(0).join(&first).join("pwned").exists());
+    assert!(
+        !Path::new(&std::env::var("HOME").unwrap())
+            .join("pwned")
+            .exists()
+    );
+    // Redeploy: every one of them is proven identical and linked.
+    let rep = s.deploy(&req(&app));
+    assert_eq!(rep.outcome, Outcome::Deployed, "{rep:#?}");
+    assert_eq!(rep.hosts[0].linked_files, names.len());
+    assert_eq!(rep.hosts[0].uploaded_files, 0);
+}
