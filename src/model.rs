@@ -19,6 +19,8 @@ pub struct ReleaseName {
     raw: String,
     stamp: u64,
     seq: u32,
+    /// The stamp as a time, computed once at parse (views read it for every row).
+    at: SystemTime,
 }
 
 /// Why a string is not a release name.
@@ -58,13 +60,14 @@ impl ReleaseName {
         if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(NameError::Shape(printable(s)));
         }
-        if stamp_to_time(digits).is_none() {
+        let Some(at) = stamp_to_time(digits) else {
             return Err(NameError::Date(printable(s)));
-        }
+        };
         Ok(ReleaseName {
             raw: s.to_string(),
             stamp: digits.parse().expect("14 ascii digits"),
             seq,
+            at,
         })
     }
 
@@ -102,7 +105,12 @@ impl ReleaseName {
 
     /// The UTC time encoded in the name.
     pub fn time(&self) -> SystemTime {
-        stamp_to_time(&format!("{:014}", self.stamp)).expect("validated at parse")
+        self.at
+    }
+
+    /// The stamp as the number YYYYMMDDHHMMSS: orders like the time, costs nothing.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
     }
 }
 

@@ -9,7 +9,6 @@
 //! prefixes line up.
 
 use std::collections::BTreeSet;
-use std::time::SystemTime;
 
 use crate::model::{HostState, ReleaseName};
 use crate::plan::history::bad_releases;
@@ -18,7 +17,7 @@ use crate::plan::history::bad_releases;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fleet {
     /// Distinct (timestamp, counter) keys of the union, with one name for each.
-    releases: BTreeSet<(SystemTime, u32, ReleaseName)>,
+    releases: BTreeSet<(u64, u32, ReleaseName)>,
 }
 
 impl Fleet {
@@ -62,8 +61,9 @@ impl Fleet {
     }
 }
 
-fn key(n: &ReleaseName) -> (SystemTime, u32) {
-    (n.time(), n.seq())
+/// Timestamp and counter: YYYYMMDDHHMMSS as a number orders like the time itself.
+fn key(n: &ReleaseName) -> (u64, u32) {
+    (n.stamp(), n.seq())
 }
 
 /// The newest good release anywhere in `states` (see [`Fleet`]).
