@@ -5,7 +5,7 @@
 //! ```text
 //! relman-scan 1                      always first
 //! now <epoch secs>                   the host's clock
-//! root ok|missing|notdir <abs hex> <symlink 0|1>
+//! root ok|missing|notdir|dangling <abs or link target hex> <symlink 0|1>
 //! link absent|notsymlink|release|dangling|outside|notrelease <name or target hex> <absolute 0|1>
 //! foreign <count>
 //! release <name> <size bytes|?>
@@ -39,9 +39,10 @@ use crate::model::{
 
 pub const VERSION: &str = "1";
 
-/// Why scan output was refused.
+/// Why scan output was refused. `line` 0: the output was fine, and says the host's
+/// root can't be used (the message alone is shown).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("scan output line {line}: {msg}")]
+#[error("{}", if *.line == 0 { .msg.clone() } else { format!("scan output line {}: {}", .line, .msg) })]
 pub struct WireError {
     pub line: usize,
     pub msg: String,
@@ -161,8 +162,18 @@ pub fn parse_scan(
                     "missing" => st.root_exists = false,
                     "notdir" => {
                         return Err(err(
-                            n,
+                            0,
                             format!("the root {root} exists but is not a directory"),
+                        ));
+                    }
+                    "dangling" => {
+                        let t = unhex(f[2]).ok_or_else(|| err(n, "root target is not hex"))?;
+                        return Err(err(
+                            0,
+                            format!(
+                                "the root {root} is a symlink to {}, which does not exist",
+                                printable(&String::from_utf8_lossy(&t))
+                            ),
                         ));
                     }
                     "ok" => {
@@ -579,6 +590,38 @@ mod tests {
         assert!(!st.root_exists);
         assert!(st.releases.is_empty());
         assert_eq!(st.link, LinkState::Absent);
+    }
+
+    #[test]
+    fn an_unusable_root_is_said_plainly() {
+        let e = parse_scan(
+            b"relman-scan\t1\nroot\tnotdir\t\t0\nend\n",
+            "deploy",
+            "batch",
+            "batch_",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the root deploy exists but is not a directory"
+        );
+        let out = format!(
+            "relman-scan\t1\nroot\tdangling\t{}\t1\nend\n",
+            hexs("/gone\nx")
+        );
+        let e = parse_scan(out.as_bytes(), "deploy", "batch", "batch_").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the root deploy is a symlink to /gone?x, which does not exist"
+        );
+        let e = parse_scan(
+            b"relman-scan\t1\nroot\tdangling\tzz\t1\nend\n",
+            "d",
+            "b",
+            "b_",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("scan output line 2:"), "{e}");
     }
 
     #[test]

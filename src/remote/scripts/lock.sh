@@ -8,7 +8,18 @@
 set -u
 cd || exit 97
 mkdir -p -- "$ROOT" 2>/dev/null
+if [ -L "$ROOT" ] && [ ! -e "$ROOT" ]; then
+    echo "ERR the root $ROOT is a symlink to $(readlink -- "$ROOT" | tr -d '\n\r\t'), which does not exist"
+    exit 1
+fi
+[ -d "$ROOT" ] || [ ! -e "$ROOT" ] || { echo "ERR the root $ROOT is not a directory"; exit 1; }
 cd -P -- "$ROOT" 2>/dev/null || { echo "ERR cannot enter the root $ROOT"; exit 1; }
+# Every change goes through here first: never write through a symlink planted in
+# relman's state (it could point anywhere outside the root).
+for _p in .relman .relman/lock .relman/lock.ops .relman/history.jsonl .relman/staging \
+    .relman/pins .relman/bin .relman/run .relman/trash; do
+    [ -L "$_p" ] && { echo "ERR $(pwd -P)/$_p is a symlink: relman will not write through it"; exit 1; }
+done
 mkdir -p .relman/pins .relman/staging .relman/bin .relman/run || { echo "ERR cannot create .relman in $ROOT"; exit 1; }
 command -v flock >/dev/null 2>&1 || { echo "ERR flock (util-linux) is missing on the host"; exit 1; }
 exec 9>>.relman/lock || { echo "ERR cannot open .relman/lock"; exit 1; }

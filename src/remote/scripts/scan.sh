@@ -8,6 +8,11 @@ if [ ! -e "$ROOT" ] && [ ! -L "$ROOT" ]; then
     printf 'end\n'
     exit 0
 fi
+if [ -L "$ROOT" ] && [ ! -e "$ROOT" ]; then
+    printf 'root\tdangling\t%s\t1\n' "$(readlink -- "$ROOT" | hex)"
+    printf 'end\n'
+    exit 0
+fi
 if ! resolve_root || [ ! -d "$ROOT_ABS" ]; then
     printf 'root\tnotdir\t\t0\n'
     printf 'end\n'
