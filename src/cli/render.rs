@@ -15,21 +15,7 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// A byte count as people read it.
-pub fn size(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < U.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
+pub use crate::ops::deploy::human_bytes as size;
 
 /// The `list --json` object for one host (SPEC §3).
 pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemTime) -> Value {
@@ -434,22 +420,10 @@ pub fn history(results: &[HostResult<HostState>], n: usize, as_json: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Address;
     use crate::model::{LinkState, Release, ReleaseName};
 
     fn host() -> HostConfig {
-        HostConfig {
-            name: "b1".into(),
-            address: Address::Local,
-            port: 22,
-            user: "u".into(),
-            identities: vec![],
-            jump: None,
-            groups: vec![],
-            root: "deploy".into(),
-            link: "batch".into(),
-            prefix: "batch_".into(),
-        }
+        HostConfig::local("b1", "deploy")
     }
 
     #[test]
@@ -517,11 +491,5 @@ mod tests {
         let e = host_json(&host(), &Err(OpError::Failed("boom".into())), now);
         assert_eq!(e["ok"], false);
         assert_eq!(e["error"], "boom");
-    }
-
-    #[test]
-    fn sizes_read_naturally() {
-        assert_eq!(size(512), "512 B");
-        assert_eq!(size(20_100_000), "20.1 MB");
     }
 }

@@ -67,21 +67,12 @@ pub fn ensure_launcher(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Address;
 
     fn host(link: &str, prefix: &str) -> HostConfig {
-        HostConfig {
-            name: "h".into(),
-            address: Address::Local,
-            port: 22,
-            user: "u".into(),
-            identities: vec![],
-            jump: None,
-            groups: vec![],
-            root: "deploy".into(),
-            link: link.into(),
-            prefix: prefix.into(),
-        }
+        let mut h = HostConfig::local("h", "deploy");
+        h.link = link.into();
+        h.prefix = prefix.into();
+        h
     }
 
     #[test]

@@ -299,21 +299,9 @@ fn parse_release_path(host: &HostConfig, p: &str) -> Option<(String, ReleaseName
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Address;
 
     fn host() -> HostConfig {
-        HostConfig {
-            name: "h".into(),
-            address: Address::Local,
-            port: 22,
-            user: "u".into(),
-            identities: vec![],
-            jump: None,
-            groups: vec![],
-            root: "deploy".into(),
-            link: "batch".into(),
-            prefix: "batch_".into(),
-        }
+        HostConfig::local("h", "deploy")
     }
 
     #[test]
