@@ -610,7 +610,7 @@ impl Relay {
             }
             if last_keepalive.elapsed() >= KEEPALIVE_CHECK {
                 last_keepalive = Instant::now();
-                if writable(self.conn.fd) {
+                if super::pump::writable(self.conn.fd) {
                     // Sent only once the keepalive interval has passed.
                     let _ = self.conn.session.keepalive_send();
                 }
@@ -726,17 +726,6 @@ impl Relay {
         }
         Ok(())
     }
-}
-
-/// Whether the socket has room to send right now.
-fn writable(fd: std::os::fd::RawFd) -> bool {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, count 1, no wait.
-    unsafe { libc::poll(&mut p, 1, 0) == 1 && p.revents & libc::POLLOUT != 0 }
 }
 
 #[cfg(test)]

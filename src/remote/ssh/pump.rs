@@ -68,7 +68,7 @@ fn wait_socket(session: &Session, fd: std::os::fd::RawFd, max: Duration) -> io::
 }
 
 /// Whether the socket has room to send right now.
-fn writable(fd: std::os::fd::RawFd) -> bool {
+pub(super) fn writable(fd: std::os::fd::RawFd) -> bool {
     let mut p = libc::pollfd {
         fd,
         events: libc::POLLOUT,
