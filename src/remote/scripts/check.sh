@@ -3,7 +3,7 @@
 
 _c() { printf 'check\t%s\t%s\t%s\n' "$1" "$2" "$3"; }
 _c sh ok "$(command -v sh)"
-for _t in flock sha256sum find od timeout mv ln readlink du; do
+for _t in flock sha256sum find od timeout mv ln readlink du dd stat xargs paste grep sed; do
     if command -v "$_t" >/dev/null 2>&1; then _c "$_t" ok "$(command -v "$_t")"; else _c "$_t" fail "missing"; fi
 done
 _d=$(mktemp -d 2>/dev/null || echo /tmp/relman-check.$$)
