@@ -509,7 +509,7 @@ mod tests {
     #[test]
     fn names_order_by_stamp_then_counter() {
         let p = |s| ReleaseName::parse("b_", s).unwrap();
-        let mut v = vec![
+        let mut v = [
             p("b_20261126221500.10"),
             p("b_20261126221500"),
             p("b_20251126221500"),
