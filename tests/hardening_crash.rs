@@ -483,3 +483,118 @@ fn a_prune_cut_short_mid_delete_leaves_no_half_release() {
         .unwrap_or_default();
     assert!(trash.is_empty(), "{trash:?}");
 }
+
+/// A root with releases A, B, C (hand-made), the link at `live`, and a lock file
+/// naming token `T` (as if this operation held the lock).
+fn scripted_root(dir: &std::path::Path, live: &str) -> PathBuf {
+    let root = dir.join("deploy");
+    if root.exists() {
+        fs::remove_dir_all(&root).unwrap();
+    }
+    let mut book = Handmade::new();
+    for r in [
+        "batch_20260101000000",
+        "batch_20260102000000",
+        "batch_20260103000000",
+    ] {
+        make_handmade(&root, r, &[("app.jar", r.as_bytes())], &mut book);
+    }
+    std::os::unix::fs::symlink(live, root.join("batch")).unwrap();
+    fs::create_dir_all(root.join(".relman/run")).unwrap();
+    fs::write(root.join(".relman/lock"), "{\"token\":\"T\"}\n").unwrap();
+    fs::write(root.join(".relman/lock.ops"), "").unwrap();
+    root
+}
+
+/// Runs `text` with `sh -s` (as relman does over SSH), HOME = `dir`.
+fn sh_s(dir: &std::path::Path, text: &[u8]) {
+    use std::io::Write;
+    let mut c = Command::new("sh")
+        .arg("-s")
+        .env("HOME", dir)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ = c.stdin.take().unwrap().write_all(text);
+    c.wait().unwrap();
+}
+
+#[test]
+fn a_script_cut_short_in_transit_does_nothing() {
+    // Regression: relman sends each script on the stdin of `sh -s`; a connection
+    // lost mid-send leaves the shell a prefix of the script, which it ran as far as
+    // it went (e.g. the link switched with no history line). Any prefix must now
+    // do nothing at all.
+    use relman::config::HostConfig;
+    use relman::ops::scan::root_script;
+    use relman::remote::script::{PRUNE, SWITCH};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("deploy");
+    let host = HostConfig::local("local", root.to_str().unwrap());
+    let switch = root_script(SWITCH, &host)
+        .param("TOKEN", "T")
+        .param("TARGET", "batch_20260103000000")
+        .param("EXPECT", "")
+        .param("EXPECT_SET", "0")
+        .param(
+            "HIST_HEAD",
+            "{\"at\":\"x\",\"by\":\"t\",\"action\":\"switch\",\"from\":",
+        )
+        .param(
+            "HIST_TAIL",
+            ",\"to\":\"batch_20260103000000\",\"note\":null}",
+        )
+        .render()
+        .unwrap();
+    let prune = root_script(PRUNE, &host)
+        .param("TOKEN", "T")
+        .param("LAUNCHER", "")
+        .param("DELETE", "batch_20260101000000")
+        .param("PINS", "")
+        .param("STAGING", "")
+        .param(
+            "HIST_HEAD",
+            "{\"at\":\"x\",\"by\":\"t\",\"action\":\"prune\",\"from\":null,\"to\":null,\"note\":",
+        )
+        .param("DRY", "0")
+        .render()
+        .unwrap();
+    let mut tried = 0;
+    for (what, text, live) in [
+        ("switch", switch, "batch_20260102000000"),
+        ("prune", prune, "batch_20260103000000"),
+    ] {
+        // The whole script does change the root.
+        scripted_root(dir.path(), live);
+        let before = tree(&root);
+        sh_s(dir.path(), text.as_bytes());
+        assert_ne!(
+            tree(&root),
+            before,
+            "{what}: the whole script changes nothing?"
+        );
+        // Every line end, and every 61st byte in between, up to the closing `}`
+        // (with it, the script is whole: only its last newline is missing).
+        let b = text.as_bytes();
+        let cuts: Vec<usize> = (0..b.len() - 1)
+            .filter(|&i| b[i] == b'\n' || i % 61 == 0)
+            .collect();
+        for cut in cuts {
+            scripted_root(dir.path(), live);
+            let before = tree(&root);
+            sh_s(dir.path(), &b[..cut]);
+            assert_eq!(
+                tree(&root),
+                before,
+                "{what} cut after byte {cut} of {} acted: ...{:?}",
+                b.len(),
+                String::from_utf8_lossy(&b[cut.saturating_sub(60)..cut])
+            );
+            tried += 1;
+        }
+    }
+    eprintln!("FIGURES scripts cut short: {tried} cuts of switch and prune, none acted");
+}

@@ -58,9 +58,12 @@ impl Script {
         self
     }
 
-    /// The full text sent to `sh -s`.
+    /// The full text sent to `sh -s`: one `{ ... }` group, which the shell reads
+    /// whole before running any of it, so a script cut short in transit (the
+    /// connection lost mid-send) is a syntax error that runs nothing, never a
+    /// prefix of the script run as far as it got.
     pub fn render(&self) -> Result<String, NulByte> {
-        let mut s = String::from("set -u\n");
+        let mut s = String::from("{\nset -u\n");
         for (k, v) in &self.params {
             s.push_str(k);
             s.push('=');
@@ -72,6 +75,7 @@ impl Script {
             s.push('\n');
         }
         s.push_str(self.body);
+        s.push_str("\n}\n");
         Ok(s)
     }
 }
