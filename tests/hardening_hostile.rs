@@ -989,6 +989,16 @@ fn relmans_own_state_replaced_by_traps() {
             );
         }
         assert_eq!(a.link().as_deref(), Some(B), "{case}");
+        if matches!(*what, ".relman" | ".relman/lock" | ".relman/history.jsonl") {
+            let out = a.run(&["--all", "unlock", "--force"]);
+            assert!(
+                !stderr(&out).contains("panicked"),
+                "{case}: {}",
+                stderr(&out)
+            );
+            a.assert_contained(&format!("{case}: unlock --force"));
+            a.cases += 1;
+        }
     }
 
     // Symlinks deeper in the state: an upload in progress, a launcher lock, a pin,
@@ -1049,3 +1059,55 @@ fn relmans_own_state_replaced_by_traps() {
 }
 
 const D: &str = "batch_20260104000000";
+
+#[test]
+fn unlock_never_truncates_what_a_planted_lock_symlink_names() {
+    use std::os::unix::process::CommandExt;
+    // `unlock --force` empties .relman/lock after killing its holder: with
+    // .relman/lock a symlink to a file outside the root (held, naming a pid whose
+    // argv says relman/lock), that file must not be emptied.
+    let mut a = Arena::new(1);
+    a.reset();
+    let root = a.f.root(0).to_path_buf();
+    let bait = a.f.dir().join("bait.json");
+    fs::write(&bait, "").unwrap();
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("exec 9>>\"$1\"; flock 9; : > \"$1.held\"; sleep 60 9>&-")
+        .arg("relman/lock")
+        .arg(&bait)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let held = PathBuf::from(format!("{}.held", bait.display()));
+    assert!(support::wait_until(Duration::from_secs(10), || held.exists()));
+    let text = format!(
+        "{{\"by\":\"bait\",\"action\":\"deploy\",\"since\":\"2026-01-01T00:00:00Z\",\"pid\":{}}}\n",
+        holder.id()
+    );
+    fs::write(&bait, &text).unwrap();
+    fs::create_dir_all(root.join(".relman")).unwrap();
+    symlink(&bait, root.join(".relman/lock")).unwrap();
+    let out = a.run(&["--all", "unlock", "--force"]);
+    let alive = holder.try_wait().unwrap().is_none();
+    // SAFETY: kills the process group we started (the holder and its sleep).
+    unsafe {
+        libc::kill(-(holder.id() as libc::pid_t), libc::SIGKILL);
+    }
+    let _ = holder.wait();
+    assert_eq!(
+        fs::read_to_string(&bait).unwrap(),
+        text,
+        "unlock emptied a file outside the root (exit {}: {})",
+        code(&out),
+        stderr(&out)
+    );
+    assert!(alive, "unlock killed a process through a planted symlink");
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("will not write through it"),
+        "{}",
+        stderr(&out)
+    );
+    a.assert_contained("unlock through a symlink");
+}

@@ -280,6 +280,17 @@ pub fn check_host(
         std::thread::sleep(Duration::from_millis(20));
     }
     let ops_wait = waited.then(|| t0.elapsed());
+    // No temporary link of an interrupted switch is left behind.
+    if let Ok(rd) = fs::read_dir(root) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".relman-link.") {
+                return Err(format!(
+                    "a switch's temporary link was left: {:?}",
+                    e.path()
+                ));
+            }
+        }
+    }
     let rels = release_dirs(root, "batch_");
     for r in &rels {
         let p = root.join(r);

@@ -5,6 +5,9 @@
 
 resolve_root || { echo "the root $ROOT does not exist" >&2; exit 5; }
 cd -P -- "$ROOT_ABS" || exit 1
+for _p in .relman .relman/lock .relman/history.jsonl; do
+    [ -L "$_p" ] && { echo "$ROOT_ABS/$_p is a symlink: relman will not write through it" >&2; exit 1; }
+done
 if [ ! -f .relman/lock ] || flock -n -s .relman/lock true; then
     echo FREE
     exit 0
