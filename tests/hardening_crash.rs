@@ -179,6 +179,14 @@ impl World {
                                 .as_str()
                                 .is_some_and(|e| e.contains("nothing to roll back to"))
                     })
+                }))
+            // A prune cut short by the fault may still finish on the host after the
+            // target was picked, removing it: the switch then refuses (exit 5, or 6
+            // where other hosts switched) — the right answer, not a failure.
+            || (op == Op::Switch
+                && matches!(code(&out), 5 | 6)
+                && stderr(&out).lines().all(|l| {
+                    l.contains("is not a release directory") || l.starts_with("relman: done on")
                 }));
         if ok {
             Ok(())
