@@ -15,7 +15,7 @@ use hardening_support::*;
 use relman::model::Action;
 use relman::ops::lock::acquire;
 use relman::ops::scan::root_script;
-use relman::remote::{self, Transport};
+use relman::remote;
 use support::Fleet;
 
 /// A script body that checks its token like every mutating script, says it
@@ -155,6 +155,11 @@ fn two_deploys_at_once_one_wins_or_both_succeed_in_turn() {
             (4, 4) => {
                 assert_loser(&oa, "a");
                 assert_loser(&ob, "b");
+                eprintln!(
+                    "round {round}: both deploys gave up:\nA: {}\nB: {}",
+                    stderr(&oa).trim(),
+                    stderr(&ob).trim()
+                );
                 tally.2 += 1
             }
             _ => panic!(

@@ -331,7 +331,7 @@ fn deploy_of_hostile_file_names_lands_them_verbatim_inside_the_release() {
         format!(";touch {t}"),
         format!("$(touch {t})"),
         format!("`touch {t}`"),
-        format!("it's \"quoted\" $HOME"),
+        "it's \"quoted\" $HOME".to_string(),
         "a b  c".into(),
         " leading space".into(),
         "-rf".into(),
@@ -928,7 +928,8 @@ fn relmans_own_state_replaced_by_traps() {
 
     // Symlinks where relman writes its state: every change refuses to write through
     // them (and says which one), reads still work.
-    let traps: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    type Plant<'a> = Box<dyn Fn(&Path) + 'a>;
+    let traps: Vec<(&str, Plant<'_>)> = vec![
         (
             ".relman",
             Box::new(|r: &Path| symlink(&canary, r.join(".relman")).unwrap()),
