@@ -20,12 +20,6 @@ use std::time::{Duration, Instant};
 
 use hardening_support::*;
 
-fn signal(child: &std::process::Child, sig: libc::c_int) {
-    // SAFETY: a plain syscall on our own child.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, sig);
-    }
-}
 use support::Fleet;
 
 const HOSTS: usize = 2;
@@ -319,9 +313,10 @@ impl World {
         let t0 = Instant::now();
         self.run_uncut(next).map_err(|e| format!("{what}: {e}"))?;
         eprintln!(
-            "{what}: landed {running}{freeze_note}, exit {} after {t_exit:?}, check {t_check:?}, next {next:?} {:?}",
+            "{what}: landed {running}{freeze_note}, exit {} after {t_exit:?}, check {t_check:?}, next {next:?} {:?}; said: {}",
             code(&out),
-            t0.elapsed()
+            t0.elapsed(),
+            stderr(&out).lines().last().unwrap_or("")
         );
         t.next_ops_ok += 1;
         self.check(&format!("{what}, then {next:?}"), false)?;

@@ -571,3 +571,11 @@ pub fn relman_local(config: &Path, home: &Path) -> Command {
         .current_dir(home);
     c
 }
+
+/// Sends `sig` to a child process (SIGSTOP/SIGCONT to freeze and thaw relman).
+pub fn signal(child: &std::process::Child, sig: libc::c_int) {
+    // SAFETY: a plain syscall on our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, sig);
+    }
+}

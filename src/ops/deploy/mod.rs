@@ -27,8 +27,8 @@ pub mod host;
 pub mod local;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -368,12 +368,27 @@ impl Slot<'_> {
 
 /// Runs `f` on every slot, `parallel` at a time.
 fn par_each<'c>(slots: &[Mutex<Slot<'c>>], parallel: usize, f: impl Fn(&mut Slot<'c>) + Sync) {
+    par_each_from(slots, parallel, 0, f)
+}
+
+/// [`par_each`], starting with `slots[first]` (then the others in order).
+fn par_each_from<'c>(
+    slots: &[Mutex<Slot<'c>>],
+    parallel: usize,
+    first: usize,
+    f: impl Fn(&mut Slot<'c>) + Sync,
+) {
     let next = AtomicUsize::new(0);
     let workers = parallel.max(1).min(slots.len().max(1));
+    let nth = |k: usize| match k {
+        0 => first,
+        k if k <= first => k - 1,
+        k => k,
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
-                while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+                while let Some(slot) = slots.get(nth(next.fetch_add(1, Ordering::Relaxed))) {
                     let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
                     f(&mut g);
                 }
@@ -440,10 +455,11 @@ pub fn deploy(
     // Hash while connecting, locking and scanning (both take a while; neither needs
     // the other). Each host is locked before its scan, so the scan that names the
     // release and picks the files to link is the state the deploy works on.
+    let leader = Leader::of(hosts);
     let hashed = std::thread::scope(|s| {
         let hasher = s.spawn(|| local::hash(&entries, local::hash_threads()));
-        par_each(&slots, cfg.parallel, |slot| {
-            if let Err((phase, e)) = connect(slot, cfg, &emit) {
+        par_each_from(&slots, cfg.parallel, leader.index, |slot| {
+            if let Err((phase, e)) = connect(slot, cfg, &leader, &emit) {
                 slot.fail(phase, &e);
                 slot.lock.take();
                 emit(&slot.host.name, Phase::Failed, 0, 0);
@@ -767,24 +783,89 @@ struct Stage<'a> {
     emit: &'a (dyn Fn(&str, Phase, u64, u64) + Sync),
 }
 
+/// The host whose lock a deploy takes before any other: the first of the chosen
+/// hosts by name. Two deploys racing for the same hosts would otherwise each lock
+/// part of the fleet and both give up (exit 4); this way the one that locks the
+/// leader goes on and the other waits there, touching nothing else.
+struct Leader {
+    index: usize,
+    name: String,
+    /// `None` until the leader's lock is settled; then whether it was taken.
+    locked: Mutex<Option<bool>>,
+    settled: Condvar,
+}
+
+impl Leader {
+    fn of(hosts: &[&HostConfig]) -> Self {
+        let index = (0..hosts.len())
+            .min_by(|&a, &b| hosts[a].name.cmp(&hosts[b].name))
+            .unwrap_or(0);
+        Leader {
+            index,
+            name: hosts.get(index).map(|h| h.name.clone()).unwrap_or_default(),
+            locked: Mutex::new(None),
+            settled: Condvar::new(),
+        }
+    }
+
+    fn settle(&self, locked: bool) {
+        let mut g = self.locked.lock().unwrap_or_else(|p| p.into_inner());
+        g.get_or_insert(locked);
+        self.settled.notify_all();
+    }
+
+    /// Waits until the leader's lock is settled: whether it was taken.
+    fn wait(&self) -> bool {
+        let mut g = self.locked.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match *g {
+                Some(locked) => return locked,
+                None => g = self.settled.wait(g).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    }
+}
+
+/// Settles the leader as "not locked" if its connect returns early.
+struct SettleOnDrop<'a>(Option<&'a Leader>);
+
+impl Drop for SettleOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(l) = self.0 {
+            l.settle(false);
+        }
+    }
+}
+
 /// Connects to a host, takes its lock (kept in the slot until the end) and scans it.
+/// The leader's lock first: the other hosts are locked only once it is held, and
+/// not at all if it could not be (their slots stay untouched: not deployed).
 #[allow(clippy::result_large_err)]
 fn connect(
     slot: &mut Slot,
     cfg: &Config,
+    leader: &Leader,
     emit: &(dyn Fn(&str, Phase, u64, u64) + Sync),
 ) -> Result<(), (Phase, OpError)> {
     let host = slot.host;
+    let is_leader = host.name == leader.name;
+    let mut settle = SettleOnDrop(is_leader.then_some(leader));
     emit(&host.name, Phase::Connect, 0, 0);
     let t = slot
         .report
         .timed("connect", || remote::open(cfg, host))
         .map_err(|e| (Phase::Connect, e.into()))?;
+    if !is_leader && !leader.wait() {
+        return Ok(());
+    }
     emit(&host.name, Phase::Lock, 0, 0);
     let lock = slot
         .report
         .timed("lock", || acquire(t.as_ref(), host, Action::Deploy))
         .map_err(|e| (Phase::Lock, e))?;
+    if let Some(l) = settle.0.take() {
+        l.settle(true);
+    }
     slot.lock = Some(lock);
     let state = slot
         .report
