@@ -601,3 +601,37 @@ fn a_script_cut_short_in_transit_does_nothing() {
     }
     eprintln!("FIGURES scripts cut short: {tried} cuts of switch and prune, none acted");
 }
+
+#[test]
+fn a_connection_lost_mid_command_says_the_host_state_is_unknown() {
+    // Found by the Drop campaign: "ssh: reading the command's output: transport
+    // read" left the operator guessing whether the change happened.
+    let f = Fleet::start(1);
+    let cfg = f.config();
+    let host = cfg.hosts[0].clone();
+    let t = relman::remote::open(&cfg, &host).unwrap();
+    let started = f.dir().join("long-command-started");
+    let cmd = format!(": > '{}'; sleep 20", started.display());
+    let worker = std::thread::spawn(move || {
+        t.exec(&cmd, &mut std::io::empty(), &mut |_| {})
+            .map(|o| o.status)
+    });
+    assert!(
+        support::wait_until(Duration::from_secs(20), || started.exists()),
+        "the command never started"
+    );
+    assert!(drop_sessions(&f.host(0).dir) > 0, "no session to drop");
+    let e = worker
+        .join()
+        .unwrap()
+        .expect_err("the connection was dropped");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("the connection broke while the command ran") && msg.contains("relman list"),
+        "{msg}"
+    );
+    assert!(
+        !e.is_unreachable(),
+        "a host that answered is not unreachable: {msg}"
+    );
+}

@@ -157,8 +157,13 @@ pub(super) enum ExecError {
 }
 
 impl ExecError {
+    /// The error to show. A connection lost once the command may have started says
+    /// so: what the command did on the host is unknown until it is looked at again.
     pub fn into_inner(self) -> RemoteError {
         match self {
+            ExecError::Started(RemoteError::Session(msg)) => RemoteError::Session(format!(
+                "{msg} (the connection broke while the command ran: run `relman list` to see the host's state)"
+            )),
             ExecError::NotStarted(e) | ExecError::Started(e) => e,
         }
     }
