@@ -116,6 +116,18 @@ fn assert_loser(o: &std::process::Output, what: &str) {
     );
 }
 
+/// Starts `relman --all deploy <payload>` without waiting for it.
+fn start_deploy(f: &Fleet, payload: &Path) -> std::process::Child {
+    f.relman()
+        .args(["--all", "deploy", "-m", "race"])
+        .arg(payload)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn two_deploys_at_once_one_wins_or_both_succeed_in_turn_never_both_lose() {
     let f = Fleet::start(3);
@@ -126,17 +138,7 @@ fn two_deploys_at_once_one_wins_or_both_succeed_in_turn_never_both_lose() {
     for round in 0..10 {
         let a = payload(f.dir(), &format!("a{round}"), &mut rng);
         let b = payload(f.dir(), &format!("b{round}"), &mut rng);
-        let spawn = |p: &Path| {
-            f.relman()
-                .args(["--all", "deploy", "-m", "race"])
-                .arg(p)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        };
-        let (pa, pb) = (spawn(&a), spawn(&b));
+        let (pa, pb) = (start_deploy(&f, &a), start_deploy(&f, &b));
         let oa = wait_within(pa, Duration::from_secs(120)).unwrap();
         let ob = wait_within(pb, Duration::from_secs(120)).unwrap();
         let codes = (code(&oa), code(&ob));
@@ -203,15 +205,7 @@ fn a_deploy_that_finds_the_first_host_locked_waits_there_and_touches_no_other() 
     let leader = (0..3).min_by_key(|&i| f.name(i).to_string()).unwrap();
     let a = payload(f.dir(), "a", &mut rng);
     let b = payload(f.dir(), "b", &mut rng);
-    let pa = f
-        .relman()
-        .args(["--all", "deploy", "-m", "first"])
-        .arg(&a)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let pa = start_deploy(&f, &a);
     // Freeze A while it holds every host's lock (for less than the 8 s its lock
     // holders wait for a heartbeat).
     assert!(
