@@ -161,3 +161,68 @@ fn odd_links_and_hostile_names_are_shown_as_what_they_are() {
     fs::create_dir(root.join("batch")).unwrap();
     assert_eq!(ops::scan(&t, &h).unwrap().link, LinkState::NotSymlink);
 }
+
+#[test]
+fn each_release_gets_its_own_size() {
+    // The sizes come from one `du` over every release, paired by name.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("deploy");
+    let sizes = [
+        ("batch_20260101000000", 200_000usize),
+        ("batch_20260102000000", 1_000),
+        ("batch_20260103000000", 50_000),
+    ];
+    for (r, n) in sizes {
+        fs::create_dir_all(root.join(r)).unwrap();
+        fs::write(root.join(r).join("app.jar"), vec![7u8; n]).unwrap();
+    }
+    let st = ops::scan(&LocalTransport::new("l"), &host(&root)).unwrap();
+    for (r, n) in sizes {
+        let got = st.release(r).unwrap().size_bytes;
+        assert!(
+            got >= n as u64 && got < n as u64 + 65_536,
+            "{r}: {got} bytes listed for {n} bytes of files"
+        );
+    }
+}
+
+#[test]
+fn zombies_and_odd_process_names_are_not_hidden_processes() {
+    // The /proc walk skips zombies (they have no cwd to inspect) and reads a
+    // process name holding ") Z 2 (" as a name, not as its state and parent.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("deploy");
+    let rel = root.join("batch_20260101000000");
+    fs::create_dir_all(&rel).unwrap();
+    let h = host(&root);
+    let t = LocalTransport::new("l");
+    let before = ops::scan(&t, &h).unwrap().hidden_processes;
+    // Five zombies: children of a process that never reaps them.
+    let zombies = Kill(
+        Command::new("sh")
+            .arg("-c")
+            .arg("for i in 1 2 3 4 5; do sleep 0 & done; exec sleep 300")
+            .spawn()
+            .unwrap(),
+    );
+    let odd = dir.path().join("x) Z 2 (y");
+    fs::copy("/bin/sleep", &odd).unwrap();
+    let odd_job = Kill(Command::new(&odd).arg("300").current_dir(&rel).spawn().unwrap());
+    let st = wait_for_job(&t, &h, "batch_20260101000000", JobVia::Cwd);
+    let zombie_count = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+        .filter(|s| s.contains(&format!(" {} ", zombies.0.id())))
+        .count();
+    assert!(zombie_count >= 5, "the zombies exist ({zombie_count})");
+    assert!(st.jobs_known);
+    assert!(
+        st.hidden_processes < before + 3,
+        "zombies counted as hidden processes: {} before, {} with 5 zombies",
+        before,
+        st.hidden_processes
+    );
+    let jobs = &st.release("batch_20260101000000").unwrap().jobs;
+    assert!(jobs.iter().any(|j| j.pid == odd_job.0.id()), "{jobs:?}");
+}

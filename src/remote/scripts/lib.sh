@@ -47,15 +47,14 @@ resolve_root() {
 scan_jobs() {
     _seen=0
     _hidden=0
-    for _p in /proc/[0-9]*; do
-        _pid=${_p#/proc/}
-        { IFS= read -r _st <"$_p/stat"; } 2>/dev/null || continue
-        _st=${_st##*) }
-        # shellcheck disable=SC2086
-        set -- $_st
-        # kernel threads (children of kthreadd) and zombies are never jobs
-        [ "$_pid" = 2 ] || [ "${2:-}" = 2 ] || [ "${1:-}" = Z ] && continue
-        if [ -e "$_p/cwd" ]; then _seen=$((_seen + 1)); else _hidden=$((_hidden + 1)); fi
+    # Every process but kernel threads (kthreadd, pid 2, and its children) and
+    # zombies: one sed over every stat file (`read` in dash costs a syscall per
+    # byte: 150 us a process). comm may hold ") "; the greedy match ends at the last.
+    for _pid in $(sed -n -e 's/^\([0-9][0-9]*\) (.*) [^Z ] \([0-9][0-9]*\) .*/\1 \2/' \
+        -e '/^2 /d' -e '/ 2$/d' -e '/^[0-9][0-9]* [0-9][0-9]*$/s/ .*//p' \
+        /proc/[0-9]*/stat 2>/dev/null); do
+        [ -e "/proc/$_pid" ] || continue # gone meanwhile
+        if [ -e "/proc/$_pid/cwd" ]; then _seen=$((_seen + 1)); else _hidden=$((_hidden + 1)); fi
     done
     if [ "$_seen" -eq 0 ] || ! find /proc/self -maxdepth 0 -lname '*' >/dev/null 2>&1; then
         printf 'procs\t%s\t%s\tunknown\n' "$_seen" "$_hidden"

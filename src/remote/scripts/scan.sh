@@ -64,12 +64,18 @@ done
 printf 'foreign\t%s\n' "$_foreign"
 
 if [ -n "$JOB_NAMES" ]; then
-    # Sizes in bytes, hard links counted in every release that holds them.
+    # Sizes in bytes, hard links counted in every release that holds them. du
+    # prints "size<TAB>name" in argument order, skipping what it can't read; names
+    # are release names (no blanks), so the words pair up without a fork.
     # shellcheck disable=SC2086
-    _du=$(du -slb -- $JOB_NAMES 2>/dev/null) || _du=
+    set -- $(du -slb -- $JOB_NAMES 2>/dev/null)
     for _n in $JOB_NAMES; do
-        _s=$(printf '%s\n' "$_du" | sed -n "s|^\([0-9]*\)[[:space:]]*$_n\$|\1|p")
-        printf 'release\t%s\t%s\n' "$_n" "${_s:-?}"
+        _s='?'
+        if [ $# -ge 2 ] && [ "$2" = "$_n" ]; then
+            case $1 in '' | *[!0-9]*) ;; *) _s=$1 ;; esac
+            shift 2
+        fi
+        printf 'release\t%s\t%s\n' "$_n" "$_s"
         if [ -f "$_n/.relman.json" ]; then
             printf 'manifest\t%s\t' "$_n"
             tr '\t\n\r' '   ' <"$_n/.relman.json"
