@@ -115,6 +115,33 @@ fn dry_run_shows_the_plan_then_prune_does_it() {
         "foreign entries are never touched"
     );
 
+    // A bad pin id: one line, exit 2, nothing run on the host.
+    let execs = f.exec_count(0);
+    let out = f
+        .relman()
+        .args(["--all", "unpin", &r(2), "--id", "x;touch pwned"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert!(err(&out).contains("is not a pin id"), "{}", err(&out));
+    assert_eq!(
+        err(&out).trim_end().lines().count(),
+        1,
+        "one line: {}",
+        err(&out)
+    );
+    // A missing argument too: one line naming it.
+    let out = f.relman().args(["unpin"]).output().unwrap();
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert_eq!(
+        err(&out).trim_end().lines().count(),
+        1,
+        "one line: {}",
+        err(&out)
+    );
+    assert!(err(&out).contains("<RELEASE>"), "{}", err(&out));
+    assert_eq!(f.exec_count(0), execs, "nothing ran for a bad pin id");
+
     // Unpin: the next prune removes it.
     let out = f.relman().args(["--all", "unpin", &r(2)]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", err(&out));

@@ -478,7 +478,7 @@ fn pins_protect_until_they_expire_and_unpin_removes_them() {
         rep.rows()
     );
 
-    assert_eq!(ops::pin::unpin(&t, &h, &r(1)).unwrap(), 2);
+    assert_eq!(ops::pin::unpin(&t, &h, &r(1), None).unwrap(), 2);
     assert!(!file.exists());
     assert!(
         !root(&h)
@@ -488,8 +488,13 @@ fn pins_protect_until_they_expire_and_unpin_removes_them() {
     let last = history(&h).pop().unwrap();
     assert_eq!(last["action"], "unpin");
     assert_eq!(last["note"], "removed 2 pin(s)");
-    assert_eq!(ops::pin::unpin(&t, &h, &r(1)).unwrap(), 0);
-    assert_eq!(ops::pin::unpin(&t, &h, "../x").unwrap_err().exit_code(), 5);
+    assert_eq!(ops::pin::unpin(&t, &h, &r(1), None).unwrap(), 0);
+    assert_eq!(
+        ops::pin::unpin(&t, &h, "../x", None)
+            .unwrap_err()
+            .exit_code(),
+        5
+    );
 }
 
 #[test]
@@ -609,4 +614,42 @@ fn a_locked_host_is_not_pruned() {
     assert_eq!(dry.plan.deletions().count(), 3);
     drop(held);
     assert_eq!(entries(&h).len(), 6);
+}
+
+#[test]
+fn unpin_with_an_id_removes_only_that_pin() {
+    // Two pipelines pinned the same release; one ends and releases its own pin.
+    let (_d, h, t) = layout(4);
+    let mine = ops::pin::pin(&t, &h, &r(1), Duration::from_secs(3600), "app-41").unwrap();
+    let theirs = ops::pin::pin(&t, &h, &r(1), Duration::from_secs(3600), "app-42").unwrap();
+    let other = ops::pin::pin(&t, &h, &r(2), Duration::from_secs(3600), "app-43").unwrap();
+    let pins_dir = root(&h).join(".relman/pins");
+    let before = fs::read_dir(&pins_dir).unwrap().count();
+
+    // Bad ids are refused before anything runs (exit 2), nothing removed.
+    for bad in ["", "ABC", "x;rm -rf .", "../pins/x", &"a".repeat(65)] {
+        let e = ops::pin::unpin(&t, &h, &r(1), Some(bad)).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{bad:?}: {e}");
+    }
+    // Another release's pin id: nothing of r(2) goes, nothing of r(1) either.
+    assert_eq!(ops::pin::unpin(&t, &h, &r(1), Some(&other.id)).unwrap(), 0);
+    assert_eq!(fs::read_dir(&pins_dir).unwrap().count(), before);
+
+    assert_eq!(ops::pin::unpin(&t, &h, &r(1), Some(&mine.id)).unwrap(), 1);
+    let st = ops::scan(&t, &h).unwrap();
+    let ids = |n: &str| -> Vec<String> {
+        st.release(n)
+            .unwrap()
+            .pins
+            .iter()
+            .map(|p| p.id.clone())
+            .collect()
+    };
+    assert_eq!(ids(&r(1)), [theirs.id.as_str()]);
+    assert_eq!(ids(&r(2)), [other.id.as_str()]);
+    let last = history(&h).pop().unwrap();
+    assert_eq!(last["action"], "unpin");
+    assert_eq!(last["note"], format!("removed 1 pin(s) (id {})", mine.id));
+    // Again: already gone, nothing to do.
+    assert_eq!(ops::pin::unpin(&t, &h, &r(1), Some(&mine.id)).unwrap(), 0);
 }

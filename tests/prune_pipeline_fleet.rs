@@ -115,22 +115,40 @@ fn a_pipeline_keeps_its_release_from_job1_to_job2() {
     let root: PathBuf = fs::canonicalize(f.root(0)).unwrap();
     let launch = root.join(".relman/bin/launch").display().to_string();
 
-    // Pipeline start: R=$(relman resolve --host h1 --pin 2h --reason "$BUILD_TAG")
-    let o = relman(
-        &f,
-        &[
-            "--host",
-            "h1",
-            "resolve",
-            "--pin",
-            "2h",
-            "--reason",
-            "jenkins-app-42",
-        ],
-    );
-    let release = out(&o).trim_end().to_string();
+    // Pipeline start, the Jenkinsfile's way:
+    // readJSON(relman resolve --host h1 --pin 2h --reason "$BUILD_TAG" --json).
+    let resolve = |tag: &str, json: bool| {
+        let mut a = vec!["--host", "h1", "resolve", "--pin", "2h", "--reason", tag];
+        if json {
+            a.push("--json");
+        }
+        relman(&f, &a)
+    };
+    let v: Value = serde_json::from_slice(&resolve("jenkins-app-42", true).stdout).unwrap();
+    let release = v["hosts"][0]["path"].as_str().unwrap().to_string();
+    let pin_id = v["hosts"][0]["pin"]["id"].as_str().unwrap().to_string();
     assert_eq!(PathBuf::from(&release), root.join(r(3)));
+    // Another pipeline starts on the same release, the shell's way: R=$(relman resolve ...).
+    let o = resolve("jenkins-app-43", false);
+    assert_eq!(out(&o).trim_end(), release);
     assert_eq!(out(&o).lines().count(), 1, "only the path on stdout");
+    let pins_of_r3 = || -> Vec<String> {
+        let v: Value =
+            serde_json::from_slice(&relman(&f, &["--host", "h1", "list", "--json"]).stdout)
+                .unwrap();
+        v["hosts"][0]["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["name"] == r(3))
+            .flat_map(|x| x["pins"].as_array().unwrap().clone())
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let other_pin = pins_of_r3()
+        .into_iter()
+        .find(|id| *id != pin_id)
+        .expect("the second pipeline's pin");
 
     // Job1.
     let job1 = format!(
@@ -171,8 +189,16 @@ fn a_pipeline_keeps_its_release_from_job1_to_job2() {
     assert_eq!(lines.next().unwrap().unwrap(), format!("started {}", r(3)));
     assert!(lock_held(&root, &r(3)));
 
-    // The pin goes away (someone unpins); the running job still holds the release.
-    relman(&f, &["--host", "h1", "unpin", &r(3)]);
+    // The pipelines end (the Jenkinsfile's post step): each unpins its own pin only.
+    relman(&f, &["--host", "h1", "unpin", &r(3), "--id", &pin_id]);
+    assert_eq!(
+        pins_of_r3(),
+        [other_pin.as_str()],
+        "the other pipeline's pin stays"
+    );
+    relman(&f, &["--host", "h1", "unpin", &r(3), "--id", &other_pin]);
+    assert!(pins_of_r3().is_empty());
+    // Pins gone; the running job still holds the release.
     let o = relman(&f, &["--host", "h1", "prune", "--keep", "0", "--dry-run"]);
     assert!(
         out(&o).contains("kept: in use by a launched job"),

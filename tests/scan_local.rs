@@ -207,12 +207,21 @@ fn zombies_and_odd_process_names_are_not_hidden_processes() {
     );
     let odd = dir.path().join("x) Z 2 (y");
     fs::copy("/bin/sleep", &odd).unwrap();
-    let odd_job = Kill(Command::new(&odd).arg("300").current_dir(&rel).spawn().unwrap());
+    let odd_job = Kill(
+        Command::new(&odd)
+            .arg("300")
+            .current_dir(&rel)
+            .spawn()
+            .unwrap(),
+    );
     let st = wait_for_job(&t, &h, "batch_20260101000000", JobVia::Cwd);
     let zombie_count = fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| fs::read_to_string(e.ok()?.path().join("stat")).ok())
-        .filter(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+        .filter(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
         .filter(|s| s.contains(&format!(" {} ", zombies.0.id())))
         .count();
     assert!(zombie_count >= 5, "the zombies exist ({zombie_count})");

@@ -112,8 +112,14 @@ pub enum Command {
         #[arg(long, value_name = "TEXT", default_value = "")]
         reason: String,
     },
-    /// Remove the pins of a release.
-    Unpin { release: String },
+    /// Remove the pins of a release (or, with --id, one of them).
+    Unpin {
+        release: String,
+        /// Only this pin (its id, as `list --json` and `resolve --pin --json` show it):
+        /// a pipeline releasing its own pin leaves other pipelines' pins alone.
+        #[arg(long, value_name = "ID", value_parser = parse_pin_id)]
+        id: Option<String>,
+    },
     /// Print the absolute path of the live release (one host); with --pin, pin it too.
     Resolve {
         /// Pin the live release for this long, in the same locked step.
@@ -163,6 +169,11 @@ fn progress_line(on: bool) -> ProgressLine {
     ProgressLine(on)
 }
 
+fn parse_pin_id(s: &str) -> Result<String, String> {
+    ops::pin::check_pin_id(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let d = humantime::parse_duration(s)
         .map_err(|e| format!("{s:?} is not a duration (like 2h, 30m): {e}"))?;
@@ -172,14 +183,33 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+/// clap's usage error as one line: what was wrong (and, for a missing argument,
+/// which), without the usage block and the pointer to --help.
+fn usage_error_line(rendered: &str) -> String {
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
+    parts
+        .join(" ")
+        .replace(": Usage:", "; usage:")
+        .replace(" Usage:", "; usage:")
+}
+
 /// Runs relman with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+        Err(e) if !e.use_stderr() => {
+            // --help, --version.
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("relman: {}", usage_error_line(&e.render().to_string()));
+            return 2;
         }
     };
     crate::logging::init(cli.global.verbose);
@@ -325,11 +355,11 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             render::pins(&results, g.json, g.quiet);
             fleet::exit_code(&results)
         }
-        Command::Unpin { release } => {
+        Command::Unpin { release, id } => {
             let results = fleet::for_each_host(
                 cfg,
                 &hosts,
-                |t, h| ops::pin::unpin(t, h, &release),
+                |t, h| ops::pin::unpin(t, h, &release, id.as_deref()),
                 |h, r| on_done.call(h, r),
             );
             render::unpins(&results, &release, g.json, g.quiet);

@@ -171,15 +171,26 @@ pub fn pin(
     }
 }
 
-/// `relman unpin RELEASE` on one host: removes every pin of the release (expired or
-/// not) and returns how many; a `unpin` history line when there were any.
-pub fn unpin(t: &dyn Transport, host: &HostConfig, release: &str) -> Result<usize, OpError> {
+/// `relman unpin RELEASE [--id ID]` on one host: removes every pin of the release
+/// (expired or not), or only the pin `id` (a pipeline releasing its own pin, not
+/// another pipeline's on the same release), and returns how many; a `unpin` history
+/// line when there were any.
+pub fn unpin(
+    t: &dyn Transport,
+    host: &HostConfig,
+    release: &str,
+    id: Option<&str>,
+) -> Result<usize, OpError> {
     let name = release_arg(host, release)?;
+    if let Some(id) = id {
+        check_pin_id(id)?;
+    }
     let lock = acquire(t, host, Action::Unpin)?;
     let script = with_launcher(root_script(PIN, host), host)?
         .param("TOKEN", lock.token.clone())
         .param("MODE", "unpin")
         .param("RELEASE", name.as_str())
+        .param("PIN_ID", id.unwrap_or_default())
         .param(
             "HIST_HEAD",
             format!(
@@ -199,6 +210,18 @@ pub fn unpin(t: &dyn Transport, host: &HostConfig, release: &str) -> Result<usiz
         .and_then(|l| l.strip_prefix("UNPINNED\t"))
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| unexpected("unpin", &stdout))
+}
+
+/// A pin id as relman makes them: lowercase hex (the pin file's name).
+pub fn check_pin_id(id: &str) -> Result<(), OpError> {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(OpError::Invalid(format!(
+            "{:?} is not a pin id (lowercase hex, as `relman list` shows it)",
+            crate::model::printable(id)
+        )));
+    }
+    Ok(())
 }
 
 /// What `resolve` found (and pinned).

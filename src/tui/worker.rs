@@ -111,7 +111,7 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             Ok(format!("pinned {} until {}", p.release, p.expires_at))
         }),
         Cmd::Unpin { host, release } => op(shared, host, OpKind::Unpin, move |t, h| {
-            let n = ops::pin::unpin(t, h, &release)?;
+            let n = ops::pin::unpin(t, h, &release, None)?;
             Ok(format!("removed {n} pin(s) from {release}"))
         }),
         Cmd::Deploy {

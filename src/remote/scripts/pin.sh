@@ -1,5 +1,5 @@
 # pin.sh: MODE=pin — pin release RELEASE (a pin file, see write_pin); MODE=unpin —
-# remove every pin of RELEASE. Under the host lock.
+# remove every pin of RELEASE, or with PIN_ID only that pin. Under the host lock.
 # Params: ROOT LINK PREFIX TOKEN LAUNCHER MODE RELEASE PIN_ID PIN_SECS PIN_BY
 # PIN_REASON HIST_HEAD (a history object up to and including `"note":`) HIST_NOTE
 # (JSON string, for pin).
@@ -22,14 +22,21 @@ case $MODE in
         ;;
     unpin)
         _count=0
-        for _f in .relman/pins/*.json; do
+        _glob='.relman/pins/*.json'
+        case $PIN_ID in
+            '') ;;
+            *[!0-9a-f]*) echo "bad pin id" >&2; exit 2 ;;
+            *) _glob=".relman/pins/$PIN_ID.json" ;;
+        esac
+        # shellcheck disable=SC2086
+        for _f in $_glob; do
             [ -f "$_f" ] && [ ! -L "$_f" ] || continue
             [ "$(pin_release "$_f")" = "$RELEASE" ] || continue
             rm -f -- "$_f" && _count=$((_count + 1))
         done
         printf 'UNPINNED\t%s\n' "$_count"
         [ "$_count" -gt 0 ] || exit 0
-        _note="\"removed $_count pin(s)\""
+        _note="\"removed $_count pin(s)${PIN_ID:+ (id $PIN_ID)}\""
         ;;
     *)
         echo "unknown mode" >&2
