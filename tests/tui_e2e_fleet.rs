@@ -1,6 +1,7 @@
 //! The real `relman` binary's console in tmux, against real sshd hosts: `s` + `y`
 //! switches the link on disk, `r` + `y` rolls back, `p` shows the prune plan,
-//! `--readonly` refuses `s`, `q` exits and the terminal leaves the alternate screen.
+//! `--readonly` refuses `s`, `q` exits and the terminal leaves the alternate screen;
+//! in the fleet view, `s` + `yes` switches every host that has the release.
 
 mod support;
 
@@ -83,6 +84,22 @@ impl Tmux {
         }
     }
 
+    /// Waits until the header no longer shows `op` in flight (e.g. "switch on"):
+    /// the worker reported back, so the next key is not refused as "busy".
+    fn settled(&self, op: &str) {
+        let busy = format!("{op} on");
+        assert!(
+            support::wait_until(Duration::from_secs(30), || !self
+                .screen()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .contains(&busy)),
+            "{op} still in flight:\n{}",
+            self.screen()
+        );
+    }
+
     fn alternate_on(&self) -> bool {
         let out = self
             .cmd()
@@ -100,17 +117,25 @@ impl Drop for Tmux {
 }
 
 fn layout(f: &Fleet) {
+    layout_host(f, 0, B);
+}
+
+fn layout_host(f: &Fleet, i: usize, live: &str) {
     for r in [A, B, C] {
         f.sh(
-            0,
+            i,
             &format!("mkdir -p \"$ROOT/{r}\" && echo {r} > \"$ROOT/{r}/app.jar\""),
         );
     }
-    f.sh(0, &format!("ln -s {B} \"$ROOT/batch\""));
+    f.sh(i, &format!("ln -s {live} \"$ROOT/batch\""));
 }
 
 fn link(f: &Fleet) -> String {
-    fs::read_link(f.root(0).join("batch"))
+    link_of(f, 0)
+}
+
+fn link_of(f: &Fleet, i: usize) -> String {
+    fs::read_link(f.root(i).join("batch"))
         .unwrap()
         .display()
         .to_string()
@@ -134,6 +159,7 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
         support::wait_until(Duration::from_secs(20), || link(&f) == C),
         "link never moved"
     );
+    t.settled("switch");
 
     // r: roll back to the release live before (B).
     assert!(
@@ -151,6 +177,7 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
         support::wait_until(Duration::from_secs(20), || link(&f) == B),
         "rollback never happened"
     );
+    t.settled("rollback");
 
     // p: the prune plan with verdicts and reasons; Esc changes nothing.
     t.keys(&["p"]);
@@ -176,6 +203,49 @@ fn readonly_refuses_switch() {
     t.keys(&["Tab", "g", "s"]);
     t.wait_for("read-only");
     assert_eq!(link(&f), B);
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}
+
+#[test]
+fn fleet_view_switches_every_host_after_yes() {
+    let f = Fleet::start(2);
+    layout_host(&f, 0, B);
+    layout_host(&f, 1, A);
+    let t = Tmux::start(&f, "", "fleet");
+    t.wait_for("releases — h1 (3)");
+    assert!(
+        support::wait_until(Duration::from_secs(20), || t
+            .screen()
+            .lines()
+            .any(|l| l.contains("h2") && l.contains(A))),
+        "h2 never scanned:\n{}",
+        t.screen()
+    );
+    // The fleet view, newest release (C) selected: s asks for yes (two hosts).
+    t.keys(&["a"]);
+    t.wait_for("Fleet — releases × hosts");
+    t.keys(&["s"]);
+    let s = t.wait_for("Switch hosts — confirm");
+    assert!(s.contains("Switch 2 host(s) to") && s.contains(C), "{s}");
+    t.keys(&["y"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        (link_of(&f, 0), link_of(&f, 1)),
+        (B.into(), A.into()),
+        "y alone is not yes"
+    );
+    t.keys(&["e", "s", "Enter"]);
+    assert!(
+        support::wait_until(Duration::from_secs(20), || link_of(&f, 0) == C
+            && link_of(&f, 1) == C),
+        "links: {} {}; screen:\n{}",
+        link_of(&f, 0),
+        link_of(&f, 1),
+        t.screen()
+    );
+    // Both switches reported back.
+    t.settled("switch");
     t.keys(&["q"]);
     t.wait_for("EXITED 0");
 }

@@ -609,3 +609,132 @@ fn help_and_fleet_open_and_close() {
     key(&mut a, KeyCode::Esc);
     assert!(a.overlay.is_none());
 }
+
+#[test]
+fn fleet_view_switches_every_host_that_has_the_release() {
+    let mut a = app();
+    ch(&mut a, 'a');
+    // Rows are newest first: R5, R4, R3, ... j j selects R3.
+    ch(&mut a, 'j');
+    ch(&mut a, 'j');
+    assert!(ch(&mut a, 's').is_empty());
+    let Some(Overlay::Confirm(d)) = &a.overlay else {
+        panic!("{:?}", a.overlay)
+    };
+    // batch-1 (on R4) and batch-2 (on R5) have R3; batch-4 runs it already;
+    // batch-3 is down.
+    assert_eq!(d.pending.hosts(), vec!["batch-1", "batch-2"]);
+    assert_eq!(d.focus, Button::Cancel);
+    match &d.pending {
+        Pending::FleetSwitch { to, skipped, .. } => {
+            assert_eq!(to, R[3]);
+            let left: Vec<(&str, &str)> = skipped
+                .iter()
+                .map(|(h, w)| (h.as_str(), w.as_str()))
+                .collect();
+            assert_eq!(
+                left,
+                [("batch-3", fixture::DOWN), ("batch-4", "already live")]
+            );
+        }
+        p => panic!("{p:?}"),
+    }
+    // Two hosts: y is text, only `yes` + Enter runs it.
+    assert!(ch(&mut a, 'y').is_empty());
+    typed(&mut a, "es");
+    let cmds = key(&mut a, KeyCode::Enter);
+    assert_eq!(
+        cmds,
+        vec![
+            Cmd::Switch {
+                host: "batch-1".into(),
+                release: R[3].into(),
+                expect: Some(R[4].into()),
+            },
+            Cmd::Switch {
+                host: "batch-2".into(),
+                release: R[3].into(),
+                expect: Some(R[5].into()),
+            },
+        ]
+    );
+    // Each host's switch is in flight on its own.
+    assert_eq!(a.in_flight.len(), 2);
+    update(
+        &mut a,
+        Msg::Worker(Event::Done {
+            host: "batch-1".into(),
+            op: OpKind::Switch,
+            result: Ok("switched".into()),
+        }),
+    );
+    assert_eq!(a.in_flight.len(), 1);
+    assert_eq!(a.in_flight[0].hosts, ["batch-2"]);
+}
+
+#[test]
+fn fleet_switch_on_one_host_confirms_with_y_and_says_when_there_is_nothing_to_do() {
+    let mut a = app();
+    ch(&mut a, 'a');
+    // R5: only batch-1 may switch (batch-2 runs it, batch-4 lacks it).
+    ch(&mut a, 's');
+    let cmds = ch(&mut a, 'y');
+    assert_eq!(
+        cmds,
+        vec![Cmd::Switch {
+            host: "batch-1".into(),
+            release: R[5].into(),
+            expect: Some(R[4].into()),
+        }]
+    );
+    // With batch-1 gone from view, nobody is left to switch to R5.
+    let mut a = app();
+    a.hosts[0].state = None;
+    a.hosts[0].error = Some("timed out".into());
+    ch(&mut a, 'a');
+    assert!(ch(&mut a, 's').is_empty());
+    assert!(
+        matches!(a.overlay, Some(Overlay::Fleet { .. })),
+        "no dialog"
+    );
+    let m = message(&a);
+    assert!(
+        m.contains("no host to switch") && m.contains("batch-2: already live"),
+        "{m}"
+    );
+}
+
+#[test]
+fn fleet_switch_is_refused_read_only() {
+    let mut a = app();
+    a.readonly = true;
+    ch(&mut a, 'a');
+    assert!(ch(&mut a, 's').is_empty());
+    assert!(matches!(a.overlay, Some(Overlay::Fleet { .. })));
+    assert!(message(&a).contains("read-only"), "{}", message(&a));
+}
+
+#[test]
+fn the_fleet_selection_stays_in_sight() {
+    let mut a = app();
+    update(&mut a, Msg::Resize(80, 8)); // room for 2 rows
+    ch(&mut a, 'a');
+    for _ in 0..5 {
+        ch(&mut a, 'j');
+    }
+    match a.overlay {
+        Some(Overlay::Fleet { scroll, sel }) => {
+            assert_eq!(sel, 5, "the last of six rows");
+            assert!(
+                scroll <= sel && sel < scroll + 2,
+                "scroll {scroll}, sel {sel}"
+            );
+        }
+        ref o => panic!("{o:?}"),
+    }
+    ch(&mut a, 'g');
+    assert!(matches!(
+        a.overlay,
+        Some(Overlay::Fleet { scroll: 0, sel: 0 })
+    ));
+}

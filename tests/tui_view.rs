@@ -268,6 +268,16 @@ fn fleet_matrix() {
 }
 
 #[test]
+fn fleet_switch_dialog_lists_each_host_and_who_is_left_alone() {
+    let mut app = sized(100, 30);
+    ch(&mut app, 'a');
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    ch(&mut app, 's');
+    insta::assert_snapshot!(text(&app, 100, 30));
+}
+
+#[test]
 fn history_of_the_host() {
     let mut app = sized(100, 30);
     ch(&mut app, 'h');

@@ -81,6 +81,8 @@ pub enum Action {
     Pin,
     History,
     Fleet,
+    /// In the fleet view: switch every host that has the selected release to it.
+    FleetSwitch,
     Filter,
     Refresh,
     Help,
@@ -345,6 +347,14 @@ pub static BINDINGS: &[Binding] = &[
         "fleet view: release × host matrix",
         MAIN,
     ),
+    mutating(b(
+        &[ch('s')],
+        "s",
+        A::FleetSwitch,
+        "switch fleet",
+        "switch every host that has the selected release to it (type yes for several hosts)",
+        Ctxs::of(&[Ctx::Fleet]),
+    )),
     b(
         &[ch('/')],
         "/",

@@ -17,6 +17,13 @@ pub enum Pending {
         to_bad: bool,
         hidden: usize,
     },
+    /// From the fleet view: every host that has `to` and runs something else.
+    FleetSwitch {
+        to: String,
+        targets: Vec<FleetTarget>,
+        /// Hosts left out, and why ("does not have it", "already live", an error).
+        skipped: Vec<(String, String)>,
+    },
     Rollback {
         host: String,
         from: String,
@@ -55,6 +62,16 @@ pub enum Pending {
     },
 }
 
+/// A host a fleet switch changes, as last seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetTarget {
+    pub host: String,
+    pub from: Option<String>,
+    pub from_jobs: usize,
+    pub to_jobs: usize,
+    pub to_bad: bool,
+}
+
 /// A host a deploy goes to, as last seen.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeployTarget {
@@ -73,6 +90,9 @@ impl Pending {
             | Pending::Pin { host, .. }
             | Pending::Unpin { host, .. } => vec![host.as_str()],
             Pending::Deploy { targets, .. } => targets.iter().map(|t| t.host.as_str()).collect(),
+            Pending::FleetSwitch { targets, .. } => {
+                targets.iter().map(|t| t.host.as_str()).collect()
+            }
             Pending::Quit { .. } => Vec::new(),
         }
     }
@@ -80,6 +100,7 @@ impl Pending {
     pub fn title(&self) -> &'static str {
         match self {
             Pending::Switch { .. } => "Switch",
+            Pending::FleetSwitch { .. } => "Switch hosts",
             Pending::Rollback { .. } => "Roll back",
             Pending::Prune { .. } => "Prune",
             Pending::Pin { .. } => "Pin",
@@ -102,6 +123,16 @@ impl Pending {
                 release: to,
                 expect: from,
             }],
+            // Each host with its own compare-and-swap: a host that changed since the
+            // operator looked is refused, the others go on.
+            Pending::FleetSwitch { to, targets, .. } => targets
+                .into_iter()
+                .map(|t| Cmd::Switch {
+                    host: t.host,
+                    release: to.clone(),
+                    expect: t.from,
+                })
+                .collect(),
             Pending::Rollback { host, to, .. } => vec![Cmd::Rollback { host, to: Some(to) }],
             Pending::Prune { host, keep, .. } => vec![Cmd::Prune { host, keep }],
             Pending::Pin {
@@ -215,6 +246,62 @@ pub(super) fn open_switch(app: &mut App) -> Vec<Cmd> {
     Vec::new()
 }
 
+/// `s` in the fleet view: the selected release on every host that has it.
+pub(super) fn open_fleet_switch(app: &mut App) -> Vec<Cmd> {
+    let Some(Overlay::Fleet { sel, .. }) = app.overlay else {
+        return Vec::new();
+    };
+    let Some(to) = app.fleet_releases().get(sel).map(|n| n.to_string()) else {
+        app.warn("no release selected");
+        return Vec::new();
+    };
+    let pending = fleet_switch_plan(&app.hosts, &to);
+    match &pending {
+        Pending::FleetSwitch {
+            targets, skipped, ..
+        } if targets.is_empty() => {
+            let why: Vec<String> = skipped.iter().map(|(h, w)| format!("{h}: {w}")).collect();
+            app.warn(format!("{to}: no host to switch ({})", why.join("; ")));
+        }
+        _ => app.overlay = Some(Overlay::Confirm(Dialog::new(pending))),
+    }
+    Vec::new()
+}
+
+/// What switching every host to `to` would do, from the hosts as last seen.
+pub(crate) fn fleet_switch_plan(hosts: &[HostView], to: &str) -> Pending {
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    for h in hosts {
+        let Some(state) = h.state.as_ref() else {
+            let why = h.error.clone().unwrap_or_else(|| "not scanned yet".into());
+            skipped.push((h.name.clone(), why));
+            continue;
+        };
+        if state.release(to).is_none() {
+            skipped.push((h.name.clone(), "does not have it".into()));
+            continue;
+        }
+        let from = state.current().map(|c| c.to_string());
+        if from.as_deref() == Some(to) {
+            skipped.push((h.name.clone(), "already live".into()));
+            continue;
+        }
+        targets.push(FleetTarget {
+            host: h.name.clone(),
+            from_jobs: from.as_deref().map_or(0, |f| jobs_of(state, f).len()),
+            to_jobs: jobs_of(state, to).len(),
+            to_bad: plan::bad_releases(&state.history).contains(to),
+            from,
+        });
+    }
+    Pending::FleetSwitch {
+        to: to.to_string(),
+        targets,
+        skipped,
+    }
+}
+
 pub(super) fn open_rollback(app: &mut App) -> Vec<Cmd> {
     let Some((host, state)) = host_state(app) else {
         return Vec::new();
@@ -279,7 +366,7 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
     }
     let hosts: Vec<String> = pending.hosts().iter().map(|h| h.to_string()).collect();
     let op = match &pending {
-        Pending::Switch { .. } => Some(OpKind::Switch),
+        Pending::Switch { .. } | Pending::FleetSwitch { .. } => Some(OpKind::Switch),
         Pending::Rollback { .. } => Some(OpKind::Rollback),
         Pending::Prune { .. } => Some(OpKind::Prune),
         Pending::Pin { .. } => Some(OpKind::Pin),
@@ -293,7 +380,15 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
             hosts: hosts.clone(),
         };
         app.say(format!("{}…", f.describe()));
-        app.in_flight.push(f);
+        if matches!(pending, Pending::FleetSwitch { .. }) {
+            // One switch per host, each done on its own.
+            app.in_flight.extend(hosts.iter().map(|h| InFlight {
+                op,
+                hosts: vec![h.clone()],
+            }));
+        } else {
+            app.in_flight.push(f);
+        }
         if op == OpKind::Deploy {
             app.deploy = Some(DeployRun {
                 hosts: hosts

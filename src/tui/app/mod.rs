@@ -23,11 +23,13 @@ use ratatui::layout::Rect;
 use super::keymap::{self, Action, Ctx, Key};
 use super::theme::Theme;
 use super::view::layout::{self, Areas};
-use crate::model::{HostState, Job, Pin, Release, printable};
+use crate::model::{HostState, Job, Pin, Release, ReleaseName, printable};
 use crate::plan::{self, PrunePlan};
 
 pub use confirm::{Button, DeployTarget, Dialog, Pending};
-use confirm::{ask_prune_plan, cancel, confirm, open_rollback, open_switch, quit};
+use confirm::{
+    ask_prune_plan, cancel, confirm, open_fleet_switch, open_rollback, open_switch, quit,
+};
 use events::on_event;
 pub use forms::{DeployField, DeployForm, PinField, PinForm, TargetChoice, split_paths};
 use forms::{complete, cycle, erase, move_field, open_deploy, open_pin, submit, type_char};
@@ -227,12 +229,21 @@ pub enum Msg {
 /// What is drawn over the panes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Overlay {
-    Help { scroll: usize },
-    Fleet { scroll: usize },
+    Help {
+        scroll: usize,
+    },
+    /// The release × host matrix; `sel` is the selected release row (newest first).
+    Fleet {
+        scroll: usize,
+        sel: usize,
+    },
     Confirm(Dialog),
     Deploy(DeployForm),
     Pin(PinForm),
-    Error { title: String, text: String },
+    Error {
+        title: String,
+        text: String,
+    },
 }
 
 /// An operation in flight.
@@ -388,6 +399,17 @@ impl App {
                         .is_some_and(|m| m.message.to_lowercase().contains(&f))
             })
             .collect()
+    }
+
+    /// Every release name any host has, newest first: the fleet view's rows.
+    pub fn fleet_releases(&self) -> Vec<&ReleaseName> {
+        let names: std::collections::BTreeSet<&ReleaseName> = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.state.as_ref())
+            .flat_map(|s| s.releases.iter().map(|r| &r.name))
+            .collect();
+        names.into_iter().rev().collect()
     }
 
     pub fn selected_release(&self) -> Option<&Release> {
@@ -553,7 +575,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             Vec::new()
         }
         Action::Fleet => {
-            app.overlay = Some(Overlay::Fleet { scroll: 0 });
+            app.overlay = Some(Overlay::Fleet { scroll: 0, sel: 0 });
             Vec::new()
         }
         Action::Help => {
@@ -580,6 +602,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         }
         Action::Quit => quit(app),
         Action::Switch => open_switch(app),
+        Action::FleetSwitch => open_fleet_switch(app),
         Action::Rollback => open_rollback(app),
         Action::Prune => ask_prune_plan(app),
         Action::Pin => open_pin(app),
@@ -657,12 +680,24 @@ fn step(i: usize, by: isize, len: usize) -> usize {
 
 fn move_by(app: &mut App, by: isize) -> Vec<Cmd> {
     match &mut app.overlay {
-        Some(Overlay::Help { .. }) | Some(Overlay::Fleet { .. }) => {
+        Some(Overlay::Help { .. }) => {
             let max = super::view::max_scroll(app);
-            if let Some(Overlay::Help { scroll }) | Some(Overlay::Fleet { scroll }) =
-                &mut app.overlay
-            {
+            if let Some(Overlay::Help { scroll }) = &mut app.overlay {
                 *scroll = step(*scroll, by, max + 1);
+            }
+            return Vec::new();
+        }
+        Some(Overlay::Fleet { .. }) => {
+            let len = app.fleet_releases().len();
+            let room = super::view::fleet_rows(app).max(1);
+            if let Some(Overlay::Fleet { scroll, sel }) = &mut app.overlay {
+                *sel = step(*sel, by, len);
+                // Keep the selection in sight.
+                if *sel < *scroll {
+                    *scroll = *sel;
+                } else if *sel >= *scroll + room {
+                    *scroll = *sel + 1 - room;
+                }
             }
             return Vec::new();
         }

@@ -85,6 +85,51 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                 None => out.push(Line::from(format!("New jobs start on {to}."))),
             }
         }
+        Pending::FleetSwitch {
+            to,
+            targets,
+            skipped,
+        } => {
+            out.push(Line::from(vec![
+                Span::raw(format!("Switch {} host(s) to ", targets.len())),
+                b(to.clone()),
+            ]));
+            out.push(Line::from(""));
+            let w = targets
+                .iter()
+                .map(|x| printable(&x.host).chars().count())
+                .max()
+                .unwrap_or(0);
+            for x in targets {
+                let from = x.from.clone().unwrap_or_else(|| "(no live release)".into());
+                let mut spans = vec![
+                    b(format!("{:<w$}", printable(&x.host))),
+                    Span::raw("  "),
+                    Span::styled(from, t.live()),
+                    Span::raw(format!(
+                        " → {to}   jobs: {} on from, {} on to",
+                        x.from_jobs, x.to_jobs
+                    )),
+                ];
+                if x.to_bad {
+                    spans.push(Span::styled(format!("  {} bad here", theme::BAD), t.bad()));
+                }
+                out.push(Line::from(spans));
+            }
+            for (host, why) in skipped {
+                out.push(Line::from(Span::styled(
+                    format!("{:<w$}  left alone: {}", printable(host), printable(why)),
+                    t.dim(),
+                )));
+            }
+            out.push(Line::from(""));
+            out.push(Line::from(
+                "Running jobs keep their release; new jobs start on the new one.",
+            ));
+            out.push(Line::from(
+                "Each host switches only if its link still points where shown.",
+            ));
+        }
         Pending::Rollback {
             host,
             from,

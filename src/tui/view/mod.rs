@@ -9,7 +9,7 @@ pub mod layout;
 mod overlays;
 mod wrap;
 
-pub use overlays::max_scroll;
+pub use overlays::{fleet_rows, max_scroll};
 mod panes;
 
 use std::time::SystemTime;

@@ -1,8 +1,6 @@
 //! What is drawn over the panes: confirmation dialogs (what will happen, exactly),
 //! the deploy and pin prompts, help, the fleet matrix and error popups.
 
-use std::collections::BTreeSet;
-
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -12,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::dialog::dialog;
 use super::layout::centered;
 use super::wrap::{wrap, wrap_indented};
-use crate::model::{ReleaseName, printable};
+use crate::model::printable;
 use crate::plan;
 use crate::tui::app::{App, DeployField, DeployForm, Overlay, PinField, PinForm};
 use crate::tui::keymap;
@@ -22,7 +20,7 @@ pub(super) fn draw(app: &App, frame: &mut Frame, area: Rect) {
     match &app.overlay {
         None => {}
         Some(Overlay::Help { scroll }) => help(app, frame, area, *scroll),
-        Some(Overlay::Fleet { scroll }) => fleet(app, frame, area, *scroll),
+        Some(Overlay::Fleet { scroll, sel }) => fleet(app, frame, area, *scroll, *sel),
         Some(Overlay::Confirm(d)) => dialog(app, frame, area, d),
         Some(Overlay::Deploy(f)) => deploy_form(app, frame, area, f),
         Some(Overlay::Pin(f)) => pin_form(app, frame, area, f),
@@ -237,7 +235,7 @@ pub fn max_scroll(app: &App) -> usize {
             lines.len().saturating_sub(rows)
         }
         Some(Overlay::Fleet { .. }) => {
-            let rows = fleet_names(app).len();
+            let rows = app.fleet_releases().len();
             rows.saturating_sub(fleet_room(app.size))
         }
         _ => 0,
@@ -259,14 +257,6 @@ fn help(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn fleet_names(app: &App) -> BTreeSet<&ReleaseName> {
-    app.hosts
-        .iter()
-        .filter_map(|h| h.state.as_ref())
-        .flat_map(|s| s.releases.iter().map(|r| &r.name))
-        .collect()
-}
-
 fn fleet_rect(area: Rect) -> Rect {
     Rect {
         x: area.x + 1,
@@ -281,7 +271,12 @@ fn fleet_room(area: Rect) -> usize {
     (fleet_rect(area).height as usize).saturating_sub(4)
 }
 
-fn fleet(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
+/// Release rows the fleet view shows at once at the current size.
+pub fn fleet_rows(app: &App) -> usize {
+    fleet_room(app.size)
+}
+
+fn fleet(app: &App, frame: &mut Frame, area: Rect, scroll: usize, sel: usize) {
     let t = &app.theme;
     let inner = boxed(
         frame,
@@ -289,7 +284,7 @@ fn fleet(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
         "Fleet — releases × hosts (Esc closes)",
         t.dialog(false),
     );
-    let names = fleet_names(app);
+    let names = app.fleet_releases();
     let name_w = names
         .iter()
         .map(|n| n.as_str().chars().count())
@@ -303,7 +298,7 @@ fn fleet(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
         .unwrap_or(4)
         .clamp(4, 12);
     let mut lines: Vec<Line> = Vec::new();
-    let mut head = vec![Span::styled(format!("{:<name_w$}", "release"), t.dim())];
+    let mut head = vec![Span::styled(format!("  {:<name_w$}", "release"), t.dim())];
     for h in &app.hosts {
         let name: String = printable(&h.name).chars().take(col_w).collect();
         let style = if h.error.is_some() {
@@ -330,8 +325,16 @@ fn fleet(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
         .map(|h| h.state.as_ref().and_then(plan::previous))
         .collect();
     let mut rows: Vec<Line> = Vec::new();
-    for n in names.iter().rev() {
-        let mut spans = vec![Span::raw(format!("{:<name_w$}", n.as_str()))];
+    for (row, n) in names.iter().enumerate() {
+        let (mark, name_style) = if row == sel {
+            ("▸ ", t.selected())
+        } else {
+            ("  ", t.plain())
+        };
+        let mut spans = vec![Span::styled(
+            format!("{mark}{:<name_w$}", n.as_str()),
+            name_style,
+        )];
         for (i, h) in app.hosts.iter().enumerate() {
             let (sym, style) = match &h.state {
                 None => ("?", t.dim()),
