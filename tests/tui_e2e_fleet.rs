@@ -6,114 +6,27 @@
 mod support;
 
 use std::fs;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::Fleet;
+use support::tmux::Tmux;
 
 const A: &str = "batch_20261126090000";
 const B: &str = "batch_20261126100000";
 const C: &str = "batch_20261126110000";
 
-struct Tmux {
-    socket: String,
-}
+const WAIT: Duration = Duration::from_secs(30);
 
-impl Tmux {
-    fn start(f: &Fleet, args: &str, tag: &str) -> Tmux {
-        let t = Tmux {
-            socket: format!("relman-e2e-{}-{tag}", std::process::id()),
-        };
-        let script = format!(
-            "RELMAN_CONFIG='{}' HOME='{}' NO_COLOR=1 '{}' {args}; echo EXITED $?; sleep 30",
-            f.config_path().display(),
-            f.home().display(),
-            env!("CARGO_BIN_EXE_relman"),
-        );
-        let ok = t
-            .cmd()
-            .args(["new-session", "-d", "-s", "t", "-x", "120", "-y", "32"])
-            .arg(script)
-            .env("TERM", "xterm-256color")
-            .env_remove("SSH_AUTH_SOCK")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "tmux new-session");
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "t"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-t", "t"])
-                .args(keys)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    fn wait_for(&self, what: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(what) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "waited for {what:?}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until the header no longer shows `op` in flight (e.g. "switch on"):
-    /// the worker reported back, so the next key is not refused as "busy".
-    fn settled(&self, op: &str) {
-        let busy = format!("{op} on");
-        assert!(
-            support::wait_until(Duration::from_secs(30), || !self
-                .screen()
-                .lines()
-                .next()
-                .unwrap_or("")
-                .contains(&busy)),
-            "{op} still in flight:\n{}",
-            self.screen()
-        );
-    }
-
-    fn alternate_on(&self) -> bool {
-        let out = self
-            .cmd()
-            .args(["display-message", "-p", "-t", "t", "#{alternate_on}"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
+/// The real binary with `args` in a terminal, on the fleet's config.
+fn console(f: &Fleet, args: &str, tag: &str) -> Tmux {
+    let script = format!(
+        "RELMAN_CONFIG='{}' HOME='{}' NO_COLOR=1 '{}' {args}; echo EXITED $?; sleep 30",
+        f.config_path().display(),
+        f.home().display(),
+        env!("CARGO_BIN_EXE_relman"),
+    );
+    let socket = format!("relman-e2e-{}-{tag}", std::process::id());
+    Tmux::start(socket, 120, 32, &script, &["SSH_AUTH_SOCK"])
 }
 
 fn layout(f: &Fleet) {
@@ -145,13 +58,13 @@ fn link_of(f: &Fleet, i: usize) -> String {
 fn operator_switches_rolls_back_and_sees_the_prune_plan() {
     let f = Fleet::start(1);
     layout(&f);
-    let t = Tmux::start(&f, "", "rw");
-    t.wait_for("releases — h1 (3)");
+    let t = console(&f, "", "rw");
+    t.wait_for("releases — h1 (3)", WAIT);
     assert!(t.alternate_on());
 
     // Releases pane, newest (C) selected: s opens the dialog, y runs it.
     t.keys(&["Tab", "g", "s"]);
-    let s = t.wait_for("Switch — confirm");
+    let s = t.wait_for("Switch — confirm", WAIT);
     assert!(s.contains(B) && s.contains(C), "from → to shown:\n{s}");
     assert_eq!(link(&f), B, "nothing before y");
     t.keys(&["y"]);
@@ -159,7 +72,7 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
         support::wait_until(Duration::from_secs(20), || link(&f) == C),
         "link never moved"
     );
-    t.settled("switch");
+    t.settled("switch", WAIT);
 
     // r: roll back to the release live before (B).
     assert!(
@@ -171,17 +84,17 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
         t.screen()
     );
     t.keys(&["r"]);
-    t.wait_for("Roll back — confirm");
+    t.wait_for("Roll back — confirm", WAIT);
     t.keys(&["y"]);
     assert!(
         support::wait_until(Duration::from_secs(20), || link(&f) == B),
         "rollback never happened"
     );
-    t.settled("rollback");
+    t.settled("rollback", WAIT);
 
     // p: the prune plan with verdicts and reasons; Esc changes nothing.
     t.keys(&["p"]);
-    let s = t.wait_for("keep");
+    let s = t.wait_for("keep", WAIT);
     assert!(s.contains("live"), "plan shows reasons:\n{s}");
     t.keys(&["Escape"]);
     for r in [A, B, C] {
@@ -189,7 +102,7 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
     }
 
     t.keys(&["q"]);
-    t.wait_for("EXITED 0");
+    t.wait_for("EXITED 0", WAIT);
     assert!(!t.alternate_on(), "terminal restored");
 }
 
@@ -197,14 +110,14 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
 fn readonly_refuses_switch() {
     let f = Fleet::start(1);
     layout(&f);
-    let t = Tmux::start(&f, "tui --readonly", "ro");
-    let s = t.wait_for("releases — h1 (3)");
+    let t = console(&f, "tui --readonly", "ro");
+    let s = t.wait_for("releases — h1 (3)", WAIT);
     assert!(s.contains("READ-ONLY"), "{s}");
     t.keys(&["Tab", "g", "s"]);
-    t.wait_for("read-only");
+    t.wait_for("read-only", WAIT);
     assert_eq!(link(&f), B);
     t.keys(&["q"]);
-    t.wait_for("EXITED 0");
+    t.wait_for("EXITED 0", WAIT);
 }
 
 #[test]
@@ -212,8 +125,8 @@ fn fleet_view_switches_every_host_after_yes() {
     let f = Fleet::start(2);
     layout_host(&f, 0, B);
     layout_host(&f, 1, A);
-    let t = Tmux::start(&f, "", "fleet");
-    t.wait_for("releases — h1 (3)");
+    let t = console(&f, "", "fleet");
+    t.wait_for("releases — h1 (3)", WAIT);
     assert!(
         support::wait_until(Duration::from_secs(20), || t
             .screen()
@@ -224,9 +137,9 @@ fn fleet_view_switches_every_host_after_yes() {
     );
     // The fleet view, newest release (C) selected: s asks for yes (two hosts).
     t.keys(&["a"]);
-    t.wait_for("Fleet — releases × hosts");
+    t.wait_for("Fleet — releases × hosts", WAIT);
     t.keys(&["s"]);
-    let s = t.wait_for("Switch hosts — confirm");
+    let s = t.wait_for("Switch hosts — confirm", WAIT);
     assert!(s.contains("Switch 2 host(s) to") && s.contains(C), "{s}");
     t.keys(&["y"]);
     std::thread::sleep(Duration::from_millis(300));
@@ -245,7 +158,7 @@ fn fleet_view_switches_every_host_after_yes() {
         t.screen()
     );
     // Both switches reported back.
-    t.settled("switch");
+    t.settled("switch", WAIT);
     t.keys(&["q"]);
-    t.wait_for("EXITED 0");
+    t.wait_for("EXITED 0", WAIT);
 }

@@ -5,11 +5,13 @@
 //! The test re-runs its own binary inside tmux as the console (`console_child`).
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use relman::config::Config;
 use relman::tui::{Demo, TuiOptions};
+
+mod support;
+use support::tmux::Tmux;
 
 const CHILD: &str = "RELMAN_TUI_TEST_CHILD";
 
@@ -28,92 +30,22 @@ fn console_child() {
     relman::tui::run(Config::local_demo(demo.root()), opts).expect("console");
 }
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "t"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let status = self
-            .cmd()
-            .args(["send-keys", "-t", "t"])
-            .args(keys)
-            .status()
-            .expect("tmux send-keys");
-        assert!(status.success());
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(what) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "waited {timeout:?} for {what:?}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn alternate_on(&self) -> bool {
-        let out = self
-            .cmd()
-            .args(["display-message", "-p", "-t", "t", "#{alternate_on}"])
-            .output()
-            .expect("tmux display");
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
-
 #[test]
 fn console_in_a_real_terminal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marker: PathBuf = dir.path().join("root");
     let exe = std::env::current_exe().expect("test binary");
-    let tmux = Tmux {
-        socket: format!(
-            "relman-tui-{}-{}",
-            std::process::id(),
-            dir.path().file_name().unwrap().to_string_lossy()
-        ),
-    };
     let script = format!(
         "{CHILD}='{}' '{}' --exact console_child --nocapture --test-threads=1; echo EXITED $?; sleep 60",
         marker.display(),
         exe.display()
     );
-    let status = tmux
-        .cmd()
-        .args(["new-session", "-d", "-s", "t", "-x", "100", "-y", "30"])
-        .arg(script)
-        .env("TERM", "xterm-256color")
-        .status()
-        .expect("tmux");
-    assert!(status.success());
+    let socket = format!(
+        "relman-tui-{}-{}",
+        std::process::id(),
+        dir.path().file_name().unwrap().to_string_lossy()
+    );
+    let tmux = Tmux::start(socket, 100, 30, &script, &[]);
 
     let long = Duration::from_secs(60);
     let s = tmux.wait_for("fleet: demo", long);

@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod latency;
+pub mod tmux;
 
 use std::fmt::Write as _;
 use std::fs;
