@@ -414,30 +414,12 @@ pub fn json(o: &Output) -> serde_json::Value {
     })
 }
 
-/// (pid, ppid, cmdline with NULs as spaces) of every process.
-pub fn processes() -> Vec<(u32, u32, String)> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| {
-        let e = e.ok()?;
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
-        let after = &stat[stat.rfind(')')? + 1..];
-        let ppid: u32 = after.split_whitespace().nth(1)?.parse().ok()?;
-        let cmd = fs::read(e.path().join("cmdline")).ok()?;
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        Some((pid, ppid, cmd))
-    })
-    .collect()
-}
-
 /// The listening sshd of the fleet host whose directory is `host_dir` (its command
 /// line names `<host_dir>/sshd_config`, its parent is this test process).
 pub fn sshd_listener(host_dir: &Path) -> Option<u32> {
     let cfg = host_dir.join("sshd_config").display().to_string();
     let me = std::process::id();
-    processes()
+    crate::support::processes()
         .into_iter()
         .find(|(_, ppid, cmd)| *ppid == me && cmd.contains(&cfg))
         .map(|(pid, _, _)| pid)
@@ -451,7 +433,7 @@ pub fn drop_sessions(host_dir: &Path) -> usize {
     let Some(listener) = sshd_listener(host_dir) else {
         return 0;
     };
-    let kids: Vec<u32> = processes()
+    let kids: Vec<u32> = crate::support::processes()
         .into_iter()
         .filter(|(_, ppid, _)| *ppid == listener)
         .map(|(pid, _, _)| pid)

@@ -120,8 +120,8 @@ fn current_user() -> String {
     run(Command::new("id").arg("-un")).trim().to_string()
 }
 
-/// Parent pid of every process, from /proc/*/stat.
-fn process_parents() -> Vec<(u32, u32)> {
+/// (pid, ppid, command line with NULs as spaces) of every process, from /proc.
+pub fn processes() -> Vec<(u32, u32, String)> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -132,9 +132,18 @@ fn process_parents() -> Vec<(u32, u32)> {
         // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
         let after = &stat[stat.rfind(')')? + 1..];
         let ppid: u32 = after.split_whitespace().nth(1)?.parse().ok()?;
-        Some((pid, ppid))
+        let cmd = fs::read(e.path().join("cmdline")).unwrap_or_default();
+        Some((pid, ppid, String::from_utf8_lossy(&cmd).replace('\0', " ")))
     })
     .collect()
+}
+
+/// Parent pid of every process.
+fn process_parents() -> Vec<(u32, u32)> {
+    processes()
+        .into_iter()
+        .map(|(pid, ppid, _)| (pid, ppid))
+        .collect()
 }
 
 /// `pid` and all its descendants.
