@@ -4,13 +4,13 @@ mod support;
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::Fleet;
+use support::{Fleet, Kill};
 
 const A: &str = "batch_20261126090000";
 const B: &str = "batch_20261126100000";
@@ -273,14 +273,6 @@ fn concurrent_switches_never_interleave() {
         last["to"].as_str().unwrap(),
         "history and link agree"
     );
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Not a test on its own: when this test binary is re-run with `HOLD_LOCK_HOST` set,

@@ -6,14 +6,14 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use relman::config::HostConfig;
 use relman::ops;
 use relman::remote::Transport;
 use relman::remote::quote::quote;
-use support::{Fleet, wait_until};
+use support::{Fleet, Kill, launcher_lock_held, prune_table, root_entries, wait_until};
 
 fn r(i: u32) -> String {
     format!("batch_202611260000{i:02}")
@@ -39,52 +39,9 @@ fn layout(f: &Fleet, n: u32) -> (HostConfig, Box<dyn Transport>) {
     (h, t)
 }
 
-fn entries(root: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != ".relman")
-        .collect();
-    v.sort();
-    v
-}
-
-fn table(rep: &ops::prune::PruneReport) -> Vec<(String, String)> {
-    rep.rows()
-        .into_iter()
-        .map(|x| {
-            (
-                x.name.clone(),
-                format!("{}: {}", x.verdict, x.reasons.join(", ")),
-            )
-        })
-        .collect()
-}
-
 fn last_history(root: &Path) -> serde_json::Value {
     let text = fs::read_to_string(root.join(".relman/history.jsonl")).unwrap();
     serde_json::from_str(text.lines().last().unwrap()).unwrap()
-}
-
-struct Job(Child);
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn lock_held(root: &Path, name: &str) -> bool {
-    let f = root.join(format!(".relman/run/{name}.lock"));
-    f.exists()
-        && !Command::new("flock")
-            .args(["-n", "-x"])
-            .arg(&f)
-            .arg("true")
-            .status()
-            .unwrap()
-            .success()
 }
 
 /// `<launcher> ARGS...` as one shell command line for the host.
@@ -105,11 +62,13 @@ fn the_brief_scenario_over_ssh() {
     ops::rollback(t, &h, None).unwrap();
     ops::rollback(t, &h, None).unwrap();
     let root = f.root(0).to_path_buf();
-    let job = Job(Command::new("sleep")
-        .arg("60")
-        .current_dir(root.join(r(1)))
-        .spawn()
-        .unwrap());
+    let job = Kill(
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(root.join(r(1)))
+            .spawn()
+            .unwrap(),
+    );
     let pin = ops::pin::pin(t, &h, &r(2), Duration::from_secs(3600), "nightly").unwrap();
     f.sh(
         0,
@@ -142,18 +101,18 @@ fn the_brief_scenario_over_ssh() {
     .into_iter()
     .map(|(i, s)| (r(i), s))
     .collect();
-    let before = entries(&root);
+    let before = root_entries(&root);
     let dry = ops::prune::prune(t, &h, 3, true).unwrap();
-    assert_eq!(table(&dry), want);
-    assert_eq!(entries(&root), before);
+    assert_eq!(prune_table(&dry), want);
+    assert_eq!(root_entries(&root), before);
 
     let rep = ops::prune::prune(t, &h, 3, false).unwrap();
-    assert_eq!(table(&rep), want);
+    assert_eq!(prune_table(&rep), want);
     assert_eq!(rep.deleted(), [r(7), r(8)]);
     let mut left: Vec<String> = (1..=6).map(r).collect();
     left.extend(["batch".into(), "logs".into(), "tools".into()]);
     left.sort();
-    assert_eq!(entries(&root), left);
+    assert_eq!(root_entries(&root), left);
     assert!(root.join("logs/batch.log").exists());
     assert_eq!(
         last_history(&root)["note"],
@@ -178,7 +137,10 @@ fn the_mtime_trap_over_ssh() {
     );
     let rep = ops::prune::prune(t.as_ref(), &h, 1, false).unwrap();
     assert_eq!(rep.deleted(), [r(1), r(2)]);
-    assert_eq!(entries(f.root(0)), ["batch".to_string(), r(3), r(4), r(5)]);
+    assert_eq!(
+        root_entries(f.root(0)),
+        ["batch".to_string(), r(3), r(4), r(5)]
+    );
 }
 
 #[test]
@@ -207,7 +169,7 @@ fn a_job_launched_over_ssh_keeps_its_release_through_keep_zero() {
         job.read_line().unwrap().as_deref(),
         Some(format!("started {}", r(1)).as_str())
     );
-    assert!(lock_held(&root, &r(1)));
+    assert!(launcher_lock_held(&root, &r(1)));
     assert!(
         ops::scan(t, &h)
             .unwrap()
@@ -232,13 +194,13 @@ fn a_job_launched_over_ssh_keeps_its_release_through_keep_zero() {
 
     // The job ends when its channel closes.
     drop(job);
-    assert!(wait_until(Duration::from_secs(15), || !lock_held(
+    assert!(wait_until(Duration::from_secs(15), || !launcher_lock_held(
         &root,
         &r(1)
     )));
     let rep = ops::prune::prune(t, &h, 0, false).unwrap();
     assert_eq!(rep.deleted(), [r(1)]);
-    assert_eq!(entries(&root), ["batch".to_string(), r(3), r(4)]);
+    assert_eq!(root_entries(&root), ["batch".to_string(), r(3), r(4)]);
 }
 
 #[test]

@@ -13,6 +13,9 @@ use relman::model::Action;
 use relman::ops::{self, OpError};
 use relman::remote::local::LocalTransport;
 
+mod support;
+use support::{launcher_lock_held, prune_table, root_entries};
+
 fn r(i: u32) -> String {
     format!("batch_202611260000{i:02}")
 }
@@ -45,34 +48,11 @@ fn real_root(h: &HostConfig) -> PathBuf {
     fs::canonicalize(&h.root).unwrap()
 }
 
-/// Entries of the root, sorted (without `.relman`).
-fn entries(h: &HostConfig) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(&h.root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != ".relman")
-        .collect();
-    v.sort();
-    v
-}
-
 fn history(h: &HostConfig) -> Vec<serde_json::Value> {
     fs::read_to_string(root(h).join(".relman/history.jsonl"))
         .unwrap_or_default()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn table(rep: &ops::prune::PruneReport) -> Vec<(String, String)> {
-    rep.rows()
-        .into_iter()
-        .map(|row| {
-            (
-                row.name.clone(),
-                format!("{}: {}", row.verdict, row.reasons.join(", ")),
-            )
-        })
         .collect()
 }
 
@@ -120,19 +100,6 @@ fn install_launcher(t: &LocalTransport, h: &HostConfig) -> PathBuf {
     root(h).join(".relman/bin/launch")
 }
 
-/// Whether someone holds the launcher lock of a release (shared or not).
-fn lock_held(h: &HostConfig, name: &str) -> bool {
-    let f = root(h).join(format!(".relman/run/{name}.lock"));
-    f.exists()
-        && !Command::new("flock")
-            .args(["-n", "-x"])
-            .arg(&f)
-            .arg("true")
-            .status()
-            .unwrap()
-            .success()
-}
-
 #[test]
 fn the_brief_scenario_dry_run_then_prune() {
     // Eight releases; rollbacks 8→7→6 leave r6 live, r7 and r8 bad.
@@ -157,7 +124,7 @@ fn the_brief_scenario_dry_run_then_prune() {
             .any(|x| !x.jobs.is_empty())
     });
 
-    let before = entries(&h);
+    let before = root_entries(Path::new(&h.root));
     let hist_before = history(&h).len();
     let dry = ops::prune::prune(&t, &h, 3, true).unwrap();
     assert!(dry.dry_run);
@@ -185,12 +152,20 @@ fn the_brief_scenario_dry_run_then_prune() {
         ),
         (1, &format!("keep: running job (pid {pid})")),
     ]);
-    assert_eq!(table(&dry), want);
-    assert_eq!(entries(&h), before, "a dry run changes nothing");
+    assert_eq!(prune_table(&dry), want);
+    assert_eq!(
+        root_entries(Path::new(&h.root)),
+        before,
+        "a dry run changes nothing"
+    );
     assert_eq!(history(&h).len(), hist_before);
 
     let rep = ops::prune::prune(&t, &h, 3, false).unwrap();
-    assert_eq!(table(&rep), want, "the same plan, made under the lock");
+    assert_eq!(
+        prune_table(&rep),
+        want,
+        "the same plan, made under the lock"
+    );
     assert_eq!(rep.deleted(), [r(7), r(8)], "bad ones, oldest first");
     assert!(!rep.failed());
     let mut left = vec![
@@ -206,7 +181,7 @@ fn the_brief_scenario_dry_run_then_prune() {
         "tools".into(),
     ];
     left.sort();
-    assert_eq!(entries(&h), left);
+    assert_eq!(root_entries(Path::new(&h.root)), left);
     assert!(root(&h).join("logs/batch.log").exists());
     assert!(
         elsewhere.path().join("precious").exists(),
@@ -264,7 +239,7 @@ fn the_mtime_trap_does_not_change_what_is_kept() {
     assert!(old.success());
     let rep = ops::prune::prune(&t, &h, 1, false).unwrap();
     assert_eq!(
-        table(&rep),
+        prune_table(&rep),
         rows(&[
             (5, "keep: live"),
             (4, "keep: previous (rollback target)"),
@@ -274,7 +249,10 @@ fn the_mtime_trap_does_not_change_what_is_kept() {
         ])
     );
     assert_eq!(rep.deleted(), [r(1), r(2)]);
-    assert_eq!(entries(&h), ["batch".to_string(), r(3), r(4), r(5)]);
+    assert_eq!(
+        root_entries(Path::new(&h.root)),
+        ["batch".to_string(), r(3), r(4), r(5)]
+    );
 }
 
 #[test]
@@ -295,7 +273,7 @@ fn a_launched_job_keeps_its_release_until_it_exits() {
     );
     let pid = job.0.id();
     wait_until("the launched job to hold its lock and leave", || {
-        lock_held(&h, &r(1))
+        launcher_lock_held(&root(&h), &r(1))
             && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|p| p == Path::new("/"))
     });
     let st = ops::scan(&t, &h).unwrap();
@@ -347,7 +325,10 @@ fn a_launched_job_keeps_its_release_until_it_exits() {
     assert!(status.success(), "{status:?}");
     let rep = ops::prune::prune(&t, &h, 0, false).unwrap();
     assert_eq!(rep.deleted(), [r(1)]);
-    assert_eq!(entries(&h), ["batch".to_string(), r(3), r(4)]);
+    assert_eq!(
+        root_entries(Path::new(&h.root)),
+        ["batch".to_string(), r(3), r(4)]
+    );
     assert!(
         !root(&h).join(format!(".relman/run/{}.lock", r(1))).exists(),
         "its lock file goes with it"
@@ -613,7 +594,7 @@ fn a_locked_host_is_not_pruned() {
     let dry = ops::prune::prune(&t, &h, 0, true).unwrap();
     assert_eq!(dry.plan.deletions().count(), 3);
     drop(held);
-    assert_eq!(entries(&h).len(), 6);
+    assert_eq!(root_entries(Path::new(&h.root)).len(), 6);
 }
 
 #[test]

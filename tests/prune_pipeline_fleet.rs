@@ -9,12 +9,12 @@ mod support;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{Fleet, wait_until};
+use support::{Fleet, Kill, launcher_lock_held, root_entries, wait_until};
 
 fn r(i: u32) -> String {
     format!("batch_202611260000{i:02}")
@@ -72,37 +72,6 @@ fn ssh(f: &Fleet, remote: &str) -> Command {
         .env("HOME", f.home())
         .env_remove("SSH_AUTH_SOCK");
     c
-}
-
-fn lock_held(root: &Path, name: &str) -> bool {
-    let f = root.join(format!(".relman/run/{name}.lock"));
-    f.exists()
-        && !Command::new("flock")
-            .args(["-n", "-x"])
-            .arg(&f)
-            .arg("true")
-            .status()
-            .unwrap()
-            .success()
-}
-
-fn entries(root: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != ".relman")
-        .collect();
-    v.sort();
-    v
-}
-
-struct Job(Child);
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -166,7 +135,7 @@ fn a_pipeline_keeps_its_release_from_job1_to_job2() {
     let o = relman(&f, &["--host", "h1", "prune", "--keep", "0"]);
     assert!(out(&o).contains("pinned until"), "{}", out(&o));
     assert_eq!(
-        entries(&root),
+        root_entries(&root),
         ["batch".to_string(), r(3), r(4), r(5)],
         "r1, r2 gone; the pipeline's release kept"
     );
@@ -179,15 +148,17 @@ fn a_pipeline_keeps_its_release_from_job1_to_job2() {
         "{launch} --release {} -- sh -c 'cd / && echo started \"$RELEASE_NAME\" && read line && echo done'",
         r(3)
     );
-    let mut child = Job(ssh(&f, &job2)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    let mut child = Kill(
+        ssh(&f, &job2)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), format!("started {}", r(3)));
-    assert!(lock_held(&root, &r(3)));
+    assert!(launcher_lock_held(&root, &r(3)));
 
     // The pipelines end (the Jenkinsfile's post step): each unpins its own pin only.
     relman(&f, &["--host", "h1", "unpin", &r(3), "--id", &pin_id]);
@@ -226,7 +197,7 @@ fn a_pipeline_keeps_its_release_from_job1_to_job2() {
     drop(stdin);
     assert_eq!(lines.next().unwrap().unwrap(), "done");
     assert!(child.0.wait().unwrap().success());
-    assert!(wait_until(Duration::from_secs(10), || !lock_held(
+    assert!(wait_until(Duration::from_secs(10), || !launcher_lock_held(
         &root,
         &r(3)
     )));
@@ -236,7 +207,7 @@ fn a_pipeline_keeps_its_release_from_job1_to_job2() {
         "{}",
         out(&o)
     );
-    assert_eq!(entries(&root), ["batch".to_string(), r(4), r(5)]);
+    assert_eq!(root_entries(&root), ["batch".to_string(), r(4), r(5)]);
 
     // A later job asking for the pruned release is told so (exit 5), not run elsewhere.
     let o = ssh(&f, &format!("{launch} --release '{release}' -- true"))
@@ -261,11 +232,13 @@ fn the_brief_scenario_through_the_binary() {
     relman(&f, &["--host", "h1", "rollback"]);
     relman(&f, &["--host", "h1", "rollback"]);
     let root: PathBuf = f.root(0).to_path_buf();
-    let job = Job(Command::new("sleep")
-        .arg("60")
-        .current_dir(root.join(r(1)))
-        .spawn()
-        .unwrap());
+    let job = Kill(
+        Command::new("sleep")
+            .arg("60")
+            .current_dir(root.join(r(1)))
+            .spawn()
+            .unwrap(),
+    );
     let pid = job.0.id();
     let o = relman(
         &f,
@@ -331,7 +304,7 @@ fn the_brief_scenario_through_the_binary() {
     let mut left: Vec<String> = (1..=6).map(r).collect();
     left.extend(["batch".into(), "logs".into(), "tools".into()]);
     left.sort();
-    assert_eq!(entries(&root), left);
+    assert_eq!(root_entries(&root), left);
     assert!(root.join("logs/a.log").exists());
     drop(job);
 }

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::Duration;
 
 use relman::config::HostConfig;
@@ -11,16 +11,11 @@ use relman::model::{JobVia, LinkState, Origin};
 use relman::ops;
 use relman::remote::local::LocalTransport;
 
+mod support;
+use support::Kill;
+
 fn host(root: &Path) -> HostConfig {
     HostConfig::local("local", root.to_str().unwrap())
-}
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn wait_for_job(

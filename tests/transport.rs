@@ -12,7 +12,7 @@ use std::time::Duration;
 use relman::remote::ssh::{self, SshTransport};
 use relman::remote::{ExecOutput, RemoteError, Transport};
 use sha2::{Digest, Sha256};
-use support::{Fleet, wait_until};
+use support::{Fleet, Kill, wait_until};
 
 /// A hang is a failure too: runs `f` on a thread and fails if it has not finished
 /// long after it should have (no timing is asserted, only "it ended").
@@ -610,7 +610,7 @@ fn agent_is_tried_with_every_key_it_holds() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("ssh-agent");
-    let _agent = KillOnDrop(agent);
+    let _agent = Kill(agent);
     assert!(wait_until(Duration::from_secs(10), || sock.exists()));
     let add = |key: &Path| {
         support::run(
@@ -625,14 +625,4 @@ fn agent_is_tried_with_every_key_it_holds() {
     add(fleet.client_key());
     run_child(&sock, "ok");
     assert_eq!(fleet.exec_count(0), 1);
-}
-
-/// Kills a helper process (by its pid) however the test ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

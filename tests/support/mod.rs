@@ -27,6 +27,53 @@ use relman::config::{Address, Config, Env, HostConfig};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
+/// A child process killed (and reaped) when dropped: a test's job or agent.
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The entries of a deploy root, sorted, without `.relman`.
+pub fn root_entries(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != ".relman")
+        .collect();
+    v.sort();
+    v
+}
+
+/// Whether someone holds the launcher lock of release `name` (shared or not).
+pub fn launcher_lock_held(root: &Path, name: &str) -> bool {
+    let f = root.join(format!(".relman/run/{name}.lock"));
+    f.exists()
+        && !Command::new("flock")
+            .args(["-n", "-x"])
+            .arg(&f)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+}
+
+/// A prune report as (release, "verdict: reasons") rows.
+pub fn prune_table(rep: &relman::ops::prune::PruneReport) -> Vec<(String, String)> {
+    rep.rows()
+        .into_iter()
+        .map(|x| {
+            (
+                x.name.clone(),
+                format!("{}: {}", x.verdict, x.reasons.join(", ")),
+            )
+        })
+        .collect()
+}
+
 /// Polls `f` every 20 ms until it returns true (then true) or `timeout` passes
 /// (then false).
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
