@@ -37,17 +37,22 @@ fn link(f: &Fleet, i: usize) -> String {
     link_target(f.root(i), "batch").unwrap_or_default()
 }
 
+/// relman with config `cfg`, extra environment `env` and `args`, within LIMIT.
+fn relman_with(f: &Fleet, cfg: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = f.relman();
+    c.env("RELMAN_CONFIG", cfg).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    output_within(&mut c, LIMIT).unwrap()
+}
+
 /// `relman --all switch B` and `relman list` with `cfg`: the first host is refused
 /// with exit 6 (the second works) / an error in the listing, and nothing ran on the
 /// first host. Returns the refusal's message.
 fn refused_on_h1(f: &Fleet, cfg: &Path, env: &[(&str, &str)], what: &str) -> String {
     let execs = f.exec_count(0);
-    let mut c = f.relman();
-    c.env("RELMAN_CONFIG", cfg);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = output_within(c.args(["--all", "switch", B, "--json"]), LIMIT).unwrap();
+    let out = relman_with(f, cfg, env, &["--all", "switch", B, "--json"]);
     assert_eq!(
         code(&out),
         6,
@@ -63,12 +68,7 @@ fn refused_on_h1(f: &Fleet, cfg: &Path, env: &[(&str, &str)], what: &str) -> Str
     // Reset h2 for the next case.
     f.sh(1, &format!("ln -sfn {A} \"$ROOT/batch\""));
     // Only h1 alone: exit 3 (unreachable, auth or host key refused).
-    let mut c = f.relman();
-    c.env("RELMAN_CONFIG", cfg);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = output_within(c.args(["--host", "h1", "list"]), LIMIT).unwrap();
+    let out = relman_with(f, cfg, env, &["--host", "h1", "list"]);
     assert_eq!(code(&out), 3, "{what}: list: {}", stderr(&out));
     assert_eq!(f.exec_count(0), execs, "{what}: a command ran on h1");
     msg
@@ -142,13 +142,7 @@ fn unknown_and_changed_host_keys_are_refused_before_anything_is_sent() {
     // saying the key changed, while the refusal tells the operator to fix
     // known_hosts by hand. Checked strictly with RELMAN_HARDENING_STRICT=1; the
     // default run reports it loudly instead of failing CI.
-    let out = output_within(
-        f.relman()
-            .env("RELMAN_CONFIG", &cfg)
-            .args(["--host", "h1", "trust", "--yes"]),
-        LIMIT,
-    )
-    .unwrap();
+    let out = relman_with(&f, &cfg, &[], &["--host", "h1", "trust", "--yes"]);
     let said = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
     let warned = said.contains("CHANGED") || said.contains("changed");
     eprintln!(
@@ -171,21 +165,9 @@ fn unknown_and_changed_host_keys_are_refused_before_anything_is_sent() {
 
     // Unknown, then trusted: the next run works.
     let cfg = config_with_known_hosts(&f, "kh_trust", &only_h2);
-    let out = output_within(
-        f.relman()
-            .env("RELMAN_CONFIG", &cfg)
-            .args(["--host", "h1", "trust", "--yes"]),
-        LIMIT,
-    )
-    .unwrap();
+    let out = relman_with(&f, &cfg, &[], &["--host", "h1", "trust", "--yes"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = output_within(
-        f.relman()
-            .env("RELMAN_CONFIG", &cfg)
-            .args(["--host", "h1", "switch", B]),
-        LIMIT,
-    )
-    .unwrap();
+    let out = relman_with(&f, &cfg, &[], &["--host", "h1", "switch", B]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(link(&f, 0), B);
 }
@@ -257,13 +239,7 @@ fn a_host_known_under_another_key_type() {
         // The host offers ed25519 and the known key type: relman asks for the known
         // type and gets in.
         let sshd = ExtraKeySshd::start(&mut f, 0, &[&key], true);
-        let out = output_within(
-            f.relman()
-                .env("RELMAN_CONFIG", &cfg)
-                .args(["--host", "h1", "switch", B]),
-            LIMIT,
-        )
-        .unwrap();
+        let out = relman_with(&f, &cfg, &[], &["--host", "h1", "switch", B]);
         assert_eq!(code(&out), 0, "{kind} known and offered: {}", stderr(&out));
         assert_eq!(link(&f, 0), B);
         f.sh(0, &format!("ln -sfn {A} \"$ROOT/batch\""));
