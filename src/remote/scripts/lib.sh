@@ -53,8 +53,11 @@ scan_jobs() {
     for _pid in $(sed -n -e 's/^\([0-9][0-9]*\) (.*) [^Z ] \([0-9][0-9]*\) .*/\1 \2/' \
         -e '/^2 /d' -e '/ 2$/d' -e '/^[0-9][0-9]* [0-9][0-9]*$/s/ .*//p' \
         /proc/[0-9]*/stat 2>/dev/null); do
-        [ -e "/proc/$_pid" ] || continue # gone meanwhile
-        if [ -e "/proc/$_pid/cwd" ]; then _seen=$((_seen + 1)); else _hidden=$((_hidden + 1)); fi
+        if [ -e "/proc/$_pid/cwd" ]; then
+            _seen=$((_seen + 1))
+        elif [ -e "/proc/$_pid" ]; then # (not gone meanwhile)
+            _hidden=$((_hidden + 1))
+        fi
     done
     if [ "$_seen" -eq 0 ] || ! find /proc/self -maxdepth 0 -lname '*' >/dev/null 2>&1; then
         printf 'procs\t%s\t%s\tunknown\n' "$_seen" "$_hidden"
