@@ -151,6 +151,57 @@ pub struct HostOptions {
     pub listen: String,
     /// sshd's `LogLevel`: `DEBUG` logs each direct-tcpip forwarding a jump host makes.
     pub log_level: String,
+    /// The SSH (deploy) user relman logs in as; `None`: the user running the tests.
+    /// The users of `tests/setup-hosts.sh` are production's: [`DEPLOY`] (non-root,
+    /// dash), [`UMASK`] (umask 077), [`BUSYBOX`] (busybox applets on PATH).
+    pub user: Option<String>,
+}
+
+/// A non-root deploy user whose login shell is dash (made by `tests/setup-hosts.sh`).
+pub const DEPLOY: &str = "relman-deploy";
+/// Another user who runs batch jobs (not the deploy user).
+pub const JOBS: &str = "relman-jobs";
+/// A non-root deploy user whose umask is 077.
+pub const UMASK: &str = "relman-umask";
+/// A non-root deploy user whose tools are busybox applets (and util-linux's flock).
+pub const BUSYBOX: &str = "relman-bbox";
+
+/// (uid, gid, home) of a local user; panics naming the setup script when the user
+/// does not exist.
+pub fn user_ids(user: &str) -> (u32, u32, PathBuf) {
+    let out = Command::new("getent")
+        .args(["passwd", user])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run getent: {e}"));
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let f: Vec<&str> = line.trim().split(':').collect();
+    assert!(
+        out.status.success() && f.len() >= 7,
+        "the test user {user} does not exist: run `sh tests/setup-hosts.sh` as root \
+         (or the README's test command, tests/run.sh, which runs it)"
+    );
+    (
+        f[2].parse().expect("uid"),
+        f[3].parse().expect("gid"),
+        PathBuf::from(f[5]),
+    )
+}
+
+/// A command that runs as `user` (the tests run as root), with that user's HOME.
+pub fn command_as(user: &str, program: &str) -> Command {
+    use std::os::unix::process::CommandExt as _;
+    let (uid, gid, home) = user_ids(user);
+    let mut c = Command::new(program);
+    if current_user() != user {
+        c.uid(uid).gid(gid);
+    }
+    c.env("HOME", home).env("USER", user).env("LOGNAME", user);
+    c
+}
+
+/// `chown -R user:` of `path` (the tests run as root).
+pub fn chown_to(path: &Path, user: &str) {
+    run(Command::new("chown").arg("-R").arg(format!("{user}:")).arg(path));
 }
 
 impl Default for HostOptions {
@@ -158,6 +209,7 @@ impl Default for HostOptions {
         HostOptions {
             listen: "127.0.0.1".to_string(),
             log_level: "VERBOSE".to_string(),
+            user: None,
         }
     }
 }
@@ -220,6 +272,8 @@ pub struct FleetHost {
     /// The address sshd listens on.
     pub listen: String,
     log_level: String,
+    /// The SSH user relman logs in as on this host.
+    pub user: String,
     /// `<fleetdir>/hN`: host key, sshd config and log live here.
     pub dir: PathBuf,
     /// The deploy root, `<fleetdir>/hN/deploy` (not created).
@@ -337,6 +391,15 @@ impl Fleet {
         Fleet::start_with(&vec![HostOptions::default(); n])
     }
 
+    /// Starts `n` hosts whose SSH (deploy) user is `user` (e.g. [`DEPLOY`]).
+    pub fn start_as(n: usize, user: &str) -> Fleet {
+        let o = HostOptions {
+            user: Some(user.to_string()),
+            ..HostOptions::default()
+        };
+        Fleet::start_with(&vec![o; n])
+    }
+
     /// Starts one sshd host per entry of `opts` (`h1..hn`), then writes known_hosts
     /// and relman.toml.
     pub fn start_with(opts: &[HostOptions]) -> Fleet {
@@ -351,6 +414,14 @@ impl Fleet {
         keygen(&client_key, "relman-test-client");
         let authorized_keys = base.join("authorized_keys");
         fs::copy(client_key.with_extension("pub"), &authorized_keys).expect("authorized_keys");
+        {
+            // sshd reads authorized_keys as the logging-in user: other users must be
+            // able to reach it (the tempdir is 0700).
+            use std::os::unix::fs::PermissionsExt as _;
+            fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).expect("chmod fleet");
+            fs::set_permissions(&authorized_keys, fs::Permissions::from_mode(0o644))
+                .expect("chmod authorized_keys");
+        }
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {
             let _ = fs::create_dir_all("/run/sshd");
@@ -371,11 +442,19 @@ impl Fleet {
             fs::create_dir_all(&hdir).expect("host dir");
             let host_key = hdir.join("ssh_host_ed25519_key");
             keygen(&host_key, &name);
+            let user = o.user.clone().unwrap_or_else(|| fleet.user.clone());
+            if user != fleet.user {
+                // The deploy user owns the host's directory (its root is created
+                // there); the host key stays root's.
+                user_ids(&user);
+                run(Command::new("chown").arg(format!("{user}:")).arg(&hdir));
+            }
             let mut host = FleetHost {
                 name,
                 port: 0,
                 listen: o.listen.clone(),
                 log_level: o.log_level.clone(),
+                user,
                 root: hdir.join("deploy"),
                 config: hdir.join("sshd_config"),
                 log: hdir.join("sshd.log"),
@@ -449,7 +528,7 @@ impl Fleet {
                 toml_str(&h.name),
                 toml_str(addr),
                 port,
-                toml_str(&self.user),
+                toml_str(&h.user),
                 toml_str(&self.client_key.display().to_string()),
                 toml_str(&h.root.display().to_string()),
             );
@@ -490,8 +569,13 @@ impl Fleet {
     pub fn home(&self) -> &Path {
         &self.home
     }
+    /// The user running the tests (relman's local user).
     pub fn user(&self) -> &str {
         &self.user
+    }
+    /// Host i's SSH (deploy) user.
+    pub fn host_user(&self, i: usize) -> &str {
+        &self.hosts[i].user
     }
     /// The client private key every host accepts.
     pub fn client_key(&self) -> &Path {
@@ -574,7 +658,7 @@ impl Fleet {
                 host: h.listen.clone(),
             },
             port: h.port,
-            user: self.user.clone(),
+            user: h.user.clone(),
             identities: vec![self.client_key.clone()],
             jump: None,
             groups: vec!["fleet".to_string()],
@@ -599,12 +683,18 @@ impl Fleet {
         }
     }
 
-    /// Runs a shell snippet locally "on" host i (hosts share this machine): cwd is
-    /// the host's directory, `$ROOT` its deploy root, `$HOST` its name. Panics if
-    /// it fails; returns its stdout.
+    /// Runs a shell snippet locally "on" host i (hosts share this machine) as the
+    /// host's deploy user: cwd is the host's directory, `$ROOT` its deploy root,
+    /// `$HOST` its name. Panics if it fails; returns its stdout.
     pub fn sh(&self, i: usize, script: &str) -> String {
+        let user = self.hosts[i].user.clone();
+        self.sh_as(i, &user, script)
+    }
+
+    /// [`Fleet::sh`] as `user` (e.g. root for a hostile setup, [`JOBS`] for a job).
+    pub fn sh_as(&self, i: usize, user: &str, script: &str) -> String {
         let h = &self.hosts[i];
-        run(Command::new("sh")
+        run(command_as(user, "sh")
             .arg("-c")
             .arg(script)
             .current_dir(&h.dir)
