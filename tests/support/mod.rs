@@ -201,7 +201,10 @@ pub fn command_as(user: &str, program: &str) -> Command {
 
 /// `chown -R user:` of `path` (the tests run as root).
 pub fn chown_to(path: &Path, user: &str) {
-    run(Command::new("chown").arg("-R").arg(format!("{user}:")).arg(path));
+    run(Command::new("chown")
+        .arg("-R")
+        .arg(format!("{user}:"))
+        .arg(path));
 }
 
 impl Default for HostOptions {
