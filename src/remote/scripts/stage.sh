@@ -27,6 +27,8 @@ _tab=$(printf '\t')
 # write_failed WHAT: a write failed. On a full disk (df: under 1 MiB free) that is
 # the cause: NOSPACE on stderr, exit 28; else "cannot WHAT", exit 1.
 write_failed() {
+    # This step's scratch files (.facts.PID.*, .links.PID, .modes.PID) go first.
+    rm -f -- "$ROOT_ABS/.relman/staging/".*".$$" "$ROOT_ABS/.relman/staging/.facts.$$".* 2>/dev/null
     _free=$(df -P -k . 2>/dev/null | awk 'NR == 2 { print $4 * 1024 }')
     case $_free in
     '' | *[!0-9]*) _free= ;;
@@ -57,7 +59,7 @@ check_rel() {
 # sha256sum.
 file_facts() {
     _t=$ROOT_ABS/.relman/staging/.facts.$$
-    : >"$_t.ok" && : >"$_t.bi" && : >"$_t.bp" || return 1
+    { : >"$_t.ok" && : >"$_t.bi" && : >"$_t.bp"; } 2>/dev/null || { rm -f -- "$_t".*; return 1; }
     # Every write to these lists is checked: on a full disk a lost line would
     # read as a file "not reported", a cut hash as one that "differs".
     _werr=
