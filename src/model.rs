@@ -444,7 +444,7 @@ pub fn age(d: Duration) -> String {
 pub fn span(d: Duration) -> String {
     let s = d.as_secs();
     let (days, hours, mins, secs) = (s / 86400, (s / 3600) % 24, (s / 60) % 60, s % 60);
-    let two = if days > 0 {
+    if days > 0 {
         if hours > 0 {
             format!("{days}d {hours}h")
         } else {
@@ -464,8 +464,7 @@ pub fn span(d: Duration) -> String {
         }
     } else {
         format!("{secs}s")
-    };
-    two
+    }
 }
 
 /// How far ahead of `now` a time may be and still read as "0s ago": two clocks a
