@@ -437,9 +437,14 @@ impl HostState {
 
 /// "3h 12m ago": the two largest units of a duration, as operators read ages.
 pub fn age(d: Duration) -> String {
+    format!("{} ago", span(d))
+}
+
+/// "3h 12m": the two largest units of a duration.
+pub fn span(d: Duration) -> String {
     let s = d.as_secs();
     let (days, hours, mins, secs) = (s / 86400, (s / 3600) % 24, (s / 60) % 60, s % 60);
-    let two = if days > 0 {
+    if days > 0 {
         if hours > 0 {
             format!("{days}d {hours}h")
         } else {
@@ -459,13 +464,21 @@ pub fn age(d: Duration) -> String {
         }
     } else {
         format!("{secs}s")
-    };
-    format!("{two} ago")
+    }
 }
 
-/// Age of a time relative to `now`; a time in the future reads as "just now".
+/// How far ahead of `now` a time may be and still read as "0s ago": two clocks a
+/// little apart (the operator's and a host's) are not news.
+pub const FUTURE_SLACK: Duration = Duration::from_secs(60);
+
+/// Age of a time relative to `now` ("3h 12m ago"), for the CLI and the console
+/// alike. A time more than [`FUTURE_SLACK`] ahead reads as such ("in 9h": a release
+/// named by a clock in another time zone), anything closer as "0s ago".
 pub fn age_since(t: SystemTime, now: SystemTime) -> String {
-    age(now.duration_since(t).unwrap_or_default())
+    match t.duration_since(now) {
+        Ok(ahead) if ahead > FUTURE_SLACK => format!("in {}", span(ahead)),
+        _ => age(now.duration_since(t).unwrap_or_default()),
+    }
 }
 
 #[cfg(test)]
@@ -552,6 +565,14 @@ mod tests {
         assert_eq!(age(Duration::from_secs(130)), "2m 10s ago");
         assert_eq!(age(Duration::from_secs(2 * 86400 + 3600)), "2d 1h ago");
         assert_eq!(age(Duration::from_secs(7200)), "2h ago");
+        // A time in the future says so; a clock a few seconds apart does not.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let ahead = |s| now + Duration::from_secs(s);
+        assert_eq!(age_since(ahead(9 * 3600), now), "in 9h");
+        assert_eq!(age_since(ahead(8 * 3600 + 59 * 60 + 30), now), "in 8h 59m");
+        assert_eq!(age_since(ahead(5), now), "0s ago");
+        assert_eq!(age_since(ahead(61), now), "in 1m 1s");
+        assert_eq!(age_since(now - Duration::from_secs(42), now), "42s ago");
     }
 
     #[test]

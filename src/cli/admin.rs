@@ -149,6 +149,9 @@ pub fn check(cfg: &Config, hosts: &[&HostConfig], as_json: bool) -> i32 {
             if !out.success() {
                 checks.push(("check script".into(), "fail".into(), out.stderr_line()));
             }
+            if let Ok(state) = ops::scan::scan(t, h) {
+                checks.extend(future_name_check(&state, std::time::SystemTime::now()));
+            }
             Ok(checks)
         },
         |_, _| {},
@@ -193,6 +196,29 @@ pub fn check(cfg: &Config, hosts: &[&HostConfig], as_json: bool) -> i32 {
         );
     }
     fleet::exit_code_of(&codes)
+}
+
+/// `check`'s warning for a newest release named in the future (a seed script that
+/// names releases in the host's local time, a clock set wrong), saying what relman
+/// does about it.
+fn future_name_check(
+    state: &crate::model::HostState,
+    now: std::time::SystemTime,
+) -> Option<(String, String, String)> {
+    let f = crate::plan::deploy::future_name(state, now)?;
+    Some((
+        "release names".into(),
+        "warn".into(),
+        format!(
+            "the newest release {} is named {} in the future (named by a clock that is not \
+             UTC, or set wrong?); relman names new releases after it (now: {}) so they sort \
+             newest, and lists it as \"in {}\" until the clocks agree",
+            f.newest,
+            crate::model::span(f.ahead),
+            f.next,
+            crate::model::span(f.ahead)
+        ),
+    ))
 }
 
 /// The console (and `--demo`: a temporary local deploy root, no SSH, no config).

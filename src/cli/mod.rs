@@ -2,8 +2,28 @@
 //! exit codes. Human output is a table on stdout; `--json` prints one JSON object on
 //! stdout and nothing else; errors and progress go to stderr.
 
+// Every line the CLI prints goes through `out` (a closed stdout ends the output
+// quietly, SPEC §3): these two shadow std's macros in this module and its children,
+// so `println!` in cli/* can't panic with "failed printing to stdout".
+macro_rules! println {
+    () => {
+        $crate::cli::out::print(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::print(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+#[allow(unused_macros)]
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::out::print(format_args!($($arg)*))
+    };
+}
+
 mod admin;
 mod deploy;
+mod out;
 mod render;
 
 use std::io::IsTerminal;
@@ -213,14 +233,17 @@ pub fn main() -> i32 {
         }
     };
     crate::logging::init(cli.global.verbose);
-    run(cli)
+    let code = run(cli);
+    out::finish(code)
 }
 
 fn run(cli: Cli) -> i32 {
     let g = cli.global.clone();
     match cli.command {
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(shell, &mut Cli::command(), "relman", &mut std::io::stdout());
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "relman", &mut text);
+            print!("{}", String::from_utf8_lossy(&text));
             0
         }
         None => tui(&g, cli.readonly, cli.demo),

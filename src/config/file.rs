@@ -19,6 +19,7 @@ pub const TOP_KEYS: &[&str] = &[
     "refresh",
     "parallel",
     "connect_timeout",
+    "stall_timeout",
     "known_hosts",
     "prune_after_deploy",
     "defaults",
@@ -72,6 +73,7 @@ pub struct RawConfig {
     pub refresh: Option<Duration>,
     pub parallel: Option<usize>,
     pub connect_timeout: Option<Duration>,
+    pub stall_timeout: Option<Duration>,
     pub known_hosts: Option<String>,
     pub prune_after_deploy: Option<bool>,
     pub defaults: HostKeys,
@@ -140,6 +142,7 @@ pub fn read(doc: &Doc<'_>) -> Result<RawConfig, ConfigError> {
             "parallel" => raw.parallel = Some(read_count(doc, v, key, 1)?),
             "refresh" => raw.refresh = Some(read_duration(doc, v, key)?),
             "connect_timeout" => raw.connect_timeout = Some(read_duration(doc, v, key)?),
+            "stall_timeout" => raw.stall_timeout = Some(read_duration(doc, v, key)?),
             "known_hosts" => {
                 let s = read_str(doc, v, key)?;
                 if s.is_empty() {

@@ -15,7 +15,9 @@
 //!   `connect_timeout` are humantime strings (`"10s"`, `"1m 30s"`), more than zero
 //!   (default 10 s each); `known_hosts` (default `~/.ssh/known_hosts`) and `identity`
 //!   expand a leading `~` with `$HOME`; a relative `identity` is relative to the config
-//!   file's directory. `prune_after_deploy` defaults to false.
+//!   file's directory. `prune_after_deploy` defaults to false. `stall_timeout`
+//!   (default 60 s, more than zero): a remote command that moves no byte for that
+//!   long fails, naming the host.
 //! - **`[defaults]`** may hold every host key except `name` and `address`. A key set on a
 //!   host replaces the default entirely (`groups` too: lists are not merged).
 //! - **Names**: host and group names are `[A-Za-z0-9._-]+`; host names are unique.
@@ -57,6 +59,9 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_secs(10);
 pub const DEFAULT_PARALLEL: usize = 16;
 /// Default SSH connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a command may go without any progress (no byte sent or received)
+/// before relman gives up on the host (`stall_timeout`).
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default known_hosts file, before `~` expansion.
 pub const DEFAULT_KNOWN_HOSTS: &str = "~/.ssh/known_hosts";
 /// Default deploy root (relative to the SSH user's home).
@@ -124,6 +129,9 @@ pub struct Config {
     pub refresh: Duration,
     pub parallel: usize,
     pub connect_timeout: Duration,
+    /// A command that moves no byte (stdin, stdout, stderr) for this long fails: a
+    /// frozen host keeps TCP alive, and would otherwise hang relman (and its lock).
+    pub stall_timeout: Duration,
     pub known_hosts: PathBuf,
     pub prune_after_deploy: bool,
     pub hosts: Vec<HostConfig>,
@@ -144,6 +152,7 @@ impl Default for Config {
             refresh: DEFAULT_REFRESH,
             parallel: DEFAULT_PARALLEL,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
             known_hosts: expand_tilde(DEFAULT_KNOWN_HOSTS, env.home.as_deref()),
             prune_after_deploy: false,
             hosts: Vec::new(),
@@ -242,6 +251,7 @@ impl Config {
             refresh: raw.refresh.unwrap_or(DEFAULT_REFRESH),
             parallel: raw.parallel.unwrap_or(DEFAULT_PARALLEL),
             connect_timeout: raw.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            stall_timeout: raw.stall_timeout.unwrap_or(DEFAULT_STALL_TIMEOUT),
             known_hosts: expand_tilde(
                 raw.known_hosts.as_deref().unwrap_or(DEFAULT_KNOWN_HOSTS),
                 home,

@@ -66,6 +66,7 @@ fn empty_file_gives_defaults_and_no_hosts() {
             refresh: Duration::from_secs(10),
             parallel: 16,
             connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(60),
             known_hosts: PathBuf::from("/home/op/.ssh/known_hosts"),
             prune_after_deploy: false,
             hosts: vec![],
@@ -82,6 +83,7 @@ keep = 5
 refresh = "1m 30s"
 parallel = 4
 connect_timeout = "500ms"
+stall_timeout = "2s"
 known_hosts = "~/kh"
 prune_after_deploy = true
 "#);
@@ -89,6 +91,7 @@ prune_after_deploy = true
     assert_eq!(c.refresh, Duration::from_secs(90));
     assert_eq!(c.parallel, 4);
     assert_eq!(c.connect_timeout, Duration::from_millis(500));
+    assert_eq!(c.stall_timeout, Duration::from_secs(2));
     assert_eq!(c.known_hosts, PathBuf::from("/home/op/kh"));
     assert!(c.prune_after_deploy);
     assert_eq!(ok("keep = 0").keep, 0);

@@ -67,6 +67,19 @@ fn json(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")
 }
 
+/// "no space left on device on h1 (/srv/deploy): 0 B free", from a script's
+/// `NOSPACE` answer (`free` in bytes, as df said).
+pub fn no_space(host: &str, root: &str, free: &str) -> String {
+    let free = match free.trim().parse::<u64>() {
+        Ok(b) => super::deploy::human_bytes(b),
+        Err(_) => "nothing".to_string(),
+    };
+    format!(
+        "no space left on device on {host} ({}): {free} free",
+        crate::model::printable(root.trim())
+    )
+}
+
 /// Takes the host's lock for `action`, creating the root and `.relman/` if needed.
 /// Another holder → `OpError::Locked` naming it (exit 4) after a short wait.
 pub fn acquire(t: &dyn Transport, host: &HostConfig, action: Action) -> Result<HostLock, OpError> {
@@ -101,6 +114,8 @@ pub fn acquire_waiting(
         crate::remote::quote::quote(&script).map_err(RemoteError::from)?
     );
     let mut proc = t.spawn(&command)?;
+    // lock.sh waits for another holder by design (flock -w): not a stall.
+    proc.allow_silence(Duration::from_secs(u64::from(wait_secs + OPS_WAIT_SECS)));
     let line = proc.read_line().map_err(RemoteError::from)?;
     let line = line.unwrap_or_default();
     let mut f = line.splitn(2, '\t');
@@ -134,6 +149,16 @@ pub fn acquire_waiting(
                     token: String::new(),
                 });
             Err(OpError::Locked(info))
+        }
+        (Some("READONLY"), Some(root)) => Err(OpError::Failed(format!(
+            "the root {} on {} is on a read-only file system: relman can lock and change \
+             nothing there (remounted read-only after a disk error?)",
+            crate::model::printable(root.trim()),
+            t.host()
+        ))),
+        (Some("NOSPACE"), Some(rest)) => {
+            let (root, free) = rest.split_once('\t').unwrap_or((rest, ""));
+            Err(OpError::Failed(no_space(t.host(), root, free)))
         }
         (Some(e), rest) if e.starts_with("ERR") => Err(OpError::Failed(format!(
             "cannot lock: {}",

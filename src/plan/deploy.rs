@@ -34,10 +34,23 @@ pub fn taken_names(state: &HostState) -> Vec<ReleaseName> {
 /// keep sorting in deploy order. Names are compared by timestamp and counter, not by
 /// prefix, so hosts configured with different prefixes still get the same counter.
 ///
+/// The new name always sorts after every taken name, whatever clock named them: a
+/// host whose seed script named releases in its local time (`date +%Y%m%d%H%M%S` on
+/// a server 9 h ahead of UTC) holds names in the future, and a plain UTC name would
+/// sort *below* them (drift, prune's newest N and rollback by name would all pick the
+/// seed's). So when the newest taken name's second is later than `now`'s, the name
+/// is that second + 1 s (`now` catches up by itself once the clocks agree). A name
+/// in the same second as `now` is a clash (`.N`, as above).
+///
 /// If every counter of that second is used (only possible with forged names), the
 /// next second is tried instead of panicking.
 pub fn deploy_name(prefix: &str, now: SystemTime, taken: &[&[ReleaseName]]) -> ReleaseName {
-    let mut at = now;
+    let now_stamp = ReleaseName::new(prefix, now, 0).stamp();
+    let newest = taken.iter().flat_map(|host| host.iter()).max();
+    let mut at = match newest {
+        Some(n) if n.stamp() > now_stamp => n.time() + Duration::from_secs(1),
+        _ => now,
+    };
     loop {
         let base = ReleaseName::new(prefix, at, 0);
         let stamp = base.time();
@@ -53,6 +66,35 @@ pub fn deploy_name(prefix: &str, now: SystemTime, taken: &[&[ReleaseName]]) -> R
             Some(_) => at = stamp + Duration::from_secs(1),
         }
     }
+}
+
+/// How far in the future a release name may be before `relman check` warns: more
+/// than clocks a little apart, less than any time zone's offset.
+pub const FUTURE_WARN: Duration = Duration::from_secs(5 * 60);
+
+/// A host's newest release named in the future (by more than [`FUTURE_WARN`]): the
+/// clock or time zone that named it is not UTC's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FutureName {
+    /// The newest release by name.
+    pub newest: ReleaseName,
+    /// How far ahead of `now` its name is.
+    pub ahead: Duration,
+    /// The name a deploy now would get on this host alone: after `newest`.
+    pub next: ReleaseName,
+}
+
+/// Whether `state`'s newest release is named in the future, as seen at `now` (the
+/// later of this machine's clock and the host's, as [`deploy_name`] uses).
+pub fn future_name(state: &HostState, now: SystemTime) -> Option<FutureName> {
+    let now = now.max(state.scanned_at);
+    let newest = state.releases.iter().map(|r| &r.name).max()?;
+    let ahead = newest.time().duration_since(now).ok()?;
+    (ahead > FUTURE_WARN).then(|| FutureName {
+        newest: newest.clone(),
+        ahead,
+        next: deploy_name(&state.prefix, now, &[&taken_names(state)]),
+    })
 }
 
 /// What to do with one file of a new release.
@@ -138,10 +180,42 @@ mod tests {
             deploy_name(PREFIX, at(), &[]).as_str(),
             "batch_20261126221500"
         );
-        let other = [n("batch_20261126221459"), n("batch_20261126221501.3")];
+        let other = [n("batch_20261126221459"), n("batch_20261126221458.3")];
         assert_eq!(
             deploy_name(PREFIX, at(), &[&other]).as_str(),
             "batch_20261126221500"
+        );
+    }
+
+    #[test]
+    fn a_name_in_the_future_anywhere_is_followed_not_undercut() {
+        // A seed that named releases in KST (9 h ahead of UTC) on one host.
+        let seed = [
+            n("batch_20261127071400"),
+            n("batch_20261127071500"),
+            n("batch_20261126221459"),
+        ];
+        let other = [n("batch_20261126221000")];
+        let name = deploy_name(PREFIX, at(), &[&other, &seed]);
+        assert_eq!(name.as_str(), "batch_20261127071501");
+        assert!(seed.iter().chain(&other).all(|s| *s < name));
+        // Its counter too: the next second, not a `.N` of the seed's.
+        let seed = [n("batch_20261127071500.4")];
+        assert_eq!(
+            deploy_name(PREFIX, at(), &[&seed]).as_str(),
+            "batch_20261127071501"
+        );
+        // One second later than now is still the future.
+        let near = [n("batch_20261126221501")];
+        assert_eq!(
+            deploy_name(PREFIX, at(), &[&near]).as_str(),
+            "batch_20261126221502"
+        );
+        // And the new name is what the next deploy must follow.
+        let after = [n("batch_20261127071501")];
+        assert_eq!(
+            deploy_name(PREFIX, at() + Duration::from_secs(60), &[&seed, &after]).as_str(),
+            "batch_20261127071502"
         );
     }
 
@@ -207,6 +281,28 @@ mod tests {
             deploy_name(PREFIX, at(), &[&taken]).as_str(),
             "batch_20261126221500.2"
         );
+    }
+
+    #[test]
+    fn a_newest_release_named_in_the_future_is_found() {
+        let mut st = host(
+            &[
+                "batch_20261127071500".to_string(),
+                "batch_20261126220000".to_string(),
+            ],
+            None,
+        );
+        st.scanned_at = at();
+        let f = future_name(&st, at()).expect("9 h ahead");
+        assert_eq!(f.newest.as_str(), "batch_20261127071500");
+        assert_eq!(f.ahead, Duration::from_secs(9 * 3600));
+        assert_eq!(f.next.as_str(), "batch_20261127071501");
+        // A few minutes ahead (clocks apart) is not worth a warning; none at all either.
+        let st = host(&["batch_20261126221900".to_string()], None);
+        assert_eq!(future_name(&st, at()), None);
+        let st = host(&["batch_20261126220000".to_string()], None);
+        assert_eq!(future_name(&st, at()), None);
+        assert_eq!(future_name(&host(&[], None), at()), None);
     }
 
     fn file(path: &str, size: u64, sha: &str, mode: u32) -> ManifestFile {

@@ -55,6 +55,18 @@ pub enum RemoteError {
     },
     #[error("{what} timed out after {secs}s")]
     Timeout { what: String, secs: u64 },
+    /// A started command moved no byte for `stall_timeout`: a frozen host or network
+    /// (TCP and keepalives alone don't show it). Not "unreachable": the command may
+    /// have done part of its work.
+    #[error(
+        "{host} went silent: no byte for {silent} while {what} (stall_timeout); relman gave up \
+         on it (a lock it held there ends with the connection): run `relman list` to see the host's state"
+    )]
+    Stalled {
+        host: String,
+        what: String,
+        silent: String,
+    },
     #[error("ssh: {0}")]
     Session(String),
     #[error("{0}")]
@@ -112,6 +124,9 @@ pub trait Process: Send {
     fn read_line(&mut self) -> io::Result<Option<String>>;
     /// Writes to the command's stdin and flushes.
     fn write_all(&mut self, data: &[u8]) -> io::Result<()>;
+    /// The command may stay silent for `extra` beyond `stall_timeout` before its next
+    /// line (it waits for something on the host by design: another lock).
+    fn allow_silence(&mut self, _extra: std::time::Duration) {}
 }
 
 /// How relman runs commands on one host. Implemented over SSH (`ssh`) and on this

@@ -162,6 +162,28 @@ fn step_script(host: &HostConfig, lock: &HostLock, name: &ReleaseName, step: &st
         .param("STEP", step.to_string())
 }
 
+/// Exit status of a deploy step whose write failed on a full disk (ENOSPC); its
+/// stderr then holds `NOSPACE <root> <bytes free>`.
+pub const EXIT_NOSPACE: i32 = 28;
+
+/// "the disk filled up: no space left on device on h1 (…): 0 B free" (the phase,
+/// `uploading` or `verifying`, goes before it), when a step says its disk is full.
+fn disk_full(host: &str, out: &ExecOutput) -> Option<OpError> {
+    if out.status != Some(EXIT_NOSPACE) {
+        return None;
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rest = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("NOSPACE\t"))?;
+    let (root, free) = rest.split_once('\t').unwrap_or((rest, ""));
+    Some(OpError::Failed(format!(
+        "the disk filled up: {}",
+        crate::ops::lock::no_space(host, root, free)
+    )))
+}
+
 fn fail(step: &str, out: &ExecOutput) -> OpError {
     let line = out.stderr_line();
     match out.status {
@@ -218,6 +240,9 @@ pub fn prepare(
         .param("DIRS", lines(dirs.iter().cloned()))
         .param("CANDS", if live.is_some() { cands } else { String::new() });
     let out = run(t, &script)?;
+    if let Some(e) = disk_full(&host.name, &out) {
+        return Err(e);
+    }
     if !out.success() || !ended_with(&out, "OK") {
         return Err(fail("staging", &out));
     }
@@ -353,6 +378,9 @@ pub fn upload(
     if out.success() && stdout.lines().last() == Some(expected.as_str()) {
         return Ok(count);
     }
+    if let Some(e) = disk_full(&host.name, &out) {
+        return Err(e);
+    }
     if out.status == Some(4) {
         return Err(OpError::Failed(format!("upload: {}", out.stderr_line())));
     }
@@ -406,6 +434,9 @@ pub fn verify(
         .param("MANIFEST", manifest_text.to_string())
         .param("FILES", list);
     let out = run(t, &script)?;
+    if let Some(e) = disk_full(&host.name, &out) {
+        return Err(e);
+    }
     if !out.success() || !ended_with(&out, "OK") {
         return Err(fail("verify", &out));
     }

@@ -5,7 +5,34 @@
 # is an flock on .relman/lock held by this shell: it ends, and the kernel drops the
 # lock, on EOF (relman exited or its connection closed) or after 8 s without a
 # heartbeat (the network vanished), so a crashed operator can't leave it behind.
+# Answers (one line): LOCKED <root>, BUSY <owner>, ERR <message>, or why the root
+# can't be written: READONLY <root> (a read-only file system), NOSPACE <root>
+# <bytes free> (the disk is full).
 set -u
+
+# unwritable WHAT: says why WHAT (in the root, the cwd) could not be written, and
+# exits. A redirection's own error text depends on the shell; touch's, in the C
+# locale, says EROFS plainly; a full disk shows in df.
+unwritable() {
+    _t=.relman
+    [ -d "$_t" ] || _t=.
+    case $(LC_ALL=C touch -c -- "$_t" 2>&1) in
+    *"Read-only file system"*)
+        printf 'READONLY\t%s\n' "$(pwd -P)"
+        exit 1
+        ;;
+    esac
+    _free=$(df -P -k . 2>/dev/null | awk 'NR == 2 { print $4 * 1024 }')
+    case $_free in
+    '' | *[!0-9]*) _free= ;;
+    esac
+    if [ -n "$_free" ] && [ "$_free" -lt 65536 ]; then
+        printf 'NOSPACE\t%s\t%s\n' "$(pwd -P)" "$_free"
+        exit 1
+    fi
+    echo "ERR cannot write $1 in $(pwd -P)"
+    exit 1
+}
 cd || exit 97
 mkdir -p -- "$ROOT" 2>/dev/null
 if [ -L "$ROOT" ] && [ ! -e "$ROOT" ]; then
@@ -20,9 +47,10 @@ for _p in .relman .relman/lock .relman/lock.ops .relman/history.jsonl .relman/st
     .relman/pins .relman/bin .relman/run .relman/trash; do
     [ -L "$_p" ] && { echo "ERR $(pwd -P)/$_p is a symlink: relman will not write through it"; exit 1; }
 done
-mkdir -p .relman/pins .relman/staging .relman/bin .relman/run || { echo "ERR cannot create .relman in $ROOT"; exit 1; }
+mkdir -p .relman/pins .relman/staging .relman/bin .relman/run 2>/dev/null || unwritable .relman
 command -v flock >/dev/null 2>&1 || { echo "ERR flock (util-linux) is missing on the host"; exit 1; }
-exec 9>>.relman/lock || { echo "ERR cannot open .relman/lock"; exit 1; }
+# `command`: a failed redirection of a plain `exec` ends the shell before it can say why.
+{ command exec 9>>.relman/lock; } 2>/dev/null || unwritable .relman/lock
 if ! flock -w "$WAIT" 9; then
     printf 'BUSY\t'
     head -c 4096 .relman/lock | tr '\t\n\r' '   '
@@ -32,12 +60,14 @@ fi
 # A remote command outlives its SSH session: scripts of an operation whose relman
 # died may still run. They hold .relman/lock.ops shared (check_token); wait for
 # them, and write our token before letting any script check it.
-command exec 8>>.relman/lock.ops || { echo "ERR cannot open .relman/lock.ops"; exit 1; }
+{ command exec 8>>.relman/lock.ops; } 2>/dev/null || unwritable .relman/lock.ops
 if ! flock -x -w "$OPS_WAIT" 8; then
     printf 'BUSY\t{"by":"an interrupted operation","action":"its last step still runs on the host","since":""}\n'
     exit 4
 fi
-printf '%s,"pid":%s}\n' "$OWNER" "$$" >.relman/lock
+# Checked: on a full disk the owner (and its token) would be lost, and every step
+# after would say the lock was taken by someone else.
+{ printf '%s,"pid":%s}\n' "$OWNER" "$$" >.relman/lock; } 2>/dev/null || unwritable .relman/lock
 exec 8>&-
 printf 'LOCKED\t%s\n' "$(pwd -P)"
 while timeout 8 sh -c 'IFS= read -r _l' 9>&-; do :; done

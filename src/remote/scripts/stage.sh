@@ -19,8 +19,27 @@
 #                                   from the one expected (not worth reading)
 #   M <idx>                         not a regular file
 #   OK | PUBLISHED <from|-> | WITHDRAWN | ABORTED   the step's last line
+# A write that failed on a full disk says so on stderr, `NOSPACE <root> <bytes free>`,
+# and exits 28 (ENOSPC), so relman can tell "the disk filled up" from a bad upload.
 
 _tab=$(printf '\t')
+
+# write_failed WHAT: a write failed. On a full disk (df: under 1 MiB free) that is
+# the cause: NOSPACE on stderr, exit 28; else "cannot WHAT", exit 1.
+write_failed() {
+    # This step's scratch files (.facts.PID.*, .links.PID, .modes.PID) go first.
+    rm -f -- "$ROOT_ABS/.relman/staging/".*".$$" "$ROOT_ABS/.relman/staging/.facts.$$".* 2>/dev/null
+    _free=$(df -P -k . 2>/dev/null | awk 'NR == 2 { print $4 * 1024 }')
+    case $_free in
+    '' | *[!0-9]*) _free= ;;
+    esac
+    if [ -n "$_free" ] && [ "$_free" -lt 1048576 ]; then
+        printf 'NOSPACE\t%s\t%s\n' "$ROOT_ABS" "$_free" >&2
+        exit 28
+    fi
+    echo "cannot $1" >&2
+    exit 1
+}
 
 # check_rel PATH: refuses a path that could leave the release directory.
 check_rel() {
@@ -40,15 +59,19 @@ check_rel() {
 # sha256sum.
 file_facts() {
     _t=$ROOT_ABS/.relman/staging/.facts.$$
-    : >"$_t.ok" && : >"$_t.bi" && : >"$_t.bp" || return 1
+    { : >"$_t.ok" && : >"$_t.bi" && : >"$_t.bp"; } 2>/dev/null || { rm -f -- "$_t".*; return 1; }
+    # Every write to these lists is checked: on a full disk a lost line would
+    # read as a file "not reported", a cut hash as one that "differs".
+    _werr=
     while IFS=$_tab read -r _i _e _p; do
         [ -n "$_i" ] || continue
         if [ -f "./$_p" ] && [ ! -L "./$_p" ]; then
-            printf '%s\t%s\t%s\n' "$_i" "$_e" "$_p" >>"$_t.ok"
+            printf '%s\t%s\t%s\n' "$_i" "$_e" "$_p" >>"$_t.ok" || _werr=1
         else
             printf 'M\t%s\n' "$_i"
         fi
     done
+    [ -z "$_werr" ] || { rm -f -- "$_t".*; return 1; }
     if [ -s "$_t.ok" ]; then
         # Paths go through xargs -0 (no argv limit, no quoting rules); the output
         # keeps the input's order, one line per file.
@@ -62,13 +85,14 @@ file_facts() {
             if [ "$_sz" != "$_e" ]; then
                 printf 'F\t%s\t%s\t%s\t-\n' "$_i" "$_sz" "$_md"
             else
-                printf '%s\t%s\t%s\n' "$_i" "$_sz" "$_md" >>"$_t.bi"
-                printf './%s\000' "$_p" >>"$_t.bp"
+                printf '%s\t%s\t%s\n' "$_i" "$_sz" "$_md" >>"$_t.bi" || _werr=1
+                printf './%s\000' "$_p" >>"$_t.bp" || _werr=1
                 _sum=$((_sum + _sz))
                 _n=$((_n + 1))
             fi
         done <"$_t.ok"
         exec 4<&-
+        [ -z "$_werr" ] || { rm -f -- "$_t".*; return 1; }
         if [ "$_n" -gt 0 ]; then
             # Only the leading hash of each line is used (GNU puts a backslash
             # before it for a name holding one; an old openssl writes
@@ -78,10 +102,10 @@ file_facts() {
                 [ "$(($(wc -l <"$_t.bh")))" -eq "$_n" ]; then
                 :
             else
-                xargs -0 sha256sum -- <"$_t.bp" >"$_t.bh"
+                xargs -0 sha256sum -- <"$_t.bp" >"$_t.bh" || { rm -f -- "$_t".*; return 1; }
             fi
             sed -e 's/^\\//' -e 's/^\([0-9a-f]\{64\}\).*/\1/' \
-                -e 's/^.*= *\([0-9a-f]\{64\}\)$/\1/' "$_t.bh" >"$_t.bx"
+                -e 's/^.*= *\([0-9a-f]\{64\}\)$/\1/' "$_t.bh" >"$_t.bx" || { rm -f -- "$_t".*; return 1; }
             paste "$_t.bi" "$_t.bx" | sed "s/^/F$_tab/"
         fi
     fi
@@ -138,7 +162,7 @@ EOF
             exit 5
         fi
         _l=$ROOT_ABS/.relman/staging/.links.$$
-        : >"$_l" || exit 1
+        : >"$_l" || write_failed "write in $ROOT_ABS/.relman/staging"
         # Hard-link the candidates from the live release; file_facts then proves
         # (size, mode, sha256) which ones relman may keep.
         while IFS=$_tab read -r _i _e _p; do
@@ -155,12 +179,12 @@ EOF
             fi
             _src=$ROOT_ABS/$LIVE/$_p
             if [ -f "$_src" ] && [ ! -L "$_src" ] && ln -- "$_src" "./$_p" 2>/dev/null; then
-                printf '%s\t%s\t%s\n' "$_i" "$_e" "$_p" >>"$_l"
+                printf '%s\t%s\t%s\n' "$_i" "$_e" "$_p" >>"$_l" || write_failed "write in $ROOT_ABS/.relman/staging"
             fi
         done <<EOF
 $CANDS
 EOF
-        file_facts <"$_l" || { rm -f -- "$_l"; echo "cannot read the linked files" >&2; exit 1; }
+        file_facts <"$_l" || { rm -f -- "$_l"; write_failed "read the linked files"; }
         rm -f -- "$_l"
     fi
     printf 'OK\n'
@@ -171,11 +195,11 @@ verify)
     _l=$ROOT_ABS/.relman/staging/.modes.$$
     for _m in 755 644; do
         if [ "$_m" = 755 ]; then _list=$MODE_EXEC; else _list=$MODE_PLAIN; fi
-        : >"$_l" || exit 1
+        : >"$_l" || write_failed "write in $ROOT_ABS/.relman/staging"
         while IFS= read -r _p; do
             [ -n "$_p" ] || continue
             check_rel "$_p" || exit 1
-            printf './%s\000' "$_p" >>"$_l"
+            printf './%s\000' "$_p" >>"$_l" || write_failed "write in $ROOT_ABS/.relman/staging"
         done <<EOF
 $_list
 EOF
@@ -184,13 +208,16 @@ EOF
         fi
     done
     rm -f -- "$_l"
-    printf '%s\n' "$MANIFEST" >.relman.json && chmod 644 .relman.json ||
-        { echo "cannot write the manifest" >&2; exit 1; }
-    printf '%s\n' "$FILES" | file_facts || { echo "cannot read the staged files" >&2; exit 1; }
+    { printf '%s\n' "$MANIFEST" >.relman.json; } 2>/dev/null || write_failed "write the manifest"
+    chmod 644 .relman.json || { echo "cannot set the manifest's mode" >&2; exit 1; }
+    printf '%s\n' "$FILES" | file_facts || write_failed "read the staged files"
     printf 'OK\n'
     ;;
 publish)
-    [ -d "$_stage" ] && [ ! -L "$_stage" ] || { echo "the staged release $_stage is missing" >&2; exit 1; }
+    if [ ! -d "$_stage" ] || [ -L "$_stage" ]; then
+        echo "the staged release $_stage is missing" >&2
+        exit 1
+    fi
     if [ -e "$NAME" ] || [ -L "$NAME" ]; then
         echo "$NAME already exists in $ROOT_ABS: not replaced" >&2
         exit 5

@@ -14,6 +14,19 @@
 set -u
 cd || exit 97
 cd -P -- "$ROOT" 2>/dev/null || { echo "cannot enter the root $ROOT" >&2; exit 1; }
+_root=$(pwd -P)
+# On a full disk (df: under 1 MiB free) a failed write says so: NOSPACE <root>
+# <bytes free> on stderr, exit 28 (ENOSPC).
+write_failed() {
+    _free=$(df -P -k . 2>/dev/null | awk 'NR == 2 { print $4 * 1024 }')
+    case $_free in '' | *[!0-9]*) _free= ;; esac
+    if [ -n "$_free" ] && [ "$_free" -lt 1048576 ]; then
+        printf 'NOSPACE\t%s\t%s\n' "$_root" "$_free" >&2
+        exit 28
+    fi
+    echo "cannot write $1 on the host" >&2
+    exit 1
+}
 grep -qF "\"token\":\"$TOKEN\"" .relman/lock 2>/dev/null || { echo "the host lock was lost" >&2; exit 4; }
 cd -P -- ".relman/staging/$NAME" 2>/dev/null || { echo "the staging directory is missing" >&2; exit 1; }
 _mb=1048576
@@ -30,7 +43,7 @@ while IFS= read -r _h; do
     # reports; a write error (disk full) is its exit status. One process per file
     # under 1 MiB, two above.
     if [ "$_s" -eq 0 ]; then
-        : >"./$_p"
+        { : >"./$_p"; } 2>/dev/null
     elif [ "$_s" -lt "$_mb" ]; then
         dd of="./$_p" bs="$_s" count=1 iflag=fullblock 2>/dev/null
     else
@@ -40,7 +53,7 @@ while IFS= read -r _h; do
                     dd bs=$((_s % _mb)) count=1 iflag=fullblock 2>/dev/null
                 fi
         } >"./$_p"
-    fi || { echo "cannot write $_p on the host (disk full?)" >&2; exit 1; }
+    fi 2>/dev/null || write_failed "$_p"
     _n=$((_n + 1))
 done
 echo "the upload stream ended early" >&2

@@ -97,6 +97,7 @@ fn bastion_target(t: &Target, j: &Jump) -> Target {
         identities,
         known_hosts: t.known_hosts.clone(),
         timeout: t.timeout,
+        stall: t.stall,
         home: t.home.clone(),
         jump: None,
     }
@@ -783,6 +784,7 @@ mod tests {
             identities: vec![PathBuf::from("/k/t"), PathBuf::from("/k/b")],
             known_hosts: PathBuf::from("/kh"),
             timeout: Duration::from_secs(3),
+            stall: Duration::from_secs(60),
             home: None,
             jump: Some(j.clone()),
         };
@@ -810,6 +812,7 @@ mod tests {
             identities: vec![],
             known_hosts: PathBuf::from("/kh"),
             timeout: Duration::from_secs(3),
+            stall: Duration::from_secs(60),
             home: None,
             jump: Some(j.clone()),
         };

@@ -80,13 +80,14 @@ impl Transport for SshTransport {
             Some(c) => (c, true),
             None => (self.open()?, false),
         };
-        let result = match pump::exec(&conn, command, stdin, progress, limit) {
+        let stall = || pump::Stall::new(&self.target.label(), self.target.stall);
+        let result = match pump::exec(&conn, command, stdin, progress, limit, stall()) {
             // An idle connection may have died (host rebooted, sshd restarted, NAT
             // timeout): the command never started, so a fresh connection may run it.
             Err(ExecError::NotStarted(_)) if reused => {
                 drop(conn);
                 let conn = self.open()?;
-                let r = pump::exec(&conn, command, stdin, progress, limit);
+                let r = pump::exec(&conn, command, stdin, progress, limit, stall());
                 (conn, r)
             }
             r => (conn, r),
@@ -104,7 +105,13 @@ impl Transport for SshTransport {
 
     fn spawn(&self, command: &str) -> Result<Box<dyn Process>, RemoteError> {
         let conn = self.open()?;
-        let p = pump::SshProcess::start(conn, command, self.target.op_timeout())?;
+        let p = pump::SshProcess::start(
+            conn,
+            command,
+            self.target.op_timeout(),
+            &self.target.label(),
+            self.target.stall,
+        )?;
         Ok(Box::new(p))
     }
 

@@ -9,6 +9,13 @@
 //! - `Channel::flush` *discards* unread incoming data: never called;
 //! - libssh2 does not notice a remote close on write: after the remote EOF we
 //!   check for the close before waiting on a window that will never open.
+//!
+//! A frozen host (its sshd stopped, a hung VM, a black-holing middlebox) keeps the
+//! TCP connection open, so neither TCP nor our keepalives (libssh2 swallows their
+//! replies) ever fail. So a started command that moves no byte — nothing taken from
+//! its stdin, nothing read from its stdout or stderr — for `stall_timeout` is given
+//! up ([`Stall`]): relman returns `RemoteError::Stalled` naming the host, and the
+//! connection (with any lock holder on it) is dropped.
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -105,6 +112,49 @@ impl Idle {
     }
 }
 
+/// How long since a started command last moved a byte; past `limit`, it is given up.
+pub(super) struct Stall {
+    limit: Duration,
+    last: Instant,
+    host: String,
+}
+
+impl Stall {
+    pub fn new(host: &str, limit: Duration) -> Self {
+        Stall {
+            limit,
+            last: Instant::now(),
+            host: host.to_string(),
+        }
+    }
+
+    /// A byte moved: the command is alive.
+    fn moved(&mut self) {
+        self.last = Instant::now();
+    }
+
+    /// `Err(Stalled)` once nothing moved for the limit.
+    fn check(&self, what: &str) -> Result<(), RemoteError> {
+        if self.last.elapsed() < self.limit {
+            return Ok(());
+        }
+        Err(RemoteError::Stalled {
+            host: self.host.clone(),
+            what: what.to_string(),
+            silent: humantime::format_duration(self.limit).to_string(),
+        })
+    }
+
+    /// How long to wait at most before looking again.
+    fn tick(&self) -> Duration {
+        TICK.min(self.limit.saturating_sub(self.last.elapsed()))
+            .max(Duration::from_millis(10))
+    }
+}
+
+/// What a started command is said to be doing when it stalls.
+const RUNNING: &str = "a command ran there";
+
 /// Repeats a libssh2 call while it says EAGAIN, for at most `limit`.
 pub(super) fn retry<T>(
     conn: &Conn,
@@ -132,10 +182,11 @@ pub(super) fn retry<T>(
     }
 }
 
-/// Like `retry` without a limit (a command may legitimately run for hours);
-/// keepalives and TCP timeouts catch a dead peer.
-fn retry_forever<T>(
+/// Like `retry`, for the end of a command that has run (its close may take as long
+/// as the host needs): given up only when nothing comes for the stall limit.
+fn retry_stalling<T>(
     conn: &Conn,
+    stall: &Stall,
     what: &str,
     mut f: impl FnMut() -> Result<T, ssh2::Error>,
 ) -> Result<T, RemoteError> {
@@ -143,7 +194,10 @@ fn retry_forever<T>(
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(e) if is_eagain(&e) => idle.wait(conn, TICK)?,
+            Err(e) if is_eagain(&e) => {
+                stall.check(RUNNING)?;
+                idle.wait(conn, stall.tick())?
+            }
             Err(e) => return Err(ssh_err(what, &e)),
         }
     }
@@ -215,16 +269,19 @@ fn remote_closed(ch: &mut Channel) -> Result<bool, RemoteError> {
 }
 
 /// Runs one command: stdin streamed in 1 MiB chunks then EOF, stdout and stderr
-/// drained together, status from exit-status / exit-signal after the close.
+/// drained together, status from exit-status / exit-signal after the close. Given
+/// up when no byte moves for `stall`'s limit.
 pub(super) fn exec(
     conn: &Conn,
     command: &str,
     stdin: &mut dyn Read,
     progress: &mut dyn FnMut(u64),
     limit: Duration,
+    mut stall: Stall,
 ) -> Result<ExecOutput, ExecError> {
     let mut ch = start(conn, command, limit)?;
-    pump(conn, &mut ch, stdin, progress).map_err(ExecError::Started)
+    stall.moved();
+    pump(conn, &mut ch, stdin, progress, &mut stall).map_err(ExecError::Started)
 }
 
 fn pump(
@@ -232,6 +289,7 @@ fn pump(
     ch: &mut Channel,
     stdin: &mut dyn Read,
     progress: &mut dyn FnMut(u64),
+    stall: &mut Stall,
 ) -> Result<ExecOutput, RemoteError> {
     let mut out = ExecOutput::default();
     let mut inbuf = vec![0u8; FIRST_BUF];
@@ -310,13 +368,19 @@ fn pump(
                 break;
             }
         }
-        if !moved {
-            idle.wait(conn, TICK)?;
+        if moved {
+            stall.moved();
+        } else {
+            stall.check(RUNNING)?;
+            idle.wait(conn, stall.tick())?;
         }
     }
     // Wait for the server's close (it follows the exit status), then close ours.
-    retry_forever(conn, "waiting for the command to end", || ch.wait_close())?;
-    retry_forever(conn, "closing the channel", || ch.close())?;
+    stall.moved();
+    retry_stalling(conn, stall, "waiting for the command to end", || {
+        ch.wait_close()
+    })?;
+    retry_stalling(conn, stall, "closing the channel", || ch.close())?;
     let signal = ch
         .exit_signal()
         .map_err(|e| ssh_err("reading the exit signal", &e))?;
@@ -348,10 +412,21 @@ pub(super) struct SshProcess {
     buf: Vec<u8>,
     eof: bool,
     rbuf: Vec<u8>,
+    /// The host's label and stall limit, for each read and write.
+    host: String,
+    stall: Duration,
+    /// Silence the next `read_line` may see on top of the stall limit.
+    allowance: Duration,
 }
 
 impl SshProcess {
-    pub fn start(conn: Conn, command: &str, limit: Duration) -> Result<Self, RemoteError> {
+    pub fn start(
+        conn: Conn,
+        command: &str,
+        limit: Duration,
+        host: &str,
+        stall: Duration,
+    ) -> Result<Self, RemoteError> {
         let ch = start(&conn, command, limit).map_err(ExecError::into_inner)?;
         Ok(SshProcess {
             channel: Some(ch),
@@ -359,6 +434,9 @@ impl SshProcess {
             buf: Vec::new(),
             eof: false,
             rbuf: vec![0u8; FIRST_BUF],
+            host: host.to_string(),
+            stall,
+            allowance: Duration::ZERO,
         })
     }
 }
@@ -378,6 +456,7 @@ impl Process for SshProcess {
         };
         let mut idle = Idle::new();
         let mut stderr = Vec::new();
+        let mut stall = Stall::new(&self.host, self.stall + self.allowance);
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
@@ -398,8 +477,11 @@ impl Process for SshProcess {
                 self.eof = true;
                 continue;
             }
-            if !moved {
-                idle.wait(&self.conn, TICK).map_err(to_io)?;
+            if moved {
+                stall.moved();
+            } else {
+                stall.check(RUNNING).map_err(to_io)?;
+                idle.wait(&self.conn, stall.tick()).map_err(to_io)?;
             }
         }
     }
@@ -418,6 +500,7 @@ impl Process for SshProcess {
         }
         let mut idle = Idle::new();
         let mut done = 0;
+        let stall = Stall::new(&self.host, self.stall);
         while done < data.len() {
             match ch.write(&data[done..]) {
                 Ok(n) if n > 0 => {
@@ -436,9 +519,14 @@ impl Process for SshProcess {
                 }
                 Err(e) => return Err(e),
             }
-            idle.wait(&self.conn, TICK).map_err(to_io)?;
+            stall.check(RUNNING).map_err(to_io)?;
+            idle.wait(&self.conn, stall.tick()).map_err(to_io)?;
         }
         Ok(())
+    }
+
+    fn allow_silence(&mut self, extra: Duration) {
+        self.allowance = extra;
     }
 }
 

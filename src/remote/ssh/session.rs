@@ -53,6 +53,9 @@ pub(super) struct Target {
     pub identities: Vec<PathBuf>,
     pub known_hosts: PathBuf,
     pub timeout: Duration,
+    /// How long a started command may move no byte before it is given up
+    /// (`stall_timeout`).
+    pub stall: Duration,
     /// The user's home (from the config's environment), for the default keys.
     pub home: Option<PathBuf>,
     /// The jump host to go through, if any (ProxyJump).
@@ -87,6 +90,7 @@ impl Target {
             identities: host.identities.clone(),
             known_hosts: cfg.known_hosts.clone(),
             timeout: cfg.connect_timeout.max(Duration::from_millis(1)),
+            stall: cfg.stall_timeout.max(Duration::from_millis(1)),
             home: cfg.env.home.clone(),
             jump,
         })
