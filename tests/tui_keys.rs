@@ -437,7 +437,7 @@ fn prune_asks_for_a_plan_then_confirms() {
         Msg::Worker(Event::Plan {
             host: "batch-1".into(),
             at: fixture::now(),
-            result: Ok((state, report)),
+            result: Ok((state, Box::new(report))),
         }),
     );
     assert_eq!(dialog_focus(&a), Some(Button::Cancel));
@@ -459,7 +459,7 @@ fn prune_confirms_with_y() {
         Msg::Worker(Event::Plan {
             host: "batch-1".into(),
             at: fixture::now(),
-            result: Ok((state, report)),
+            result: Ok((state, Box::new(report))),
         }),
     );
     assert_eq!(

@@ -135,7 +135,7 @@ fn prune_dialog_shows_the_plan_with_reasons() {
         Msg::Worker(Event::Plan {
             host: "batch-1".into(),
             at: fixture::now(),
-            result: Ok((state, report)),
+            result: Ok((state, Box::new(report))),
         }),
     );
     insta::assert_snapshot!(text(&app, 100, 30));
@@ -150,8 +150,16 @@ fn prune_dialog_shows_what_the_hosts_check_keeps() {
     let state = fixture::batch1();
     let plan = plan::prune_plan(&state, 3, fixture::now());
     let mut report = PruneReport::planned("batch-1", plan, true);
-    let deletions: Vec<String> = report.plan.deletions().map(|(n, _)| n.to_string()).collect();
-    assert_eq!(deletions.len(), 2, "the bad one and an old one: {deletions:?}");
+    let deletions: Vec<String> = report
+        .plan
+        .deletions()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(
+        deletions.len(),
+        2,
+        "the bad one and an old one: {deletions:?}"
+    );
     report.outcomes = vec![
         (deletions[0].clone(), Outcome::WouldDelete),
         (deletions[1].clone(), Outcome::Kept(Skip::Launched)),
@@ -161,7 +169,7 @@ fn prune_dialog_shows_what_the_hosts_check_keeps() {
         Msg::Worker(Event::Plan {
             host: "batch-1".into(),
             at: fixture::now(),
-            result: Ok((state, report)),
+            result: Ok((state, Box::new(report))),
         }),
     );
     let s = text(&app, 100, 30);
@@ -171,7 +179,9 @@ fn prune_dialog_shows_what_the_hosts_check_keeps() {
         .find(|l| l.contains(&deletions[1]))
         .expect("the launched job's release is listed");
     assert!(
-        kept.contains("keep") && kept.contains("in use by a launched job") && !kept.contains("delete"),
+        kept.contains("keep")
+            && kept.contains("in use by a launched job")
+            && !kept.contains("delete"),
         "{kept}"
     );
     insta::assert_snapshot!(s);

@@ -86,7 +86,10 @@ pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemT
 /// The list table's line for what a prune could not remove from `.relman/trash`.
 pub fn trash_line(st: &HostState) -> Option<String> {
     let t = st.trash.as_ref()?;
-    let size = t.bytes.map(|b| format!(", {}", size(b))).unwrap_or_default();
+    let size = t
+        .bytes
+        .map(|b| format!(", {}", size(b)))
+        .unwrap_or_default();
     Some(format!(
         "trash: {} pruned release(s) not removed, {} file(s){size} left in {}/.relman/trash \
          (not removable by the SSH user: remove them as their owner or root)",
@@ -544,6 +547,9 @@ mod tests {
              their owner or root)"
         );
         let v = host_json(&host(), &Ok(st), now);
-        assert_eq!(v["trash"], json!({"entries": 1, "files": 3, "bytes": 12000}));
+        assert_eq!(
+            v["trash"],
+            json!({"entries": 1, "files": 3, "bytes": 12000})
+        );
     }
 }

@@ -268,12 +268,12 @@ impl PruneReport {
     /// were still there: what a dry run would delete (all of them before the host
     /// was asked).
     pub fn to_delete(&self) -> impl Iterator<Item = &crate::model::ReleaseName> {
-        self.plan.deletions().filter_map(|(n, _)| {
-            match self.outcome(n.as_str()) {
+        self.plan
+            .deletions()
+            .filter_map(|(n, _)| match self.outcome(n.as_str()) {
                 Some(Outcome::Kept(_) | Outcome::Gone) => None,
                 _ => Some(n),
-            }
-        })
+            })
     }
 
     /// Every release, newest first, with verdict and outcome.
@@ -520,9 +520,8 @@ fn reason(s: &str) -> Option<String> {
 
 /// A user name as `id -un` prints it (or a uid): printable, no blanks.
 fn user_name(s: &str) -> Option<String> {
-    let ok = !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let ok =
+        !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
     ok.then(|| s.to_string())
 }
 
@@ -754,7 +753,10 @@ mod tests {
             format!("relman-prune\t1\nfailed\t{A}\tmove\troot\t\tPermission denied\ndone\n"),
             format!("relman-prune\t1\nfailed\t{A}\tmove\troot\tu\ndone\n"),
         ] {
-            assert!(parse_output(bad.as_bytes(), &one, &[], false).is_err(), "{bad:?}");
+            assert!(
+                parse_output(bad.as_bytes(), &one, &[], false).is_err(),
+                "{bad:?}"
+            );
         }
         // A dry run never trashes or fails a move.
         let dry = format!("relman-prune\t1\ntrashed\t{A}\t1\tPermission denied\ndone\n");

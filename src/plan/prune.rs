@@ -403,7 +403,10 @@ mod tests {
     fn the_brief_scenario_with_keep_one_deletes_r4_and_r3() {
         // The live r6 is the newest good release: it takes the one place.
         let p = prune_plan(&scenario(), 1, now());
-        assert_eq!(p.verdict(&r(6)), Some(&Verdict::Keep(vec![KeepReason::Live])));
+        assert_eq!(
+            p.verdict(&r(6)),
+            Some(&Verdict::Keep(vec![KeepReason::Live]))
+        );
         assert_eq!(p.verdict(&r(4)), Some(&Verdict::Delete(DeleteReason::Old)));
         assert_eq!(p.verdict(&r(3)), Some(&Verdict::Delete(DeleteReason::Old)));
         // Bad first, then old, each oldest first.
@@ -488,7 +491,10 @@ mod tests {
         // keep 4: r10, r9, r8 (protected) and r7 take the places; r2 and r1 stay for
         // their job and pin without pushing r7 out.
         let p = prune_plan(&window_host(), 4, now());
-        assert_eq!(p.verdict(&r(7)).unwrap().to_string(), "keep: among newest 4");
+        assert_eq!(
+            p.verdict(&r(7)).unwrap().to_string(),
+            "keep: among newest 4"
+        );
         assert_eq!(p.verdict(&r(6)), Some(&Verdict::Delete(DeleteReason::Old)));
         assert_eq!(
             p.verdict(&r(2)).unwrap().to_string(),
@@ -530,11 +536,17 @@ mod tests {
         st.history.push(rollback(&r(3), &r(2)));
         assert!(bad_releases(&st.history).contains(r(3).as_str()));
         let p = prune_plan(&st, 2, now());
-        assert_eq!(p.verdict(&r(3)), Some(&Verdict::Keep(vec![KeepReason::Live])));
+        assert_eq!(
+            p.verdict(&r(3)),
+            Some(&Verdict::Keep(vec![KeepReason::Live]))
+        );
         assert!(p.verdict(&r(1)).is_some_and(|v| !v.is_delete()));
         assert_eq!(deletions(&p), []);
         let p = prune_plan(&st, 1, now());
-        assert_eq!(p.verdict(&r(3)), Some(&Verdict::Keep(vec![KeepReason::Live])));
+        assert_eq!(
+            p.verdict(&r(3)),
+            Some(&Verdict::Keep(vec![KeepReason::Live]))
+        );
         assert_eq!(deletions(&p), [(r(1), DeleteReason::Old)]);
     }
 

@@ -568,7 +568,12 @@ mod tests {
         );
         let st = parse_scan(with("trash\t1\t0\t?").as_bytes(), "r", "batch", "batch_").unwrap();
         assert_eq!(st.trash.unwrap().bytes, None);
-        for bad in ["trash\t1\t2", "trash\tx\t1\t1", "trash\t1\t-1\t1", "trash\t1\t1\t1k"] {
+        for bad in [
+            "trash\t1\t2",
+            "trash\tx\t1\t1",
+            "trash\t1\t-1\t1",
+            "trash\t1\t1\t1k",
+        ] {
             let e = parse_scan(with(bad).as_bytes(), "r", "batch", "batch_").unwrap_err();
             assert!(e.line > 0, "{bad:?}: {e}");
         }

@@ -74,7 +74,7 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
                 // The same question `prune --dry-run` asks: the dialog shows the
                 // host's answer, not a plan made without it.
                 let result = on_host(&sh, &host, move |t, h| {
-                    ops::prune::dry_run_with_state(t, h, keep)
+                    ops::prune::dry_run_with_state(t, h, keep).map(|(s, r)| (s, Box::new(r)))
                 })
                 .await
                 .map_err(|f| f.message);

@@ -36,7 +36,7 @@ pub enum Pending {
         host: String,
         keep: usize,
         /// The host's dry-run answer: the plan and its checks of each deletion.
-        report: PruneReport,
+        report: Box<PruneReport>,
     },
     Pin {
         host: String,

@@ -179,7 +179,7 @@ pub enum Event {
     Plan {
         host: String,
         at: SystemTime,
-        result: Result<(HostState, PruneReport), String>,
+        result: Result<(HostState, Box<PruneReport>), String>,
     },
     /// A single-host operation ended; `Ok` carries a one-line summary.
     Done {
