@@ -165,7 +165,7 @@ for _id in $PINS; do
     fi
 done
 for _f in .relman/pins/*.json; do
-    [ -f "$_f" ] && [ ! -L "$_f" ] || continue
+    { [ -f "$_f" ] && [ ! -L "$_f" ]; } || continue
     case ${_f##*/} in *[!A-Za-z0-9._-]*) continue ;; esac
     _pr=$(pin_release "$_f")
     is_release "$_pr" || continue
@@ -181,8 +181,8 @@ _staged=0
 for _s in $STAGING; do
     is_release "$_s" || continue
     _sd=.relman/staging/$_s
-    [ -d "$_sd" ] && [ ! -L "$_sd" ] || continue
-    rm -rf -- "$ROOT_ABS/$_sd" 2>/dev/null
+    { [ -d "$_sd" ] && [ ! -L "$_sd" ]; } || continue
+    rm -rf -- "${ROOT_ABS:?}/$_sd" 2>/dev/null
     if [ ! -e "$_sd" ]; then
         printf 'staging\t%s\n' "$_s"
         _staged=$((_staged + 1))
