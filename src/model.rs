@@ -388,6 +388,21 @@ pub struct HostState {
     /// Things the scan could not read but that don't stop the host from being listed
     /// (a history line that is not JSON, an unreadable pin file).
     pub warnings: Vec<String>,
+    /// What a prune moved out of the root but could not remove (`None`: the trash is
+    /// empty).
+    pub trash: Option<Trash>,
+}
+
+/// `.relman/trash` when a prune could not empty it (files of another user inside a
+/// release): no longer releases, but still taking space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trash {
+    /// Entries directly in `.relman/trash` (one per release moved there).
+    pub entries: usize,
+    /// Files (not directories) left, as far as the SSH user can see.
+    pub files: u64,
+    /// Their size, when `du` could tell.
+    pub bytes: Option<u64>,
 }
 
 impl HostState {
@@ -409,6 +424,7 @@ impl HostState {
             staging: Vec::new(),
             scanned_at,
             warnings: Vec::new(),
+            trash: None,
         }
     }
 

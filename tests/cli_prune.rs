@@ -66,11 +66,11 @@ fn dry_run_shows_the_plan_then_prune_does_it() {
         [
             (r(5), "keep".into()),
             (r(4), "keep".into()),
-            (r(3), "keep".into()),
+            (r(3), "delete".into()),
             (r(2), "delete".into()),
             (r(1), "delete".into())
         ],
-        "live, previous, newest 1, then old"
+        "live (the newest 1: keep counts it), previous, then old"
     );
     assert!(
         rels[0]["reasons"]

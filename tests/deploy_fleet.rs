@@ -435,7 +435,8 @@ fn jobs_launched_during_twenty_deploys_always_see_a_whole_release() {
         &failures[..failures.len().min(5)]
     );
     assert!(runs.load(Ordering::Relaxed) >= 20, "the loop ran");
-    // --prune kept the releases to the keep policy (3 + the previous).
+    // --prune kept the releases to the keep policy (the newest 3, live and previous
+    // among them, + any a job still held).
     let left = releases(f.root(0));
     assert!(left.len() <= 5, "{left:?}");
     assert_eq!(

@@ -533,7 +533,7 @@ impl Arena {
     }
 
     /// The releases prune must keep with `--keep keep`, from `list --json`: the live
-    /// one, the previous one, the newest `keep` good ones.
+    /// one, the previous one, the newest `keep` good ones (counting those two).
     fn protected(&self, keep: usize) -> Vec<String> {
         let out = self.run(&["list", "--json"]);
         let v = json(&out);
@@ -542,10 +542,12 @@ impl Arena {
         let mut good = 0;
         for r in h["releases"].as_array().cloned().unwrap_or_default() {
             let name = r["name"].as_str().unwrap().to_string();
-            if r["current"] == true || r["previous"] == true {
-                p.push(name);
-            } else if r["bad"] != true && good < keep {
+            // The newest `keep` good releases, live and previous among them (SPEC §4).
+            let newest = r["bad"] != true && good < keep;
+            if newest {
                 good += 1;
+            }
+            if r["current"] == true || r["previous"] == true || newest {
                 p.push(name);
             }
         }

@@ -145,8 +145,9 @@ impl Soak {
         c
     }
 
-    /// What prune must keep on each host: live, previous, newest KEEP good ones,
-    /// pinned ones (from `list --json`, before the prune).
+    /// What prune must keep on each host: live, previous, the newest KEEP good ones
+    /// (counting live and previous among them), pinned ones (from `list --json`,
+    /// before the prune).
     fn protected(&self) -> Vec<Vec<String>> {
         let v = json(&self.ok(&["list", "--json"]));
         (0..HOSTS)
@@ -164,10 +165,12 @@ impl Soak {
                             .and_then(|t| humantime::parse_rfc3339(t).ok())
                             .is_some_and(|t| t > soon)
                     });
-                    if r["current"] == true || r["previous"] == true || pinned {
-                        p.push(name);
-                    } else if r["bad"] != true && good < KEEP {
+                    // The newest KEEP good releases, protected ones among them (SPEC §4).
+                    let newest = r["bad"] != true && good < KEEP;
+                    if newest {
                         good += 1;
+                    }
+                    if r["current"] == true || r["previous"] == true || pinned || newest {
                         p.push(name);
                     }
                 }

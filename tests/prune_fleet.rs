@@ -87,8 +87,9 @@ fn the_brief_scenario_over_ssh() {
         (7, "delete: bad (rolled back from)".into()),
         (6, "keep: live".into()),
         (5, "keep: previous (rollback target)".into()),
+        // keep 3 counts live r6 and previous r5 (SPEC §4): r4 is the third, r3 is old.
         (4, "keep: among newest 3".into()),
-        (3, "keep: among newest 3".into()),
+        (3, "delete: old".into()),
         (
             2,
             format!(
@@ -108,15 +109,15 @@ fn the_brief_scenario_over_ssh() {
 
     let rep = ops::prune::prune(t, &h, 3, false).unwrap();
     assert_eq!(prune_table(&rep), want);
-    assert_eq!(rep.deleted(), [r(7), r(8)]);
-    let mut left: Vec<String> = (1..=6).map(r).collect();
+    assert_eq!(rep.deleted(), [r(7), r(8), r(3)]);
+    let mut left: Vec<String> = [1, 2, 4, 5, 6].into_iter().map(r).collect();
     left.extend(["batch".into(), "logs".into(), "tools".into()]);
     left.sort();
     assert_eq!(root_entries(&root), left);
     assert!(root.join("logs/batch.log").exists());
     assert_eq!(
         last_history(&root)["note"],
-        format!("deleted {}, {}", r(7), r(8))
+        format!("deleted {}, {}, {}", r(7), r(8), r(3))
     );
     assert!(root.join(".relman/bin/launch").exists());
     drop(job);
@@ -136,11 +137,8 @@ fn the_mtime_trap_over_ssh() {
         ),
     );
     let rep = ops::prune::prune(t.as_ref(), &h, 1, false).unwrap();
-    assert_eq!(rep.deleted(), [r(1), r(2)]);
-    assert_eq!(
-        root_entries(f.root(0)),
-        ["batch".to_string(), r(3), r(4), r(5)]
-    );
+    assert_eq!(rep.deleted(), [r(1), r(2), r(3)]);
+    assert_eq!(root_entries(f.root(0)), ["batch".to_string(), r(4), r(5)]);
 }
 
 #[test]

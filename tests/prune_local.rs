@@ -132,17 +132,19 @@ fn the_brief_scenario_dry_run_then_prune() {
         dry.outcomes,
         [
             (r(7), ops::prune::Outcome::WouldDelete),
-            (r(8), ops::prune::Outcome::WouldDelete)
+            (r(8), ops::prune::Outcome::WouldDelete),
+            (r(3), ops::prune::Outcome::WouldDelete)
         ],
         "the host's own checks agree"
     );
+    // keep 3 counts the live r6 and the previous r5 (SPEC §4): r4 is the third.
     let want = rows(&[
         (8, "delete: bad (rolled back from)"),
         (7, "delete: bad (rolled back from)"),
         (6, "keep: live"),
         (5, "keep: previous (rollback target)"),
         (4, "keep: among newest 3"),
-        (3, "keep: among newest 3"),
+        (3, "delete: old"),
         (
             2,
             &format!(
@@ -166,13 +168,16 @@ fn the_brief_scenario_dry_run_then_prune() {
         want,
         "the same plan, made under the lock"
     );
-    assert_eq!(rep.deleted(), [r(7), r(8)], "bad ones, oldest first");
+    assert_eq!(
+        rep.deleted(),
+        [r(7), r(8), r(3)],
+        "bad ones, oldest first, then old"
+    );
     assert!(!rep.failed());
     let mut left = vec![
         "batch".to_string(),
         r(1),
         r(2),
-        r(3),
         r(4),
         r(5),
         r(6),
@@ -196,7 +201,7 @@ fn the_brief_scenario_dry_run_then_prune() {
     assert_eq!(last["from"], serde_json::Value::Null);
     assert_eq!(
         last["note"],
-        format!("deleted {}, {}", r(7), r(8)),
+        format!("deleted {}, {}, {}", r(7), r(8), r(3)),
         "{last}"
     );
     // The launcher was installed on the way.
@@ -210,7 +215,7 @@ fn the_brief_scenario_dry_run_then_prune() {
     let v = serde_json::to_value(&rep).unwrap();
     assert_eq!(v["keep"], 3);
     assert_eq!(v["dry_run"], false);
-    assert_eq!(v["deleted"], serde_json::json!([r(7), r(8)]));
+    assert_eq!(v["deleted"], serde_json::json!([r(7), r(8), r(3)]));
     assert_eq!(v["releases"][0]["name"], r(8));
     assert_eq!(v["releases"][0]["verdict"], "delete");
     assert_eq!(v["releases"][0]["result"], "deleted");
@@ -243,15 +248,15 @@ fn the_mtime_trap_does_not_change_what_is_kept() {
         rows(&[
             (5, "keep: live"),
             (4, "keep: previous (rollback target)"),
-            (3, "keep: among newest 1"),
+            (3, "delete: old"),
             (2, "delete: old"),
             (1, "delete: old"),
         ])
     );
-    assert_eq!(rep.deleted(), [r(1), r(2)]);
+    assert_eq!(rep.deleted(), [r(1), r(2), r(3)]);
     assert_eq!(
         root_entries(Path::new(&h.root)),
-        ["batch".to_string(), r(3), r(4), r(5)]
+        ["batch".to_string(), r(4), r(5)]
     );
 }
 

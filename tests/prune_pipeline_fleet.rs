@@ -286,8 +286,9 @@ fn the_brief_scenario_through_the_binary() {
             (r(7), "delete: bad (rolled back from)".into()),
             (r(6), "keep: live".into()),
             (r(5), "keep: previous (rollback target)".into()),
+            // keep 3 counts live r6 and previous r5 (SPEC §4): r4 is the third.
             (r(4), "keep: among newest 3".into()),
-            (r(3), "keep: among newest 3".into()),
+            (r(3), "delete: old".into()),
             (r(2), pinned),
             (r(1), format!("keep: running job (pid {pid})")),
         ],
@@ -298,10 +299,10 @@ fn the_brief_scenario_through_the_binary() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         v["hosts"][0]["deleted"],
-        serde_json::json!([r(7), r(8)]),
+        serde_json::json!([r(7), r(8), r(3)]),
         "{v}"
     );
-    let mut left: Vec<String> = (1..=6).map(r).collect();
+    let mut left: Vec<String> = [1, 2, 4, 5, 6].into_iter().map(r).collect();
     left.extend(["batch".into(), "logs".into(), "tools".into()]);
     left.sort();
     assert_eq!(root_entries(&root), left);

@@ -431,12 +431,13 @@ fn prune_asks_for_a_plan_then_confirms() {
     assert!(a.overlay.is_none(), "nothing to confirm before the plan");
     let state = fixture::batch1();
     let plan = relman::plan::prune_plan(&state, 3, fixture::now());
+    let report = relman::ops::prune::PruneReport::planned("batch-1", plan, true);
     update(
         &mut a,
         Msg::Worker(Event::Plan {
             host: "batch-1".into(),
             at: fixture::now(),
-            result: Ok((state, plan)),
+            result: Ok((state, Box::new(report))),
         }),
     );
     assert_eq!(dialog_focus(&a), Some(Button::Cancel));
@@ -452,12 +453,13 @@ fn prune_confirms_with_y() {
     ch(&mut a, 'p');
     let state = fixture::batch1();
     let plan = relman::plan::prune_plan(&state, 3, fixture::now());
+    let report = relman::ops::prune::PruneReport::planned("batch-1", plan, true);
     update(
         &mut a,
         Msg::Worker(Event::Plan {
             host: "batch-1".into(),
             at: fixture::now(),
-            result: Ok((state, plan)),
+            result: Ok((state, Box::new(report))),
         }),
     );
     assert_eq!(

@@ -8,6 +8,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
+use relman::ops::prune::{Outcome, PruneReport, Skip};
 use relman::plan;
 use relman::tui::app::{App, Cmd, Event, Failure, Msg, OpKind, update};
 use relman::tui::fixture;
@@ -122,15 +123,68 @@ fn prune_dialog_shows_the_plan_with_reasons() {
     );
     let state = fixture::batch1();
     let plan = plan::prune_plan(&state, 3, fixture::now());
+    // The host's dry run agrees with every deletion.
+    let mut report = PruneReport::planned("batch-1", plan, true);
+    report.outcomes = report
+        .plan
+        .deletions()
+        .map(|(n, _)| (n.to_string(), Outcome::WouldDelete))
+        .collect();
     update(
         &mut app,
         Msg::Worker(Event::Plan {
             host: "batch-1".into(),
             at: fixture::now(),
-            result: Ok((state, plan)),
+            result: Ok((state, Box::new(report))),
         }),
     );
     insta::assert_snapshot!(text(&app, 100, 30));
+}
+
+/// The dialog shows the host's dry-run verdicts, as `prune --dry-run` prints them: an
+/// old release another user's launched job holds is "keep", not "delete".
+#[test]
+fn prune_dialog_shows_what_the_hosts_check_keeps() {
+    let mut app = sized(100, 30);
+    ch(&mut app, 'p');
+    let state = fixture::batch1();
+    let plan = plan::prune_plan(&state, 3, fixture::now());
+    let mut report = PruneReport::planned("batch-1", plan, true);
+    let deletions: Vec<String> = report
+        .plan
+        .deletions()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(
+        deletions.len(),
+        2,
+        "the bad one and an old one: {deletions:?}"
+    );
+    report.outcomes = vec![
+        (deletions[0].clone(), Outcome::WouldDelete),
+        (deletions[1].clone(), Outcome::Kept(Skip::Launched)),
+    ];
+    update(
+        &mut app,
+        Msg::Worker(Event::Plan {
+            host: "batch-1".into(),
+            at: fixture::now(),
+            result: Ok((state, Box::new(report))),
+        }),
+    );
+    let s = text(&app, 100, 30);
+    assert!(s.contains("delete 1, keep 5"), "{s}");
+    let kept = s
+        .lines()
+        .find(|l| l.contains(&deletions[1]))
+        .expect("the launched job's release is listed");
+    assert!(
+        kept.contains("keep")
+            && kept.contains("in use by a launched job")
+            && !kept.contains("delete"),
+        "{kept}"
+    );
+    insta::assert_snapshot!(s);
 }
 
 #[test]

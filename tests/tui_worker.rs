@@ -122,9 +122,13 @@ async fn prune_plan_comes_from_a_fresh_scan() {
     .unwrap();
     match next(&mut rx).await {
         Event::Plan { result, .. } => {
-            let (state, plan) = result.expect("a plan");
+            let (state, report) = result.expect("a plan");
             assert_eq!(state.releases.len(), 6);
-            let deleted: Vec<String> = plan.deletions().map(|(n, _)| n.to_string()).collect();
+            let deleted: Vec<String> = report
+                .plan
+                .deletions()
+                .map(|(n, _)| n.to_string())
+                .collect();
             assert!(
                 deleted.contains(&names[5]),
                 "the bad release goes: {deleted:?}"

@@ -176,15 +176,19 @@ fn print_human(r: &DeployReport, quiet: bool) {
         }
         if let Some(p) = &h.prune {
             match p {
-                Ok(p) if !quiet => {
+                Ok(p) => {
                     let d = p.deleted();
-                    if d.is_empty() {
-                        println!("{}: prune: nothing to delete", h.host);
-                    } else {
+                    if quiet {
+                    } else if !d.is_empty() {
                         println!("{}: prune: deleted {}", h.host, d.join(", "));
+                    } else if !p.failed() {
+                        println!("{}: prune: nothing to delete", h.host);
+                    }
+                    // Not freed, or not moved out of the root: say so, with why.
+                    for (n, o) in p.outcomes.iter().filter(|(_, o)| o.is_failure()) {
+                        eprintln!("{}: prune: {n}: {o}", h.host);
                     }
                 }
-                Ok(_) => {}
                 Err(e) => eprintln!("{}: prune failed: {e}", h.host),
             }
         }

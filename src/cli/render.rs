@@ -24,7 +24,7 @@ pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemT
             return json!({
                 "name": host.name, "ok": false, "error": e.to_string(), "root": host.root,
                 "link": host.link, "current": null, "previous": null, "locked": null,
-                "foreign": 0, "hidden_processes": 0, "releases": [],
+                "foreign": 0, "hidden_processes": 0, "releases": [], "trash": null,
             });
         }
         Ok(st) => st,
@@ -77,7 +77,24 @@ pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemT
         "foreign": st.foreign,
         "hidden_processes": st.hidden_processes,
         "releases": releases,
+        "trash": st.trash.as_ref().map(|t| json!({
+            "entries": t.entries, "files": t.files, "bytes": t.bytes,
+        })),
     })
+}
+
+/// The list table's line for what a prune could not remove from `.relman/trash`.
+pub fn trash_line(st: &HostState) -> Option<String> {
+    let t = st.trash.as_ref()?;
+    let size = t
+        .bytes
+        .map(|b| format!(", {}", size(b)))
+        .unwrap_or_default();
+    Some(format!(
+        "trash: {} pruned release(s) not removed, {} file(s){size} left in {}/.relman/trash \
+         (not removable by the SSH user: remove them as their owner or root)",
+        t.entries, t.files, st.root_abs
+    ))
 }
 
 fn print_json(v: &Value) {
@@ -154,6 +171,9 @@ pub fn list(
         println!("{head}");
         for w in &st.warnings {
             println!("  warning: {}", printable(w));
+        }
+        if let Some(t) = trash_line(st) {
+            println!("  {}", printable(&t));
         }
         let bad = plan::bad_releases(&st.history);
         let previous = plan::previous(st);
@@ -303,14 +323,27 @@ pub fn prune(results: &[HostResult<crate::ops::prune::PruneReport>], as_json: bo
         if !rep.dry_run {
             let deleted = rep.deleted();
             println!(
-                "  deleted {} release(s){}",
+                "  deleted {} release(s){}{}",
                 deleted.len(),
                 if deleted.is_empty() {
                     String::new()
                 } else {
                     format!(": {}", deleted.join(", "))
+                },
+                if deleted.is_empty() {
+                    String::new()
+                } else {
+                    format!(", freed {}", size(rep.freed_bytes()))
                 }
             );
+            for (name, left, why) in rep.trashed() {
+                println!(
+                    "  NOT FREED: {name} moved out of the root, {left} file(s) left in \
+                     .relman/trash: {why} (remove them as their owner or root)"
+                );
+            }
+        } else if rep.freed_bytes() > 0 {
+            println!("  would free {}", size(rep.freed_bytes()));
         }
         for p in &rep.pins_removed {
             println!("  removed pin {}", printable(p));
@@ -461,6 +494,7 @@ mod tests {
             "foreign",
             "hidden_processes",
             "releases",
+            "trash",
         ];
         want.sort();
         let mut keys = keys;
@@ -488,8 +522,34 @@ mod tests {
         assert_eq!(r["path"], "/home/u/deploy/batch_20261126221500");
         assert_eq!(r["created_at"], "2026-11-26T22:15:00Z");
         assert_eq!(r["origin"], "unknown");
+        assert_eq!(v["trash"], Value::Null);
         let e = host_json(&host(), &Err(OpError::Failed("boom".into())), now);
         assert_eq!(e["ok"], false);
         assert_eq!(e["error"], "boom");
+    }
+
+    #[test]
+    fn trash_a_prune_could_not_empty_is_shown() {
+        let now = humantime::parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
+        let mut st = HostState::empty("deploy", "batch", "batch_", now);
+        st.root_exists = true;
+        st.root_abs = "/srv/deploy".into();
+        assert_eq!(trash_line(&st), None);
+        st.trash = Some(crate::model::Trash {
+            entries: 1,
+            files: 3,
+            bytes: Some(12_000),
+        });
+        assert_eq!(
+            trash_line(&st).unwrap(),
+            "trash: 1 pruned release(s) not removed, 3 file(s), 12.0 kB left in \
+             /srv/deploy/.relman/trash (not removable by the SSH user: remove them as \
+             their owner or root)"
+        );
+        let v = host_json(&host(), &Ok(st), now);
+        assert_eq!(
+            v["trash"],
+            json!({"entries": 1, "files": 3, "bytes": 12000})
+        );
     }
 }

@@ -11,6 +11,16 @@
 //! The host's answer is parsed strictly: every release asked about gets exactly one
 //! outcome, nothing else is believed.
 //!
+//! **What "deleted" means.** A release is [`Outcome::Deleted`] only when it is gone
+//! from the root *and* from `.relman/trash`. When rm cannot remove everything after
+//! the rename (a directory of another user inside the release), the release is
+//! [`Outcome::Trashed`]: out of the root (no longer listed, never switched to), but
+//! its space is not freed, and the report says how many files were left and why;
+//! `list` and `check` then show the trash until someone who may remove it does.
+//! When the release cannot even be moved out ([`Outcome::Failed`]: the root or the
+//! release directory is not writable by the SSH user), nothing was removed, and the
+//! report says which was not writable by whom. Both make the prune fail (exit 1).
+//!
 //! **What protects a job, and the limit.** The /proc scan sees the cwd, exe and open
 //! files only of processes the SSH user may inspect (its own, or all when it is root);
 //! another user's job is seen only if its command line names the release's path, and
@@ -63,9 +73,56 @@ impl std::fmt::Display for Skip {
     }
 }
 
+/// What kept a release from being moved out of the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocker {
+    /// The root directory is not writable by the SSH user.
+    Root,
+    /// The release directory is not writable by the SSH user (moving a directory
+    /// rewrites its `..`, which needs that).
+    Release,
+    /// `.relman/trash` could not be made, or holds an earlier copy of the release
+    /// that cannot be removed.
+    Trash,
+    /// Something else; the reason says what.
+    Other,
+}
+
+/// A release that could not be moved out of the root: nothing of it was removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveFailure {
+    pub release: String,
+    pub blocker: Blocker,
+    /// The SSH user on the host.
+    pub user: String,
+    /// The system's reason, lowercase (`permission denied`).
+    pub reason: String,
+}
+
+impl std::fmt::Display for MoveFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot move {} out of the root: {}",
+            self.release, self.reason
+        )?;
+        match self.blocker {
+            Blocker::Root => write!(f, " (the root is not writable by {})", self.user),
+            Blocker::Release => write!(
+                f,
+                " (the release directory is not writable by {})",
+                self.user
+            ),
+            Blocker::Trash => write!(f, " (.relman/trash is not usable by {})", self.user),
+            Blocker::Other => Ok(()),
+        }
+    }
+}
+
 /// What happened to one release the plan deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Gone from the root and from `.relman/trash`: its space is freed.
     Deleted,
     /// Dry run: the host's checks pass, it would be deleted.
     WouldDelete,
@@ -73,20 +130,43 @@ pub enum Outcome {
     Kept(Skip),
     /// Already gone when its turn came.
     Gone,
-    /// `rm -rf` left something behind (permissions?).
-    Failed,
+    /// Moved out of the root (no longer a release), but rm left `files_left` files in
+    /// `.relman/trash` (`reason`: the system's, lowercase): the space is not freed.
+    Trashed { files_left: u64, reason: String },
+    /// Not moved out of the root: nothing was removed.
+    Failed(MoveFailure),
 }
 
 impl Outcome {
-    /// `deleted`, `kept`, `gone`, `failed` (the JSON `result`).
+    /// `deleted`, `would_delete`, `kept`, `gone`, `trashed`, `failed` (the JSON
+    /// `result`).
     pub fn as_str(&self) -> &'static str {
         match self {
             Outcome::Deleted => "deleted",
             Outcome::WouldDelete => "would_delete",
             Outcome::Kept(_) => "kept",
             Outcome::Gone => "gone",
-            Outcome::Failed => "failed",
+            Outcome::Trashed { .. } => "trashed",
+            Outcome::Failed(_) => "failed",
         }
+    }
+
+    /// Why, for an outcome that has a reason (the JSON `result_reason`).
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Outcome::Kept(why) => Some(why.to_string()),
+            Outcome::Trashed { files_left, reason } => Some(format!(
+                "moved out of the root, {files_left} file{} left in .relman/trash: {reason}",
+                if *files_left == 1 { "" } else { "s" }
+            )),
+            Outcome::Failed(m) => Some(m.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The release asked for is not removed from the host as it should have been.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Trashed { .. } | Outcome::Failed(_))
     }
 }
 
@@ -97,7 +177,10 @@ impl std::fmt::Display for Outcome {
             Outcome::WouldDelete => f.write_str("would be deleted"),
             Outcome::Kept(why) => write!(f, "kept: {why}"),
             Outcome::Gone => f.write_str("already gone"),
-            Outcome::Failed => f.write_str("FAILED: rm -rf left files behind"),
+            Outcome::Trashed { .. } => {
+                write!(f, "NOT FREED: {}", self.reason().unwrap_or_default())
+            }
+            Outcome::Failed(m) => write!(f, "FAILED: {m}"),
         }
     }
 }
@@ -129,10 +212,12 @@ pub struct PruneRow {
     pub verdict: &'static str,
     /// The plan's reasons, as `--dry-run` prints them (`live`, `among newest 3`, `old`...).
     pub reasons: Vec<String>,
-    /// For a release the plan deleted: `deleted`, `kept`, `gone`, `failed`; in a dry
+    /// For a release the plan deleted: `deleted`, `kept`, `gone`, `trashed` (out of
+    /// the root, files left in `.relman/trash`), `failed` (not moved out); in a dry
     /// run `would_delete` or `kept` (the host's own checks would keep it).
     pub result: Option<&'static str>,
-    /// Why a planned deletion was kept or failed (`in use by a launched job`...).
+    /// Why a planned deletion was kept, trashed or failed (`in use by a launched
+    /// job`, `cannot move … out of the root: permission denied (…)`...).
     pub result_reason: Option<String>,
 }
 
@@ -157,6 +242,40 @@ impl PruneRow {
 }
 
 impl PruneReport {
+    /// A report of `plan` on `host` before anything was asked or done.
+    pub fn planned(host: &str, plan: PrunePlan, dry_run: bool) -> PruneReport {
+        PruneReport {
+            host: host.to_string(),
+            dry_run,
+            plan,
+            outcomes: Vec::new(),
+            pins_removed: Vec::new(),
+            staging_removed: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// What the host said about one planned deletion (none for a release kept by the
+    /// plan, or before the host was asked).
+    pub fn outcome(&self, name: &str) -> Option<&Outcome> {
+        self.outcomes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, o)| o)
+    }
+
+    /// The plan's deletions (in order) that the host's checks did not keep and that
+    /// were still there: what a dry run would delete (all of them before the host
+    /// was asked).
+    pub fn to_delete(&self) -> impl Iterator<Item = &crate::model::ReleaseName> {
+        self.plan
+            .deletions()
+            .filter_map(|(n, _)| match self.outcome(n.as_str()) {
+                Some(Outcome::Kept(_) | Outcome::Gone) => None,
+                _ => Some(n),
+            })
+    }
+
     /// Every release, newest first, with verdict and outcome.
     pub fn rows(&self) -> Vec<PruneRow> {
         self.plan
@@ -167,21 +286,13 @@ impl PruneReport {
                     Verdict::Keep(why) => ("keep", why.iter().map(|w| w.to_string()).collect()),
                     Verdict::Delete(why) => ("delete", vec![why.to_string()]),
                 };
-                let outcome = self
-                    .outcomes
-                    .iter()
-                    .find(|(n, _)| n == v.name.as_str())
-                    .map(|(_, o)| o);
+                let outcome = self.outcome(v.name.as_str());
                 PruneRow {
                     name: v.name.to_string(),
                     verdict,
                     reasons,
                     result: outcome.map(Outcome::as_str),
-                    result_reason: outcome.and_then(|o| match o {
-                        Outcome::Kept(why) => Some(why.to_string()),
-                        Outcome::Failed => Some("rm -rf left files behind".into()),
-                        _ => None,
-                    }),
+                    result_reason: outcome.and_then(Outcome::reason),
                 }
             })
             .collect()
@@ -196,15 +307,40 @@ impl PruneReport {
             .collect()
     }
 
-    /// True when a deletion failed (the CLI's exit code 1); a release kept because it
-    /// is in use is not a failure.
+    /// Releases moved out of the root whose files were not all removed: (name, files
+    /// left, reason).
+    pub fn trashed(&self) -> Vec<(&str, u64, &str)> {
+        self.outcomes
+            .iter()
+            .filter_map(|(n, o)| match o {
+                Outcome::Trashed { files_left, reason } => {
+                    Some((n.as_str(), *files_left, reason.as_str()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Bytes freed, by the scan's sizes of the releases deleted (in a dry run: that
+    /// would be). A release whose size the host could not tell counts 0.
+    pub fn freed_bytes(&self) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Deleted | Outcome::WouldDelete))
+            .map(|(n, _)| self.plan.size_of(n))
+            .sum()
+    }
+
+    /// True when a deletion failed or left files in the trash (the CLI's exit code 1);
+    /// a release kept because it is in use is not a failure.
     pub fn failed(&self) -> bool {
-        self.outcomes.iter().any(|(_, o)| *o == Outcome::Failed)
+        self.outcomes.iter().any(|(_, o)| o.is_failure())
     }
 }
 
 /// `--json`: `{"keep","dry_run","releases":[{"name","verdict","reasons","result",
-/// "result_reason"}],"deleted","pins_removed","staging_removed","warnings"}`.
+/// "result_reason"}],"deleted","freed_bytes","pins_removed","staging_removed",
+/// "warnings"}` (`freed_bytes`: see [`PruneReport::freed_bytes`]).
 impl Serialize for PruneReport {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -213,6 +349,7 @@ impl Serialize for PruneReport {
             dry_run: bool,
             releases: Vec<PruneRow>,
             deleted: Vec<&'a str>,
+            freed_bytes: u64,
             pins_removed: &'a [String],
             staging_removed: &'a [String],
             warnings: &'a [String],
@@ -222,6 +359,7 @@ impl Serialize for PruneReport {
             dry_run: self.dry_run,
             releases: self.rows(),
             deleted: self.deleted(),
+            freed_bytes: self.freed_bytes(),
             pins_removed: &self.pins_removed,
             staging_removed: &self.staging_removed,
             warnings: &self.warnings,
@@ -242,26 +380,36 @@ pub fn prune(
     dry_run: bool,
 ) -> Result<PruneReport, OpError> {
     if dry_run {
-        let state = scan(t, host)?;
-        let mut rep = report(host, &state, keep, true);
-        if rep.plan.deletions().next().is_some() {
-            run_prune_script(t, host, None, &mut rep)?;
-        }
-        return Ok(rep);
+        return dry_run_with_state(t, host, keep).map(|(_, rep)| rep);
     }
     let lock = acquire(t, host, Action::Prune)?;
     prune_locked(t, host, &lock, keep)
 }
 
+/// `prune --dry-run`, with the scan it planned from: the console's prune dialog shows
+/// exactly this (the plan and the host's answer for each deletion), so it never says
+/// "delete" where the CLI's dry run says "kept: in use by a launched job".
+pub fn dry_run_with_state(
+    t: &dyn Transport,
+    host: &HostConfig,
+    keep: usize,
+) -> Result<(HostState, PruneReport), OpError> {
+    let state = scan(t, host)?;
+    let mut rep = report(host, &state, keep, true);
+    if rep.plan.deletions().next().is_some() {
+        run_prune_script(t, host, None, &mut rep)?;
+    }
+    Ok((state, rep))
+}
+
 fn report(host: &HostConfig, state: &HostState, keep: usize, dry_run: bool) -> PruneReport {
     PruneReport {
-        host: host.name.clone(),
-        dry_run,
-        plan: prune_plan(state, keep, state.scanned_at),
-        outcomes: Vec::new(),
-        pins_removed: Vec::new(),
-        staging_removed: Vec::new(),
         warnings: state.warnings.clone(),
+        ..PruneReport::planned(
+            &host.name,
+            prune_plan(state, keep, state.scanned_at),
+            dry_run,
+        )
     }
 }
 
@@ -359,6 +507,24 @@ fn pin_id_ok(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// A system error text as prune.sh cleans it (letters, digits, ` ,._()-`, at most
+/// 120), lowercased for the middle of a sentence.
+fn reason(s: &str) -> Option<String> {
+    let t = s.trim();
+    let ok = !t.is_empty()
+        && s.len() <= 120
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" ,._()-".contains(&b));
+    ok.then(|| t.to_ascii_lowercase())
+}
+
+/// A user name as `id -un` prints it (or a uid): printable, no blanks.
+fn user_name(s: &str) -> Option<String> {
+    let ok =
+        !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    ok.then(|| s.to_string())
+}
+
 /// What prune.sh said, parsed.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Parsed {
@@ -393,7 +559,24 @@ fn parse_output(
         let outcome = match f.as_slice() {
             ["deleted", _] if !dry => Some(Outcome::Deleted),
             ["would", _] if dry => Some(Outcome::WouldDelete),
-            ["failed", _, "rm"] if !dry => Some(Outcome::Failed),
+            ["trashed", _, left, why] if !dry => Some(Outcome::Trashed {
+                files_left: left.parse().map_err(|_| bad("bad file count"))?,
+                reason: reason(why).ok_or_else(|| bad("bad reason"))?,
+            }),
+            ["failed", name, "move", blocker, user, why] if !dry => {
+                Some(Outcome::Failed(MoveFailure {
+                    release: name.to_string(),
+                    blocker: match *blocker {
+                        "root" => Blocker::Root,
+                        "release" => Blocker::Release,
+                        "trash" => Blocker::Trash,
+                        "other" => Blocker::Other,
+                        _ => return Err(bad("unknown blocker")),
+                    },
+                    user: user_name(user).ok_or_else(|| bad("bad user name"))?,
+                    reason: reason(why).ok_or_else(|| bad("bad reason"))?,
+                }))
+            }
             ["gone", _] => Some(Outcome::Gone),
             ["kept", _, "launched"] => Some(Outcome::Kept(Skip::Launched)),
             ["kept", _, "jobsunknown"] => Some(Outcome::Kept(Skip::JobsUnknown)),
@@ -517,6 +700,67 @@ mod tests {
         }
         let real = format!("relman-prune\t1\nwould\t{A}\nwould\t{B}\ndone\n");
         assert!(parse_output(real.as_bytes(), &asked, &[], false).is_err());
+    }
+
+    #[test]
+    fn trashed_and_move_failures_say_what_was_left_and_why() {
+        let out = format!(
+            "relman-prune\t1\ntrashed\t{A}\t3\tPermission denied\n\
+             failed\t{B}\tmove\troot\trelman-deploy\tPermission denied\n\
+             failed\t{C}\tmove\trelease\t1001\tOperation not permitted\ndone\n"
+        );
+        let p = parse_output(out.as_bytes(), &names(&[A, B, C]), &[], false).unwrap();
+        let [(_, a), (_, b), (_, c)] = p.outcomes.as_slice() else {
+            panic!("{:?}", p.outcomes)
+        };
+        assert_eq!(
+            a,
+            &Outcome::Trashed {
+                files_left: 3,
+                reason: "permission denied".into()
+            }
+        );
+        assert_eq!(a.as_str(), "trashed");
+        assert_eq!(
+            a.reason().unwrap(),
+            "moved out of the root, 3 files left in .relman/trash: permission denied"
+        );
+        assert_eq!(b.as_str(), "failed");
+        assert_eq!(
+            b.reason().unwrap(),
+            format!(
+                "cannot move {B} out of the root: permission denied \
+                 (the root is not writable by relman-deploy)"
+            )
+        );
+        assert_eq!(
+            c.to_string(),
+            format!(
+                "FAILED: cannot move {C} out of the root: operation not permitted \
+                 (the release directory is not writable by 1001)"
+            )
+        );
+        assert!(a.is_failure() && b.is_failure() && c.is_failure());
+        assert!(!Outcome::Deleted.is_failure() && !Outcome::Kept(Skip::Launched).is_failure());
+
+        let one = names(&[A]);
+        for bad in [
+            format!("relman-prune\t1\nfailed\t{A}\trm\ndone\n"),
+            format!("relman-prune\t1\ntrashed\t{A}\tmany\tPermission denied\ndone\n"),
+            format!("relman-prune\t1\ntrashed\t{A}\t1\t\ndone\n"),
+            format!("relman-prune\t1\ntrashed\t{A}\t1\tno\x1b[2J\ndone\n"),
+            format!("relman-prune\t1\nfailed\t{A}\tmove\tdisk\tu\tPermission denied\ndone\n"),
+            format!("relman-prune\t1\nfailed\t{A}\tmove\troot\t\tPermission denied\ndone\n"),
+            format!("relman-prune\t1\nfailed\t{A}\tmove\troot\tu\ndone\n"),
+        ] {
+            assert!(
+                parse_output(bad.as_bytes(), &one, &[], false).is_err(),
+                "{bad:?}"
+            );
+        }
+        // A dry run never trashes or fails a move.
+        let dry = format!("relman-prune\t1\ntrashed\t{A}\t1\tPermission denied\ndone\n");
+        assert!(parse_output(dry.as_bytes(), &one, &[], true).is_err());
     }
 
     #[test]

@@ -251,9 +251,18 @@ mod properties {
             }
             let newest = p.kept().filter(|(_, why)| why.iter().any(|w| matches!(w, KeepReason::Newest(_)))).count();
             prop_assert!(newest <= keep);
-            // Any old deletion means the keep budget was used up.
-            if p.deletions().any(|(_, w)| w == DeleteReason::Old) {
-                prop_assert_eq!(newest, keep);
+            // `keep` counts good releases, protected ones included (SPEC §4): the newest
+            // `keep` good releases all stay, and a release deleted as old has at least
+            // `keep` good releases newer than it.
+            let bad = bad_releases(&st.history);
+            let good: Vec<_> = p.verdicts.iter().map(|v| &v.name).filter(|n| !bad.contains(n.as_str())).collect();
+            for g in good.iter().take(keep) {
+                prop_assert!(!p.verdict(g.as_str()).unwrap().is_delete());
+            }
+            for (n, w) in p.deletions() {
+                if w == DeleteReason::Old {
+                    prop_assert!(good.iter().filter(|g| **g > n).count() >= keep);
+                }
             }
         }
     }

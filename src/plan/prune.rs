@@ -3,9 +3,24 @@
 //!
 //! **Protected** releases are kept whatever `keep` says: the live release, the previous
 //! one (the rollback target), any release with a running job, any release with an
-//! unexpired pin. **Besides those**, the newest `keep` *good* releases are kept: `keep`
-//! counts only releases that are neither protected nor bad, so protection never eats
-//! into the operator's safety margin, and a bad release never takes a good one's place.
+//! unexpired pin. **The newest `keep` good releases** are kept too, and `keep` counts
+//! the protected ones among them, as the classic "keep the newest 3" script and
+//! Capistrano's `keep_releases` do: with `keep = 3`, live and previous the two newest
+//! and no jobs or pins elsewhere, exactly 3 releases stay (live, previous, and the
+//! next one, "among newest 3").
+//!
+//! - Walking newest first by name, each *good* release (not bad) takes one of the
+//!   `keep` places, protected or not. A protected release in one of those places is
+//!   shown with its protection reasons only (`live`, not `live, among newest 3`): it
+//!   would stay anyway, and the reason an operator acts on is the protection.
+//! - A protected release outside the newest `keep` (an old release with a job or a
+//!   pin, a previous release older than the window) is still kept, with its reasons;
+//!   it takes no place, so it never pushes a newer good release out.
+//! - A bad release (rolled back from) never takes a place, even when it is protected
+//!   (a bad live release after a hand-made switch is kept as `live`, and the `keep`
+//!   places go to the newest good ones). Unprotected bad releases are deleted first.
+//! - `keep = 0` keeps only the protected releases.
+//!
 //! Everything else is deleted: bad releases first, then the rest oldest first.
 //!
 //! When the host's processes could not be inspected at all (`jobs_known == false`),
@@ -39,7 +54,8 @@ pub enum KeepReason {
         by: String,
         reason: String,
     },
-    /// Among the newest `n` good, unprotected releases (`n` = the `keep` setting).
+    /// Among the newest `n` good releases (`n` = the `keep` setting), and protected by
+    /// nothing else.
     Newest(usize),
 }
 
@@ -48,7 +64,7 @@ pub enum KeepReason {
 pub enum DeleteReason {
     /// A rollback moved away from it and nothing went back to it.
     Bad,
-    /// Not protected and older than the newest `keep` good releases.
+    /// Not protected, and not among the newest `keep` good releases.
     Old,
 }
 
@@ -69,6 +85,9 @@ impl Verdict {
 pub struct ReleaseVerdict {
     pub name: ReleaseName,
     pub verdict: Verdict,
+    /// Its size as the scan measured it (0 when the host could not tell): what
+    /// deleting it frees.
+    pub size_bytes: u64,
 }
 
 /// What `prune` will do on one host.
@@ -116,6 +135,14 @@ impl PrunePlan {
             .iter()
             .find(|v| v.name.as_str() == name)
             .map(|v| &v.verdict)
+    }
+
+    /// The scan's size of one release, by name (0 when unknown or not in the plan).
+    pub fn size_of(&self, name: &str) -> u64 {
+        self.verdicts
+            .iter()
+            .find(|v| v.name.as_str() == name)
+            .map_or(0, |v| v.size_bytes)
     }
 
     /// Nothing to delete and nothing to clean.
@@ -172,9 +199,13 @@ pub fn prune_plan(state: &HostState, keep: usize, now: SystemTime) -> PrunePlan 
 
         let protected = !why.is_empty();
         let is_bad = bad.contains(rel.name.as_str());
-        if !protected && !is_bad && newest_left > 0 {
+        // Every good release takes a place among the newest `keep`, protected or not;
+        // only an unprotected one needs the place as its reason to stay.
+        if !is_bad && newest_left > 0 {
             newest_left -= 1;
-            why.push(KeepReason::Newest(keep));
+            if !protected {
+                why.push(KeepReason::Newest(keep));
+            }
         }
         if !state.jobs_known {
             why.push(KeepReason::JobsUnknown);
@@ -190,6 +221,7 @@ pub fn prune_plan(state: &HostState, keep: usize, now: SystemTime) -> PrunePlan 
         verdicts.push(ReleaseVerdict {
             name: rel.name.clone(),
             verdict,
+            size_bytes: rel.size_bytes,
         });
     }
 
@@ -301,8 +333,9 @@ mod tests {
     /// (live r6; r7, r8 bad), a job in r1, an active pin on r2, keep = 3.
     ///
     /// Protected: r6 (live), r5 (previous: the stack is r1..r6), r1 (job), r2 (pin).
-    /// `keep` counts only good unprotected releases: those are r4 and r3 — fewer than 3,
-    /// so both are kept and the count simply runs out. r7 and r8 are bad: deleted.
+    /// `keep` counts good releases newest first, protected ones included: r6, r5, r4
+    /// (r7 and r8 are bad and take no place). So r4 stays as "among newest 3", r3 is
+    /// old, and r2 and r1 stay for their pin and job. r7 and r8 are bad: deleted.
     fn scenario() -> HostState {
         let mut names = rs(1..=8);
         names.reverse();
@@ -329,7 +362,7 @@ mod tests {
                 &Verdict::Keep(vec![KeepReason::Live]),
                 &Verdict::Keep(vec![KeepReason::Previous]),
                 &Verdict::Keep(vec![KeepReason::Newest(3)]),
-                &Verdict::Keep(vec![KeepReason::Newest(3)]),
+                &Verdict::Delete(DeleteReason::Old),
                 &Verdict::Keep(vec![KeepReason::Pinned {
                     until: t(FUTURE),
                     by: "ci@jenkins".into(),
@@ -346,7 +379,7 @@ mod tests {
                 (6, "keep: live"),
                 (5, "keep: previous (rollback target)"),
                 (4, "keep: among newest 3"),
-                (3, "keep: among newest 3"),
+                (3, "delete: old"),
                 (
                     2,
                     "keep: pinned until 2026-11-27T10:00:00Z by ci@jenkins (nightly)"
@@ -356,34 +389,42 @@ mod tests {
         );
         assert_eq!(
             deletions(&p),
-            [(r(7), DeleteReason::Bad), (r(8), DeleteReason::Bad)]
-        );
-        assert!(p.expired_pins.is_empty());
-        assert!(!p.is_noop());
-    }
-
-    #[test]
-    fn the_brief_scenario_with_keep_one_deletes_r3() {
-        let p = prune_plan(&scenario(), 1, now());
-        assert_eq!(
-            p.verdict(&r(4)),
-            Some(&Verdict::Keep(vec![KeepReason::Newest(1)]))
-        );
-        assert_eq!(p.verdict(&r(3)), Some(&Verdict::Delete(DeleteReason::Old)));
-        // Bad first, then old.
-        assert_eq!(
-            deletions(&p),
             [
                 (r(7), DeleteReason::Bad),
                 (r(8), DeleteReason::Bad),
                 (r(3), DeleteReason::Old)
             ]
         );
+        assert!(p.expired_pins.is_empty());
+        assert!(!p.is_noop());
     }
 
     #[test]
-    fn protected_releases_do_not_count_toward_keep() {
-        // r1..r10, live r10 (previous r9), keep 3 → r8, r7, r6 newest; r5..r1 old.
+    fn the_brief_scenario_with_keep_one_deletes_r4_and_r3() {
+        // The live r6 is the newest good release: it takes the one place.
+        let p = prune_plan(&scenario(), 1, now());
+        assert_eq!(
+            p.verdict(&r(6)),
+            Some(&Verdict::Keep(vec![KeepReason::Live]))
+        );
+        assert_eq!(p.verdict(&r(4)), Some(&Verdict::Delete(DeleteReason::Old)));
+        assert_eq!(p.verdict(&r(3)), Some(&Verdict::Delete(DeleteReason::Old)));
+        // Bad first, then old, each oldest first.
+        assert_eq!(
+            deletions(&p),
+            [
+                (r(7), DeleteReason::Bad),
+                (r(8), DeleteReason::Bad),
+                (r(3), DeleteReason::Old),
+                (r(4), DeleteReason::Old)
+            ]
+        );
+    }
+
+    #[test]
+    fn protected_releases_count_toward_keep() {
+        // SPEC §4's example: r1..r10, live r10 (previous r9), keep 3 → exactly r10, r9
+        // and r8 stay; r7..r1 are old.
         let names: Vec<String> = rs(1..=10).into_iter().rev().collect();
         let mut st = host(&names, Some(&r(10)));
         st.history = deploys(&rs(1..=10));
@@ -394,8 +435,8 @@ mod tests {
                 (10, "keep: live"),
                 (9, "keep: previous (rollback target)"),
                 (8, "keep: among newest 3"),
-                (7, "keep: among newest 3"),
-                (6, "keep: among newest 3"),
+                (7, "delete: old"),
+                (6, "delete: old"),
                 (5, "delete: old"),
                 (4, "delete: old"),
                 (3, "delete: old"),
@@ -403,14 +444,116 @@ mod tests {
                 (1, "delete: old"),
             ])
         );
+        assert_eq!(p.kept().count(), 3);
         // Old ones go oldest first.
         let order: Vec<String> = deletions(&p).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(order, rs(1..=5));
+        assert_eq!(order, rs(1..=7));
+    }
+
+    /// r1..r10 live r10, previous r9, keep 3: a pin on r8 (inside the newest 3) and a
+    /// job in r2 and a pin on r1 (outside).
+    fn window_host() -> HostState {
+        let names: Vec<String> = rs(1..=10).into_iter().rev().collect();
+        let mut st = host(&names, Some(&r(10)));
+        st.history = deploys(&rs(1..=10));
+        rel_mut(&mut st, &r(8))
+            .pins
+            .push(pin(&r(8), FUTURE, "ci@jenkins", ""));
+        rel_mut(&mut st, &r(2)).jobs.push(job(77));
+        rel_mut(&mut st, &r(1))
+            .pins
+            .push(pin(&r(1), FUTURE, "dev@box", ""));
+        st
+    }
+
+    #[test]
+    fn a_protected_release_among_the_newest_counts_and_shows_its_protection() {
+        let p = prune_plan(&window_host(), 3, now());
+        assert_eq!(
+            table(&p),
+            rows(&[
+                (10, "keep: live"),
+                (9, "keep: previous (rollback target)"),
+                (8, "keep: pinned until 2026-11-27T10:00:00Z by ci@jenkins"),
+                (7, "delete: old"),
+                (6, "delete: old"),
+                (5, "delete: old"),
+                (4, "delete: old"),
+                (3, "delete: old"),
+                (2, "keep: running job (pid 77)"),
+                (1, "keep: pinned until 2026-11-27T10:00:00Z by dev@box"),
+            ])
+        );
+    }
+
+    #[test]
+    fn protected_releases_outside_the_newest_are_kept_and_take_no_place() {
+        // keep 4: r10, r9, r8 (protected) and r7 take the places; r2 and r1 stay for
+        // their job and pin without pushing r7 out.
+        let p = prune_plan(&window_host(), 4, now());
+        assert_eq!(
+            p.verdict(&r(7)).unwrap().to_string(),
+            "keep: among newest 4"
+        );
+        assert_eq!(p.verdict(&r(6)), Some(&Verdict::Delete(DeleteReason::Old)));
+        assert_eq!(
+            p.verdict(&r(2)).unwrap().to_string(),
+            "keep: running job (pid 77)"
+        );
+        let kept: Vec<String> = p.kept().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(kept, [r(10), r(9), r(8), r(7), r(2), r(1)]);
+    }
+
+    #[test]
+    fn a_previous_release_older_than_the_newest_is_kept_outside_them() {
+        // Deployed r1..r3, then r4 switched in by hand from r1... the rollback target
+        // is what was live before r4: r1 (previous), older than r3 and r2.
+        let names: Vec<String> = rs(1..=4).into_iter().rev().collect();
+        let mut st = host(&names, Some(&r(4)));
+        st.history = deploys(&rs(1..=1));
+        st.history.push(deploy(Some(&r(1)), &r(4)));
+        let prev = previous(&st).map(|p| p.to_string());
+        assert_eq!(prev, Some(r(1)), "the fixture's rollback target");
+        let p = prune_plan(&st, 2, now());
+        assert_eq!(
+            table(&p),
+            rows(&[
+                (4, "keep: live"),
+                (3, "keep: among newest 2"),
+                (2, "delete: old"),
+                (1, "keep: previous (rollback target)"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_bad_live_release_is_kept_but_takes_no_place() {
+        // The link was put back on r3 by hand after rolling back from it: r3 is live
+        // and still bad. keep 2 → live r3 plus the two newest good, r2 (previous) and r1.
+        let names: Vec<String> = rs(1..=3).into_iter().rev().collect();
+        let mut st = host(&names, Some(&r(3)));
+        st.history = deploys(&rs(1..=3));
+        st.history.push(rollback(&r(3), &r(2)));
+        assert!(bad_releases(&st.history).contains(r(3).as_str()));
+        let p = prune_plan(&st, 2, now());
+        assert_eq!(
+            p.verdict(&r(3)),
+            Some(&Verdict::Keep(vec![KeepReason::Live]))
+        );
+        assert!(p.verdict(&r(1)).is_some_and(|v| !v.is_delete()));
+        assert_eq!(deletions(&p), []);
+        let p = prune_plan(&st, 1, now());
+        assert_eq!(
+            p.verdict(&r(3)),
+            Some(&Verdict::Keep(vec![KeepReason::Live]))
+        );
+        assert_eq!(deletions(&p), [(r(1), DeleteReason::Old)]);
     }
 
     #[test]
     fn bad_releases_do_not_count_toward_keep_and_go_first() {
-        // Live r5 after rolling back r6; r3 was also rolled back from earlier.
+        // Live r5 after rolling back r6; r3 was also rolled back from earlier. keep 3:
+        // the places go to r5, r4 and r2, skipping the bad r6 and r3.
         let names: Vec<String> = rs(1..=6).into_iter().rev().collect();
         let mut st = host(&names, Some(&r(5)));
         st.history = deploys(&rs(1..=3));
@@ -419,7 +562,7 @@ mod tests {
         st.history.push(deploy(Some(&r(4)), &r(5)));
         st.history.push(deploy(Some(&r(5)), &r(6)));
         st.history.push(rollback(&r(6), &r(5)));
-        let p = prune_plan(&st, 1, now());
+        let p = prune_plan(&st, 3, now());
         assert_eq!(
             table(&p),
             rows(&[
@@ -427,7 +570,7 @@ mod tests {
                 (5, "keep: live"),
                 (4, "keep: previous (rollback target)"),
                 (3, "delete: bad (rolled back from)"),
-                (2, "keep: among newest 1"),
+                (2, "keep: among newest 3"),
                 (1, "delete: old"),
             ])
         );
@@ -457,7 +600,12 @@ mod tests {
             p.verdict(&r(7)).unwrap().to_string(),
             "keep: pinned until 2026-11-27T10:00:00Z by dev@box"
         );
-        assert_eq!(deletions(&p), []);
+        // Protected but bad: they take no place, r4 still does and r3 is old.
+        assert_eq!(
+            p.verdict(&r(4)).unwrap().to_string(),
+            "keep: among newest 3"
+        );
+        assert_eq!(deletions(&p), [(r(3), DeleteReason::Old)]);
     }
 
     #[test]
@@ -492,13 +640,13 @@ mod tests {
             .pins
             .push(pin(&r(3), "whenever", "ci@jenkins", ""));
         let p = prune_plan(&st, 3, now());
-        // r2 is now unprotected and good: third of the newest 3 (r4, r3, r2).
+        // r2 and r3 are now unprotected: older than the newest 3 (r6, r5, r4), old.
         assert_eq!(
             table(&p)[4..],
             rows(&[
                 (4, "keep: among newest 3"),
-                (3, "keep: among newest 3"),
-                (2, "keep: among newest 3"),
+                (3, "delete: old"),
+                (2, "delete: old"),
                 (1, "keep: running job (pid 4242)"),
             ])
         );
@@ -568,13 +716,17 @@ mod tests {
             ])
         );
         // The newest-N choice is unchanged underneath.
-        let p = prune_plan(&st, 1, now());
+        let p = prune_plan(&st, 3, now());
         assert_eq!(
             p.verdict(&r(4)),
             Some(&Verdict::Keep(vec![
-                KeepReason::Newest(1),
+                KeepReason::Newest(3),
                 KeepReason::JobsUnknown
             ]))
+        );
+        assert_eq!(
+            p.verdict(&r(3)),
+            Some(&Verdict::Keep(vec![KeepReason::JobsUnknown]))
         );
     }
 
@@ -589,13 +741,13 @@ mod tests {
         let c = "batch_20261126000003".to_string();
         let scrambled = [b10.clone(), a.clone(), c.clone(), b.clone(), b2.clone()];
         let st = host(&scrambled, Some(&c));
-        let p = prune_plan(&st, 1, now());
+        let p = prune_plan(&st, 3, now());
         assert_eq!(
             table(&p),
             vec![
                 (c.clone(), "keep: live".to_string()),
                 (b10.clone(), "keep: previous (rollback target)".into()),
-                (b2.clone(), "keep: among newest 1".into()),
+                (b2.clone(), "keep: among newest 3".into()),
                 (b.clone(), "delete: old".into()),
                 (a.clone(), "delete: old".into()),
             ]
@@ -614,12 +766,12 @@ mod tests {
         ] {
             let mut st = host(&[r(3), r(2), r(1)], None);
             st.link = link;
-            let p = prune_plan(&st, 1, now());
+            let p = prune_plan(&st, 2, now());
             assert_eq!(
                 table(&p),
                 rows(&[
                     (3, "keep: previous (rollback target)"),
-                    (2, "keep: among newest 1"),
+                    (2, "keep: among newest 2"),
                     (1, "delete: old"),
                 ])
             );

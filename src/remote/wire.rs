@@ -15,6 +15,7 @@
 //! lockinfo <lock file on one line>
 //! pin <file name> <pin JSON on one line>
 //! history <one line of history.jsonl>
+//! trash <entries> <files> <bytes|?>  what a prune left in .relman/trash (only if any)
 //! procs <inspected> <hidden> known|unknown
 //! job <release> /proc/<pid>/cwd|exe|fd/<n>
 //! jobarg <pid>                       a process whose argv mentions the prefix
@@ -34,7 +35,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::{
     HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin, Release,
-    ReleaseName, printable,
+    ReleaseName, Trash, printable,
 };
 
 pub const VERSION: &str = "1";
@@ -281,6 +282,17 @@ pub fn parse_scan(
                     Ok(h) => st.history.push(h),
                     Err(e) => st.warnings.push(format!("history line unreadable: {e}")),
                 }
+            }
+            "trash" => {
+                want(4)?;
+                st.trash = Some(Trash {
+                    entries: num(n, "trash entries", f[1])?,
+                    files: num(n, "trash files", f[2])?,
+                    bytes: match f[3] {
+                        "?" => None,
+                        b => Some(num(n, "trash bytes", b)?),
+                    },
+                });
             }
             "procs" => {
                 want(4)?;
@@ -532,6 +544,39 @@ mod tests {
         );
         assert_eq!(st.history.len(), 1);
         assert_eq!(st.warnings.len(), 1, "{:?}", st.warnings);
+    }
+
+    #[test]
+    fn trash_left_by_a_prune_is_read_strictly() {
+        let with = |rec: &str| sample().replace("procs\t", &format!("{rec}\nprocs\t"));
+        let st = parse_scan(sample().as_bytes(), "/srv/deploy", "batch", "batch_").unwrap();
+        assert_eq!(st.trash, None, "no record: an empty trash");
+        let st = parse_scan(
+            with("trash\t2\t17\t4096").as_bytes(),
+            "/srv/deploy",
+            "batch",
+            "batch_",
+        )
+        .unwrap();
+        assert_eq!(
+            st.trash,
+            Some(Trash {
+                entries: 2,
+                files: 17,
+                bytes: Some(4096)
+            })
+        );
+        let st = parse_scan(with("trash\t1\t0\t?").as_bytes(), "r", "batch", "batch_").unwrap();
+        assert_eq!(st.trash.unwrap().bytes, None);
+        for bad in [
+            "trash\t1\t2",
+            "trash\tx\t1\t1",
+            "trash\t1\t-1\t1",
+            "trash\t1\t1\t1k",
+        ] {
+            let e = parse_scan(with(bad).as_bytes(), "r", "batch", "batch_").unwrap_err();
+            assert!(e.line > 0, "{bad:?}: {e}");
+        }
     }
 
     #[test]

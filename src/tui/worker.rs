@@ -71,10 +71,10 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
         Cmd::PrunePlan { host, keep } => {
             let sh = shared.clone();
             tokio::spawn(async move {
+                // The same question `prune --dry-run` asks: the dialog shows the
+                // host's answer, not a plan made without it.
                 let result = on_host(&sh, &host, move |t, h| {
-                    let state = ops::scan(t, h)?;
-                    let plan = crate::plan::prune_plan(&state, keep, state.scanned_at);
-                    Ok((state, plan))
+                    ops::prune::dry_run_with_state(t, h, keep).map(|(s, r)| (s, Box::new(r)))
                 })
                 .await
                 .map_err(|f| f.message);
@@ -242,7 +242,14 @@ fn prune_summary(r: &ops::prune::PruneReport) -> String {
         .iter()
         .filter(|(_, o)| *o == Outcome::Deleted)
         .count();
-    let mut parts = vec![format!("pruned: deleted {deleted}")];
+    let mut parts = vec![if deleted > 0 {
+        format!(
+            "pruned: deleted {deleted} (freed {})",
+            ops::deploy::human_bytes(r.freed_bytes())
+        )
+    } else {
+        "pruned: deleted 0".to_string()
+    }];
     for (name, o) in &r.outcomes {
         if !matches!(o, Outcome::Deleted) {
             parts.push(format!("{name} {o}"));

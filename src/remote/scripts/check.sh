@@ -25,6 +25,14 @@ if resolve_root; then
     else
         _c link warn "no link yet"
     fi
+    # Releases a prune moved out of the root but could not remove (another user's files).
+    _tn=0
+    for _e in .relman/trash/* .relman/trash/.[!.]* .relman/trash/..?*; do
+        [ -e "$_e" ] || [ -L "$_e" ] && _tn=$((_tn + 1))
+    done
+    if [ ! -L .relman/trash ] && [ "$_tn" -gt 0 ]; then
+        _c trash warn "$_tn release(s) pruned but not removed, $(find .relman/trash ! -type d 2>/dev/null | wc -l | tr -d ' ') file(s) left in $ROOT_ABS/.relman/trash (not removable by $(id -un)): remove them as their owner or root"
+    fi
 else
     _c root warn "$ROOT does not exist yet (created on first deploy)"
 fi

@@ -13,6 +13,10 @@
 # the release is skipped; its jobs are scanned again (any job, or jobs that can't
 # be determined, keep it); then, still holding the lock, it is renamed into
 # .relman/trash (atomic: never a half-deleted release in the root) and removed.
+# "deleted" means gone from the root and from the trash. A release moved out of the
+# root whose files rm could not all remove (another user's directory inside it) is
+# "trashed", with how many files were left and rm's reason; one that could not even
+# be moved out is "failed ... move", with what was not writable by whom.
 #
 # Output, version 1, one tab-separated record per line:
 #   relman-prune 1
@@ -21,7 +25,9 @@
 #   kept <name> launched|jobsunknown|notdir       (skipped, with why)
 #   kept <name> jobs <pid> [<pid>...]
 #   gone <name>                                   (already not there)
-#   failed <name> rm                              (rm -rf left something behind)
+#   trashed <name> <files left> <reason>          (out of the root, but files left in .relman/trash)
+#   failed <name> move root|release|trash|other <user> <reason>
+#                                                 (not moved out of the root: nothing removed)
 #   pin <file name>                               (an expired or orphaned pin removed)
 #   staging <name>                                (a stale upload removed)
 #   warn history                                  (history.jsonl could not be written)
@@ -97,15 +103,46 @@ for _n in $DELETE; do
     # Out of the root in one rename(2), then removed: nobody ever sees (or lists,
     # or switches to) a half-deleted release, even if this script is cut short;
     # the next prune finishes what is left in .relman/trash.
-    if mkdir -p .relman/trash 2>/dev/null && rm -rf -- ".relman/trash/$_n" 2>/dev/null &&
-        mv -T -- "$_n" ".relman/trash/$_n" 2>/dev/null; then
-        rm -rf -- "$ROOT_ABS/.relman/trash/$_n" 2>/dev/null
+    _t=.relman/trash/$_n
+    _why=
+    _err=
+    if ! _err=$(mkdir -p .relman/trash 2>&1) || [ -L .relman/trash ]; then
+        _why=trash
+    elif { [ -e "$_t" ] || [ -L "$_t" ]; } && {
+        _err=$(rm -rf -- "${ROOT_ABS:?}/$_t" 2>&1 | sed -n 1p)
+        [ -e "$_t" ] || [ -L "$_t" ]
+    }; then
+        # An earlier copy of this release in the trash that cannot be removed.
+        _why=trash
+    elif ! _err=$(mv -T -- "$_n" "$_t" 2>&1); then
+        if [ ! -w . ]; then
+            _why=root
+        elif [ ! -w "$_n" ]; then
+            _why=release
+        else
+            _why=other
+        fi
     fi
-    if [ -e "$_n" ] || [ -L "$_n" ]; then
-        printf 'failed\t%s\trm\n' "$_n"
-        _failed="${_failed:+$_failed, }$_n"
+    if [ -n "$_why" ]; then
+        # rename(2) failed: nothing was removed. The reason is the error's last part
+        # (strerror), cleaned to one plain field.
+        _err=$(printf '%s\n' "$_err" | sed -n 1p)
+        _err=$(printf '%s' "${_err##*: }" | tr -c 'A-Za-z0-9 ,._()-' ' ' | cut -c1-120)
+        printf 'failed\t%s\tmove\t%s\t%s\t%s\n' "$_n" "$_why" "$(id -un 2>/dev/null || id -u)" "${_err:-unknown error}"
+        _failed="${_failed:+$_failed, }$_n (cannot move it out of the root)"
+        exec 8<&-
+        continue
+    fi
+    # sed reads all of rm's errors (it must not stop rm with a closed pipe) and keeps
+    # the first.
+    _err=$(rm -rf -- "${ROOT_ABS:?}/$_t" 2>&1 | sed -n 1p)
+    rm -f -- "$_lk"
+    if [ -e "$_t" ] || [ -L "$_t" ]; then
+        _left=$(find "$ROOT_ABS/$_t" ! -type d 2>/dev/null | wc -l | tr -d ' ')
+        _err=$(printf '%s' "${_err##*: }" | tr -c 'A-Za-z0-9 ,._()-' ' ' | cut -c1-120)
+        printf 'trashed\t%s\t%s\t%s\n' "$_n" "${_left:-0}" "${_err:-unknown error}"
+        _failed="${_failed:+$_failed, }$_n (moved out of the root, ${_left:-0} file(s) left in .relman/trash)"
     else
-        rm -f -- "$_lk"
         printf 'deleted\t%s\n' "$_n"
         _deleted="${_deleted:+$_deleted, }$_n"
     fi
@@ -128,7 +165,7 @@ for _id in $PINS; do
     fi
 done
 for _f in .relman/pins/*.json; do
-    [ -f "$_f" ] && [ ! -L "$_f" ] || continue
+    { [ -f "$_f" ] && [ ! -L "$_f" ]; } || continue
     case ${_f##*/} in *[!A-Za-z0-9._-]*) continue ;; esac
     _pr=$(pin_release "$_f")
     is_release "$_pr" || continue
@@ -144,8 +181,8 @@ _staged=0
 for _s in $STAGING; do
     is_release "$_s" || continue
     _sd=.relman/staging/$_s
-    [ -d "$_sd" ] && [ ! -L "$_sd" ] || continue
-    rm -rf -- "$ROOT_ABS/$_sd" 2>/dev/null
+    { [ -d "$_sd" ] && [ ! -L "$_sd" ]; } || continue
+    rm -rf -- "${ROOT_ABS:?}/$_sd" 2>/dev/null
     if [ ! -e "$_sd" ]; then
         printf 'staging\t%s\n' "$_s"
         _staged=$((_staged + 1))

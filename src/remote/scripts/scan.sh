@@ -117,6 +117,20 @@ fi
 if [ -f .relman/history.jsonl ]; then
     tail -n "${HISTORY_LINES:-1000}" .relman/history.jsonl | tr '\t\r' '  ' | sed "s/^/history$(printf '\t')/"
 fi
+# What a prune moved out of the root but could not remove (another user's files).
+if [ -d .relman/trash ] && [ ! -L .relman/trash ]; then
+    _n=0
+    for _e in .relman/trash/* .relman/trash/.[!.]* .relman/trash/..?*; do
+        [ -e "$_e" ] || [ -L "$_e" ] || continue
+        _n=$((_n + 1))
+    done
+    if [ "$_n" -gt 0 ]; then
+        _f=$(find .relman/trash ! -type d 2>/dev/null | wc -l | tr -d ' ')
+        _b=$(du -sb .relman/trash 2>/dev/null | cut -f1)
+        case $_b in '' | *[!0-9]*) _b='?' ;; esac
+        printf 'trash\t%s\t%s\t%s\n' "$_n" "${_f:-0}" "$_b"
+    fi
+fi
 
 scan_jobs
 printf 'end\n'

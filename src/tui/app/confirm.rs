@@ -35,7 +35,8 @@ pub enum Pending {
     Prune {
         host: String,
         keep: usize,
-        plan: PrunePlan,
+        /// The host's dry-run answer: the plan and its checks of each deletion.
+        report: Box<PruneReport>,
     },
     Pin {
         host: String,
@@ -336,7 +337,7 @@ pub(super) fn ask_prune_plan(app: &mut App) -> Vec<Cmd> {
         return Vec::new();
     };
     app.say(format!(
-        "{host}: computing the prune plan (keep {})…",
+        "{host}: asking the host for the prune plan (keep {}, a dry run)…",
         app.keep
     ));
     app.plan_pending = Some(host.clone());

@@ -15,19 +15,19 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                 app.plan_pending = None;
             }
             match result {
-                Ok((state, plan)) => {
+                Ok((state, report)) => {
                     scanned(app, &host, at, Ok(state));
                     if app.overlay.is_some() {
                         app.warn(format!("{host}: prune plan ready, but a dialog is open"));
                     } else {
                         app.say(format!(
                             "{host}: prune would delete {} release(s)",
-                            plan.deletions().count()
+                            report.to_delete().count()
                         ));
                         app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Prune {
                             host,
                             keep: app.keep,
-                            plan,
+                            report,
                         })));
                     }
                 }

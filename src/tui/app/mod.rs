@@ -24,7 +24,8 @@ use super::keymap::{self, Action, Ctx, Key};
 use super::theme::Theme;
 use super::view::layout::{self, Areas};
 use crate::model::{HostState, Job, Pin, Release, ReleaseName, printable};
-use crate::plan::{self, PrunePlan};
+use crate::ops::prune::PruneReport;
+use crate::plan;
 
 pub use confirm::{Button, DeployTarget, Dialog, Pending};
 use confirm::{
@@ -119,7 +120,8 @@ pub enum Cmd {
         host: String,
         to: Option<String>,
     },
-    /// Scan, then compute the prune plan for the dialog.
+    /// Ask the host for the prune plan as `prune --dry-run` gives it (scan, plan,
+    /// and the host's own check of each deletion), for the dialog.
     PrunePlan {
         host: String,
         keep: usize,
@@ -172,11 +174,12 @@ pub enum Event {
         at: SystemTime,
         result: Result<HostState, String>,
     },
-    /// A fresh scan and the prune plan computed from it.
+    /// A fresh scan and the host's dry-run answer made from it: the plan, and what the
+    /// host's checks say of each deletion (the CLI's `prune --dry-run`, exactly).
     Plan {
         host: String,
         at: SystemTime,
-        result: Result<(HostState, PrunePlan), String>,
+        result: Result<(HostState, Box<PruneReport>), String>,
     },
     /// A single-host operation ended; `Ok` carries a one-line summary.
     Done {

@@ -11,6 +11,7 @@ use super::layout::centered;
 use super::overlays::{boxed, fit};
 use super::wrap::wrap;
 use crate::model::{Job, printable};
+use crate::ops::prune::Outcome;
 use crate::plan::Verdict;
 use crate::tui::app::{App, Button, Dialog, Pending};
 use crate::tui::theme;
@@ -165,8 +166,11 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             ]));
             out.push(Line::from(format!("New jobs start on {to}.")));
         }
-        Pending::Prune { host, keep, plan } => {
-            let del = plan.deletions().count();
+        Pending::Prune { host, keep, report } => {
+            // The host's dry-run answer, as `prune --dry-run` prints it: a deletion
+            // the host's own checks keep (a launched job holds it...) shows as kept.
+            let plan = &report.plan;
+            let del = report.to_delete().count();
             out.push(Line::from(vec![
                 Span::raw("Prune "),
                 b(printable(host)),
@@ -183,11 +187,19 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                 .max()
                 .unwrap_or(0);
             for v in &plan.verdicts {
-                let (verdict, style, why) = match &v.verdict {
-                    Verdict::Delete(why) => {
+                let (verdict, style, why) = match (&v.verdict, report.outcome(v.name.as_str())) {
+                    (Verdict::Delete(why), Some(Outcome::Kept(skip))) => (
+                        "  keep".to_string(),
+                        t.ok(),
+                        format!("{skip} (the host's check; the plan said {why})"),
+                    ),
+                    (Verdict::Delete(_), Some(Outcome::Gone)) => {
+                        ("  gone".to_string(), t.dim(), "already gone".to_string())
+                    }
+                    (Verdict::Delete(why), _) => {
                         (format!("{} delete", theme::BAD), t.bad(), why.to_string())
                     }
-                    Verdict::Keep(why) => {
+                    (Verdict::Keep(why), _) => {
                         let why: Vec<String> = why.iter().map(|w| w.to_string()).collect();
                         ("  keep".to_string(), t.ok(), why.join(", "))
                     }
@@ -209,7 +221,7 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                     plan.expired_pins.len()
                 )));
             }
-            if plan.is_noop() {
+            if del == 0 && plan.expired_pins.is_empty() && plan.stale_staging.is_empty() {
                 out.push(Line::from(Span::styled("Nothing to delete.", t.dim())));
             } else if del > 0 {
                 out.push(Line::from("Order: bad releases first, then the oldest."));

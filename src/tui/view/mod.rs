@@ -88,7 +88,7 @@ fn busy_text(app: &App) -> String {
             f.describe()
         }
     } else if let Some(h) = &app.plan_pending {
-        format!("planning prune on {h}")
+        format!("asking {h} for the prune plan")
     } else {
         let n = app.hosts.iter().filter(|h| h.scanning).count();
         format!("scanning {n} host{}", if n == 1 { "" } else { "s" })
