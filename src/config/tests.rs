@@ -52,6 +52,7 @@ fn ssh_host(name: &str, host: &str, port: u16, user: &str) -> HostConfig {
         root: DEFAULT_ROOT.into(),
         link: DEFAULT_LINK.into(),
         prefix: DEFAULT_PREFIX.into(),
+        job_scan: Default::default(),
     }
 }
 

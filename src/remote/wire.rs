@@ -16,6 +16,8 @@
 //! pin <file name> <pin JSON on one line>
 //! history <one line of history.jsonl>
 //! procs <inspected> <hidden> known|unknown
+//! hidden <user> <count> self|other   processes of that user we could not inspect
+//! sudo <user> ok|refused|unknown     the job scan run as that user (scan_sudo)
 //! job <release> /proc/<pid>/cwd|exe|fd/<n>
 //! jobarg <pid>                       a process whose argv mentions the prefix
 //! jobinfo <pid> <user> <start ticks> <argv hex, NUL-separated>
@@ -33,8 +35,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::{
-    HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin, Release,
-    ReleaseName, printable,
+    HiddenUser, HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin,
+    Release, ReleaseName, SudoScan, printable,
 };
 
 pub const VERSION: &str = "1";
@@ -292,6 +294,34 @@ pub fn parse_scan(
                     k => return Err(err(n, format!("unknown procs state {:?}", printable(k)))),
                 };
             }
+            "hidden" => {
+                want(4)?;
+                let user = user_name(n, f[1])?;
+                let count = num(n, "hidden", f[2])?;
+                let own = match f[3] {
+                    "self" => true,
+                    "other" => false,
+                    k => return Err(err(n, format!("expected self or other, got {:?}", printable(k)))),
+                };
+                if st.hidden_users.iter().any(|h| h.user == user) {
+                    return Err(err(n, format!("user {user:?} counted twice")));
+                }
+                st.hidden_users.push(HiddenUser { user, count, own });
+            }
+            "sudo" => {
+                want(3)?;
+                let user = user_name(n, f[1])?;
+                let how = match f[2] {
+                    "ok" => SudoScan::Ok,
+                    "refused" => SudoScan::Refused,
+                    "unknown" => SudoScan::Unknown,
+                    k => return Err(err(n, format!("unknown sudo state {:?}", printable(k)))),
+                };
+                if st.sudo_scans.iter().any(|(u, _)| *u == user) {
+                    return Err(err(n, format!("sudo scan as {user:?} reported twice")));
+                }
+                st.sudo_scans.push((user, how));
+            }
             "job" => {
                 want(3)?;
                 let rel = name(f[1])?;
@@ -414,6 +444,14 @@ pub fn parse_scan(
     releases.sort_by(|a, b| b.name.cmp(&a.name));
     st.releases = releases;
     Ok(st)
+}
+
+/// A user name as `stat -c %U` prints it: non-empty, no control characters.
+fn user_name(line: usize, s: &str) -> Result<String, WireError> {
+    if s.is_empty() || s.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(err(line, format!("bad user name {:?}", printable(s))));
+    }
+    Ok(s.to_string())
 }
 
 fn parse_proc_path(p: &str) -> Option<(u32, JobVia)> {

@@ -6,6 +6,9 @@
 # lock, on EOF (relman exited or its connection closed) or after 8 s without a
 # heartbeat (the network vanished), so a crashed operator can't leave it behind.
 set -u
+# Not lib.sh's preamble (a bare script): the same umask, so a root and a .relman
+# made here are usable by other users' jobs whatever the deploy user's umask.
+umask 022
 cd || exit 97
 mkdir -p -- "$ROOT" 2>/dev/null
 if [ -L "$ROOT" ] && [ ! -e "$ROOT" ]; then
