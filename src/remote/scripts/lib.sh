@@ -134,6 +134,16 @@ scan_jobs() {
             _hp="$_hp /proc/$_pid"
         fi
     done
+    # Hidden, or exiting (its cwd already released): those still there and not
+    # zombies now are hidden (one sed over their stat files).
+    if [ -n "$_hp" ]; then
+        _hs=
+        for _f in $_hp; do _hs="$_hs $_f/stat"; done
+        # shellcheck disable=SC2086
+        _hp=$(sed -n 's|^\([0-9][0-9]*\) (.*) [^ZX ] .*|/proc/\1|p' $_hs 2>/dev/null)
+        _hidden=0
+        for _f in $_hp; do _hidden=$((_hidden + 1)); done
+    fi
     _state=known
     _how=
     if [ "$_seen" -eq 0 ] || ! _how=$(job_scan_method); then
