@@ -92,7 +92,10 @@ fn another_users_hidden_job_keeps_its_release() {
     // Default (no job_users): JOBS's processes can't be inspected: all kept, said why.
     let st = ops::scan(t, &h).unwrap();
     assert!(st.jobs_known);
-    assert!(st.release(&r(1)).unwrap().jobs.is_empty(), "hidden from DEPLOY");
+    assert!(
+        st.release(&r(1)).unwrap().jobs.is_empty(),
+        "hidden from DEPLOY"
+    );
     let jobs_hidden = st
         .hidden_users
         .iter()
@@ -176,13 +179,17 @@ fn another_users_hidden_job_keeps_its_release() {
     )));
     let st = ops::scan(t, &hr).unwrap();
     assert!(
-        st.warnings.iter().any(|w| w.contains("relman-umask") && w.contains("refused")),
+        st.warnings
+            .iter()
+            .any(|w| w.contains("relman-umask") && w.contains("refused")),
         "{:?}",
         st.warnings
     );
     let rep = ops::prune::prune(t, &hr, 0, true).unwrap();
     assert!(
-        texts(&rep).iter().all(|x| x.contains("(relman-umask) could not be inspected")),
+        texts(&rep)
+            .iter()
+            .all(|x| x.contains("(relman-umask) could not be inspected")),
         "{:?}",
         texts(&rep)
     );
@@ -252,16 +259,19 @@ fn another_users_launched_job_holds_its_release() {
     // A JOBS job launched on the oldest release that left it: only the lock holds it.
     let stop = f.dir().join("stop");
     let mut job = Kill(
-        command_as(JOBS, &f.root(0).join(".relman/bin/launch").display().to_string())
-            .args(["--release", &oldest, "--", "sh", "-c"])
-            .arg(format!(
-                "cd / && while [ ! -e '{}' ]; do sleep 0.05; done",
-                stop.display()
-            ))
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
+        command_as(
+            JOBS,
+            &f.root(0).join(".relman/bin/launch").display().to_string(),
+        )
+        .args(["--release", &oldest, "--", "sh", "-c"])
+        .arg(format!(
+            "cd / && while [ ! -e '{}' ]; do sleep 0.05; done",
+            stop.display()
+        ))
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap(),
     );
     let pid = job.0.id();
     assert!(wait_until(Duration::from_secs(10), || {
@@ -304,7 +314,11 @@ fn a_umask_077_deploy_user_lets_other_users_jobs_run() {
         let out = f.relman().args(["--all", "check"]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert!(!check(&f).contains("can't use the launcher"), "{}", check(&f));
+    assert!(
+        !check(&f).contains("can't use the launcher"),
+        "{}",
+        check(&f)
+    );
 
     f.sh(0, "chmod 0700 \"$ROOT\"");
     let out = check(&f);
@@ -340,7 +354,15 @@ fn relmans_own_processes_are_not_jobs() {
     // What a concurrent scan's find is now: the root's pattern, no release name.
     let like_scan = Kill(
         command_as(DEPLOY, "sh")
-            .args(["-c", "sleep 300", "find", "/proc/1/cwd", "-maxdepth", "1", "-lname"])
+            .args([
+                "-c",
+                "sleep 300",
+                "find",
+                "/proc/1/cwd",
+                "-maxdepth",
+                "1",
+                "-lname",
+            ])
             .arg(format!("{}/*", root.display()))
             .args(["-printf", "%p\t%l\n"])
             .current_dir(root)
@@ -351,7 +373,10 @@ fn relmans_own_processes_are_not_jobs() {
     assert!(wait_until(Duration::from_secs(10), || cwd_is(
         own.0.id(),
         &root.join(r(1))
-    ) && cwd_is(like_scan.0.id(), root)));
+    ) && cwd_is(
+        like_scan.0.id(),
+        root
+    )));
     let h = with_scan(&h, Some(&[]), false);
     let st = ops::scan(t.as_ref(), &h).unwrap();
     for rel in &st.releases {
@@ -363,7 +388,10 @@ fn relmans_own_processes_are_not_jobs() {
     // A real concurrent scan loop during prunes: never a "running job".
     drop(own);
     for i in 5..=8 {
-        f.sh(0, &format!("mkdir -p \"$ROOT/{0}\" && echo x > \"$ROOT/{0}/a\"", r(i)));
+        f.sh(
+            0,
+            &format!("mkdir -p \"$ROOT/{0}\" && echo x > \"$ROOT/{0}/a\"", r(i)),
+        );
     }
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let scanner = {
@@ -428,7 +456,10 @@ fn the_job_scan_works_on_a_busybox_host() {
     assert_eq!(jobs(2), [(fd_pid, JobVia::Fd)]);
     let rep = ops::prune::prune(t, &h, 0, false).unwrap();
     assert!(rep.deleted().is_empty(), "{:?}", texts(&rep));
-    assert_eq!(texts(&rep)[3], format!("keep: running job (pid {})", cwd_job.0.id()));
+    assert_eq!(
+        texts(&rep)[3],
+        format!("keep: running job (pid {})", cwd_job.0.id())
+    );
     assert_eq!(texts(&rep)[2], format!("keep: running job (pid {fd_pid})"));
 
     let list = f.relman().args(["--all", "list"]).output().unwrap();
@@ -437,7 +468,9 @@ fn the_job_scan_works_on_a_busybox_host() {
     let check = f.relman().args(["--all", "check"]).output().unwrap();
     let check = String::from_utf8_lossy(&check.stdout).into_owned();
     assert!(
-        check.lines().any(|l| l.contains("job scan") && l.contains("ls -ld")),
+        check
+            .lines()
+            .any(|l| l.contains("job scan") && l.contains("ls -ld")),
         "{check}"
     );
 }

@@ -240,7 +240,11 @@ impl fmt::Display for KeepReason {
                 f,
                 "{count} {} of other users ({}) could not be inspected",
                 if *count == 1 { "process" } else { "processes" },
-                users.iter().map(|u| printable(u)).collect::<Vec<_>>().join(", ")
+                users
+                    .iter()
+                    .map(|u| printable(u))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             KeepReason::Pinned { until, by, reason } => {
                 write!(

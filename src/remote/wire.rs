@@ -301,7 +301,12 @@ pub fn parse_scan(
                 let own = match f[3] {
                     "self" => true,
                     "other" => false,
-                    k => return Err(err(n, format!("expected self or other, got {:?}", printable(k)))),
+                    k => {
+                        return Err(err(
+                            n,
+                            format!("expected self or other, got {:?}", printable(k)),
+                        ));
+                    }
                 };
                 if st.hidden_users.iter().any(|h| h.user == user) {
                     return Err(err(n, format!("user {user:?} counted twice")));
@@ -570,6 +575,59 @@ mod tests {
         );
         assert_eq!(st.history.len(), 1);
         assert_eq!(st.warnings.len(), 1, "{:?}", st.warnings);
+    }
+
+    #[test]
+    fn hidden_processes_by_user_and_sudo_scans() {
+        let out = "relman-scan\t1\nprocs\t5\t9\tknown\nhidden\troot\t6\tother\n\
+                   hidden\tdeploy\t1\tself\nhidden\tbatch\t2\tother\nsudo\tbatch\tok\n\
+                   sudo\tetl\trefused\nend\n";
+        let st = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap();
+        assert_eq!(st.hidden_processes, 9);
+        assert_eq!(
+            st.hidden_users,
+            [
+                HiddenUser {
+                    user: "root".into(),
+                    count: 6,
+                    own: false
+                },
+                HiddenUser {
+                    user: "deploy".into(),
+                    count: 1,
+                    own: true
+                },
+                HiddenUser {
+                    user: "batch".into(),
+                    count: 2,
+                    own: false
+                },
+            ]
+        );
+        assert_eq!(
+            st.sudo_scans,
+            [
+                ("batch".into(), SudoScan::Ok),
+                ("etl".into(), SudoScan::Refused)
+            ]
+        );
+        assert_eq!(st.unseen_job_processes(), (6, vec!["root".to_string()]));
+        for (bad, needle) in [
+            ("hidden\troot\t6\n", "needs 3 fields"),
+            ("hidden\troot\tx\tother\n", "not a number"),
+            ("hidden\troot\t6\tmine\n", "expected self or other"),
+            ("hidden\t\t6\tother\n", "bad user name"),
+            (
+                "hidden\troot\t6\tother\nhidden\troot\t1\tother\n",
+                "counted twice",
+            ),
+            ("sudo\tbatch\tmaybe\n", "unknown sudo state"),
+            ("sudo\tbatch\tok\nsudo\tbatch\tok\n", "reported twice"),
+        ] {
+            let out = format!("relman-scan\t1\n{bad}end\n");
+            let e = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap_err();
+            assert!(e.msg.contains(needle), "{bad:?} gave {e}");
+        }
     }
 
     #[test]
