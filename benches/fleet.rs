@@ -881,6 +881,7 @@ fn main() {
             root,
             link: "batch".into(),
             prefix: "batch_".into(),
+            job_scan: Default::default(),
         };
         print!(
             "{}",

@@ -381,6 +381,14 @@ pub struct HostState {
     pub hidden_processes: usize,
     /// False when /proc could not be read at all: no release may then be called job-free.
     pub jobs_known: bool,
+    /// The processes relman could not inspect, by owner (`hidden_processes` split).
+    pub hidden_users: Vec<HiddenUser>,
+    /// The scans run as job users through sudo (`scan_sudo`), and how each went.
+    pub sudo_scans: Vec<(String, SudoScan)>,
+    /// The host's `job_users` (None: every user's processes may use a release).
+    /// Set from the config by the scan, so the plan can tell which hidden processes
+    /// matter.
+    pub job_users: Option<Vec<String>>,
     /// Names of directories under `.relman/staging/`.
     pub staging: Vec<String>,
     /// When the host said the scan ran (host clock).
@@ -405,7 +413,58 @@ pub struct Trash {
     pub bytes: Option<u64>,
 }
 
+/// Processes of one user that the scan could not inspect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HiddenUser {
+    pub user: String,
+    pub count: usize,
+    /// The SSH user's own (non-dumpable: its sshd sessions, setuid programs).
+    pub own: bool,
+}
+
+/// How a scan run as a job user through `sudo -n` went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SudoScan {
+    /// It ran: that user's processes were inspected.
+    Ok,
+    /// sudo refused (a password needed, not allowed, no sudo).
+    Refused,
+    /// It ran but could not inspect (or its output was cut short).
+    Unknown,
+}
+
 impl HostState {
+    /// Processes that may use a release and that no scan could inspect: those of other
+    /// users who may run jobs (all users without `job_users`), not covered by a sudo
+    /// scan that worked. Total count and the users, by name. The SSH user's own
+    /// hidden processes are not counted (a job of the SSH user runs an ordinary,
+    /// inspectable program; what it can't inspect of its own are its sshd sessions).
+    pub fn unseen_job_processes(&self) -> (usize, Vec<String>) {
+        let mut n = 0;
+        let mut users = Vec::new();
+        for h in &self.hidden_users {
+            if h.own || h.count == 0 {
+                continue;
+            }
+            if let Some(list) = &self.job_users
+                && !list.contains(&h.user)
+            {
+                continue;
+            }
+            let seen = self
+                .sudo_scans
+                .iter()
+                .any(|(u, s)| *u == h.user && *s == SudoScan::Ok);
+            if !seen {
+                n += h.count;
+                users.push(h.user.clone());
+            }
+        }
+        users.sort();
+        users.dedup();
+        (n, users)
+    }
+
     /// A host with nothing in its root yet (the root missing); scans fill it in.
     pub fn empty(root: &str, link: &str, prefix: &str, scanned_at: SystemTime) -> Self {
         HostState {
@@ -421,6 +480,9 @@ impl HostState {
             history: Vec::new(),
             hidden_processes: 0,
             jobs_known: true,
+            hidden_users: Vec::new(),
+            sudo_scans: Vec::new(),
+            job_users: None,
             staging: Vec::new(),
             scanned_at,
             warnings: Vec::new(),

@@ -24,6 +24,7 @@ fn host(name: &str, root: &Path) -> HostConfig {
         root: root.to_str().unwrap().into(),
         link: "batch".into(),
         prefix: "batch_".into(),
+        job_scan: Default::default(),
     }
 }
 

@@ -145,7 +145,8 @@ fn exit_codes_pass_through() {
 #[test]
 fn the_job_holds_a_shared_lock_and_the_link_is_read_once() {
     let x = setup();
-    let lock = x.root.join(format!(".relman/run/{}.lock", r(2)));
+    // The hold is a flock on the release directory itself (no lock file).
+    let lock = x.root.join(r(2));
     // Inside the job: its release's lock is held (an exclusive try fails), a second
     // job can share it, and switching the link does not move the running job.
     let script = format!(
@@ -172,6 +173,10 @@ fn the_job_holds_a_shared_lock_and_the_link_is_read_once() {
         .status()
         .unwrap();
     assert!(ok.success());
+    assert!(
+        !x.root.join(format!(".relman/run/{}.lock", r(2))).exists(),
+        "no lock file of its own"
+    );
     let o = launch(&x.launch, &["--", "sh", "-c", "pwd -P"]);
     assert_eq!(stdout(&o), format!("{}\n", x.root.join(r(3)).display()));
 }

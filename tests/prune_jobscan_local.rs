@@ -29,13 +29,21 @@ fn a_release_whose_jobs_cannot_be_checked_is_kept() {
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("find");
-    let fake = bin.path().join("find");
-    fs::write(
-        &fake,
-        format!("#!/bin/sh\n[ -e .relman/find-fails ] && exit 1\nexec {real_find} \"$@\"\n"),
-    )
-    .unwrap();
-    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    // Both ways the scan can read /proc links fail (GNU find, and the `ls -ld`
+    // fallback busybox hosts use), silently: a status alone must make it unknown.
+    let real_ls = ["/usr/bin/ls", "/bin/ls"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ls");
+    for (name, real) in [("find", real_find), ("ls", real_ls)] {
+        let fake = bin.path().join(name);
+        fs::write(
+            &fake,
+            format!("#!/bin/sh\n[ -e .relman/find-fails ] && exit 1\nexec {real} \"$@\"\n"),
+        )
+        .unwrap();
+        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let path = format!(
         "{}:{}",
         bin.path().display(),

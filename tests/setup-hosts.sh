@@ -11,6 +11,8 @@
 #   relman-bbox    a deploy user whose tools are busybox applets (its login shell puts
 #                  a directory of busybox applets first on PATH and runs busybox sh;
 #                  util-linux's flock beside them: Debian's busybox has none)
+# and /etc/sudoers.d/relman-test: relman-deploy may run /bin/sh as relman-jobs
+# without a password (the job scan's `scan_sudo`).
 # The wrappers live in /usr/local/lib/relman-test/.
 set -eu
 
@@ -34,6 +36,7 @@ command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
+command -v sudo >/dev/null 2>&1 || need="$need sudo"
 dpkg -s libssl-dev >/dev/null 2>&1 || need="$need libssl-dev"
 if [ -n "$need" ]; then
     echo "tests/setup-hosts.sh: installing:$need"
@@ -82,4 +85,18 @@ mkuser relman-deploy /bin/sh
 mkuser relman-jobs /bin/sh
 mkuser relman-umask "$lib/umask077-sh"
 mkuser relman-bbox "$lib/busybox-sh"
+
+# relman's `scan_sudo`: the deploy user may run the job scan as the jobs user
+# (`sudo -n -H -u relman-jobs /bin/sh -s`), without a password.
+mkdir -p /etc/sudoers.d
+_sf=/etc/sudoers.d/relman-test
+printf '%s\n' "relman-deploy ALL=(relman-jobs) NOPASSWD: /bin/sh" >"$_sf.tmp"
+chmod 0440 "$_sf.tmp"
+if visudo -cf "$_sf.tmp" >/dev/null; then
+    mv -f "$_sf.tmp" "$_sf"
+else
+    rm -f "$_sf.tmp"
+    echo "tests/setup-hosts.sh: the sudoers rule does not check (visudo -cf)" >&2
+    exit 1
+fi
 echo "tests/setup-hosts.sh: ready"

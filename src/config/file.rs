@@ -28,12 +28,32 @@ pub const TOP_KEYS: &[&str] = &[
 
 /// Keys of a `[[hosts]]` entry.
 pub const HOST_KEYS: &[&str] = &[
-    "name", "address", "port", "user", "identity", "jump", "groups", "root", "link", "prefix",
+    "name",
+    "address",
+    "port",
+    "user",
+    "identity",
+    "jump",
+    "groups",
+    "root",
+    "link",
+    "prefix",
+    "job_users",
+    "scan_sudo",
 ];
 
 /// Keys of `[defaults]`: every host key but `name` and `address`.
 pub const DEFAULT_KEYS: &[&str] = &[
-    "port", "user", "identity", "jump", "groups", "root", "link", "prefix",
+    "port",
+    "user",
+    "identity",
+    "jump",
+    "groups",
+    "root",
+    "link",
+    "prefix",
+    "job_users",
+    "scan_sudo",
 ];
 
 /// A value with where it was written: 1-based line and full key (`hosts[1].port`).
@@ -57,6 +77,8 @@ pub struct HostKeys {
     pub root: Option<Located<String>>,
     pub link: Option<Located<String>>,
     pub prefix: Option<Located<String>>,
+    pub job_users: Option<Located<Vec<String>>>,
+    pub scan_sudo: Option<Located<bool>>,
 }
 
 /// One `[[hosts]]` entry.
@@ -466,6 +488,33 @@ fn read_host_keys(
                 let s = read_str(doc, v, &key)?;
                 validate::check_entry_name(s).map_err(bad)?;
                 keys.prefix = Some(loc(s.to_string()));
+            }
+            "job_users" => {
+                let arr = v
+                    .get_ref()
+                    .as_array()
+                    .ok_or_else(|| wrong_type(doc, v, &key, "an array of user names"))?;
+                let mut users: Vec<String> = Vec::new();
+                for (j, u) in arr.iter().enumerate() {
+                    let ukey = format!("{key}[{j}]");
+                    let s = read_str(doc, u, &ukey)?;
+                    validate::check_user_name(s).map_err(|m| doc.err(u.span().start, &ukey, m))?;
+                    if !users.iter().any(|x| x == s) {
+                        users.push(s.to_string());
+                    }
+                }
+                keys.job_users = Some(Located {
+                    value: users,
+                    line,
+                    key: key.clone(),
+                });
+            }
+            "scan_sudo" => {
+                keys.scan_sudo = Some(Located {
+                    value: read_bool(doc, v, &key)?,
+                    line,
+                    key: key.clone(),
+                });
             }
             _ => return Err(unknown_key(doc, k, Some(table_key), allowed)),
         }

@@ -35,6 +35,8 @@
 //!   `identity`. Anything written in relman's config — on the host *or* in `[defaults]` —
 //!   wins over `~/.ssh/config`. Then: user `$USER`, else `root`; port 22. `Match` blocks
 //!   are not supported (they never apply); `Include` is.
+//! - **`job_users`** (a list of user names, `[A-Za-z0-9._-]`, not starting with `-`)
+//!   and **`scan_sudo`** (bool, needs `job_users`): see [`JobScan`]; host or `[defaults]`.
 //! - **Empty fleet**: a config without hosts is valid (e.g. to try `relman --demo`);
 //!   [`Config::select`] then says there is nothing to choose from.
 
@@ -99,6 +101,22 @@ pub struct HostConfig {
     pub root: String,
     pub link: String,
     pub prefix: String,
+    /// Whose processes the job check must see (`job_users`, `scan_sudo`).
+    pub job_scan: JobScan,
+}
+
+/// How the job scan treats processes the SSH user may not inspect (other users').
+///
+/// `users`: `None` (no `job_users`): any user's process may use a release, so hidden
+/// processes of any other user make prune keep everything. `Some(list)`: only those
+/// users' hidden processes count (the others are still counted and shown). `sudo`:
+/// the scan also runs as each listed user through `sudo -n -H -u USER /bin/sh -s`,
+/// in the same round trip, so their processes are seen; where sudo refuses, that
+/// user's jobs are unknown and prune keeps everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobScan {
+    pub users: Option<Vec<String>>,
+    pub sudo: bool,
 }
 
 impl HostConfig {
@@ -116,6 +134,7 @@ impl HostConfig {
             root: root.to_string(),
             link: DEFAULT_LINK.to_string(),
             prefix: DEFAULT_PREFIX.to_string(),
+            job_scan: JobScan::default(),
         }
     }
 }
@@ -482,6 +501,22 @@ fn resolve_host(
         ));
     }
 
+    let job_users = pick(&k.job_users, &defaults.job_users);
+    let scan_sudo = pick(&k.scan_sudo, &defaults.scan_sudo);
+    if let (Some(s), None) = (scan_sudo, job_users)
+        && s.value
+    {
+        return Err(file::at(
+            path,
+            s.line,
+            &s.key,
+            "scan_sudo needs job_users (the users to scan as)",
+        ));
+    }
+    let job_scan = JobScan {
+        users: job_users.map(|u| u.value.clone()),
+        sudo: scan_sudo.is_some_and(|s| s.value),
+    };
     let port = pick(&k.port, &defaults.port).map(|p| p.value);
     let user = pick(&k.user, &defaults.user).map(|u| u.value.clone());
     let jump = pick(&k.jump, &defaults.jump).map(|j| j.value.clone());
@@ -540,6 +575,7 @@ fn resolve_host(
         root: root.map_or_else(|| DEFAULT_ROOT.to_string(), |r| r.value.clone()),
         link: link_s.to_string(),
         prefix: prefix_s.to_string(),
+        job_scan,
     })
 }
 

@@ -52,6 +52,7 @@ fn ssh_host(name: &str, host: &str, port: u16, user: &str) -> HostConfig {
         root: DEFAULT_ROOT.into(),
         link: DEFAULT_LINK.into(),
         prefix: DEFAULT_PREFIX.into(),
+        job_scan: Default::default(),
     }
 }
 
@@ -812,4 +813,65 @@ fn default_config_has_no_hosts() {
     assert!(c.hosts.is_empty());
     assert_eq!(c.keep, DEFAULT_KEEP);
     assert_eq!(c.path, None);
+}
+
+#[test]
+fn job_users_and_scan_sudo() {
+    let c = ok(
+        "[defaults]\njob_users = [\"batch\", \"etl.user\", \"batch\"]\nscan_sudo = true\n\
+                [[hosts]]\nname = \"a\"\n[[hosts]]\nname = \"b\"\njob_users = []\n",
+    );
+    assert_eq!(
+        c.hosts[0].job_scan,
+        JobScan {
+            users: Some(vec!["batch".into(), "etl.user".into()]),
+            sudo: true
+        }
+    );
+    assert_eq!(
+        c.hosts[1].job_scan,
+        JobScan {
+            users: Some(vec![]),
+            sudo: true
+        }
+    );
+    assert_eq!(
+        ok("[[hosts]]\nname = \"a\"\n").hosts[0].job_scan,
+        JobScan::default()
+    );
+    for (text, line, needle) in [
+        (
+            "[[hosts]]\nname = \"a\"\nscan_sudo = true\n",
+            3,
+            "hosts[0].scan_sudo: scan_sudo needs job_users",
+        ),
+        (
+            "[[hosts]]\nname = \"a\"\njob_users = \"batch\"\n",
+            3,
+            "hosts[0].job_users: expected an array",
+        ),
+        (
+            "[[hosts]]\nname = \"a\"\njob_users = [\"-u\"]\n",
+            3,
+            "hosts[0].job_users[0]: \"-u\" starts with '-'",
+        ),
+        (
+            "[defaults]\njob_users = [\"a b\"]\n",
+            2,
+            "defaults.job_users[0]: \"a b\" is not a user name",
+        ),
+        (
+            "[defaults]\njob_users = [\"x;rm\"]\n",
+            2,
+            "is not a user name",
+        ),
+        (
+            "[defaults]\nscan_sudo = \"yes\"\n",
+            2,
+            "defaults.scan_sudo: expected true or false",
+        ),
+    ] {
+        let e = err_at(text, line);
+        assert!(e.contains(needle), "{text:?}: {e}");
+    }
 }

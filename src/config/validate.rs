@@ -116,6 +116,27 @@ pub fn check_word(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A user name in `job_users`: `[A-Za-z0-9._-]+`, not starting with `-` (it reaches
+/// the host's shell as `sudo -u NAME` and in word lists, so nothing else is allowed).
+pub fn check_user_name(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("a user name must not be empty".into());
+    }
+    if s.starts_with('-') {
+        return Err(format!("{s:?} starts with '-'"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "{:?} is not a user name (letters, digits, '.', '_', '-'; found {c:?})",
+            crate::model::printable(s)
+        ));
+    }
+    Ok(())
+}
+
 /// Levenshtein distance, for "did you mean" on unknown keys.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

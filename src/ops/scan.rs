@@ -3,7 +3,12 @@
 use super::OpError;
 use crate::config::HostConfig;
 use crate::model::HostState;
+use crate::model::SudoScan;
 use crate::remote::script::{SCAN, Script};
+
+/// The job scan a job user runs through `sudo` inside another script (`scan_sudo`):
+/// lib.sh's `scan_jobs`, then `end` (the caller trusts only complete output).
+const SUDO_SCAN: &str = "scan_jobs\nprintf 'end\\n'\n";
 use crate::remote::{Transport, run, wire};
 
 /// A basic regex matching `<prefix><digit>` whose own text does not match it (the
@@ -25,13 +30,41 @@ pub fn prefix_regex(prefix: &str) -> String {
     out
 }
 
-/// The parameters every script about a root gets.
+/// The parameters every script about a root gets: the root, link and prefix, and
+/// what the job scan needs (`JOB_USERS`: `*` for anyone, else the `job_users`;
+/// `SCAN_SUDO`, and `SUDO_SCRIPT`, the scan a job user runs through sudo).
 pub fn root_script(body: &'static str, host: &HostConfig) -> Script {
-    Script::new(body)
+    let s = Script::new(body)
         .param("ROOT", host.root.clone())
         .param("LINK", host.link.clone())
         .param("PREFIX", host.prefix.clone())
-        .param("PREFIX_RE", prefix_regex(&host.prefix))
+        .param("PREFIX_RE", prefix_regex(&host.prefix));
+    with_job_scan(s, host)
+}
+
+/// `JOB_USERS`, `SCAN_SUDO` and `SUDO_SCRIPT` for `host`.
+fn with_job_scan(s: Script, host: &HostConfig) -> Script {
+    let users = match &host.job_scan.users {
+        None => "*".to_string(),
+        Some(u) => u.join(" "),
+    };
+    let sudo_script = if host.job_scan.sudo {
+        // ROOT_ABS and JOB_NAMES come first, from the host's own scan; the user
+        // names were validated ([A-Za-z0-9._-]), the text is quoted like any param.
+        Script::new(SUDO_SCAN)
+            .param("PREFIX", host.prefix.clone())
+            .param("PREFIX_RE", prefix_regex(&host.prefix))
+            .param("JOB_USERS", users.clone())
+            .param("SCAN_SUDO", "0")
+            .param("SUDO_SCRIPT", "")
+            .render()
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    s.param("JOB_USERS", users)
+        .param("SCAN_SUDO", if host.job_scan.sudo { "1" } else { "0" })
+        .param("SUDO_SCRIPT", sudo_script)
 }
 
 /// Scans one host's deploy root: releases, link, jobs, pins, lock, history.
@@ -44,8 +77,21 @@ pub fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> 
             out.stderr_line()
         )));
     }
-    wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
-        .map_err(|e| OpError::Failed(e.to_string()))
+    let mut st = wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
+        .map_err(|e| OpError::Failed(e.to_string()))?;
+    st.job_users = host.job_scan.users.clone();
+    for (user, how) in &st.sudo_scans {
+        match how {
+            SudoScan::Ok => {}
+            SudoScan::Refused => st.warnings.push(format!(
+                "scan_sudo: `sudo -n -u {user} /bin/sh` was refused: {user}'s jobs can't be seen"
+            )),
+            SudoScan::Unknown => st.warnings.push(format!(
+                "scan_sudo: the scan as {user} could not inspect its processes"
+            )),
+        }
+    }
+    Ok(st)
 }
 
 #[cfg(test)]

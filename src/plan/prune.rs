@@ -25,7 +25,11 @@
 //!
 //! When the host's processes could not be inspected at all (`jobs_known == false`),
 //! no release can be called job-free, so every release is kept with
-//! [`KeepReason::JobsUnknown`] (listed after whatever other reasons it has).
+//! [`KeepReason::JobsUnknown`] (listed after whatever other reasons it has). Likewise
+//! when processes of users who may run jobs could not be inspected
+//! ([`HostState::unseen_job_processes`]: other users' hidden processes, limited to
+//! `job_users` when set, minus those a `scan_sudo` scan saw): every release is kept
+//! with [`KeepReason::Unseen`].
 //!
 //! Foreign entries, the link and `.relman/` are not releases in the model, so they never
 //! appear in a plan.
@@ -48,6 +52,9 @@ pub enum KeepReason {
     Jobs(Vec<u32>),
     /// The host's processes could not be inspected, so its jobs cannot be checked.
     JobsUnknown,
+    /// Processes of other users who may run jobs could not be inspected (`count` of
+    /// them, of these users): any of them might use this release.
+    Unseen { count: usize, users: Vec<String> },
     /// An unexpired pin (one reason per active pin).
     Pinned {
         until: SystemTime,
@@ -165,6 +172,7 @@ pub fn prune_plan(state: &HostState, keep: usize, now: SystemTime) -> PrunePlan 
     let mut releases: Vec<_> = state.releases.iter().collect();
     releases.sort_unstable_by(|a, b| b.name.cmp(&a.name));
 
+    let unseen = state.unseen_job_processes();
     let mut newest_left = keep;
     let mut seen = BTreeSet::new();
     let mut verdicts = Vec::with_capacity(releases.len());
@@ -209,6 +217,11 @@ pub fn prune_plan(state: &HostState, keep: usize, now: SystemTime) -> PrunePlan 
         }
         if !state.jobs_known {
             why.push(KeepReason::JobsUnknown);
+        } else if unseen.0 > 0 {
+            why.push(KeepReason::Unseen {
+                count: unseen.0,
+                users: unseen.1.clone(),
+            });
         }
 
         let verdict = if !why.is_empty() {
@@ -255,6 +268,16 @@ impl fmt::Display for KeepReason {
                 }
             }
             KeepReason::JobsUnknown => f.write_str("jobs cannot be checked"),
+            KeepReason::Unseen { count, users } => write!(
+                f,
+                "{count} {} of other users ({}) could not be inspected",
+                if *count == 1 { "process" } else { "processes" },
+                users
+                    .iter()
+                    .map(|u| printable(u))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             KeepReason::Pinned { until, by, reason } => {
                 write!(
                     f,
@@ -687,6 +710,60 @@ mod tests {
         );
         let order: Vec<String> = deletions(&p).into_iter().map(|(n, _)| n).collect();
         assert_eq!(order, [r(7), r(8), r(3), r(4)]);
+    }
+
+    #[test]
+    fn hidden_processes_of_job_users_keep_everything() {
+        use crate::model::{HiddenUser, SudoScan};
+        let hidden = |user: &str, count, own| HiddenUser {
+            user: user.into(),
+            count,
+            own,
+        };
+        let mut st = scenario();
+        st.hidden_users = vec![
+            hidden("relman-deploy", 2, true),
+            hidden("relman-jobs", 3, false),
+            hidden("root", 4, false),
+        ];
+        // No job_users: every other user's hidden process may be a job.
+        let p = prune_plan(&st, 0, now());
+        assert_eq!(deletions(&p), []);
+        assert_eq!(
+            p.verdict(&r(4)),
+            Some(&Verdict::Keep(vec![KeepReason::Unseen {
+                count: 7,
+                users: vec!["relman-jobs".into(), "root".into()]
+            }]))
+        );
+        assert_eq!(
+            table(&p)[4].1,
+            "keep: 7 processes of other users (relman-jobs, root) could not be inspected"
+        );
+        // job_users names who runs jobs: root's hidden processes don't matter.
+        st.job_users = Some(vec!["relman-jobs".into()]);
+        let p = prune_plan(&st, 0, now());
+        assert_eq!(
+            table(&p)[4].1,
+            "keep: 3 processes of other users (relman-jobs) could not be inspected"
+        );
+        // ... and a sudo scan that saw them lifts it; a refused one does not.
+        st.sudo_scans = vec![("relman-jobs".into(), SudoScan::Refused)];
+        assert_eq!(deletions(&prune_plan(&st, 0, now())), []);
+        st.sudo_scans = vec![("relman-jobs".into(), SudoScan::Ok)];
+        let p = prune_plan(&st, 0, now());
+        assert_eq!(deletions(&p).len(), 4);
+        // The SSH user's own hidden processes (its sshd sessions) never block.
+        st.job_users = Some(vec!["relman-deploy".into()]);
+        st.sudo_scans.clear();
+        assert_eq!(deletions(&prune_plan(&st, 0, now())).len(), 4);
+        // Unknown jobs say only that.
+        st.job_users = None;
+        st.jobs_known = false;
+        assert_eq!(
+            prune_plan(&st, 0, now()).verdict(&r(4)),
+            Some(&Verdict::Keep(vec![KeepReason::JobsUnknown]))
+        );
     }
 
     #[test]

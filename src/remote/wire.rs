@@ -17,6 +17,8 @@
 //! history <one line of history.jsonl>
 //! trash <entries> <files> <bytes|?>  what a prune left in .relman/trash (only if any)
 //! procs <inspected> <hidden> known|unknown
+//! hidden <user> <count> self|other   processes of that user we could not inspect
+//! sudo <user> ok|refused|unknown     the job scan run as that user (scan_sudo)
 //! job <release> /proc/<pid>/cwd|exe|fd/<n>
 //! jobarg <pid>                       a process whose argv mentions the prefix
 //! jobinfo <pid> <user> <start ticks> <argv hex, NUL-separated>
@@ -34,8 +36,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::{
-    HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin, Release,
-    ReleaseName, Trash, printable,
+    HiddenUser, HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin,
+    Release, ReleaseName, SudoScan, Trash, printable,
 };
 
 pub const VERSION: &str = "1";
@@ -304,6 +306,39 @@ pub fn parse_scan(
                     k => return Err(err(n, format!("unknown procs state {:?}", printable(k)))),
                 };
             }
+            "hidden" => {
+                want(4)?;
+                let user = user_name(n, f[1])?;
+                let count = num(n, "hidden", f[2])?;
+                let own = match f[3] {
+                    "self" => true,
+                    "other" => false,
+                    k => {
+                        return Err(err(
+                            n,
+                            format!("expected self or other, got {:?}", printable(k)),
+                        ));
+                    }
+                };
+                if st.hidden_users.iter().any(|h| h.user == user) {
+                    return Err(err(n, format!("user {user:?} counted twice")));
+                }
+                st.hidden_users.push(HiddenUser { user, count, own });
+            }
+            "sudo" => {
+                want(3)?;
+                let user = user_name(n, f[1])?;
+                let how = match f[2] {
+                    "ok" => SudoScan::Ok,
+                    "refused" => SudoScan::Refused,
+                    "unknown" => SudoScan::Unknown,
+                    k => return Err(err(n, format!("unknown sudo state {:?}", printable(k)))),
+                };
+                if st.sudo_scans.iter().any(|(u, _)| *u == user) {
+                    return Err(err(n, format!("sudo scan as {user:?} reported twice")));
+                }
+                st.sudo_scans.push((user, how));
+            }
             "job" => {
                 want(3)?;
                 let rel = name(f[1])?;
@@ -426,6 +461,14 @@ pub fn parse_scan(
     releases.sort_by(|a, b| b.name.cmp(&a.name));
     st.releases = releases;
     Ok(st)
+}
+
+/// A user name as `stat -c %U` prints it: non-empty, no control characters.
+fn user_name(line: usize, s: &str) -> Result<String, WireError> {
+    if s.is_empty() || s.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(err(line, format!("bad user name {:?}", printable(s))));
+    }
+    Ok(s.to_string())
 }
 
 fn parse_proc_path(p: &str) -> Option<(u32, JobVia)> {
@@ -576,6 +619,59 @@ mod tests {
         ] {
             let e = parse_scan(with(bad).as_bytes(), "r", "batch", "batch_").unwrap_err();
             assert!(e.line > 0, "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn hidden_processes_by_user_and_sudo_scans() {
+        let out = "relman-scan\t1\nprocs\t5\t9\tknown\nhidden\troot\t6\tother\n\
+                   hidden\tdeploy\t1\tself\nhidden\tbatch\t2\tother\nsudo\tbatch\tok\n\
+                   sudo\tetl\trefused\nend\n";
+        let st = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap();
+        assert_eq!(st.hidden_processes, 9);
+        assert_eq!(
+            st.hidden_users,
+            [
+                HiddenUser {
+                    user: "root".into(),
+                    count: 6,
+                    own: false
+                },
+                HiddenUser {
+                    user: "deploy".into(),
+                    count: 1,
+                    own: true
+                },
+                HiddenUser {
+                    user: "batch".into(),
+                    count: 2,
+                    own: false
+                },
+            ]
+        );
+        assert_eq!(
+            st.sudo_scans,
+            [
+                ("batch".into(), SudoScan::Ok),
+                ("etl".into(), SudoScan::Refused)
+            ]
+        );
+        assert_eq!(st.unseen_job_processes(), (6, vec!["root".to_string()]));
+        for (bad, needle) in [
+            ("hidden\troot\t6\n", "needs 3 fields"),
+            ("hidden\troot\tx\tother\n", "not a number"),
+            ("hidden\troot\t6\tmine\n", "expected self or other"),
+            ("hidden\t\t6\tother\n", "bad user name"),
+            (
+                "hidden\troot\t6\tother\nhidden\troot\t1\tother\n",
+                "counted twice",
+            ),
+            ("sudo\tbatch\tmaybe\n", "unknown sudo state"),
+            ("sudo\tbatch\tok\nsudo\tbatch\tok\n", "reported twice"),
+        ] {
+            let out = format!("relman-scan\t1\n{bad}end\n");
+            let e = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap_err();
+            assert!(e.msg.contains(needle), "{bad:?} gave {e}");
         }
     }
 

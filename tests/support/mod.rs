@@ -50,11 +50,12 @@ pub fn root_entries(root: &Path) -> Vec<String> {
 
 /// Whether someone holds the launcher lock of release `name` (shared or not).
 pub fn launcher_lock_held(root: &Path, name: &str) -> bool {
-    let f = root.join(format!(".relman/run/{name}.lock"));
-    f.exists()
+    // The launcher holds a shared flock on the release directory itself.
+    let d = root.join(name);
+    d.is_dir()
         && !Command::new("flock")
             .args(["-n", "-x"])
-            .arg(&f)
+            .arg(&d)
             .arg("true")
             .status()
             .unwrap()
@@ -668,6 +669,7 @@ impl Fleet {
             root: h.root.display().to_string(),
             link: "batch".to_string(),
             prefix: "batch_".to_string(),
+            job_scan: Default::default(),
         }
     }
 

@@ -7,15 +7,16 @@
 # Runs CMD in one release of this deploy root (the root is two directories above this
 # file): the release the link points at, read once, now; or the one --release names,
 # by name or by its absolute path <root>/<name>. For as long as CMD runs, the
-# release is held by a shared flock on <root>/.relman/run/<name>.lock (the descriptor
-# stays open in CMD, so the hold lasts even if CMD leaves the directory): relman prune
-# takes that lock exclusively before deleting, so it skips a release in use. CMD
+# release is held by a shared flock on the release directory itself (the descriptor
+# stays open in CMD as fd 9, so the hold lasts even if CMD leaves the directory, and
+# any user who may read the release can take it): relman prune takes that lock
+# exclusively before deleting, so it skips a release in use. CMD
 # starts in the release, with RELEASE_DIR (its absolute path) and RELEASE_NAME
 # exported, and CMD's exit status is launch's.
 #
 # launch's own failures say "launch: ..." on stderr and exit 2 (bad arguments, or a
 # --release that is not a release of this root), 5 (no live release, or the release
-# is gone) or 1 (flock missing, lock file unusable).
+# is gone) or 1 (flock missing, the release not readable).
 # relman:params
 set -u
 
@@ -137,16 +138,14 @@ else
 fi
 
 command -v flock >/dev/null 2>&1 || _relman_die 1 "flock (util-linux) is missing: cannot hold the release"
-_relman_run=$_relman_root/.relman/run
-[ -d "$_relman_run" ] || mkdir -p -- "$_relman_run" 2>/dev/null
-_relman_lock=$_relman_run/$_relman_name.lock
-[ -e "$_relman_lock" ] || { true >>"$_relman_lock"; } 2>/dev/null
-if [ -L "$_relman_lock" ] || [ ! -f "$_relman_lock" ] || [ ! -r "$_relman_lock" ]; then
-    _relman_die 1 "cannot use the lock file $_relman_lock"
-fi
-exec 8<"$_relman_lock"
-flock -s 8 || _relman_die 1 "cannot lock $_relman_lock"
-# Held now: prune can't delete the release any more; make sure it didn't just before.
+# The hold is a lock on the release directory itself: no file of its own, so any
+# user who may read the release can hold it (dash, bash and busybox sh all open a
+# directory with `<`).
+{ command exec 8<"$_relman_dir"; } 2>/dev/null ||
+    _relman_die 1 "cannot open $_relman_dir to hold it (not readable by $(id -un 2>/dev/null)?)"
+flock -s 8 || _relman_die 1 "cannot lock $_relman_dir"
+# Held now: prune can't delete the release any more; make sure it didn't just before
+# (prune renames a release into .relman/trash while holding the lock).
 if [ ! -d "$_relman_dir" ] || [ -L "$_relman_dir" ]; then
     _relman_die 5 "release $_relman_name was removed before it could be held"
 fi
@@ -154,6 +153,8 @@ cd -P -- "$_relman_dir" || _relman_die 5 "cannot enter $_relman_dir"
 RELEASE_DIR=$_relman_dir
 RELEASE_NAME=$_relman_name
 export RELEASE_DIR RELEASE_NAME
+# relman's scripts mark their own processes (lib.sh); a job is not one of them.
+unset RELMAN_SELF
 # The locked descriptor moves to fd 9 for CMD (a fresh dup: shells that open fds with
 # close-on-exec, like ksh, can't drop it); the job and its children hold the lock.
 exec "$@" 9<&8 8<&-

@@ -5,6 +5,14 @@
 
 LC_ALL=C
 export LC_ALL
+# Whatever the deploy user's umask: what relman creates is readable by the users
+# whose jobs run the releases (a umask 077 root would lock them out of launch).
+umask 022
+# Marks relman's own processes: every program a script runs inherits it, so the job
+# scan never counts a concurrent relman scan (its find, du, grep...) as a job. The
+# launcher removes it before it starts a job.
+RELMAN_SELF=relman-own-process
+export RELMAN_SELF
 cd || exit 97
 
 # is_release NAME: true when NAME is PREFIX + 14 digits [+ .N]. Rust re-validates.
@@ -38,15 +46,81 @@ resolve_root() {
     [ -n "$ROOT_ABS" ]
 }
 
+# job_scan_method: how this host's processes' cwd/exe/fd links can be read, probed
+# on the links of the probe itself (its cwd is ours): `find` (GNU find with
+# -lname and -printf: filters in one process), `ls` (any `ls -ld` that shows a
+# link's target, e.g. busybox's), or nothing (prints nothing, fails).
+job_scan_method() {
+    _jw=$(pwd -P)
+    _jp=$(find /proc/self/cwd -maxdepth 0 -lname '/*' -printf '%l\n' 2>/dev/null) &&
+        [ "$_jp" = "$_jw" ] && { echo find; return 0; }
+    _jp=$(ls -ld /proc/self/cwd 2>/dev/null) && [ "${_jp##* -> }" = "$_jw" ] &&
+        { echo ls; return 0; }
+    return 1
+}
+
+# proc_errors: reads a tool's stderr from a walk over /proc and prints `err <line>`
+# for every line that is not a process vanishing or one we may not inspect (both
+# expected: `exp`, which is what a status of 1 must be explained by); anything else
+# means the walk can't be trusted.
+proc_errors() {
+    sed -e '/\/proc\/[0-9][0-9]*\/.*Permission denied$/{s/.*/exp/;b' -e '}' \
+        -e '/\/proc\/[0-9][0-9]*\/.*No such file or directory$/{s/.*/exp/;b' -e '}' \
+        -e "s/^/err$_t/"
+}
+
+# proc_links: every cwd, exe and open-file link of every process that points inside
+# ROOT_ABS, as `/proc/<pid>/<what> <target>` lines, then `rc <status>`; `err ...`
+# lines for unexpected errors. No release name is in any argv (the pattern is the
+# root's): a concurrent scan's find or ls is not a process "naming a release".
+proc_links() {
+    if [ "$1" = find ]; then
+        { {
+            find /proc/[0-9]*/cwd /proc/[0-9]*/exe /proc/[0-9]*/fd/ -maxdepth 1 \
+                -lname "$(glob_escape "$ROOT_ABS")/*" -printf "%p$_t%l\n" 2>&1 1>&3 3>&-
+            printf 'rc\t%s\n' "$?" >&3
+        } | proc_errors; } 3>&1
+    else
+        # One ls over every link (the shell expands the fd globs: no fork per fd).
+        { {
+            ls -ld /proc/[0-9]*/cwd /proc/[0-9]*/exe /proc/[0-9]*/fd/* 2>&1 1>&3 3>&-
+            _lr=$?
+            [ "$_lr" -eq 2 ] && _lr=1 # GNU ls: 2 when an argument could not be read
+            printf 'rc\t%s\n' "$_lr" >&3
+        } | proc_errors; } 3>&1 |
+            sed -n -e "s|^[^/]* \(/proc/[0-9][0-9]*/[a-z0-9/]*\) -> |\1$_t|p" \
+                -e "/^rc$_t/p" -e "/^exp\$/p" -e "/err$_t/p"
+    fi
+}
+
+# is_job_user USER: USER's processes may use releases (JOB_USERS, `*` for anyone).
+is_job_user() {
+    [ "$JOB_USERS" = '*' ] && return 0
+    case " $JOB_USERS " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
+# sh_quote STRING: STRING in single quotes, for a script relman writes itself.
+sh_quote() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
 # scan_jobs: for the releases named in JOB_NAMES (space-separated) of ROOT_ABS, prints
 #   procs <inspected> <hidden> known|unknown
+#   hidden <user> <count> self|other   (processes this user may not inspect, by owner)
+#   sudo <user> ok|refused|unknown     (SCAN_SUDO=1: the scan run as a job user)
 #   job <release> <proc path>          (cwd, exe or an open fd inside the release)
-#   jobarg <release> <pid>             (a command-line argument names the release)
-# then `jobinfo` for every pid found. `unknown` means /proc or find can't be used:
-# callers must then treat every release as possibly in use.
+#   jobarg <pid>                       (a command-line argument may name a release)
+# then `jobinfo` for every pid found, and `clock`. `unknown` means /proc or the tools
+# can't be used: callers must then treat every release as possibly in use. relman's
+# own processes (this shell, and whatever carries RELMAN_SELF) are never jobs.
 scan_jobs() {
+    _t=$(printf '\t')
+    _nl='
+'
     _seen=0
     _hidden=0
+    _hp=
     # Every process but kernel threads (kthreadd, pid 2, and its children) and
     # zombies: one sed over every stat file (`read` in dash costs a syscall per
     # byte: 150 us a process). comm may hold ") "; the greedy match ends at the last.
@@ -57,39 +131,135 @@ scan_jobs() {
             _seen=$((_seen + 1))
         elif [ -e "/proc/$_pid" ]; then # (not gone meanwhile)
             _hidden=$((_hidden + 1))
+            _hp="$_hp /proc/$_pid"
         fi
     done
-    if [ "$_seen" -eq 0 ] || ! find /proc/self -maxdepth 0 -lname '*' >/dev/null 2>&1; then
-        printf 'procs\t%s\t%s\tunknown\n' "$_seen" "$_hidden"
-        return 0
+    # Hidden, or exiting (its cwd already released): those still there and not
+    # zombies now are hidden (one sed over their stat files).
+    if [ -n "$_hp" ]; then
+        _hs=
+        for _f in $_hp; do _hs="$_hs $_f/stat"; done
+        # shellcheck disable=SC2086
+        _hp=$(sed -n 's|^\([0-9][0-9]*\) (.*) [^ZX ] .*|/proc/\1|p' $_hs 2>/dev/null)
+        _hidden=0
+        for _f in $_hp; do _hidden=$((_hidden + 1)); done
     fi
-    printf 'procs\t%s\t%s\tknown\n' "$_seen" "$_hidden"
-    _abs=$(glob_escape "$ROOT_ABS")
-    _names=$JOB_NAMES
-    set --
-    for _n in $_names; do
-        [ $# -gt 0 ] && set -- "$@" -o
-        set -- "$@" '(' -lname "$_abs/$_n" -o -lname "$_abs/$_n/*" ')' -printf "job\t$_n\t%p\n"
-    done
-    [ $# -gt 0 ] || return 0
-    _out=$(find /proc/[0-9]*/cwd /proc/[0-9]*/exe /proc/[0-9]*/fd/ -maxdepth 1 '(' "$@" ')' 2>/dev/null)
-    [ -n "$_out" ] && printf '%s\n' "$_out"
+    _state=known
+    _how=
+    if [ "$_seen" -eq 0 ] || ! _how=$(job_scan_method); then
+        _state=unknown
+    fi
+    _links=
+    if [ "$_state" = known ] && [ -n "${JOB_NAMES# }" ]; then
+        _links=$(proc_links "$_how")
+        case $_links in *"err$_t"*) _state=unknown ;; esac
+        # find/ls exit 1 when some links could not be read: only if it said so.
+        case "$_nl$_links$_nl" in
+            *"${_nl}rc${_t}0$_nl"*) ;;
+            *"${_nl}rc${_t}1$_nl"*)
+                case "$_nl$_links$_nl" in *"${_nl}exp$_nl"*) ;; *) _state=unknown ;; esac
+                ;;
+            *) _state=unknown ;;
+        esac
+    fi
+    printf 'procs\t%s\t%s\t%s\n' "$_seen" "$_hidden" "$_state"
+    _me=$(id -un 2>/dev/null) || _me=
+    _hid=
+    if [ -n "$_hp" ]; then
+        # shellcheck disable=SC2086
+        _hid=$(stat -c %U $_hp 2>/dev/null | sort | uniq -c | while read -r _c _u; do
+            _w=other
+            [ "$_u" = "$_me" ] && _w=self
+            printf 'hidden\t%s\t%s\t%s\n' "$_u" "$_c" "$_w"
+        done)
+        [ -n "$_hid" ] && printf '%s\n' "$_hid"
+    fi
+    [ "$_state" = known ] || return 0
+    _jobs=$(printf '%s\n' "$_links" | while IFS= read -r _l; do
+        case $_l in /proc/*"$_t"*) ;; *) continue ;; esac
+        _p=${_l%%"$_t"*}
+        _g=${_l#*"$_t"}
+        _r=${_g#"$ROOT_ABS"/}
+        [ "$_r" != "$_g" ] || continue
+        _n=${_r%%/*}
+        is_release "$_n" || continue
+        case " $JOB_NAMES " in *" $_n "*) printf 'job\t%s\t%s\n' "$_n" "$_p" ;; esac
+    done)
     # Command lines: one grep over every process; the pattern brackets the first
     # character of the prefix so grep's own argv does not match itself.
-    _pids=$(printf '%s\n' "$_out" | sed -n 's|.*/proc/\([0-9]*\)/.*|\1|p')
-    for _c in $(grep -l -a -e "$PREFIX_RE" /proc/[0-9]*/cmdline 2>/dev/null); do
-        _pid=${_c#/proc/}
-        _pid=${_pid%/cmdline}
-        printf 'jobarg\t%s\n' "$_pid"
-        _pids="$_pids $_pid"
+    _args=
+    if [ -n "${JOB_NAMES# }" ]; then
+        for _c in $(grep -l -a -e "$PREFIX_RE" /proc/[0-9]*/cmdline 2>/dev/null); do
+            _pid=${_c#/proc/}
+            _args="$_args ${_pid%/cmdline}"
+        done
+    fi
+    # The job users' processes, seen through `sudo -n -u USER sh` (SCAN_SUDO=1): one
+    # run per user who has processes hidden from us.
+    _sudo=
+    if [ "${SCAN_SUDO:-0}" = 1 ] && [ -n "$_hid" ]; then
+        for _u in $JOB_USERS; do
+            [ "$_u" != "$_me" ] || continue
+            case "$_nl$_hid" in *"${_nl}hidden$_t$_u$_t"*) ;; *) continue ;; esac
+            _so=$({
+                printf 'ROOT_ABS=%s\nJOB_NAMES=%s\n' "$(sh_quote "$ROOT_ABS")" "$(sh_quote "$JOB_NAMES")"
+                printf '%s\n' "$SUDO_SCRIPT"
+            } | sudo -n -H -u "$_u" /bin/sh -s 2>/dev/null)
+            _sr=$?
+            if [ "$_sr" -ne 0 ] && [ -z "$_so" ]; then
+                _sudo="${_sudo}sudo$_t$_u${_t}refused$_nl"
+                continue
+            fi
+            case "$_nl$_so" in
+                *"${_nl}procs$_t"*"${_t}known$_nl"*"${_nl}end") ;;
+                *)
+                    _sudo="${_sudo}sudo$_t$_u${_t}unknown$_nl"
+                    continue
+                    ;;
+            esac
+            _sudo="${_sudo}sudo$_t$_u${_t}ok$_nl"
+            _jobs="$_jobs$_nl$(printf '%s\n' "$_so" | sed -n -e "/^job$_t/p")"
+            for _pid in $(printf '%s\n' "$_so" | sed -n "s/^jobarg$_t\([0-9][0-9]*\)\$/\1/p"); do
+                _args="$_args $_pid"
+            done
+        done
+    fi
+    [ -n "$_sudo" ] && printf '%s' "$_sudo"
+    # relman's own processes: this shell (its fds may hold a release: prune's lock),
+    # and every process whose environment carries the marker (one grep).
+    _pids=$(printf '%s\n' "$_jobs" | sed -n 's|.*/proc/\([0-9]*\)/.*|\1|p')
+    _own=" $$ "
+    _ef=
+    for _pid in $_pids $_args; do _ef="$_ef /proc/$_pid/environ"; done
+    if [ -n "$_ef" ]; then
+        # shellcheck disable=SC2086
+        for _f in $(grep -l -a -F -e "RELMAN_SELF=$RELMAN_SELF" $_ef 2>/dev/null); do
+            _f=${_f#/proc/}
+            _own="$_own${_f%/environ} "
+        done
+    fi
+    _keep=
+    printf '%s\n' "$_jobs" | while IFS= read -r _l; do
+        case $_l in job"$_t"*) ;; *) continue ;; esac
+        _pid=${_l##*/proc/}
+        case $_own in *" ${_pid%%/*} "*) continue ;; esac
+        printf '%s\n' "$_l"
     done
-    for _pid in $(printf '%s\n' $_pids | sort -u); do
+    for _pid in $_args; do
+        case $_own in *" $_pid "*) continue ;; esac
+        case $_keep in *" $_pid "*) continue ;; esac
+        printf 'jobarg\t%s\n' "$_pid"
+        _keep="$_keep $_pid "
+    done
+    # shellcheck disable=SC2086
+    for _pid in $(printf '%s\n' $_pids $_args | sort -u); do
+        case $_own in *" $_pid "*) continue ;; esac
         { IFS= read -r _st <"/proc/$_pid/stat"; } 2>/dev/null || continue
         _st=${_st##*) }
         # shellcheck disable=SC2086
         set -- $_st
         shift 19
-        _user=$(stat -c %U "/proc/$_pid" 2>/dev/null) || _user=?
+        _user=$(stat -c %U "/proc/$_pid" 2>/dev/null) || _user='?'
         _cmd=$(hex <"/proc/$_pid/cmdline" 2>/dev/null)
         printf 'jobinfo\t%s\t%s\t%s\t%s\n' "$_pid" "$_user" "${1:-0}" "$_cmd"
     done
@@ -148,14 +318,21 @@ switch_link() {
 # ensure_launcher: (re)writes .relman/bin/launch (cwd: the root) from $LAUNCHER when
 # it differs. Written beside and renamed over, so a job starting meanwhile reads
 # the old or the new launcher, whole. No LAUNCHER param: nothing to do.
+# Every user whose job may run a release must reach and run it: .relman and
+# .relman/bin (relman's own) get a+rx added, the launcher is 0755, whatever the
+# umask they were made under (an earlier relman under umask 077 made them 0700).
 ensure_launcher() {
     [ -n "${LAUNCHER:-}" ] || return 0
     _lf=.relman/bin/launch
+    mkdir -p .relman/bin 2>/dev/null
+    for _d in .relman .relman/bin; do
+        [ -d "$_d" ] && [ ! -L "$_d" ] && chmod a+rx "$_d" 2>/dev/null
+    done
     if [ -f "$_lf" ] && [ ! -L "$_lf" ] && [ -x "$_lf" ] &&
         [ "$(cat -- "$_lf" 2>/dev/null)" = "$(printf '%s' "$LAUNCHER")" ]; then
+        chmod 755 "$_lf" 2>/dev/null
         return 0
     fi
-    mkdir -p .relman/bin .relman/run 2>/dev/null
     if [ -d "$_lf" ] && [ ! -L "$_lf" ]; then
         echo "$ROOT_ABS/$_lf is a directory: cannot install the job launcher" >&2
         return 1
@@ -230,7 +407,7 @@ arg_names() {
 # cmdline_names PID NAME: an argument of process PID names release NAME by path.
 cmdline_names() {
     (
-        tr '\000' '\n' <"/proc/$1/cmdline" 2>/dev/null | {
+        tr '\000' '\n' 2>/dev/null <"/proc/$1/cmdline" | {
             while IFS= read -r _arg; do
                 arg_names "$_arg" "$ROOT_ABS/$2" && exit 0
                 [ "${ROOT%/}" != "$ROOT_ABS" ] && arg_names "$_arg" "${ROOT%/}/$2" && exit 0
@@ -242,18 +419,32 @@ cmdline_names() {
 
 # release_jobs NAME: looks, now, for processes using release NAME of ROOT_ABS (cwd,
 # exe or an open file inside it, or an argument naming it). Sets JOB_PIDS (space-
-# separated). Returns 0 when there are none, 1 when there are, 2 when the host's
-# processes can't be inspected: the caller must then treat NAME as in use.
+# separated). Returns 0 when there are none, 1 when there are, 2 when they can't be
+# determined: the host's processes can't be inspected, or processes of a job user
+# (JOB_USERS) are hidden from us and no `sudo` scan saw them (the rule plan::prune
+# applies to the scan, applied again here). The caller must then treat NAME as in use.
+# The caller's fds 6 and 8 (prune's holds on the release) are not the scan's.
 release_jobs() {
     JOB_PIDS=
     _rt=$(printf '\t')
-    _rj=$(JOB_NAMES=$1 scan_jobs 2>/dev/null) || return 2
+    _rn='
+'
+    # (closed by exec: a redirection on the call would leave dash's saved copies
+    # of them open in every subshell of the scan)
+    _rj=$(
+        exec 6<&- 8<&-
+        JOB_NAMES=$1 scan_jobs 2>/dev/null
+    ) || return 2
     case $(printf '%s\n' "$_rj" | sed -n 1p) in
         "procs$_rt"*"${_rt}known") ;;
         *) return 2 ;;
     esac
+    for _u in $(printf '%s\n' "$_rj" | sed -n "s/^hidden${_rt}\([^$_rt]*\)${_rt}[0-9]*${_rt}other\$/\1/p"); do
+        is_job_user "$_u" || continue
+        case "$_rn$_rj$_rn" in *"${_rn}sudo$_rt$_u${_rt}ok$_rn"*) ;; *) return 2 ;; esac
+    done
     for _pid in $(printf '%s\n' "$_rj" |
-        sed -n "s|^job$_rt[^$_rt]*$_rt/proc/\([0-9][0-9]*\)/.*|\1|p"); do
+        sed -n "s|^job${_rt}[^$_rt]*${_rt}/proc/\([0-9][0-9]*\)/.*|\1|p"); do
         JOB_PIDS="$JOB_PIDS $_pid"
     done
     for _pid in $(printf '%s\n' "$_rj" | sed -n "s/^jobarg$_rt\([0-9][0-9]*\)\$/\1/p"); do

@@ -9,6 +9,9 @@
 # can't be written: READONLY <root> (a read-only file system), NOSPACE <root>
 # <bytes free> (the disk is full).
 set -u
+# Not lib.sh's preamble (a bare script): the same umask, so a root and a .relman
+# made here are usable by other users' jobs whatever the deploy user's umask.
+umask 022
 
 # unwritable WHAT: says why WHAT (in the root, the cwd) could not be written, and
 # exits. A redirection's own error text depends on the shell; touch's, in the C

@@ -8,7 +8,8 @@
 # that would go is reported `would <name>`, and nothing after the releases is done.
 #
 # For each release: it must still be a real directory directly in the root (a
-# symlink is never followed); its launcher lock (.relman/run/<name>.lock) is taken
+# symlink is never followed); its launcher lock (a flock on the release directory,
+# and an older launcher's .relman/run/<name>.lock if there is one) is taken
 # exclusively without waiting — a job started through `launch` holds it shared, so
 # the release is skipped; its jobs are scanned again (any job, or jobs that can't
 # be determined, keep it); then, still holding the lock, it is renamed into
@@ -43,7 +44,6 @@ if [ "$DRY" != 1 ]; then
     [ -d .relman/trash ] && [ ! -L .relman/trash ] && rm -rf -- "$ROOT_ABS/.relman/trash/"* 2>/dev/null
 fi
 command -v flock >/dev/null 2>&1 || { echo "flock (util-linux) is missing on the host" >&2; exit 1; }
-[ "$DRY" = 1 ] || mkdir -p .relman/run || { echo "cannot create $ROOT_ABS/.relman/run" >&2; exit 1; }
 for _n in $DELETE; do
     is_release "$_n" || { echo "refusing to prune a name that is not a release" >&2; exit 1; }
 done
@@ -62,18 +62,25 @@ for _n in $DELETE; do
         _skipped="${_skipped:+$_skipped, }$_n (not a directory)"
         continue
     fi
+    # The launcher's hold: a shared flock on the release directory (fd 8), and for
+    # jobs of an older launcher that may still run, on .relman/run/<name>.lock (fd 6)
+    # when it exists. Both taken exclusively, without waiting, kept until the rename.
+    if ! { command exec 8<"$_n"; } 2>/dev/null || ! flock -n -x 8; then
+        exec 8<&-
+        printf 'kept\t%s\tlaunched\n' "$_n"
+        _skipped="${_skipped:+$_skipped, }$_n (in use by a launched job)"
+        continue
+    fi
     _lk=.relman/run/$_n.lock
-    # A dry run creates nothing: no lock file means no job was launched in it.
-    if [ "$DRY" != 1 ] || [ -e "$_lk" ] || [ -L "$_lk" ]; then
-        [ -e "$_lk" ] || { true >>"$_lk"; } 2>/dev/null
-        if [ -L "$_lk" ] || [ ! -f "$_lk" ] || [ ! -r "$_lk" ]; then
+    if [ -e "$_lk" ] || [ -L "$_lk" ]; then
+        if [ -L "$_lk" ] || [ ! -f "$_lk" ] || ! { command exec 6<"$_lk"; } 2>/dev/null; then
+            exec 8<&-
             printf 'kept\t%s\tlaunched\n' "$_n"
             _skipped="${_skipped:+$_skipped, }$_n (its launcher lock file is unusable)"
             continue
         fi
-        exec 8<"$_lk"
-        if ! flock -n -x 8; then
-            exec 8<&-
+        if ! flock -n -x 6; then
+            exec 6<&- 8<&-
             printf 'kept\t%s\tlaunched\n' "$_n"
             _skipped="${_skipped:+$_skipped, }$_n (in use by a launched job)"
             continue
@@ -83,20 +90,20 @@ for _n in $DELETE; do
     case $? in
         0) ;;
         1)
-            exec 8<&-
+            exec 6<&- 8<&-
             printf 'kept\t%s\tjobs\t%s\n' "$_n" "$(printf '%s' "$JOB_PIDS" | tr ' ' '\t')"
             _skipped="${_skipped:+$_skipped, }$_n (running job: pid $JOB_PIDS)"
             continue
             ;;
         *)
-            exec 8<&-
+            exec 6<&- 8<&-
             printf 'kept\t%s\tjobsunknown\n' "$_n"
             _skipped="${_skipped:+$_skipped, }$_n (jobs cannot be checked)"
             continue
             ;;
     esac
     if [ "$DRY" = 1 ]; then
-        exec 8<&-
+        exec 6<&- 8<&-
         printf 'would\t%s\n' "$_n"
         continue
     fi
@@ -146,7 +153,7 @@ for _n in $DELETE; do
         printf 'deleted\t%s\n' "$_n"
         _deleted="${_deleted:+$_deleted, }$_n"
     fi
-    exec 8<&-
+    exec 6<&- 8<&-
 done
 
 if [ "$DRY" = 1 ]; then
