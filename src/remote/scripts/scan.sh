@@ -75,7 +75,16 @@ if [ -n "$JOB_NAMES" ]; then
             case $1 in '' | *[!0-9]*) ;; *) _s=$1 ;; esac
             shift 2
         fi
-        printf 'release\t%s\t%s\n' "$_n" "$_s"
+        # Usable as the live release: the deploy user may read and enter it, and
+        # it holds something (switch and rollback refuse, or skip, what is not).
+        _u=unreadable
+        if [ -r "$_n" ] && [ -x "$_n" ]; then
+            _u=empty
+            for _x in "$_n"/* "$_n"/.[!.]* "$_n"/..?*; do
+                if [ -e "$_x" ] || [ -L "$_x" ]; then _u=ok && break; fi
+            done
+        fi
+        printf 'release\t%s\t%s\t%s\n' "$_n" "$_s" "$_u"
         if [ -f "$_n/.relman.json" ]; then
             printf 'manifest\t%s\t' "$_n"
             tr '\t\n\r' '   ' <"$_n/.relman.json"
