@@ -14,12 +14,12 @@ use serde::Serialize;
 use super::fleet::{self, Held, HostResult, lock_fleet, par_map};
 use super::launcher::with_launcher;
 use super::lock::{HostLock, acquire};
-use super::scan::{root_script, scan};
+use super::scan::root_script;
 use super::{OpError, now_rfc3339, operator};
 use crate::config::{Config, HostConfig};
 use crate::model::{Action, HostState, ReleaseName, printable};
 use crate::plan::{self, Checked, TargetError};
-use crate::remote::script::SWITCH;
+use crate::remote::script::{SCAN, SWITCH};
 use crate::remote::{Transport, run};
 
 /// What a switch or rollback did on one host.
@@ -59,6 +59,8 @@ pub struct Checks {
     pub force: bool,
     /// `(path, size)` the target's manifest lists: each must be there, that size.
     pub files: Vec<(String, u64)>,
+    /// Check everything on the host, change nothing (a fleet's preflight).
+    pub check_only: bool,
 }
 
 /// Switches the link under a held lock. Used by switch, rollback and deploy.
@@ -80,7 +82,6 @@ pub fn switch_locked(
         action,
         note,
         &Checks::default(),
-        false,
     )
 }
 
@@ -92,7 +93,6 @@ fn switch_script(
     action: Action,
     note: Option<&str>,
     checks: &Checks,
-    check_only: bool,
 ) -> Result<crate::remote::script::Script, OpError> {
     let (expect_set, expect_name) = match expect {
         Expect::Anything => ("0", String::new()),
@@ -124,12 +124,11 @@ fn switch_script(
         .param("HIST_TAIL", tail)
         .param("FORCE", if checks.force { "1" } else { "0" })
         .param("FILES", files.trim_end_matches('\n'))
-        .param("CHECK_ONLY", if check_only { "1" } else { "0" }))
+        .param("CHECK_ONLY", if checks.check_only { "1" } else { "0" }))
 }
 
-/// [`switch_locked`] with the target checks of `checks`; `check_only`: check
-/// everything on the host, change nothing (a fleet's preflight; `Ok` then has
-/// `changed` false).
+/// [`switch_locked`] with the target checks of `checks` (with `check_only`, `Ok`
+/// has `changed` false).
 #[allow(clippy::too_many_arguments)]
 fn switch_checked(
     t: &dyn Transport,
@@ -140,9 +139,9 @@ fn switch_checked(
     action: Action,
     note: Option<&str>,
     checks: &Checks,
-    check_only: bool,
 ) -> Result<LinkChange, OpError> {
-    let script = switch_script(host, lock, target, expect, action, note, checks, check_only)?;
+    let check_only = checks.check_only;
+    let script = switch_script(host, lock, target, expect, action, note, checks)?;
     let out = run(t, &script)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
@@ -228,6 +227,7 @@ fn run_checked(
     let checks = Checks {
         force,
         files: c.files.clone(),
+        check_only,
     };
     let mut change = switch_checked(
         t,
@@ -238,7 +238,6 @@ fn run_checked(
         action,
         note.as_deref(),
         &checks,
-        check_only,
     )?;
     if note.is_some() {
         change.note = note;
@@ -320,6 +319,22 @@ pub fn rollback_with(
     let c = plan::check_target(&state, &target, Some(current.as_deref()), force)
         .map_err(|e| OpError::Conflict(e.to_string()))?;
     run_checked(t, host, &lock, &c, Action::Rollback, force, false)
+}
+
+/// A scan for a switch or rollback, under its lock: releases (with their
+/// manifests and whether they are usable), link and history, without sizes or the
+/// job scan (which a switch does not need and which cost the most).
+fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
+    let out = run(t, &root_script(SCAN, host).param("LIGHT", "1"))?;
+    if !out.success() {
+        return Err(OpError::Failed(format!(
+            "scan failed (exit {}): {}",
+            out.status.map_or("signal".into(), |s| s.to_string()),
+            out.stderr_line()
+        )));
+    }
+    crate::remote::wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
+        .map_err(|e| OpError::Failed(e.to_string()))
 }
 
 /// A switch or rollback asked of several hosts at once.

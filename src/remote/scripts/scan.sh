@@ -1,5 +1,6 @@
 # scan.sh: report one deploy root in relman's line format, version 1 (see wire.rs).
-# Params: ROOT LINK PREFIX PREFIX_RE. Reads only; one round trip.
+# Params: ROOT LINK PREFIX PREFIX_RE, LIGHT (1: no sizes, no job scan: what a
+# switch or rollback needs, fast). Reads only; one round trip.
 
 printf 'relman-scan\t1\n'
 printf 'now\t%s\n' "$(date -u +%s)"
@@ -67,8 +68,9 @@ if [ -n "$JOB_NAMES" ]; then
     # Sizes in bytes, hard links counted in every release that holds them. du
     # prints "size<TAB>name" in argument order, skipping what it can't read; names
     # are release names (no blanks), so the words pair up without a fork.
-    # shellcheck disable=SC2086
-    set -- $(du -slb -- $JOB_NAMES 2>/dev/null)
+    set --
+    # shellcheck disable=SC2046,SC2086
+    [ "${LIGHT:-0}" = 1 ] || set -- $(du -slb -- $JOB_NAMES 2>/dev/null)
     for _n in $JOB_NAMES; do
         _s='?'
         if [ $# -ge 2 ] && [ "$2" = "$_n" ]; then
@@ -127,5 +129,5 @@ if [ -f .relman/history.jsonl ]; then
     tail -n "${HISTORY_LINES:-1000}" .relman/history.jsonl | tr '\t\r' '  ' | sed "s/^/history$(printf '\t')/"
 fi
 
-scan_jobs
+if [ "${LIGHT:-0}" = 1 ]; then printf 'procs\t0\t0\tunknown\n'; else scan_jobs; fi
 printf 'end\n'
