@@ -215,7 +215,13 @@ fn resolve_pin_over_ssh_then_expiry() {
     // The pipeline's jobs run on R while deploys move the link on.
     for i in 3..=4 {
         // (Not empty: switch refuses an empty release.)
-        f.sh(0, &format!("mkdir -p \"$ROOT/{0}\" && echo x > \"$ROOT/{0}/app.jar\"", r(i)));
+        f.sh(
+            0,
+            &format!(
+                "mkdir -p \"$ROOT/{0}\" && echo x > \"$ROOT/{0}/app.jar\"",
+                r(i)
+            ),
+        );
         ops::switch(t, &h, &r(i), None).unwrap();
     }
     let out = t
