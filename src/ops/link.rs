@@ -436,8 +436,9 @@ pub fn fleet_link(
         });
     let mut held: Vec<Held> = Vec::new();
     let mut states: Vec<HostState> = Vec::new();
+    // A host not tried (the leader could not be locked) is no cause: it is left
+    // alone and says so, like every host that could have taken the change.
     let mut blocked: Vec<Option<OpError>> = Vec::new();
-    let leader = fleet::Leader::of(hosts).name;
     for (l, s) in locked.into_iter().zip(scans) {
         match (l, s) {
             (Some(Ok(h)), Some(Ok(st))) => {
@@ -446,13 +447,10 @@ pub fn fleet_link(
                 blocked.push(None);
             }
             (Some(Ok(_)), Some(Err(e))) | (Some(Err(e)), _) => blocked.push(Some(e)),
-            _ => blocked.push(Some(OpError::Conflict(format!(
-                "not {}: the fleet's first host {leader} could not be locked",
-                past(action)
-            )))),
+            (None, _) | (Some(Ok(_)), None) => blocked.push(None),
         }
     }
-    if blocked.iter().any(Option::is_some) {
+    if held.len() < n {
         drop(held);
         return refused(hosts, blocked, action);
     }
