@@ -6,11 +6,19 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 /// A validated release name: `<prefix><YYYYMMDDHHMMSS>[.N]`.
+///
+/// The one definition, which `is_release` in `scripts/lib.sh` and
+/// `_relman_is_release` in `scripts/launch.sh` implement the same way (a test runs
+/// both against this on the same names): the timestamp is a real UTC calendar time
+/// (year 1970–9999, month 01–12, a day the month has, leap years included, hour
+/// 00–23, minute and second 00–59: no leap second), and `.N` is a positive integer
+/// of at most 9 digits without a leading zero (it fits a `u32`). Anything else in a
+/// root is foreign.
 ///
 /// Ordering is by timestamp, then by N (a name without `.N` sorts before `.1`),
 /// never by anything the filesystem says (mtime).
@@ -34,31 +42,31 @@ pub enum NameError {
     Date(String),
 }
 
+/// The most digits `.N` may have: 999999999 fits a `u32`.
+pub const MAX_SEQ_DIGITS: usize = 9;
+
 impl ReleaseName {
     /// Parses `s` as a release name with the given prefix. Strict: anything else is an error.
     pub fn parse(prefix: &str, s: &str) -> Result<Self, NameError> {
         let rest = s
             .strip_prefix(prefix)
             .ok_or_else(|| NameError::Prefix(printable(s), prefix.to_string()))?;
+        let shape = || NameError::Shape(printable(s));
         let (digits, seq) = match rest.split_once('.') {
             Some((d, n)) => {
                 let ok = !n.is_empty()
-                    && n.len() <= 9
+                    && n.len() <= MAX_SEQ_DIGITS
                     && n.bytes().all(|b| b.is_ascii_digit())
                     && !n.starts_with('0');
                 if !ok {
-                    return Err(NameError::Shape(printable(s)));
+                    return Err(shape());
                 }
-                (
-                    d,
-                    n.parse::<u32>()
-                        .map_err(|_| NameError::Shape(printable(s)))?,
-                )
+                (d, n.parse::<u32>().map_err(|_| shape())?)
             }
             None => (rest, 0),
         };
         if digits.len() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(NameError::Shape(printable(s)));
+            return Err(shape());
         }
         let Some(at) = stamp_to_time(digits) else {
             return Err(NameError::Date(printable(s)));
@@ -70,7 +78,6 @@ impl ReleaseName {
             at,
         })
     }
-
     /// The name for a deploy made at `at` (UTC), with clash counter `seq` (0 = none).
     pub fn new(prefix: &str, at: SystemTime, seq: u32) -> Self {
         let rfc = humantime::format_rfc3339_seconds(at).to_string();
@@ -114,17 +121,41 @@ impl ReleaseName {
     }
 }
 
+/// 14 ASCII digits `YYYYMMDDHHMMSS` as a UTC time, if they are a real calendar
+/// time of years 1970–9999 (see [`ReleaseName`]).
 fn stamp_to_time(d: &str) -> Option<SystemTime> {
-    let rfc = format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &d[0..4],
-        &d[4..6],
-        &d[6..8],
-        &d[8..10],
-        &d[10..12],
-        &d[12..14]
-    );
-    humantime::parse_rfc3339(&rfc).ok()
+    let f = |a: usize, b: usize| -> u64 { d[a..b].parse().expect("ascii digits") };
+    let (y, mo, day, h, mi, sec) = (f(0, 4), f(4, 6), f(6, 8), f(8, 10), f(10, 12), f(12, 14));
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days_in_month = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1970..=9999).contains(&y)
+        || day == 0
+        || day > days_in_month
+        || h > 23
+        || mi > 59
+        || sec > 59
+    {
+        return None;
+    }
+    let days = days_from_civil(y, mo, day);
+    Some(UNIX_EPOCH + Duration::from_secs(days * 86400 + h * 3600 + mi * 60 + sec))
+}
+
+/// Days from 1970-01-01 to a date of 1970 or later (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
 }
 
 impl Ord for ReleaseName {
@@ -340,11 +371,36 @@ pub enum LinkState {
     NotSymlink,
 }
 
+/// Whether the deploy user can use a release as the live one, as the scan saw it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Usability {
+    /// Readable and searchable (r and x) and not empty.
+    #[default]
+    Usable,
+    /// The deploy user may not read or enter it (e.g. a root-owned `chmod 000`).
+    Unreadable,
+    /// Holds nothing.
+    Empty,
+}
+
+impl Usability {
+    /// Why a release can't be switched to, for the operator (None when it can).
+    pub fn problem(self) -> Option<&'static str> {
+        match self {
+            Usability::Usable => None,
+            Usability::Unreadable => Some("the deploy user cannot read it"),
+            Usability::Empty => Some("it is empty"),
+        }
+    }
+}
+
 /// One release directory as scanned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Release {
     pub name: ReleaseName,
     pub size_bytes: u64,
+    /// Whether it can be switched to (readable, not empty).
+    pub usable: Usability,
     pub origin: Origin,
     pub jobs: Vec<Job>,
     pub pins: Vec<Pin>,
@@ -575,6 +631,20 @@ mod tests {
             2
         );
         for bad in [
+            "batch_20261301000000",
+            "batch_20260229000000",
+            "batch_20261126240000",
+            "batch_20261126236000",
+            "batch_20261126235960",
+            "batch_20261100000000",
+            "batch_20260431000000",
+            "batch_19691231235959",
+            "batch_00000101000000",
+            "batch_20261126221500.12345678901",
+            "batch_20261126221500.1234567890",
+            "batch_+2026112622150",
+            "batch_ 2026112622150",
+            "batch_2026112622150\u{0663}",
             "batch_2026112622150",
             "batch_202611262215000",
             "batch_20261126221500.",
@@ -594,6 +664,48 @@ mod tests {
                 ReleaseName::parse("batch_", bad).is_err(),
                 "{bad:?} accepted"
             );
+        }
+    }
+
+    #[test]
+    fn names_are_real_calendar_times() {
+        for good in [
+            "batch_20280229000000",
+            "batch_20000229120000",
+            "batch_20261126235959",
+            "batch_19700101000000",
+            "batch_99991231235959",
+            "batch_20261231000000.999999999",
+            "batch_20261126221500.1",
+        ] {
+            assert!(ReleaseName::parse("batch_", good).is_ok(), "{good} refused");
+        }
+        for (bad, year) in [
+            ("batch_21000229000000", "2100"),
+            ("batch_20260229000000", "2026"),
+        ] {
+            assert!(
+                matches!(ReleaseName::parse("batch_", bad), Err(NameError::Date(_))),
+                "{year} is not a leap year"
+            );
+        }
+        let n = ReleaseName::parse("batch_", "batch_20280229235959").unwrap();
+        assert_eq!(
+            n.time(),
+            humantime::parse_rfc3339("2028-02-29T23:59:59Z").unwrap()
+        );
+        let n = ReleaseName::parse("batch_", "batch_19700101000000").unwrap();
+        assert_eq!(n.time(), UNIX_EPOCH);
+    }
+
+    proptest::proptest! {
+        /// A name's time is the time it was made from, for every second humantime
+        /// can format (1970 to 9999).
+        #[test]
+        fn name_times_round_trip(secs in 0u64..253_402_300_800) {
+            let t = UNIX_EPOCH + Duration::from_secs(secs);
+            let n = ReleaseName::new("b_", t, 0);
+            proptest::prop_assert_eq!(n.time(), t);
         }
     }
 

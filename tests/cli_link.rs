@@ -394,9 +394,31 @@ fn multi_host_switch_reports_per_host_and_exit_6() {
         layout(&f, i, Some(A));
     }
     f.stop(2);
+    // SPEC §3: a fleet switch checks every host first and changes none unless all
+    // can: h3 is down (exit 3, its cause), h1 and h2 stay where they were.
     let out = f
         .relman()
         .args(["--all", "switch", B, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts = v["hosts"].as_array().unwrap();
+    assert!(hosts.iter().all(|h| h["ok"] == false), "{v}");
+    assert!(
+        hosts[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("h3 cannot take the change"),
+        "{v}"
+    );
+    for i in 0..3 {
+        assert_eq!(link(&f, i), A);
+    }
+    // --each: each host on its own, as before: done on some, exit 6.
+    let out = f
+        .relman()
+        .args(["--all", "switch", B, "--each", "--json"])
         .output()
         .unwrap();
     assert_eq!(code(&out), 6, "{}", stderr(&out));

@@ -47,12 +47,13 @@ fn relman_with(f: &Fleet, cfg: &Path, env: &[(&str, &str)], args: &[&str]) -> Ou
     output_within(&mut c, LIMIT).unwrap()
 }
 
-/// `relman --all switch B` and `relman list` with `cfg`: the first host is refused
-/// with exit 6 (the second works) / an error in the listing, and nothing ran on the
-/// first host. Returns the refusal's message.
+/// `relman --all switch B --each` and `relman list` with `cfg`: the first host is
+/// refused with exit 6 (the second works) / an error in the listing, and nothing ran
+/// on the first host. Returns the refusal's message. (`--each`: without it a fleet
+/// switch changes no host unless every host can, SPEC §3.)
 fn refused_on_h1(f: &Fleet, cfg: &Path, env: &[(&str, &str)], what: &str) -> String {
     let execs = f.exec_count(0);
-    let out = relman_with(f, cfg, env, &["--all", "switch", B, "--json"]);
+    let out = relman_with(f, cfg, env, &["--all", "switch", B, "--each", "--json"]);
     assert_eq!(
         code(&out),
         6,

@@ -5,6 +5,9 @@
 //! links with any bytes in their target); any answer cut short is refused (never
 //! half-believed), whatever the cut. Quoting: any string (but NUL) reaches the
 //! shell as exactly one word with exactly its bytes, as a script parameter too.
+//! Release names: the shell's `is_release` (lib.sh) and the launcher's
+//! `_relman_is_release`, run by dash and busybox sh, agree with `ReleaseName::parse`
+//! on every name.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -136,7 +139,7 @@ fn render(s: &Scan) -> String {
     o += &format!("foreign\t{}\n", s.foreign);
     for r in &s.rels {
         let size = r.size.map_or("?".to_string(), |n| n.to_string());
-        o += &format!("release\t{}\t{size}\n", r.name);
+        o += &format!("release\t{}\t{size}\tok\n", r.name);
         if let Some(msg) = &r.manifest_message {
             let m = serde_json::json!({
                 "name": r.name, "created_at": "2026-01-01T00:00:00Z", "created_by": "a@b",
@@ -280,5 +283,163 @@ proptest! {
         let s = format!("{a}\0{b}");
         prop_assert!(quote(&s).is_err());
         prop_assert!(Script::bare("true").param("X", s).render().is_err());
+    }
+}
+
+/// Runs `is_release` (lib.sh) and the launcher's `_relman_is_release` under `shell`
+/// (e.g. `["dash"]`, `["busybox", "sh"]`) on each name: `(lib, launcher)` per name.
+fn shell_verdicts(shell: &[&str], names: &[String]) -> Vec<(bool, bool)> {
+    let launch = relman::remote::script::LAUNCH;
+    let start = launch
+        .find("_relman_is_release() {")
+        .expect("the launcher defines _relman_is_release");
+    let len = launch[start..].find("\n}\n").expect("its end") + 3;
+    let mut script = String::from("PREFIX=batch_\nRELMAN_PREFIX=batch_\n");
+    script += relman::remote::script::LIB;
+    script += "\n";
+    script += &launch[start..start + len];
+    for n in names {
+        let q = quote(n).unwrap();
+        script += &format!(
+            "if is_release {q}; then printf 1; else printf 0; fi\n\
+             if _relman_is_release {q}; then echo 1; else echo 0; fi\n"
+        );
+    }
+    let mut c = Command::new(shell[0])
+        .args(&shell[1..])
+        .arg("-s")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {shell:?}: {e} (install dash and busybox)"));
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<(bool, bool)> = text
+        .lines()
+        .map(|l| (l.as_bytes()[0] == b'1', l.as_bytes()[1] == b'1'))
+        .collect();
+    assert_eq!(
+        v.len(),
+        names.len(),
+        "{shell:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
+
+fn assert_names_agree(names: &[String]) -> Result<(), TestCaseError> {
+    for shell in [&["dash"][..], &["busybox", "sh"][..]] {
+        for (n, (lib, launcher)) in names.iter().zip(shell_verdicts(shell, names)) {
+            let rust = ReleaseName::parse("batch_", n).is_ok();
+            prop_assert_eq!(
+                lib,
+                rust,
+                "{:?}: lib.sh is_release ({:?}) vs ReleaseName",
+                n,
+                shell
+            );
+            prop_assert_eq!(
+                launcher,
+                rust,
+                "{:?}: launcher _relman_is_release ({:?}) vs ReleaseName",
+                n,
+                shell
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn shell_and_rust_agree_on_edge_case_names() {
+    let names: Vec<String> = [
+        ("batch_20280229000000", true),
+        ("batch_20260229000000", false),
+        ("batch_20000229000000", true),
+        ("batch_21000229000000", false),
+        ("batch_20261126235959", true),
+        ("batch_20261126240000", false),
+        ("batch_20261126236000", false),
+        ("batch_20261126235960", false),
+        ("batch_20261301000000", false),
+        ("batch_20261200000000", false),
+        ("batch_20261231000000", true),
+        ("batch_20260431000000", false),
+        ("batch_20260430000000", true),
+        ("batch_19700101000000", true),
+        ("batch_19691231235959", false),
+        ("batch_99991231235959", true),
+        ("batch_00000101000000", false),
+        ("batch_08000229000000", false),
+        ("batch_20261126221500.0", false),
+        ("batch_20261126221500.01", false),
+        ("batch_20261126221500.1", true),
+        ("batch_20261126221500.999999999", true),
+        ("batch_20261126221500.1234567890", false),
+        ("batch_20261126221500.12345678901", false),
+        ("batch_20261126221500.", false),
+        ("batch_20261126221500.1.2", false),
+        ("batch_20261126221500.1a", false),
+        ("batch_2026112622150", false),
+        ("batch_202611262215000", false),
+        ("batch_2026112622150a", false),
+        ("batch_ 2026112622150", false),
+        ("batch_+2026112622150", false),
+        ("batch_-2026112622150", false),
+        ("batch_20261126221500/", false),
+        ("batch_20261126221500\n", false),
+        ("batch_2026112622150\u{0663}", false),
+        ("batch_", false),
+        ("batch_*", false),
+        ("other_20261126221500", false),
+        ("", false),
+    ]
+    .iter()
+    .map(|(n, want)| {
+        assert_eq!(
+            ReleaseName::parse("batch_", n).is_ok(),
+            *want,
+            "ReleaseName on {n:?}"
+        );
+        n.to_string()
+    })
+    .collect();
+    assert_names_agree(&names).unwrap();
+}
+
+/// Names near the edges of every field: digits of any value in each place, `.N`
+/// of any length, with and without leading zeros.
+fn edgy_name() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![1960u32..2110, 0u32..10000],
+        0u32..14,
+        0u32..33,
+        0u32..26,
+        prop_oneof![0u32..61, 0u32..100],
+        prop_oneof![0u32..61, 0u32..100],
+        prop_oneof![
+            Just(String::new()),
+            "\\.[0-9]{0,11}",
+            "\\.[1-9][0-9]{0,10}",
+            "[.a-z ]{1,3}"
+        ],
+    )
+        .prop_map(|(y, mo, d, h, mi, s, tail)| {
+            format!("batch_{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}{tail}")
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn shell_and_rust_agree_on_generated_names(names in proptest::collection::vec(edgy_name(), 150)) {
+        assert_names_agree(&names)?;
     }
 }

@@ -214,7 +214,14 @@ fn resolve_pin_over_ssh_then_expiry() {
     let pin = got.pin.unwrap();
     // The pipeline's jobs run on R while deploys move the link on.
     for i in 3..=4 {
-        f.sh(0, &format!("mkdir -p \"$ROOT/{}\"", r(i)));
+        // (Not empty: switch refuses an empty release.)
+        f.sh(
+            0,
+            &format!(
+                "mkdir -p \"$ROOT/{0}\" && echo x > \"$ROOT/{0}/app.jar\"",
+                r(i)
+            ),
+        );
         ops::switch(t, &h, &r(i), None).unwrap();
     }
     let out = t

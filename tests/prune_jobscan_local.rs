@@ -55,7 +55,9 @@ fn a_release_whose_jobs_cannot_be_checked_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("deploy");
     for i in 1..=4 {
+        // (Not empty: switch refuses an empty release.)
         fs::create_dir_all(root.join(r(i))).unwrap();
+        fs::write(root.join(r(i)).join("app.jar"), "x").unwrap();
     }
     let h = host(&root);
     let t = LocalTransport::new("local");

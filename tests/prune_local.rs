@@ -486,7 +486,9 @@ fn resolve_pin_keeps_the_release_until_the_pin_expires() {
 
     // Deploys move on: r(2) is no longer live nor previous.
     for i in 3..=4 {
+        // (Not empty: switch refuses an empty release.)
         fs::create_dir_all(root(&h).join(r(i))).unwrap();
+        fs::write(root(&h).join(r(i)).join("app.jar"), "x").unwrap();
         ops::switch(&t, &h, &r(i), None).unwrap();
     }
     let rep = ops::prune::prune(&t, &h, 0, false).unwrap();

@@ -36,6 +36,7 @@ async fn a_down_host_errors_while_the_other_works_and_reconnects_later() {
     fleet.sh(
         0,
         "mkdir -p \"$ROOT/batch_20261126093000\" \"$ROOT/batch_20261126221500\" \
+         && touch \"$ROOT/batch_20261126093000/app.jar\" \"$ROOT/batch_20261126221500/app.jar\" \
          && ln -s batch_20261126093000 \"$ROOT/batch\"",
     );
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -107,12 +107,28 @@ pub enum Command {
         /// Only if the link still points at this release (compare-and-swap).
         #[arg(long, value_name = "CURRENT")]
         expect: Option<String>,
+        /// Switch each host on its own (a host that can't is left behind) instead
+        /// of checking every host first and changing none unless all can.
+        #[arg(long)]
+        each: bool,
+        /// Switch even to a release the deploy user can't read, an empty one, or
+        /// one whose files don't match its manifest.
+        #[arg(long)]
+        force: bool,
     },
     /// Back to the release live before the current one.
     Rollback {
         /// Roll back to this release instead.
         #[arg(long, value_name = "RELEASE")]
         to: Option<String>,
+        /// Roll each host back on its own, to its own previous release, instead of
+        /// one target every host has.
+        #[arg(long)]
+        each: bool,
+        /// Skip the checks of the target (readable, not empty, complete by its
+        /// manifest); rollback without --to still never picks an unusable release.
+        #[arg(long)]
+        force: bool,
     },
     /// Delete old releases under the keep policy, printing each verdict and reason.
     Prune {
@@ -316,21 +332,41 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             render::list(cfg, &hosts, &results, g.json);
             fleet::exit_code(&results)
         }
-        Command::Switch { release, expect } => {
+        Command::Switch {
+            release,
+            expect,
+            each,
+            force,
+        } => {
+            if hosts.len() > 1 && !each {
+                let req = ops::link::LinkRequest::Switch {
+                    release: &release,
+                    expect: expect.as_deref(),
+                };
+                let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
+                render::fleet_link(&f, g.json, g.quiet);
+                return f.exit_code();
+            }
             let results = fleet::for_each_host(
                 cfg,
                 &hosts,
-                |t, h| ops::switch(t, h, &release, expect.as_deref()),
+                |t, h| ops::link::switch_with(t, h, &release, expect.as_deref(), force),
                 |h, r| on_done.call(h, r),
             );
             render::link_changes(&results, g.json, g.quiet);
             fleet::exit_code(&results)
         }
-        Command::Rollback { to } => {
+        Command::Rollback { to, each, force } => {
+            if hosts.len() > 1 && !each {
+                let req = ops::link::LinkRequest::Rollback { to: to.as_deref() };
+                let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
+                render::fleet_link(&f, g.json, g.quiet);
+                return f.exit_code();
+            }
             let results = fleet::for_each_host(
                 cfg,
                 &hosts,
-                |t, h| ops::rollback(t, h, to.as_deref()),
+                |t, h| ops::link::rollback_with(t, h, to.as_deref(), force),
                 |h, r| on_done.call(h, r),
             );
             render::link_changes(&results, g.json, g.quiet);

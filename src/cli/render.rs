@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::config::{Config, HostConfig};
 use crate::model::{HostState, Origin, age_since, printable};
 use crate::ops::fleet::HostResult;
+use crate::ops::link::FleetLink;
 use crate::ops::{LinkChange, OpError};
 use crate::plan;
 
@@ -226,35 +227,9 @@ pub fn list(
 
 /// `relman switch` / `rollback` results.
 pub fn link_changes(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) {
+    link_results(results, as_json, quiet);
     if as_json {
-        let hosts: Vec<Value> = results
-            .iter()
-            .map(|r| match &r.result {
-                Ok(c) => {
-                    json!({"name": r.host, "ok": true, "error": null, "from": c.from, "to": c.to,
-                                "changed": c.changed, "note": c.note})
-                }
-                Err(e) => json!({"name": r.host, "ok": false, "error": e.to_string(), "from": null,
-                                 "to": null, "changed": false, "note": null}),
-            })
-            .collect();
-        print_json(&json!({ "hosts": hosts }));
         return;
-    }
-    for r in results {
-        match &r.result {
-            Ok(c) if !quiet => {
-                let from = c.from.as_deref().unwrap_or("(none)");
-                let note = c
-                    .note
-                    .as_deref()
-                    .map(|n| format!("  ({n})"))
-                    .unwrap_or_default();
-                println!("{}: {} → {}{}", r.host, from, c.to, note);
-            }
-            Ok(_) => {}
-            Err(e) => eprintln!("{}: {e}", r.host),
-        }
     }
     let failed: Vec<&str> = results
         .iter()
@@ -267,6 +242,78 @@ pub fn link_changes(results: &[HostResult<LinkChange>], as_json: bool, quiet: bo
             "relman: done on {done} host(s), NOT on {}: the fleet now differs (run `relman list`)",
             failed.join(", ")
         );
+    }
+}
+
+/// A fleet switch / rollback: as [`link_changes`]; a refused preflight says that
+/// nothing changed and which hosts could not take the change.
+pub fn fleet_link(f: &FleetLink, as_json: bool, quiet: bool) {
+    if !f.refused {
+        return link_changes(&f.results, as_json, quiet);
+    }
+    if as_json {
+        return link_results(&f.results, true, quiet);
+    }
+    for i in &f.blockers {
+        let r = &f.results[*i];
+        if let Err(e) = &r.result {
+            eprintln!("{}: {e}", r.host);
+        }
+    }
+    let names: Vec<&str> = f
+        .blockers
+        .iter()
+        .map(|i| f.results[*i].host.as_str())
+        .collect();
+    eprintln!(
+        "relman: nothing changed on any host: {} cannot take the change",
+        names.join(", ")
+    );
+}
+
+fn link_results(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) {
+    if as_json {
+        let hosts: Vec<Value> = results
+            .iter()
+            .map(|r| match &r.result {
+                Ok(c) => {
+                    json!({"name": r.host, "ok": true, "error": null, "from": c.from, "to": c.to,
+                                "changed": c.changed, "note": c.note, "warning": c.warning})
+                }
+                Err(e) => json!({"name": r.host, "ok": false, "error": e.to_string(), "from": null,
+                                 "to": null, "changed": false, "note": null, "warning": null}),
+            })
+            .collect();
+        print_json(&json!({ "hosts": hosts }));
+        // Warnings reach stderr even with --json (stdout stays one JSON object).
+        for r in results {
+            if let Ok(LinkChange {
+                warning: Some(w), ..
+            }) = &r.result
+            {
+                eprintln!("{}: warning: {w}", r.host);
+            }
+        }
+        return;
+    }
+    for r in results {
+        match &r.result {
+            Ok(c) => {
+                if let Some(w) = &c.warning {
+                    eprintln!("{}: warning: {w}", r.host);
+                }
+                if !quiet {
+                    let from = c.from.as_deref().unwrap_or("(none)");
+                    let note = c
+                        .note
+                        .as_deref()
+                        .map(|n| format!("  ({n})"))
+                        .unwrap_or_default();
+                    println!("{}: {} → {}{}", r.host, from, c.to, note);
+                }
+            }
+            Err(e) => eprintln!("{}: {e}", r.host),
+        }
     }
 }
 
@@ -475,6 +522,7 @@ mod tests {
             st.releases.push(Release {
                 name: n,
                 size_bytes: 5,
+                usable: Default::default(),
                 origin: Origin::Unknown,
                 jobs: vec![],
                 pins: vec![],

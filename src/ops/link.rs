@@ -1,18 +1,25 @@
 //! Moving the link: `switch` (to a named release, optionally only if the link still
 //! points where the operator saw it) and `rollback` (to the release live before).
-//! Both end in `scripts/switch.sh`: checks repeated on the host under the lock, then
-//! a temporary symlink renamed over the link, then one history line.
+//! Both scan under the lock, check the target (`plan::check_target`: it exists, the
+//! deploy user can read it, it is not empty), then end in `scripts/switch.sh`:
+//! checks repeated on the host under the lock (with the files the target's manifest
+//! lists), then a temporary symlink renamed over the link, then one history line.
+//!
+//! On more than one host ([`fleet_link`]) every host is locked (the leader first),
+//! scanned and checked before any link moves: a fleet is never left split because
+//! one host could not take the change (SPEC §3).
 
 use serde::Serialize;
 
+use super::fleet::{self, Held, HostResult, lock_fleet, par_map};
 use super::launcher::with_launcher;
 use super::lock::{HostLock, acquire};
-use super::scan::{root_script, scan};
+use super::scan::root_script;
 use super::{OpError, now_rfc3339, operator};
-use crate::config::HostConfig;
-use crate::model::{Action, ReleaseName, printable};
-use crate::plan;
-use crate::remote::script::SWITCH;
+use crate::config::{Config, HostConfig};
+use crate::model::{Action, HostState, ReleaseName, printable};
+use crate::plan::{self, Checked, TargetError};
+use crate::remote::script::{SCAN, SWITCH};
 use crate::remote::{Transport, run};
 
 /// What a switch or rollback did on one host.
@@ -24,8 +31,10 @@ pub struct LinkChange {
     pub to: String,
     /// False when the link already pointed at `to` (nothing written).
     pub changed: bool,
-    /// Said to the operator alongside (e.g. "was marked bad; switching clears the mark").
+    /// Said to the operator alongside (e.g. "already live; nothing changed").
     pub note: Option<String>,
+    /// What the operator should know about the target (it is a bad release here).
+    pub warning: Option<String>,
 }
 
 /// Validates a release name from the operator before anything is sent.
@@ -43,6 +52,17 @@ pub enum Expect<'a> {
     Release(Option<&'a str>),
 }
 
+/// What `switch.sh` checks besides the target and the link.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// Skip the usability checks (`--force`).
+    pub force: bool,
+    /// `(path, size)` the target's manifest lists: each must be there, that size.
+    pub files: Vec<(String, u64)>,
+    /// Check everything on the host, change nothing (a fleet's preflight).
+    pub check_only: bool,
+}
+
 /// Switches the link under a held lock. Used by switch, rollback and deploy.
 pub fn switch_locked(
     t: &dyn Transport,
@@ -53,6 +73,27 @@ pub fn switch_locked(
     action: Action,
     note: Option<&str>,
 ) -> Result<LinkChange, OpError> {
+    switch_checked(
+        t,
+        host,
+        lock,
+        target,
+        expect,
+        action,
+        note,
+        &Checks::default(),
+    )
+}
+
+fn switch_script(
+    host: &HostConfig,
+    lock: &HostLock,
+    target: &ReleaseName,
+    expect: Expect<'_>,
+    action: Action,
+    note: Option<&str>,
+    checks: &Checks,
+) -> Result<crate::remote::script::Script, OpError> {
     let (expect_set, expect_name) = match expect {
         Expect::Anything => ("0", String::new()),
         Expect::Release(e) => ("1", e.unwrap_or("").to_string()),
@@ -68,31 +109,62 @@ pub fn switch_locked(
         serde_json::to_string(target.as_str()).expect("string"),
         serde_json::to_string(&note).expect("option"),
     );
-    let script = with_launcher(root_script(SWITCH, host), host)?
+    // Manifest paths are clean (no control characters: no tab, no newline).
+    let files: String = checks
+        .files
+        .iter()
+        .map(|(p, size)| format!("{size}\t{p}\n"))
+        .collect();
+    Ok(with_launcher(root_script(SWITCH, host), host)?
         .param("TOKEN", lock.token.clone())
         .param("TARGET", target.as_str())
         .param("EXPECT", expect_name)
         .param("EXPECT_SET", expect_set)
         .param("HIST_HEAD", head)
-        .param("HIST_TAIL", tail);
+        .param("HIST_TAIL", tail)
+        .param("FORCE", if checks.force { "1" } else { "0" })
+        .param("FILES", files.trim_end_matches('\n'))
+        .param("CHECK_ONLY", if checks.check_only { "1" } else { "0" }))
+}
+
+/// [`switch_locked`] with the target checks of `checks` (with `check_only`, `Ok`
+/// has `changed` false).
+#[allow(clippy::too_many_arguments)]
+fn switch_checked(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    target: &ReleaseName,
+    expect: Expect<'_>,
+    action: Action,
+    note: Option<&str>,
+    checks: &Checks,
+) -> Result<LinkChange, OpError> {
+    let check_only = checks.check_only;
+    let script = switch_script(host, lock, target, expect, action, note, checks)?;
     let out = run(t, &script)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
+    let change = |from: Option<String>, changed, note: Option<&str>| LinkChange {
+        host: host.name.clone(),
+        from,
+        to: target.to_string(),
+        changed,
+        note: note.map(str::to_string),
+        warning: None,
+    };
     match (out.status, fields.as_slice()) {
-        (Some(0), ["SWITCHED", from, to]) if *to == target.as_str() => Ok(LinkChange {
-            host: host.name.clone(),
-            from: (*from != "-").then(|| from.to_string()),
-            to: to.to_string(),
-            changed: true,
-            note: None,
-        }),
-        (Some(0), ["SAME", to]) if *to == target.as_str() => Ok(LinkChange {
-            host: host.name.clone(),
-            from: Some(to.to_string()),
-            to: to.to_string(),
-            changed: false,
-            note: Some("already live; nothing changed".into()),
-        }),
+        (Some(0), ["OK", cur]) if check_only => {
+            Ok(change((*cur != "-").then(|| cur.to_string()), false, None))
+        }
+        (Some(0), ["SWITCHED", from, to]) if *to == target.as_str() && !check_only => {
+            Ok(change((*from != "-").then(|| from.to_string()), true, None))
+        }
+        (Some(0), ["SAME", to]) if *to == target.as_str() && !check_only => Ok(change(
+            Some(to.to_string()),
+            false,
+            Some("already live; nothing changed"),
+        )),
         (Some(5), _) => Err(OpError::Conflict(out.stderr_line())),
         (Some(4), _) => Err(OpError::Failed(out.stderr_line())),
         _ => Err(OpError::Failed(format!(
@@ -103,6 +175,76 @@ pub fn switch_locked(
     }
 }
 
+/// The warning for switching to a release a rollback left (it is bad here).
+fn bad_warning(name: &ReleaseName, action: Action) -> String {
+    let verb = if action == Action::Rollback {
+        "rolling back"
+    } else {
+        "switching"
+    };
+    format!("{name} is marked bad on this host (a rollback left it); {verb} to it clears the mark")
+}
+
+/// Checks `target` against a scan taken under the lock, then switches (a host of
+/// its own: `switch`, `rollback`, `--each`).
+#[allow(clippy::too_many_arguments)]
+fn checked_switch_on(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    state: &HostState,
+    target: &ReleaseName,
+    expect: Option<Option<&str>>,
+    action: Action,
+    force: bool,
+) -> Result<LinkChange, OpError> {
+    let c = plan::check_target(state, target, expect, force)
+        .map_err(|e| OpError::Conflict(e.to_string()))?;
+    let mut change = run_checked(t, host, lock, &c, action, force, false)?;
+    if c.bad {
+        change.warning = Some(bad_warning(target, action));
+    }
+    Ok(change)
+}
+
+/// The switch (or, `check_only`, the host's check) of a target that passed
+/// [`plan::check_target`]; the link must still be where the scan saw it.
+fn run_checked(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    c: &Checked,
+    action: Action,
+    force: bool,
+    check_only: bool,
+) -> Result<LinkChange, OpError> {
+    let note = (c.bad && action == Action::Rollback).then(|| {
+        format!(
+            "{} was marked bad; rolling back to it clears the mark",
+            c.name
+        )
+    });
+    let checks = Checks {
+        force,
+        files: c.files.clone(),
+        check_only,
+    };
+    let mut change = switch_checked(
+        t,
+        host,
+        lock,
+        &c.name,
+        Expect::Release(c.current.as_deref()),
+        action,
+        note.as_deref(),
+        &checks,
+    )?;
+    if note.is_some() {
+        change.note = note;
+    }
+    Ok(change)
+}
+
 /// `relman switch RELEASE [--expect CURRENT]` on one host.
 pub fn switch(
     t: &dyn Transport,
@@ -110,13 +252,34 @@ pub fn switch(
     release: &str,
     expect: Option<&str>,
 ) -> Result<LinkChange, OpError> {
+    switch_with(t, host, release, expect, false)
+}
+
+/// [`switch`]; `force`: switch to a release the deploy user can't read, an empty
+/// one, or one whose files don't match its manifest (the operator insists).
+pub fn switch_with(
+    t: &dyn Transport,
+    host: &HostConfig,
+    release: &str,
+    expect: Option<&str>,
+    force: bool,
+) -> Result<LinkChange, OpError> {
     let target = release_arg(host, release)?;
     if let Some(e) = expect {
         release_arg(host, e)?;
     }
     let lock = acquire(t, host, Action::Switch)?;
-    let expect = expect.map_or(Expect::Anything, |e| Expect::Release(Some(e)));
-    switch_locked(t, host, &lock, &target, expect, Action::Switch, None)
+    let state = scan(t, host)?;
+    checked_switch_on(
+        t,
+        host,
+        &lock,
+        &state,
+        &target,
+        expect.map(Some),
+        Action::Switch,
+        force,
+    )
 }
 
 /// `relman rollback [--to RELEASE]` on one host: back to the release live before the
@@ -126,39 +289,321 @@ pub fn rollback(
     host: &HostConfig,
     to: Option<&str>,
 ) -> Result<LinkChange, OpError> {
+    rollback_with(t, host, to, false)
+}
+
+/// [`rollback`]; `force` as for [`switch_with`] (rollback without `--to` still
+/// never picks an unusable release: it only skips the host's checks of the one it
+/// picked).
+pub fn rollback_with(
+    t: &dyn Transport,
+    host: &HostConfig,
+    to: Option<&str>,
+    force: bool,
+) -> Result<LinkChange, OpError> {
     if let Some(to) = to {
         release_arg(host, to)?;
     }
     let lock = acquire(t, host, Action::Rollback)?;
     let state = scan(t, host)?;
-    let (target, note) = match to {
+    let target = match to {
         Some(to) => {
-            let e = plan::explicit_rollback(&state, to)
-                .map_err(|e| OpError::Conflict(e.to_string()))?;
-            let note = e.bad.then(|| {
-                format!(
-                    "{} was marked bad; rolling back to it clears the mark",
-                    e.name
-                )
-            });
-            (e.name, note)
+            plan::explicit_rollback(&state, to)
+                .map_err(|e| OpError::Conflict(e.to_string()))?
+                .name
         }
-        None => (
-            plan::rollback_target(&state)
-                .map_err(|e| OpError::Conflict(format!("nothing to roll back to: {e}")))?,
-            None,
-        ),
+        None => plan::rollback_target(&state)
+            .map_err(|e| OpError::Conflict(format!("nothing to roll back to: {e}")))?,
     };
     let current = state.current().map(|c| c.as_str().to_string());
-    let mut change = switch_locked(
-        t,
-        host,
-        &lock,
-        &target,
-        Expect::Release(current.as_deref()),
-        Action::Rollback,
-        note.as_deref(),
-    )?;
-    change.note = note.or(change.note);
-    Ok(change)
+    let c = plan::check_target(&state, &target, Some(current.as_deref()), force)
+        .map_err(|e| OpError::Conflict(e.to_string()))?;
+    run_checked(t, host, &lock, &c, Action::Rollback, force, false)
+}
+
+/// A scan for a switch or rollback, under its lock: releases (with their
+/// manifests and whether they are usable), link and history, without sizes or the
+/// job scan (which a switch does not need and which cost the most).
+fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
+    let out = run(t, &root_script(SCAN, host).param("LIGHT", "1"))?;
+    if !out.success() {
+        return Err(OpError::Failed(format!(
+            "scan failed (exit {}): {}",
+            out.status.map_or("signal".into(), |s| s.to_string()),
+            out.stderr_line()
+        )));
+    }
+    crate::remote::wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
+        .map_err(|e| OpError::Failed(e.to_string()))
+}
+
+/// A switch or rollback asked of several hosts at once.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkRequest<'a> {
+    Switch {
+        release: &'a str,
+        expect: Option<&'a str>,
+    },
+    Rollback {
+        to: Option<&'a str>,
+    },
+}
+
+impl LinkRequest<'_> {
+    fn action(&self) -> Action {
+        match self {
+            LinkRequest::Switch { .. } => Action::Switch,
+            LinkRequest::Rollback { .. } => Action::Rollback,
+        }
+    }
+}
+
+/// What a fleet switch or rollback did.
+pub struct FleetLink {
+    /// Per host, in the order given.
+    pub results: Vec<HostResult<LinkChange>>,
+    /// The preflight refused: no host was changed. `results` says which hosts
+    /// could not take the change (and why); the others say they were left alone.
+    pub refused: bool,
+    /// The hosts that could not take the change (indexes into `results`).
+    pub blockers: Vec<usize>,
+}
+
+impl FleetLink {
+    /// SPEC §3: a refused preflight has the code of its causes (5 when every host
+    /// that could not take the change was a conflict); otherwise per host.
+    pub fn exit_code(&self) -> i32 {
+        if self.refused {
+            let codes: Vec<i32> = self
+                .blockers
+                .iter()
+                .filter_map(|i| self.results[*i].result.as_ref().err())
+                .map(OpError::exit_code)
+                .collect();
+            fleet::exit_code_of(&codes)
+        } else {
+            fleet::exit_code(&self.results)
+        }
+    }
+}
+
+/// A host through the preflight: locked, scanned, its target checked.
+struct Ready {
+    held: Held,
+    checked: Checked,
+}
+
+/// A switch or rollback of every host in `hosts`, all or none (SPEC §3): every host
+/// is locked (the leader first, as deploy does), scanned and checked — the release
+/// exists there and is a usable release, complete by its manifest, `--expect`
+/// holds; for a rollback without `--to`, the one target every host has
+/// ([`plan::fleet_rollback_target`]) — and only when every host can take it does
+/// any link move. `on_done` sees each host as its switch ends.
+pub fn fleet_link(
+    cfg: &Config,
+    hosts: &[&HostConfig],
+    req: LinkRequest<'_>,
+    force: bool,
+    on_done: &(dyn Fn(&HostConfig, &Result<LinkChange, OpError>) + Sync),
+) -> FleetLink {
+    let action = req.action();
+    let n = hosts.len();
+    // Names first: nothing is sent for a name that is not a release name.
+    let names: Vec<Result<Option<ReleaseName>, OpError>> = hosts
+        .iter()
+        .map(|h| match req {
+            LinkRequest::Switch { release, expect } => {
+                if let Some(e) = expect {
+                    release_arg(h, e)?;
+                }
+                release_arg(h, release).map(Some)
+            }
+            LinkRequest::Rollback { to } => to.map(|to| release_arg(h, to)).transpose(),
+        })
+        .collect();
+    if names.iter().any(Result::is_err) {
+        let blocked: Vec<Option<OpError>> = names.into_iter().map(Result::err).collect();
+        return refused(hosts, blocked, action);
+    }
+    let names: Vec<Option<ReleaseName>> = names.into_iter().map(|r| r.expect("ok")).collect();
+
+    // Lock and scan every host.
+    let locked = lock_fleet(cfg, hosts, action);
+    let scans: Vec<Option<Result<HostState, OpError>>> =
+        par_map(n, cfg.parallel, |i| match &locked[i] {
+            Some(Ok(h)) => Some(scan(h.t.as_ref(), hosts[i])),
+            _ => None,
+        });
+    let mut held: Vec<Held> = Vec::new();
+    let mut states: Vec<HostState> = Vec::new();
+    // A host not tried (the leader could not be locked) is no cause: it is left
+    // alone and says so, like every host that could have taken the change.
+    let mut blocked: Vec<Option<OpError>> = Vec::new();
+    for (l, s) in locked.into_iter().zip(scans) {
+        match (l, s) {
+            (Some(Ok(h)), Some(Ok(st))) => {
+                held.push(h);
+                states.push(st);
+                blocked.push(None);
+            }
+            (Some(Ok(_)), Some(Err(e))) | (Some(Err(e)), _) => blocked.push(Some(e)),
+            (None, _) | (Some(Ok(_)), None) => blocked.push(None),
+        }
+    }
+    if held.len() < n {
+        drop(held);
+        return refused(hosts, blocked, action);
+    }
+
+    // The target on each host (pure).
+    let common = match req {
+        LinkRequest::Rollback { to: None } => {
+            let pairs: Vec<(&str, &HostState)> = hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .zip(states.iter())
+                .collect();
+            match plan::fleet_rollback_target(&pairs) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    let blocked = hosts
+                        .iter()
+                        .map(|_| Some(OpError::Conflict(e.to_string())))
+                        .collect();
+                    return refused(hosts, blocked, action);
+                }
+            }
+        }
+        _ => None,
+    };
+    let checked: Vec<Result<Checked, OpError>> = states
+        .iter()
+        .zip(&names)
+        .map(|(st, name)| {
+            let current = st.current().map(|c| c.as_str().to_string());
+            let (target, expect) = match (req, name, &common) {
+                (LinkRequest::Switch { expect, .. }, Some(t), _) => (t.clone(), expect.map(Some)),
+                (LinkRequest::Rollback { .. }, Some(t), _) => {
+                    match plan::explicit_rollback(st, t.as_str()) {
+                        Ok(_) | Err(TargetError::AlreadyLive(_)) => {}
+                        Err(e) => return Err(OpError::Conflict(e.to_string())),
+                    }
+                    (t.clone(), Some(current.as_deref()))
+                }
+                (_, _, Some(t)) => (t.clone(), Some(current.as_deref())),
+                _ => unreachable!(
+                    "a switch names its release; a rollback has --to or a common target"
+                ),
+            };
+            plan::check_target(st, &target, expect, force)
+                .map_err(|e| OpError::Conflict(e.to_string()))
+        })
+        .collect();
+    if checked.iter().any(Result::is_err) {
+        drop(held);
+        return refused(
+            hosts,
+            checked.into_iter().map(Result::err).collect(),
+            action,
+        );
+    }
+    let ready: Vec<Ready> = held
+        .into_iter()
+        .zip(checked)
+        .map(|(held, c)| Ready {
+            held,
+            checked: c.expect("ok"),
+        })
+        .collect();
+
+    // The host's own check of what a scan can't see (the manifest's files), under
+    // the same locks.
+    let host_checks: Vec<Option<OpError>> = par_map(n, cfg.parallel, |i| {
+        let r = &ready[i];
+        if r.checked.same || r.checked.files.is_empty() {
+            return None;
+        }
+        run_checked(
+            r.held.t.as_ref(),
+            hosts[i],
+            &r.held.lock,
+            &r.checked,
+            action,
+            force,
+            true,
+        )
+        .err()
+    });
+    if host_checks.iter().any(Option::is_some) {
+        drop(ready);
+        return refused(hosts, host_checks, action);
+    }
+
+    // Every host can: switch them all.
+    let results = par_map(n, cfg.parallel, |i| {
+        let r = &ready[i];
+        let mut res = run_checked(
+            r.held.t.as_ref(),
+            hosts[i],
+            &r.held.lock,
+            &r.checked,
+            action,
+            force,
+            false,
+        );
+        if let Ok(c) = res.as_mut()
+            && r.checked.bad
+        {
+            c.warning = Some(bad_warning(&r.checked.name, action));
+        }
+        on_done(hosts[i], &res);
+        res
+    });
+    drop(ready);
+    FleetLink {
+        results: hosts
+            .iter()
+            .zip(results)
+            .map(|(h, result)| HostResult {
+                host: h.name.clone(),
+                result,
+            })
+            .collect(),
+        refused: false,
+        blockers: Vec::new(),
+    }
+}
+
+fn past(action: Action) -> &'static str {
+    if action == Action::Rollback {
+        "rolled back"
+    } else {
+        "switched"
+    }
+}
+
+/// A refused preflight: the hosts with an error could not take the change; the
+/// others are left alone and say so (naming the hosts that could not).
+fn refused(hosts: &[&HostConfig], blocked: Vec<Option<OpError>>, action: Action) -> FleetLink {
+    let blockers: Vec<usize> = (0..hosts.len()).filter(|i| blocked[*i].is_some()).collect();
+    let names: Vec<&str> = blockers.iter().map(|i| hosts[*i].name.as_str()).collect();
+    let results = hosts
+        .iter()
+        .zip(blocked)
+        .map(|(h, b)| HostResult {
+            host: h.name.clone(),
+            result: Err(b.unwrap_or_else(|| {
+                OpError::Conflict(format!(
+                    "not {}: {} cannot take the change, so no host was changed",
+                    past(action),
+                    names.join(", ")
+                ))
+            })),
+        })
+        .collect();
+    FleetLink {
+        results,
+        refused: true,
+        blockers,
+    }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Action, HistoryEntry, HostState, NameError, ReleaseName, printable};
+use crate::model::{Action, HistoryEntry, HostState, NameError, ReleaseName, Usability, printable};
 
 /// The note a deploy made with `--no-switch` starts with. Such a deploy adds a release
 /// but leaves the link alone, so it is not a change of what was live; every other
@@ -99,9 +99,9 @@ pub fn live_stack(history: &[HistoryEntry]) -> Vec<&str> {
 pub enum NoTarget {
     #[error("no releases on this host")]
     NoReleases,
-    #[error("no release older than {current} that is not bad")]
+    #[error("no usable release older than {current} that is not bad")]
     NothingOlder { current: String },
-    #[error("no release that is not bad")]
+    #[error("no usable release that is not bad")]
     AllBad,
 }
 
@@ -109,7 +109,8 @@ pub enum NoTarget {
 /// current one.
 ///
 /// Candidates are the [`live_stack`] from the top down, skipping the current release,
-/// bad releases ([`bad_releases`]), releases that no longer exist and duplicates; the
+/// bad releases ([`bad_releases`]), releases that no longer exist or that the scan
+/// found unusable (unreadable by the deploy user, or empty) and duplicates; the
 /// first candidate wins. So deploy A, deploy B, deploy C, rollback C→B targets A next
 /// (C is bad and was popped), and a rollback never goes forward to what it fled.
 ///
@@ -130,13 +131,20 @@ pub fn rollback_target(state: &HostState) -> Result<ReleaseName, NoTarget> {
         if is_current(n) || bad.contains(n) || !seen.insert(n) {
             continue;
         }
-        if let Some(r) = state.release(n) {
+        if let Some(r) = state.release(n)
+            && r.usable == Usability::Usable
+        {
             return Ok(r.name.clone());
         }
     }
 
     // Fallback: name order, newest first, regardless of how the list was handed in.
-    let mut names: Vec<&ReleaseName> = state.releases.iter().map(|r| &r.name).collect();
+    let mut names: Vec<&ReleaseName> = state
+        .releases
+        .iter()
+        .filter(|r| r.usable == Usability::Usable)
+        .map(|r| &r.name)
+        .collect();
     names.sort_unstable_by(|a, b| b.cmp(a));
     let good = |n: &&&ReleaseName| !bad.contains(n.as_str());
     match current {
@@ -331,7 +339,7 @@ mod tests {
         );
         assert_eq!(
             rollback_target(&st).unwrap_err().to_string(),
-            format!("no release older than {} that is not bad", r(1))
+            format!("no usable release older than {} that is not bad", r(1))
         );
         assert_eq!(previous(&st), None);
     }

@@ -4,6 +4,8 @@
 //!
 //! - [`history`]: which releases are bad, what `rollback` targets, what `list` calls
 //!   "previous", and validation of `rollback --to`.
+//! - [`link`](mod@link): whether a host can take a switch or rollback target, and the
+//!   one rollback target a fleet shares.
 //! - [`prune`]: the keep policy of SPEC §4 as a verdict (with reasons) per release.
 //! - [`deploy`]: the name of a new release and which files a delta deploy can hard-link.
 //! - [`drift`](mod@drift): how far a host's live release is behind the fleet (TUI hosts pane).
@@ -16,6 +18,7 @@
 pub mod deploy;
 pub mod drift;
 pub mod history;
+pub mod link;
 pub mod prune;
 
 pub use deploy::{FileAction, bytes_to_send, delta, deploy_name, taken_names};
@@ -23,6 +26,9 @@ pub use drift::{Drift, Fleet, drift, fleet_newest};
 pub use history::{
     ExplicitTarget, NO_SWITCH_NOTE, NoTarget, TargetError, bad_releases, explicit_rollback,
     live_stack, moves_link, previous, rollback_target,
+};
+pub use link::{
+    Checked, NoCommonTarget, Refusal, check_target, fleet_rollback_target, rollback_candidates,
 };
 pub use prune::{DeleteReason, KeepReason, PrunePlan, ReleaseVerdict, Verdict, prune_plan};
 
@@ -59,6 +65,7 @@ pub(crate) mod testkit {
         Release {
             name: name(s),
             size_bytes: 1000,
+            usable: Default::default(),
             origin: Origin::Unknown,
             jobs: Vec::new(),
             pins: Vec::new(),

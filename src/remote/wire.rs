@@ -8,7 +8,7 @@
 //! root ok|missing|notdir|dangling <abs or link target hex> <symlink 0|1>
 //! link absent|notsymlink|release|dangling|outside|notrelease <name or target hex> <absolute 0|1>
 //! foreign <count>
-//! release <name> <size bytes|?>
+//! release <name> <size bytes|?> ok|unreadable|empty
 //! manifest <name> <.relman.json on one line>
 //! staging <name>
 //! lock free|held|unknown
@@ -26,18 +26,21 @@
 //! end                                always last: a truncated output has no `end`
 //! ```
 //!
-//! Anything else — an unknown record, a wrong field count, a bad number, a release
-//! name that fails `ReleaseName::parse`, output after `end` — is an error naming the
-//! line: a host's output is never half-believed. Payloads that are the host's own
-//! files (a manifest, a pin, a history line) that don't parse are not fatal: the
-//! release shows its manifest as unreadable, the rest becomes a warning.
+//! Anything else — an unknown record, a wrong field count, a bad number, output
+//! after `end` — is an error naming the line: a host's output is never
+//! half-believed. A name the script called a release that fails
+//! `ReleaseName::parse` is not believed either, but it is the host's directory, not
+//! the format: it counts as foreign (with a warning), so one odd directory can never
+//! make a host unmanageable. Payloads that are the host's own files (a manifest, a
+//! pin, a history line) that don't parse are not fatal: the release shows its
+//! manifest as unreadable, the rest becomes a warning.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::{
     HiddenUser, HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin,
-    Release, ReleaseName, SudoScan, Trash, printable,
+    Release, ReleaseName, SudoScan, Trash, Usability, printable,
 };
 
 pub const VERSION: &str = "1";
@@ -118,7 +121,7 @@ pub fn parse_scan(
     }
 
     let mut st = HostState::empty(root, link, prefix, UNIX_EPOCH);
-    let mut sizes: BTreeMap<ReleaseName, u64> = BTreeMap::new();
+    let mut sizes: BTreeMap<ReleaseName, (u64, Usability)> = BTreeMap::new();
     let mut manifests: BTreeMap<String, Origin> = BTreeMap::new();
     let mut pins: Vec<Pin> = Vec::new();
     let mut job_paths: Vec<(String, u32, JobVia)> = Vec::new();
@@ -127,6 +130,8 @@ pub fn parse_scan(
     let mut clock: Option<(u64, u64)> = None;
     let mut lock_held = false;
     let mut ended = false;
+    // Entries reported as releases whose names relman refuses: foreign.
+    let mut refused = 0;
 
     for (n, l) in lines.by_ref() {
         if l.is_empty() && ended {
@@ -151,9 +156,10 @@ pub fn parse_scan(
                 ))
             }
         };
-        let name = |s: &str| {
-            ReleaseName::parse(prefix, s).map_err(|e| err(n, format!("bad release name: {e}")))
-        };
+        // A name the host's script took for a release but relman does not: `None`,
+        // and the record is left out (the scripts and `ReleaseName` agree, so this
+        // is a host with another relman's scripts, or a bug: never a failed scan).
+        let name = |s: &str| ReleaseName::parse(prefix, s).ok();
         match f[0] {
             "now" => {
                 want(2)?;
@@ -203,9 +209,11 @@ pub fn parse_scan(
                 st.link = match f[1] {
                     "absent" => LinkState::Absent,
                     "notsymlink" => LinkState::NotSymlink,
-                    "release" => LinkState::Release {
-                        name: name(f[2])?,
-                        absolute,
+                    "release" => match name(f[2]) {
+                        Some(name) => LinkState::Release { name, absolute },
+                        None => LinkState::NotRelease {
+                            target: f[2].to_string(),
+                        },
                     },
                     "dangling" => LinkState::Dangling { target: target()? },
                     "outside" => LinkState::Outside { target: target()? },
@@ -218,19 +226,36 @@ pub fn parse_scan(
                 st.foreign = num(n, "foreign", f[1])?;
             }
             "release" => {
-                want(3)?;
+                want(4)?;
                 let size = if f[2] == "?" {
                     0
                 } else {
                     num(n, "size", f[2])?
                 };
-                sizes.insert(name(f[1])?, size);
+                let usable = match f[3] {
+                    "ok" => Usability::Usable,
+                    "unreadable" => Usability::Unreadable,
+                    "empty" => Usability::Empty,
+                    k => return Err(err(n, format!("unknown release state {:?}", printable(k)))),
+                };
+                match name(f[1]) {
+                    Some(rel) => {
+                        sizes.insert(rel, (size, usable));
+                    }
+                    None => {
+                        refused += 1;
+                        st.warnings.push(format!(
+                            "{} is not a release name: counted as foreign",
+                            printable(f[1])
+                        ));
+                    }
+                }
             }
             "manifest" => {
                 if f.len() < 3 {
                     want(3)?;
                 }
-                let rel = name(f[1])?;
+                let Some(rel) = name(f[1]) else { continue };
                 let json = f[2..].join(" ");
                 let origin = match Manifest::parse_for(rel.as_str(), &json) {
                     Ok(m) => Origin::Relman(m),
@@ -240,7 +265,9 @@ pub fn parse_scan(
             }
             "staging" => {
                 want(2)?;
-                st.staging.push(name(f[1])?.as_str().to_string());
+                if let Some(s) = name(f[1]) {
+                    st.staging.push(s.as_str().to_string());
+                }
             }
             "lock" => {
                 want(2)?;
@@ -341,9 +368,10 @@ pub fn parse_scan(
             }
             "job" => {
                 want(3)?;
-                let rel = name(f[1])?;
                 let (pid, via) = parse_proc_path(f[2]).ok_or_else(|| err(n, "bad /proc path"))?;
-                job_paths.push((rel.as_str().to_string(), pid, via));
+                if let Some(rel) = name(f[1]) {
+                    job_paths.push((rel.as_str().to_string(), pid, via));
+                }
             }
             "jobarg" => {
                 want(2)?;
@@ -384,6 +412,7 @@ pub fn parse_scan(
             "output ended early (no `end` record)",
         ));
     }
+    st.foreign += refused;
     if !lock_held {
         st.lock = None;
     } else if st.lock.is_none() {
@@ -430,7 +459,7 @@ pub fn parse_scan(
 
     let mut releases: Vec<Release> = sizes
         .into_iter()
-        .map(|(name, size_bytes)| {
+        .map(|(name, (size_bytes, usable))| {
             let key = name.as_str().to_string();
             let jobs = jobs
                 .remove(&key)
@@ -454,6 +483,7 @@ pub fn parse_scan(
                 pins: pins.iter().filter(|p| p.release == key).cloned().collect(),
                 name,
                 size_bytes,
+                usable,
                 jobs,
             }
         })
@@ -529,8 +559,8 @@ mod tests {
             format!("root\tok\t{}\t0", hexs("/srv/deploy")),
             "link\trelease\tbatch_20261126221500\t1".into(),
             "foreign\t2".into(),
-            "release\tbatch_20261126093000\t1000".into(),
-            "release\tbatch_20261126221500\t?".into(),
+            "release\tbatch_20261126093000\t1000\tok".into(),
+            "release\tbatch_20261126221500\t?\tok".into(),
             r#"manifest	batch_20261126221500	{"name":"batch_20261126221500","created_at":"2026-11-26T22:15:00Z","created_by":"ci@jenkins","message":"fix","files":[]}"#.into(),
             "lock\tfree".into(),
             r#"pin	p1.json	{"id":"p1","release":"batch_20261126093000","by":"a@b","created_at":"2026-11-26T22:00:00Z","expires_at":"2026-11-27T22:00:00Z","reason":"pipeline"}"#.into(),
@@ -696,16 +726,12 @@ mod tests {
             ("relman-scan\t1\nforeign\t1\t2\nend\n", "needs 1 fields"),
             ("relman-scan\t1\nforeign\tx\nend\n", "not a number"),
             (
-                "relman-scan\t1\nrelease\tbatch_1;rm -rf /\t1\nend\n",
-                "bad release name",
+                "relman-scan\t1\nrelease\tbatch_20261126093000\t1\nend\n",
+                "needs 3 fields",
             ),
             (
-                "relman-scan\t1\nrelease\t../etc\t1\nend\n",
-                "bad release name",
-            ),
-            (
-                "relman-scan\t1\nlink\trelease\t/etc\t1\nend\n",
-                "bad release name",
+                "relman-scan\t1\nrelease\tbatch_20261126093000\t1\tmaybe\nend\n",
+                "unknown release state",
             ),
             ("relman-scan\t1\nend\nforeign\t1\n", "after `end`"),
             (
@@ -717,6 +743,55 @@ mod tests {
             let e = parse_scan(bad.as_bytes(), "r", "batch", "batch_").unwrap_err();
             assert!(e.msg.contains(needle), "{bad:?} gave {e}");
         }
+    }
+
+    /// A name the script took for a release that relman does not (another
+    /// version's scripts, a bug) is a foreign entry, never a failed scan.
+    #[test]
+    fn names_relman_refuses_are_foreign_not_fatal() {
+        let out = [
+            "relman-scan\t1",
+            "link\trelease\tbatch_20261301000000\t0",
+            "release\tbatch_20261301000000\t1\tok",
+            "release\tbatch_20260229000000\t1\tok",
+            "release\tbatch_1;rm -rf /\t1\tok",
+            "release\t../etc\t1\tok",
+            "release\tbatch_20261126093000.12345678901\t1\tok",
+            "release\tbatch_20261126093000\t7\tunreadable",
+            "release\tbatch_20261126100000\t0\tempty",
+            "manifest\tbatch_20261301000000\t{}",
+            "staging\tbatch_20261126240000",
+            "job\tbatch_20261126240000\t/proc/42/cwd",
+            "foreign\t2",
+            "end",
+        ]
+        .join("\n");
+        let st = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap();
+        let names: Vec<_> = st
+            .releases
+            .iter()
+            .map(|r| (r.name.as_str(), r.usable))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("batch_20261126100000", Usability::Empty),
+                ("batch_20261126093000", Usability::Unreadable)
+            ]
+        );
+        assert_eq!(
+            st.foreign,
+            2 + 5,
+            "foreign counts what the host said and the refused"
+        );
+        assert_eq!(st.warnings.len(), 5, "{:?}", st.warnings);
+        assert_eq!(
+            st.link,
+            LinkState::NotRelease {
+                target: "batch_20261301000000".into()
+            }
+        );
+        assert!(st.staging.is_empty());
     }
 
     #[test]
@@ -786,7 +861,7 @@ mod tests {
             let m = format!(
                 r#"{{"name":"{rel}","created_at":"x","created_by":"a@b","message":"","files":[{{"path":"{bad}","size":1,"sha256":"00","mode":420}}]}}"#
             );
-            let out = format!("relman-scan\t1\nrelease\t{rel}\t5\nmanifest\t{rel}\t{m}\nend\n");
+            let out = format!("relman-scan\t1\nrelease\t{rel}\t5\tok\nmanifest\t{rel}\t{m}\nend\n");
             let st = parse_scan(out.as_bytes(), "r", "batch", "batch_").unwrap();
             match &st.releases[0].origin {
                 Origin::BadManifest(why) => assert!(why.contains("unsafe path"), "{why}"),

@@ -104,6 +104,7 @@ pub fn release(i: usize) -> Release {
     Release {
         name: n,
         size_bytes: size,
+        usable: Default::default(),
         origin,
         jobs: Vec::new(),
         pins: Vec::new(),

@@ -27,12 +27,13 @@ pub mod host;
 pub mod local;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use super::fleet::{Leader, SettleOnDrop};
 use super::link::{Expect, switch_locked};
 use super::lock::{HostLock, acquire};
 use super::prune::{PruneReport, prune_locked};
@@ -781,60 +782,6 @@ struct Stage<'a> {
     switch: bool,
     stop: &'a StopFlags<'a>,
     emit: &'a (dyn Fn(&str, Phase, u64, u64) + Sync),
-}
-
-/// The host whose lock a deploy takes before any other: the first of the chosen
-/// hosts by name. Two deploys racing for the same hosts would otherwise each lock
-/// part of the fleet and both give up (exit 4); this way the one that locks the
-/// leader goes on and the other waits there, touching nothing else.
-struct Leader {
-    index: usize,
-    name: String,
-    /// `None` until the leader's lock is settled; then whether it was taken.
-    locked: Mutex<Option<bool>>,
-    settled: Condvar,
-}
-
-impl Leader {
-    fn of(hosts: &[&HostConfig]) -> Self {
-        let index = (0..hosts.len())
-            .min_by(|&a, &b| hosts[a].name.cmp(&hosts[b].name))
-            .unwrap_or(0);
-        Leader {
-            index,
-            name: hosts.get(index).map(|h| h.name.clone()).unwrap_or_default(),
-            locked: Mutex::new(None),
-            settled: Condvar::new(),
-        }
-    }
-
-    fn settle(&self, locked: bool) {
-        let mut g = self.locked.lock().unwrap_or_else(|p| p.into_inner());
-        g.get_or_insert(locked);
-        self.settled.notify_all();
-    }
-
-    /// Waits until the leader's lock is settled: whether it was taken.
-    fn wait(&self) -> bool {
-        let mut g = self.locked.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            match *g {
-                Some(locked) => return locked,
-                None => g = self.settled.wait(g).unwrap_or_else(|p| p.into_inner()),
-            }
-        }
-    }
-}
-
-/// Settles the leader as "not locked" if its connect returns early.
-struct SettleOnDrop<'a>(Option<&'a Leader>);
-
-impl Drop for SettleOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(l) = self.0 {
-            l.settle(false);
-        }
-    }
 }
 
 /// Connects to a host, takes its lock (kept in the slot until the end) and scans it.

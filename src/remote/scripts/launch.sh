@@ -32,19 +32,44 @@ _relman_clean() {
     printf '%s' "$1" | tr -d '\000-\037\177'
 }
 
-# _relman_is_release NAME: NAME is the prefix + 14 digits [+ .N].
+# _relman_is_release NAME: the same test as is_release in lib.sh and
+# ReleaseName::parse in model.rs: RELMAN_PREFIX + YYYYMMDDHHMMSS, a real UTC time
+# of years 1970-9999 (days the month has, leap years, hours 00-23, minutes and
+# seconds 00-59), optionally .N, N a positive integer of at most 9 digits with no
+# leading zero. No fork; its variables are its own (_relman_ir_*).
 _relman_is_release() {
     case $1 in "$RELMAN_PREFIX"*) ;; *) return 1 ;; esac
-    _relman_r=${1#"$RELMAN_PREFIX"}
-    _relman_d='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-    # shellcheck disable=SC2254
-    case $_relman_r in
-        $_relman_d) return 0 ;;
-        $_relman_d.[1-9]*)
-            case ${_relman_r#*.} in *[!0-9]*) return 1 ;; esac
-            return 0
+    _relman_ir_r=${1#"$RELMAN_PREFIX"}
+    _relman_ir_s=${_relman_ir_r%%.*}
+    _relman_ir_n=${_relman_ir_r#"$_relman_ir_s"}
+    case $_relman_ir_s in '' | *[!0-9]*) return 1 ;; esac
+    [ "${#_relman_ir_s}" -eq 14 ] || return 1
+    case $_relman_ir_n in
+        '') ;;
+        .[1-9]*)
+            _relman_ir_n=${_relman_ir_n#.}
+            case $_relman_ir_n in *[!0-9]*) return 1 ;; esac
+            [ "${#_relman_ir_n}" -le 9 ] || return 1
             ;;
+        *) return 1 ;;
     esac
+    # YYYY MM DD hh mm ss, cut from the left without a fork.
+    _relman_ir_y=${_relman_ir_s%??????????}
+    _relman_ir_t=${_relman_ir_s#????}
+    _relman_ir_mo=${_relman_ir_t%????????}
+    _relman_ir_t=${_relman_ir_t#??}
+    _relman_ir_d=${_relman_ir_t%??????}
+    _relman_ir_t=${_relman_ir_t#??}
+    case $_relman_ir_y in 19[7-9]? | [2-9]???) ;; *) return 1 ;; esac
+    case $_relman_ir_mo in 0[1-9] | 1[0-2]) ;; *) return 1 ;; esac
+    case $_relman_ir_d in 0[1-9] | [12][0-9] | 3[01]) ;; *) return 1 ;; esac
+    case $_relman_ir_mo$_relman_ir_d in 0230 | 0231 | 0431 | 0631 | 0931 | 1131) return 1 ;; esac
+    # Feb 29 only in leap years (the year has no leading zero: not octal).
+    if [ "$_relman_ir_mo$_relman_ir_d" = 0229 ]; then
+        [ $((_relman_ir_y % 4)) -eq 0 ] || return 1
+        [ $((_relman_ir_y % 100)) -ne 0 ] || [ $((_relman_ir_y % 400)) -eq 0 ] || return 1
+    fi
+    case $_relman_ir_t in [01][0-9][0-5][0-9][0-5][0-9] | 2[0-3][0-5][0-9][0-5][0-9]) return 0 ;; esac
     return 1
 }
 

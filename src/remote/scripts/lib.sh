@@ -15,18 +15,44 @@ RELMAN_SELF=relman-own-process
 export RELMAN_SELF
 cd || exit 97
 
-# is_release NAME: true when NAME is PREFIX + 14 digits [+ .N]. Rust re-validates.
+# is_release NAME: true when NAME is a release name, exactly as ReleaseName::parse
+# (model.rs) says: PREFIX + YYYYMMDDHHMMSS, a real UTC time of years 1970-9999 (days
+# the month has, leap years, hours 00-23, minutes and seconds 00-59), optionally
+# .N with N a positive integer of at most 9 digits and no leading zero. No fork;
+# its variables are its own (_ir_*), so callers' _n, _s... are left alone.
 is_release() {
     case $1 in "$PREFIX"*) ;; *) return 1 ;; esac
-    _r=${1#"$PREFIX"}
-    _d='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'
-    # shellcheck disable=SC2254
-    case $_r in
-        $_d) return 0 ;;
-        $_d.[1-9]*)
-            case ${_r#*.} in *[!0-9]*) return 1 ;; esac
-            return 0 ;;
+    _ir_r=${1#"$PREFIX"}
+    _ir_s=${_ir_r%%.*}
+    _ir_n=${_ir_r#"$_ir_s"}
+    case $_ir_s in '' | *[!0-9]*) return 1 ;; esac
+    [ "${#_ir_s}" -eq 14 ] || return 1
+    case $_ir_n in
+        '') ;;
+        .[1-9]*)
+            _ir_n=${_ir_n#.}
+            case $_ir_n in *[!0-9]*) return 1 ;; esac
+            [ "${#_ir_n}" -le 9 ] || return 1
+            ;;
+        *) return 1 ;;
     esac
+    # YYYY MM DD hh mm ss, cut from the left without a fork.
+    _ir_y=${_ir_s%??????????}
+    _ir_t=${_ir_s#????}
+    _ir_mo=${_ir_t%????????}
+    _ir_t=${_ir_t#??}
+    _ir_d=${_ir_t%??????}
+    _ir_t=${_ir_t#??}
+    case $_ir_y in 19[7-9]? | [2-9]???) ;; *) return 1 ;; esac
+    case $_ir_mo in 0[1-9] | 1[0-2]) ;; *) return 1 ;; esac
+    case $_ir_d in 0[1-9] | [12][0-9] | 3[01]) ;; *) return 1 ;; esac
+    case $_ir_mo$_ir_d in 0230 | 0231 | 0431 | 0631 | 0931 | 1131) return 1 ;; esac
+    # Feb 29 only in leap years (the year has no leading zero: not octal).
+    if [ "$_ir_mo$_ir_d" = 0229 ]; then
+        [ $((_ir_y % 4)) -eq 0 ] || return 1
+        [ $((_ir_y % 100)) -ne 0 ] || [ $((_ir_y % 400)) -eq 0 ] || return 1
+    fi
+    case $_ir_t in [01][0-9][0-5][0-9][0-5][0-9] | 2[0-3][0-5][0-9][0-5][0-9]) return 0 ;; esac
     return 1
 }
 

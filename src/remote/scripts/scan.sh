@@ -1,5 +1,6 @@
 # scan.sh: report one deploy root in relman's line format, version 1 (see wire.rs).
-# Params: ROOT LINK PREFIX PREFIX_RE. Reads only; one round trip.
+# Params: ROOT LINK PREFIX PREFIX_RE, LIGHT (1: no sizes, no job scan: what a
+# switch or rollback needs, fast). Reads only; one round trip.
 
 printf 'relman-scan\t1\n'
 printf 'now\t%s\n' "$(date -u +%s)"
@@ -67,15 +68,25 @@ if [ -n "$JOB_NAMES" ]; then
     # Sizes in bytes, hard links counted in every release that holds them. du
     # prints "size<TAB>name" in argument order, skipping what it can't read; names
     # are release names (no blanks), so the words pair up without a fork.
-    # shellcheck disable=SC2086
-    set -- $(du -slb -- $JOB_NAMES 2>/dev/null)
+    set --
+    # shellcheck disable=SC2046,SC2086
+    [ "${LIGHT:-0}" = 1 ] || set -- $(du -slb -- $JOB_NAMES 2>/dev/null)
     for _n in $JOB_NAMES; do
         _s='?'
         if [ $# -ge 2 ] && [ "$2" = "$_n" ]; then
             case $1 in '' | *[!0-9]*) ;; *) _s=$1 ;; esac
             shift 2
         fi
-        printf 'release\t%s\t%s\n' "$_n" "$_s"
+        # Usable as the live release: the deploy user may read and enter it, and
+        # it holds something (switch and rollback refuse, or skip, what is not).
+        _u=unreadable
+        if [ -r "$_n" ] && [ -x "$_n" ]; then
+            _u=empty
+            for _x in "$_n"/* "$_n"/.[!.]* "$_n"/..?*; do
+                if [ -e "$_x" ] || [ -L "$_x" ]; then _u=ok && break; fi
+            done
+        fi
+        printf 'release\t%s\t%s\t%s\n' "$_n" "$_s" "$_u"
         if [ -f "$_n/.relman.json" ]; then
             printf 'manifest\t%s\t' "$_n"
             tr '\t\n\r' '   ' <"$_n/.relman.json"
@@ -132,5 +143,5 @@ if [ -d .relman/trash ] && [ ! -L .relman/trash ]; then
     fi
 fi
 
-scan_jobs
+if [ "${LIGHT:-0}" = 1 ]; then printf 'procs\t0\t0\tunknown\n'; else scan_jobs; fi
 printf 'end\n'
