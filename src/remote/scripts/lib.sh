@@ -150,6 +150,7 @@ scan_jobs() {
     # Every process but kernel threads (kthreadd, pid 2, and its children) and
     # zombies: one sed over every stat file (`read` in dash costs a syscall per
     # byte: 150 us a process). comm may hold ") "; the greedy match ends at the last.
+    # shellcheck disable=SC2013 # pids: no blanks
     for _pid in $(sed -n -e 's/^\([0-9][0-9]*\) (.*) [^Z ] \([0-9][0-9]*\) .*/\1 \2/' \
         -e '/^2 /d' -e '/ 2$/d' -e '/^[0-9][0-9]* [0-9][0-9]*$/s/ .*//p' \
         /proc/[0-9]*/stat 2>/dev/null); do
@@ -215,6 +216,7 @@ scan_jobs() {
     # character of the prefix so grep's own argv does not match itself.
     _args=
     if [ -n "${JOB_NAMES# }" ]; then
+        # shellcheck disable=SC2013 # /proc paths: no blanks
         for _c in $(grep -l -a -e "$PREFIX_RE" /proc/[0-9]*/cmdline 2>/dev/null); do
             _pid=${_c#/proc/}
             _args="$_args ${_pid%/cmdline}"
@@ -259,6 +261,7 @@ scan_jobs() {
     for _pid in $_pids $_args; do _ef="$_ef /proc/$_pid/environ"; done
     if [ -n "$_ef" ]; then
         # shellcheck disable=SC2086
+        # shellcheck disable=SC2013 # /proc paths: no blanks
         for _f in $(grep -l -a -F -e "RELMAN_SELF=$RELMAN_SELF" $_ef 2>/dev/null); do
             _f=${_f#/proc/}
             _own="$_own${_f%/environ} "
@@ -300,10 +303,10 @@ scan_jobs() {
 # runs): a command outlives its SSH session, so if relman dies now the script may
 # go on, and the next operation's lock.sh waits for it before taking over.
 check_token() {
-    { command exec 7>>.relman/lock.ops; } 2>/dev/null && flock -s -w 60 7 || {
+    if ! { { command exec 7>>.relman/lock.ops; } 2>/dev/null && flock -s -w 60 7; }; then
         echo "cannot take $ROOT_ABS/.relman/lock.ops" >&2
         exit 4
-    }
+    fi
     grep -qF "\"token\":\"$TOKEN\"" .relman/lock 2>/dev/null || {
         echo "the host lock was lost (held by another operation now?)" >&2
         exit 4
@@ -317,6 +320,7 @@ current_release() {
     if [ -L "$LINK" ]; then
         _real=$(cd -P -- "$LINK" 2>/dev/null && pwd -P) || _real=
         if [ -n "$_real" ] && [ "${_real%/*}" = "$ROOT_ABS" ] && is_release "${_real##*/}"; then
+            # shellcheck disable=SC2034 # CUR is read by the script lib.sh is prepended to
             CUR=${_real##*/}
         fi
     elif [ -e "$LINK" ]; then
@@ -476,6 +480,7 @@ release_jobs() {
     for _pid in $(printf '%s\n' "$_rj" | sed -n "s/^jobarg$_rt\([0-9][0-9]*\)\$/\1/p"); do
         cmdline_names "$_pid" "$1" && JOB_PIDS="$JOB_PIDS $_pid"
     done
+    # shellcheck disable=SC2086 # pids: split on purpose
     JOB_PIDS=$(printf '%s\n' $JOB_PIDS | sort -nu | tr '\n' ' ')
     JOB_PIDS=${JOB_PIDS% }
     [ -z "$JOB_PIDS" ]

@@ -30,7 +30,7 @@ case $MODE in
         esac
         # shellcheck disable=SC2086
         for _f in $_glob; do
-            [ -f "$_f" ] && [ ! -L "$_f" ] || continue
+            if [ ! -f "$_f" ] || [ -L "$_f" ]; then continue; fi
             [ "$(pin_release "$_f")" = "$RELEASE" ] || continue
             rm -f -- "$_f" && _count=$((_count + 1))
         done
