@@ -776,7 +776,10 @@ fn links_and_roots_that_lead_elsewhere(user: &str) {
         }
     }
     fs::remove_file(&root).unwrap();
-    eprintln!("FIGURES hostile links and roots as {user}: {} steps", a.cases);
+    eprintln!(
+        "FIGURES hostile links and roots as {user}: {} steps",
+        a.cases
+    );
 }
 
 for_users!(entries_named_like_releases_and_hostile_names_on_the_host);
@@ -932,7 +935,10 @@ fn entries_named_like_releases_and_hostile_names_on_the_host(user: &str) {
         Want::Ok,
     );
     a.step("manifest ../../x", &["--all", "rollback"], Want::Ok);
-    eprintln!("FIGURES hostile entries and names as {user}: {} steps", a.cases);
+    eprintln!(
+        "FIGURES hostile entries and names as {user}: {} steps",
+        a.cases
+    );
 }
 
 for_users!(relmans_own_state_replaced_by_traps);

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Prepares this machine to run relman's tests as production runs them: installs the
-# programs the test fleet needs (OpenSSH's sshd, tmux, flock, busybox, shellcheck, a
-# JDK's javac) and creates the test fleet's users. Idempotent; run as root (or with
-# sudo). `tests/run.sh` calls it before `cargo test`.
+# programs the tests need (OpenSSH's sshd, tmux, flock, busybox, dash, shellcheck,
+# and the build's cc, pkg-config, libssl-dev) and creates the test fleet's users.
+# Idempotent; run as root (or with sudo). `tests/run.sh` calls it before `cargo test`.
 #
 # Users (all with a locked password, logins only by key through the tests' sshd):
 #   relman-deploy  a non-root deploy user, login shell dash (/bin/sh)

@@ -234,6 +234,13 @@ impl Default for HostOptions {
     }
 }
 
+/// The extra `[[hosts]]` lines ([`HostOptions::extra_toml`]) of every host that
+/// [`Fleet::start_as`] starts for deploy user `user`: the one place to give every
+/// fleet of the suites a host setting (e.g. which users' jobs relman may inspect).
+pub fn host_extra_toml(_user: &str) -> String {
+    String::new()
+}
+
 /// The fleet user a scenario runs as, by short name: `root`, `deploy`, `umask`,
 /// `busybox` ([`ROOT`], [`DEPLOY`], [`UMASK`], [`BUSYBOX`]).
 #[macro_export]
@@ -458,6 +465,7 @@ impl Fleet {
     pub fn start_as(n: usize, user: &str) -> Fleet {
         let o = HostOptions {
             user: Some(user.to_string()),
+            extra_toml: host_extra_toml(user),
             ..HostOptions::default()
         };
         Fleet::start_with(&vec![o; n])
