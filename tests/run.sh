@@ -13,13 +13,15 @@ set -eu
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
-    if ! command -v sudo >/dev/null 2>&1; then
-        echo "tests/run.sh: the tests run as root (they start sshd hosts for other users): run it as root" >&2
+    sudo_flags=-n
+    [ -t 0 ] && sudo_flags=
+    if ! command -v sudo >/dev/null 2>&1 ||
+        { [ -n "$sudo_flags" ] && ! sudo -n true 2>/dev/null; }; then
+        echo "tests/run.sh: run it as root, or as a user who may sudo: the tests install" \
+            "packages, create test users and start sshd hosts that log them in" >&2
         exit 1
     fi
     cargo fetch --locked
-    sudo_flags=-n
-    [ -t 0 ] && sudo_flags=
     # shellcheck disable=SC2086
     exec sudo $sudo_flags env \
         PATH="$PATH" \
