@@ -518,6 +518,13 @@ impl Fleet {
                 // The deploy user owns the host's directory (its root is created
                 // there); the host key stays root's.
                 user_ids(&user);
+                // SAFETY: geteuid has no preconditions.
+                assert!(
+                    unsafe { libc::geteuid() } == 0,
+                    "a fleet whose deploy user is {user} needs the tests to run as root \
+                     (they run as {}): run tests/run.sh",
+                    fleet.user
+                );
                 run(Command::new("chown").arg(format!("{user}:")).arg(&hdir));
             }
             let mut host = FleetHost {
