@@ -1,5 +1,6 @@
 //! switch / rollback / lock / history, end to end against real sshd hosts.
 
+#[macro_use]
 mod support;
 
 use std::fs;
@@ -49,9 +50,9 @@ fn list_json(f: &Fleet) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-#[test]
-fn switch_cas_and_hostile_names_change_nothing() {
-    let f = Fleet::start(1);
+for_users!(switch_cas_and_hostile_names_change_nothing);
+fn switch_cas_and_hostile_names_change_nothing(user: &str) {
+    let f = Fleet::start_as(1, user);
     layout(&f, 0, Some(B));
     let out = f
         .relman()
@@ -122,9 +123,9 @@ fn switch_cas_and_hostile_names_change_nothing() {
     assert_eq!(link(&f, 0), C, "a relative target");
 }
 
-#[test]
-fn rollback_walks_back_marks_bad_and_stops_with_exit_5() {
-    let f = Fleet::start(1);
+for_users!(rollback_walks_back_marks_bad_and_stops_with_exit_5);
+fn rollback_walks_back_marks_bad_and_stops_with_exit_5(user: &str) {
+    let f = Fleet::start_as(1, user);
     layout(&f, 0, None);
     for r in [A, B, C] {
         let out = f.relman().args(["--all", "switch", r]).output().unwrap();
@@ -174,9 +175,9 @@ fn rollback_walks_back_marks_bad_and_stops_with_exit_5() {
     assert!(raw2.starts_with(&raw));
 }
 
-#[test]
-fn rollback_on_a_hand_made_layout_goes_by_name() {
-    let f = Fleet::start(1);
+for_users!(rollback_on_a_hand_made_layout_goes_by_name);
+fn rollback_on_a_hand_made_layout_goes_by_name(user: &str) {
+    let f = Fleet::start_as(1, user);
     layout(&f, 0, Some(&format!("{}/{C}", "$ROOT")));
     let out = f
         .relman()
@@ -187,9 +188,9 @@ fn rollback_on_a_hand_made_layout_goes_by_name() {
     assert_eq!(link(&f, 0), B);
 }
 
-#[test]
-fn switches_keep_the_link_valid_for_readers_at_every_instant() {
-    let f = Fleet::start(1);
+for_users!(switches_keep_the_link_valid_for_readers_at_every_instant: root, deploy);
+fn switches_keep_the_link_valid_for_readers_at_every_instant(user: &str) {
+    let f = Fleet::start_as(1, user);
     layout(&f, 0, Some(A));
     let cfg = f.config();
     let host = cfg.hosts[0].clone();
@@ -232,9 +233,9 @@ fn switches_keep_the_link_valid_for_readers_at_every_instant() {
     assert_eq!(link(&f, 0), A);
 }
 
-#[test]
-fn concurrent_switches_never_interleave() {
-    let f = Fleet::start(1);
+for_users!(concurrent_switches_never_interleave);
+fn concurrent_switches_never_interleave(user: &str) {
+    let f = Fleet::start_as(1, user);
     layout(&f, 0, Some(A));
     let spawn = |to: &str| {
         f.relman()
@@ -320,9 +321,9 @@ fn start_holder(f: &Fleet) -> Kill {
     k
 }
 
-#[test]
-fn a_killed_relman_leaves_no_lock_and_unlock_breaks_a_stuck_one() {
-    let f = Fleet::start(1);
+for_users!(a_killed_relman_leaves_no_lock_and_unlock_breaks_a_stuck_one);
+fn a_killed_relman_leaves_no_lock_and_unlock_breaks_a_stuck_one(user: &str) {
+    let f = Fleet::start_as(1, user);
     layout(&f, 0, Some(A));
     let held = start_holder(&f);
 
@@ -387,9 +388,9 @@ fn a_killed_relman_leaves_no_lock_and_unlock_breaks_a_stuck_one() {
     assert!(raw.contains("\"action\":\"unlock\""), "{raw}");
 }
 
-#[test]
-fn multi_host_switch_reports_per_host_and_exit_6() {
-    let mut f = Fleet::start(3);
+for_users!(multi_host_switch_reports_per_host_and_exit_6);
+fn multi_host_switch_reports_per_host_and_exit_6(user: &str) {
+    let mut f = Fleet::start_as(3, user);
     for i in 0..3 {
         layout(&f, i, Some(A));
     }

@@ -1,11 +1,12 @@
 //! `relman deploy` end to end against real sshd hosts (tests/support).
 
+#[macro_use]
 mod support;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -102,9 +103,9 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-#[test]
-fn a_directory_goes_to_three_hosts_under_one_name() {
-    let f = Fleet::start(3);
+for_users!(a_directory_goes_to_three_hosts_under_one_name: root, deploy, umask);
+fn a_directory_goes_to_three_hosts_under_one_name(user: &str) {
+    let f = Fleet::start_as(3, user);
     let app = make_app(f.dir());
     let o = deploy(
         &f,
@@ -182,9 +183,9 @@ fn a_directory_goes_to_three_hosts_under_one_name() {
     }
 }
 
-#[test]
-fn redeploy_links_unchanged_files_and_sends_only_the_change() {
-    let f = Fleet::start(2);
+for_users!(redeploy_links_unchanged_files_and_sends_only_the_change);
+fn redeploy_links_unchanged_files_and_sends_only_the_change(user: &str) {
+    let f = Fleet::start_as(2, user);
     let app = make_app(f.dir());
     let o = deploy(&f, &["--all", "--json", app.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -242,9 +243,9 @@ fn redeploy_links_unchanged_files_and_sends_only_the_change() {
     assert_eq!(link(f.root(1)).as_deref(), Some(first.as_str()));
 }
 
-#[test]
-fn one_host_down_means_no_host_changes() {
-    let mut f = Fleet::start(3);
+for_users!(one_host_down_means_no_host_changes: root, deploy);
+fn one_host_down_means_no_host_changes(user: &str) {
+    let mut f = Fleet::start_as(3, user);
     let app = make_app(f.dir());
     let o = deploy(&f, &["--all", app.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -285,9 +286,9 @@ fn one_host_down_means_no_host_changes() {
     );
 }
 
-#[test]
-fn sigkill_mid_upload_leaves_no_release_and_no_lock() {
-    let f = Fleet::start(1);
+for_users!(sigkill_mid_upload_leaves_no_release_and_no_lock: root, deploy);
+fn sigkill_mid_upload_leaves_no_release_and_no_lock(user: &str) {
+    let f = Fleet::start_as(1, user);
     let app = make_app(f.dir());
     let o = deploy(&f, &["--all", app.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -363,9 +364,9 @@ fn assert_killed_cleanly(f: &Fleet, app: &Path, before: (Option<String>, Vec<Str
     assert_eq!(releases(&root).len(), before.1.len() + 1);
 }
 
-#[test]
-fn jobs_launched_during_twenty_deploys_always_see_a_whole_release() {
-    let f = Fleet::start(1);
+for_users!(jobs_launched_during_twenty_deploys_always_see_a_whole_release: root, deploy, busybox);
+fn jobs_launched_during_twenty_deploys_always_see_a_whole_release(user: &str) {
+    let f = Fleet::start_as(1, user);
     let app = f.dir().join("app");
     let version = |n: usize| format!("version {n}\n");
     let put = |n: usize| {
@@ -381,8 +382,7 @@ fn jobs_launched_during_twenty_deploys_always_see_a_whole_release() {
     put(0);
     let o = deploy(&f, &["--all", app.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let launcher = f.root(0).join(".relman/bin/launch");
-    assert!(launcher.exists());
+    assert!(f.root(0).join(".relman/bin/launch").exists());
     // The job: every file of the release it started in carries the same version.
     let job = "v=$(cat version) || exit 11; for p in lib/part-*.jar; do \
                [ \"$(sort -u \"$p\")\" = \"$v\" ] || exit 12; done";
@@ -390,19 +390,13 @@ fn jobs_launched_during_twenty_deploys_always_see_a_whole_release() {
     let runs = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
     let looper = {
-        let (stop, runs, failures, launcher) = (
-            stop.clone(),
-            runs.clone(),
-            failures.clone(),
-            launcher.clone(),
-        );
+        let (stop, runs, failures) = (stop.clone(), runs.clone(), failures.clone());
+        // The jobs run as the deploy user, as its crontab would start them.
+        let mut launcher = f.launcher_as(0, user);
+        launcher.args(["--", "sh", "-c", job]);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let o = Command::new(&launcher)
-                    .args(["--", "sh", "-c", job])
-                    .stdin(Stdio::null())
-                    .output()
-                    .unwrap();
+                let o = launcher.output().unwrap();
                 runs.fetch_add(1, Ordering::Relaxed);
                 if !o.status.success() {
                     failures.lock().unwrap().push(format!(
@@ -445,9 +439,9 @@ fn jobs_launched_during_twenty_deploys_always_see_a_whole_release() {
     );
 }
 
-#[test]
-fn bad_inputs_are_refused_before_anything_is_sent() {
-    let f = Fleet::start(1);
+for_users!(bad_inputs_are_refused_before_anything_is_sent: root, deploy);
+fn bad_inputs_are_refused_before_anything_is_sent(user: &str) {
+    let f = Fleet::start_as(1, user);
     let d = f.dir();
     fs::create_dir_all(d.join("empty/sub")).unwrap();
     write(&d.join("nl/a\nb.jar"), b"x", 0o644);

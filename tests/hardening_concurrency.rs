@@ -2,8 +2,12 @@
 //! pruning while another deploys, and the case the crash suite found: a remote
 //! script that outlives its relman (a command keeps running after its SSH session
 //! is gone) must finish before the next operation takes the host's lock.
+//!
+//! Each case runs with root as the deploy user and with the non-root deploy user
+//! (`<test>::root`, `<test>::deploy`; the cheap ones for every fleet user).
 
 mod hardening_support;
+#[macro_use]
 mod support;
 
 use std::fs;
@@ -31,15 +35,16 @@ fn slow_mutation(mark: &Path) -> &'static str {
     )
 }
 
-#[test]
-fn a_script_outliving_its_lock_finishes_before_the_next_operation_starts() {
+for_users!(a_script_outliving_its_lock_finishes_before_the_next_operation_starts);
+fn a_script_outliving_its_lock_finishes_before_the_next_operation_starts(user: &str) {
     // Regression (found by hardening_crash): relman SIGKILLed during `prune` left
     // its remote `rm -rf` running while the host's lock was already free; the
     // next operation saw a half-deleted release (and could switch to it).
-    let f = Fleet::start(1);
+    let f = Fleet::start_as(1, user);
     let cfg = f.config();
     let host = cfg.hosts[0].clone();
-    let mark = f.dir().join("script-done");
+    // The script writes its marks as the deploy user: in the host's directory.
+    let mark = f.host(0).dir.join("script-done");
     let t1 = remote::open(&cfg, &host).unwrap();
     let lock = acquire(t1.as_ref(), &host, Action::Prune).unwrap();
     let script = root_script(slow_mutation(&mark), &host).param("TOKEN", lock.token.clone());
@@ -62,14 +67,14 @@ fn a_script_outliving_its_lock_finishes_before_the_next_operation_starts() {
     assert_eq!(worker.join().unwrap().unwrap(), Some(0));
 }
 
-#[test]
-fn a_script_whose_lock_was_taken_over_stops() {
+for_users!(a_script_whose_lock_was_taken_over_stops);
+fn a_script_whose_lock_was_taken_over_stops(user: &str) {
     // The token check happens under the operations lock: a script of an operation
     // that lost the host lock to another one stops with exit 4, changing nothing.
-    let f = Fleet::start(1);
+    let f = Fleet::start_as(1, user);
     let cfg = f.config();
     let host = cfg.hosts[0].clone();
-    let mark = f.dir().join("must-not-exist");
+    let mark = f.host(0).dir.join("must-not-exist");
     let t = remote::open(&cfg, &host).unwrap();
     let old = acquire(t.as_ref(), &host, Action::Deploy).unwrap();
     let token = old.token.clone();
@@ -103,6 +108,7 @@ fn seed_layout(f: &Fleet, n: usize, book: &mut Handmade) {
         for r in ["batch_20260101000000", "batch_20260102000000"] {
             make_handmade(f.root(i), r, &[("app.jar", r.as_bytes())], book);
         }
+        f.give_root(i);
         f.sh(i, "ln -s batch_20260102000000 \"$ROOT/batch\"");
     }
 }
@@ -128,9 +134,9 @@ fn start_deploy(f: &Fleet, payload: &Path) -> std::process::Child {
         .unwrap()
 }
 
-#[test]
-fn two_deploys_at_once_one_wins_or_both_succeed_in_turn_never_both_lose() {
-    let f = Fleet::start(3);
+for_users!(two_deploys_at_once_one_wins_or_both_succeed_in_turn_never_both_lose: root, deploy);
+fn two_deploys_at_once_one_wins_or_both_succeed_in_turn_never_both_lose(user: &str) {
+    let f = Fleet::start_as(3, user);
     let mut book = Handmade::new();
     seed_layout(&f, 3, &mut book);
     let mut rng = Rng::from_env("two deploys");
@@ -186,19 +192,19 @@ fn two_deploys_at_once_one_wins_or_both_succeed_in_turn_never_both_lose() {
         }
     }
     eprintln!(
-        "FIGURES concurrent deploys: {} rounds both succeeded in turn, {} one locked out (exit 4), 0 both locked out",
+        "FIGURES concurrent deploys as {user}: {} rounds both succeeded in turn, {} one locked out (exit 4), 0 both locked out",
         tally.0, tally.1
     );
 }
 
-#[test]
-fn a_deploy_that_finds_the_first_host_locked_waits_there_and_touches_no_other() {
+for_users!(a_deploy_that_finds_the_first_host_locked_waits_there_and_touches_no_other: root, deploy);
+fn a_deploy_that_finds_the_first_host_locked_waits_there_and_touches_no_other(user: &str) {
     // Regression: two deploys to the same hosts each locked part of the fleet and
     // both gave up. Now every deploy locks the first host by name (the leader)
     // before any other; the second one waits there and, if the first one takes
     // longer than the wait, leaves with exit 4 naming it, having run nothing on
     // the other hosts.
-    let f = Fleet::start(3);
+    let f = Fleet::start_as(3, user);
     let mut book = Handmade::new();
     seed_layout(&f, 3, &mut book);
     let mut rng = Rng::from_env("leader");
@@ -249,9 +255,9 @@ fn a_deploy_that_finds_the_first_host_locked_waits_there_and_touches_no_other() 
     }
 }
 
-#[test]
-fn prune_while_deploying_keeps_what_the_deploy_needs() {
-    let f = Fleet::start(2);
+for_users!(prune_while_deploying_keeps_what_the_deploy_needs);
+fn prune_while_deploying_keeps_what_the_deploy_needs(user: &str) {
+    let f = Fleet::start_as(2, user);
     let mut book = Handmade::new();
     seed_layout(&f, 2, &mut book);
     let mut rng = Rng::from_env("prune vs deploy");
@@ -302,5 +308,5 @@ fn prune_while_deploying_keeps_what_the_deploy_needs() {
         }
         results.push((cd, cp));
     }
-    eprintln!("FIGURES prune during deploy (deploy, prune exits): {results:?}");
+    eprintln!("FIGURES prune during deploy as {user} (deploy, prune exits): {results:?}");
 }

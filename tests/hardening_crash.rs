@@ -6,10 +6,15 @@
 //! `list` shows exactly the release directories (nothing from staging), and the
 //! next operation succeeds.
 //!
-//! Counts: `RELMAN_CRASH_KILLS` (default 50) and `RELMAN_CRASH_DROPS` (default 20);
+//! Each campaign runs with root as the deploy user and with the non-root deploy user
+//! (`support::DEPLOY`, dash), `<test>::root` and `<test>::deploy`.
+//!
+//! Counts: `RELMAN_CRASH_KILLS` (default 50 as root, 25 as the deploy user),
+//! `RELMAN_CRASH_DROPS` (20, 10) and `RELMAN_CRASH_FREEZES` (3);
 //! `RELMAN_HARDENING_SEED` replays a run (each run prints its seed).
 
 mod hardening_support;
+#[macro_use]
 mod support;
 
 use std::collections::BTreeMap;
@@ -75,8 +80,8 @@ struct Tally {
 }
 
 impl World {
-    fn new(seed_what: &str) -> World {
-        let f = Fleet::start(HOSTS);
+    fn new(seed_what: &str, user: &str) -> World {
+        let f = Fleet::start_as(HOSTS, user);
         let mut book = Handmade::new();
         for i in 0..HOSTS {
             fs::create_dir_all(f.root(i)).unwrap();
@@ -91,6 +96,7 @@ impl World {
                     &mut book,
                 );
             }
+            f.give_root(i);
             f.sh(i, "ln -s batch_20260102000000 \"$ROOT/batch\"");
         }
         let app = f.dir().join("app");
@@ -237,7 +243,14 @@ impl World {
     fn round(&mut self, fault: Fault, t: &mut Tally) -> Result<(), String> {
         let op = OPS[self.rng.below(OPS.len() as u64) as usize];
         let typical = self.typical[&op];
-        let delay = Duration::from_millis(self.rng.below(typical + 1));
+        // A freeze is aimed from the moment relman holds the lock (below): most of
+        // the op is behind it by then.
+        let aim = if fault == Fault::Freeze {
+            typical / 4
+        } else {
+            typical
+        };
+        let delay = Duration::from_millis(self.rng.below(aim + 1));
         let mut cmd = self.command(op);
         let mut child = cmd
             .stdin(Stdio::null())
@@ -327,8 +340,8 @@ impl World {
     }
 }
 
-fn campaign(fault: Fault, want: usize) -> Tally {
-    let mut w = World::new(&format!("crash {fault:?}"));
+fn campaign(fault: Fault, want: usize, user: &str) -> Tally {
+    let mut w = World::new(&format!("crash {fault:?} as {user}"), user);
     // Calibrate: each op once, uncut.
     for op in [
         Op::Deploy,
@@ -351,7 +364,7 @@ fn campaign(fault: Fault, want: usize) -> Tally {
         }
     }
     eprintln!(
-        "FIGURES crash {fault:?}: {} faults landed {:?}, {} ended before the fault, \
+        "FIGURES crash {fault:?} as {user}: {} faults landed {:?}, {} ended before the fault, \
          {} checks passed, {} next ops ok, lock seen held after {} faults (max {:?}), \
          a script still running after {} faults (max {:?}), exit codes {:?}, \
          {} deploys",
@@ -370,29 +383,38 @@ fn campaign(fault: Fault, want: usize) -> Tally {
     t
 }
 
-#[test]
-fn sigkill_at_random_moments_loses_nothing() {
-    let want = env_usize("RELMAN_CRASH_KILLS", 50);
-    let t = campaign(Fault::Kill, want);
+/// A campaign's default size: the full one as root, half of it as another user.
+fn default_count(user: &str, full: usize) -> usize {
+    if user == support::ROOT {
+        full
+    } else {
+        full.div_ceil(2)
+    }
+}
+
+for_users!(sigkill_at_random_moments_loses_nothing: root, deploy);
+fn sigkill_at_random_moments_loses_nothing(user: &str) {
+    let want = env_usize("RELMAN_CRASH_KILLS", default_count(user, 50));
+    let t = campaign(Fault::Kill, want, user);
     assert!(t.landed.values().sum::<usize>() >= want);
     // Every op kind was interrupted at least once.
     assert_eq!(t.landed.len(), OPS.len(), "{t:?}");
 }
 
-#[test]
-fn a_frozen_relman_loses_its_lock_and_then_changes_nothing() {
+for_users!(a_frozen_relman_loses_its_lock_and_then_changes_nothing: root, deploy);
+fn a_frozen_relman_loses_its_lock_and_then_changes_nothing(user: &str) {
     // Network silence (relman stopped: no heartbeat, no EOF): the host frees the
     // lock within 10 s, another operation runs, and the continued relman's next
     // step finds its lock gone instead of changing the host under the other one.
     let want = env_usize("RELMAN_CRASH_FREEZES", 3);
-    let t = campaign(Fault::Freeze, want);
+    let t = campaign(Fault::Freeze, want, user);
     assert!(t.landed.values().sum::<usize>() >= want);
 }
 
-#[test]
-fn dropped_connections_at_random_moments_lose_nothing() {
-    let want = env_usize("RELMAN_CRASH_DROPS", 20);
-    let t = campaign(Fault::Drop, want);
+for_users!(dropped_connections_at_random_moments_lose_nothing: root, deploy);
+fn dropped_connections_at_random_moments_lose_nothing(user: &str) {
+    let want = env_usize("RELMAN_CRASH_DROPS", default_count(user, 20));
+    let t = campaign(Fault::Drop, want, user);
     assert!(t.landed.values().sum::<usize>() >= want);
 }
 
@@ -605,15 +627,16 @@ fn a_script_cut_short_in_transit_does_nothing() {
     eprintln!("FIGURES scripts cut short: {tried} cuts of switch and prune, none acted");
 }
 
-#[test]
-fn a_connection_lost_mid_command_says_the_host_state_is_unknown() {
+for_users!(a_connection_lost_mid_command_says_the_host_state_is_unknown);
+fn a_connection_lost_mid_command_says_the_host_state_is_unknown(user: &str) {
     // Found by the Drop campaign: "ssh: reading the command's output: transport
     // read" left the operator guessing whether the change happened.
-    let f = Fleet::start(1);
+    let f = Fleet::start_as(1, user);
     let cfg = f.config();
     let host = cfg.hosts[0].clone();
     let t = relman::remote::open(&cfg, &host).unwrap();
-    let started = f.dir().join("long-command-started");
+    // In the host's directory: the deploy user can write there.
+    let started = f.host(0).dir.join("long-command-started");
     let cmd = format!(": > '{}'; sleep 20", started.display());
     let worker = std::thread::spawn(move || {
         t.exec(&cmd, &mut std::io::empty(), &mut |_| {})

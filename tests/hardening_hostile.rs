@@ -6,9 +6,14 @@
 //! (a canary tree beside it stays byte for byte the same, and nothing named
 //! `pwned…` appears anywhere) and nothing deleted that the policy keeps.
 //!
-//! Every case is counted; the totals are printed (`FIGURES hostile ...`).
+//! Every case is counted; the totals are printed (`FIGURES hostile ...`). Each case
+//! runs with root as the deploy user and with the non-root deploy users
+//! (`<test>::deploy`, `::umask`, `::busybox`): what a test plants in a deploy root is
+//! given to that user before relman runs (as if the deploy user had made it), and
+//! the canary too, so that relman, not the file modes, is what keeps it intact.
 
 mod hardening_support;
+#[macro_use]
 mod support;
 
 use std::collections::BTreeMap;
@@ -37,11 +42,13 @@ struct Arena {
     tag: String,
     book: Handmade,
     cases: usize,
+    /// The deploy user's home (where a payload run on the host would land).
+    user_home: PathBuf,
 }
 
 impl Arena {
-    fn new(hosts: usize) -> Arena {
-        let f = Fleet::start(hosts);
+    fn new(hosts: usize, user: &str) -> Arena {
+        let f = Fleet::start_as(hosts, user);
         let canary = f.dir().join("canary");
         fs::create_dir_all(canary.join("sub")).unwrap();
         fs::write(canary.join("precious.txt"), "do not touch").unwrap();
@@ -58,13 +65,25 @@ impl Arena {
             symlink(B, f.root(i).join("batch")).unwrap();
         }
         let canary_before = tree(&canary);
-        Arena {
+        let a = Arena {
+            user_home: support::user_ids(f.host_user(0)).2,
             f,
             canary,
             canary_before,
             tag,
             book,
             cases: 0,
+        };
+        a.give_all();
+        a
+    }
+
+    /// Gives what the test planted (the roots, the canary, a real root behind a
+    /// symlinked one, the unlock bait) to the deploy user (nothing on a root fleet).
+    fn give_all(&self) {
+        self.f.give_roots();
+        for p in ["canary", "real-root", "bait.json"] {
+            self.f.give(0, &self.f.dir().join(p));
         }
     }
 
@@ -73,6 +92,7 @@ impl Arena {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.give_all();
         output_within(self.relman().args(args), LIMIT).unwrap()
     }
 
@@ -88,6 +108,7 @@ impl Arena {
         for dir in [
             self.f.dir().to_path_buf(),
             PathBuf::from(&home),
+            self.user_home.clone(),
             PathBuf::from("/tmp"),
         ] {
             let hits: Vec<_> = fs::read_dir(&dir)
@@ -150,9 +171,9 @@ fn hostile_names(tag: &str, root: &Path) -> Vec<OsString> {
     v
 }
 
-#[test]
-fn hostile_release_arguments_are_refused_before_anything_runs() {
-    let mut a = Arena::new(1);
+for_users!(hostile_release_arguments_are_refused_before_anything_runs: root, deploy);
+fn hostile_release_arguments_are_refused_before_anything_runs(user: &str) {
+    let mut a = Arena::new(1, user);
     let root = a.f.root(0).to_path_buf();
     let entries_before = tree(&root);
     let execs = a.f.exec_count(0);
@@ -189,15 +210,15 @@ fn hostile_release_arguments_are_refused_before_anything_runs() {
     assert_eq!(tree(&root), entries_before, "nothing changed in the root");
     a.assert_contained("release arguments");
     eprintln!(
-        "FIGURES hostile release arguments: {} cases ({} names x 5 commands), exits {codes:?}, 0 commands run on the host",
+        "FIGURES hostile release arguments as {user}: {} cases ({} names x 5 commands), exits {codes:?}, 0 commands run on the host",
         a.cases,
         names.len()
     );
 }
 
-#[test]
-fn hostile_host_and_group_selections_are_refused() {
-    let a = Arena::new(1);
+for_users!(hostile_host_and_group_selections_are_refused: root, deploy);
+fn hostile_host_and_group_selections_are_refused(user: &str) {
+    let a = Arena::new(1, user);
     let execs = a.f.exec_count(0);
     let mut n = 0;
     for sel in [
@@ -217,12 +238,12 @@ fn hostile_host_and_group_selections_are_refused() {
     assert_eq!(a.f.exec_count(0), execs);
     assert_eq!(link_target(a.f.root(0), "batch").as_deref(), Some(B));
     a.assert_contained("selections");
-    eprintln!("FIGURES hostile selections: {n} cases, all exit 2");
+    eprintln!("FIGURES hostile selections as {user}: {n} cases, all exit 2");
 }
 
-#[test]
-fn hostile_config_values_are_refused_with_file_line_and_key() {
-    let a = Arena::new(1);
+for_users!(hostile_config_values_are_refused_with_file_line_and_key: root, deploy);
+fn hostile_config_values_are_refused_with_file_line_and_key(user: &str) {
+    let a = Arena::new(1, user);
     let base = fs::read_to_string(a.f.config_path()).unwrap();
     let t = &a.tag;
     // (the host block's line to replace, its replacement, the key the error names)
@@ -312,7 +333,7 @@ fn hostile_config_values_are_refused_with_file_line_and_key() {
     assert_eq!(a.f.exec_count(0), execs, "nothing ran with a bad config");
     a.assert_contained("config");
     eprintln!(
-        "FIGURES hostile config: {} values x 2 commands, all exit 2 naming file, line and key",
+        "FIGURES hostile config as {user}: {} values x 2 commands, all exit 2 naming file, line and key",
         cases.len()
     );
 }
@@ -322,9 +343,9 @@ fn write_file(p: &Path, data: &[u8]) {
     fs::write(p, data).unwrap();
 }
 
-#[test]
-fn deploy_of_hostile_file_names_lands_them_verbatim_inside_the_release() {
-    let mut a = Arena::new(1);
+for_users!(deploy_of_hostile_file_names_lands_them_verbatim_inside_the_release);
+fn deploy_of_hostile_file_names_lands_them_verbatim_inside_the_release(user: &str) {
+    let mut a = Arena::new(1, user);
     let t = a.tag.clone();
     let app = a.f.dir().join("hostile-app");
     let names = [
@@ -472,7 +493,7 @@ fn deploy_of_hostile_file_names_lands_them_verbatim_inside_the_release() {
     assert_eq!(link_target(&root, "batch").as_deref(), Some(live.as_str()));
     a.assert_contained("refused inputs");
     eprintln!(
-        "FIGURES hostile deploy inputs: {} hostile names landed verbatim inside the release, \
+        "FIGURES hostile deploy inputs as {user}: {} hostile names landed verbatim inside the release, \
          {} inputs refused before anything ran ({refused:?})",
         names.len(),
         refused.len()
@@ -557,11 +578,17 @@ impl Arena {
     /// Runs one step of a case and checks what must hold after any step.
     fn step(&mut self, case: &str, args: &[&str], want: Want) {
         let foreign = self.foreign();
-        let keep = args
-            .iter()
-            .position(|a| *a == "--keep")
-            .map(|i| args[i + 1].parse::<usize>().unwrap());
-        let protected = keep.map(|k| self.protected(k)).unwrap_or_default();
+        let protected = if args.contains(&"prune") {
+            // Without --keep, only live and previous are sure to stay (keep 0).
+            let keep = args
+                .iter()
+                .position(|a| *a == "--keep")
+                .and_then(|i| args.get(i + 1))
+                .map_or(0, |k| k.parse::<usize>().unwrap());
+            self.protected(keep)
+        } else {
+            Vec::new()
+        };
         let out = self.run(args);
         let (c, e) = (code(&out), stderr(&out));
         match want {
@@ -605,9 +632,9 @@ fn list_host(a: &Arena) -> serde_json::Value {
     json(&out)["hosts"][0].clone()
 }
 
-#[test]
-fn links_and_roots_that_lead_elsewhere() {
-    let mut a = Arena::new(1);
+for_users!(links_and_roots_that_lead_elsewhere);
+fn links_and_roots_that_lead_elsewhere(user: &str) {
+    let mut a = Arena::new(1, user);
     let root = a.f.root(0).to_path_buf();
     let canary = a.canary.clone();
 
@@ -760,12 +787,15 @@ fn links_and_roots_that_lead_elsewhere() {
         }
     }
     fs::remove_file(&root).unwrap();
-    eprintln!("FIGURES hostile links and roots: {} steps", a.cases);
+    eprintln!(
+        "FIGURES hostile links and roots as {user}: {} steps",
+        a.cases
+    );
 }
 
-#[test]
-fn entries_named_like_releases_and_hostile_names_on_the_host() {
-    let mut a = Arena::new(1);
+for_users!(entries_named_like_releases_and_hostile_names_on_the_host);
+fn entries_named_like_releases_and_hostile_names_on_the_host(user: &str) {
+    let mut a = Arena::new(1, user);
     let root = a.f.root(0).to_path_buf();
     let canary = a.canary.clone();
     let t = a.tag.clone();
@@ -916,12 +946,15 @@ fn entries_named_like_releases_and_hostile_names_on_the_host() {
         Want::Ok,
     );
     a.step("manifest ../../x", &["--all", "rollback"], Want::Ok);
-    eprintln!("FIGURES hostile entries and names: {} steps", a.cases);
+    eprintln!(
+        "FIGURES hostile entries and names as {user}: {} steps",
+        a.cases
+    );
 }
 
-#[test]
-fn relmans_own_state_replaced_by_traps() {
-    let mut a = Arena::new(1);
+for_users!(relmans_own_state_replaced_by_traps);
+fn relmans_own_state_replaced_by_traps(user: &str) {
+    let mut a = Arena::new(1, user);
     let root = a.f.root(0).to_path_buf();
     let canary = a.canary.clone();
     let app = a.f.dir().join("small-app");
@@ -1054,18 +1087,18 @@ fn relmans_own_state_replaced_by_traps() {
     );
     let out = a.run(&["history", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    eprintln!("FIGURES hostile relman state: {} steps", a.cases);
+    eprintln!("FIGURES hostile relman state as {user}: {} steps", a.cases);
 }
 
 const D: &str = "batch_20260104000000";
 
-#[test]
-fn unlock_never_truncates_what_a_planted_lock_symlink_names() {
+for_users!(unlock_never_truncates_what_a_planted_lock_symlink_names);
+fn unlock_never_truncates_what_a_planted_lock_symlink_names(user: &str) {
     use std::os::unix::process::CommandExt;
     // `unlock --force` empties .relman/lock after killing its holder: with
     // .relman/lock a symlink to a file outside the root (held, naming a pid whose
     // argv says relman/lock), that file must not be emptied.
-    let mut a = Arena::new(1);
+    let mut a = Arena::new(1, user);
     a.reset();
     let root = a.f.root(0).to_path_buf();
     let bait = a.f.dir().join("bait.json");

@@ -7,10 +7,13 @@
 //! link points at one, and nothing the policy keeps (live, previous, newest `keep`,
 //! pinned, in use) was deleted.
 //!
-//! `RELMAN_SOAK_CYCLES` (default 20) sets the number of cycles:
+//! Runs with root as the deploy user (`::root`) and with the non-root deploy user
+//! (`::deploy`; its jobs run as that user). `RELMAN_SOAK_CYCLES` (default 20 as
+//! root, 10 as the deploy user) sets the number of cycles:
 //! `RELMAN_SOAK_CYCLES=500 cargo test --test hardening_soak -- --nocapture`.
 
 mod hardening_support;
+#[macro_use]
 mod support;
 
 use std::collections::BTreeMap;
@@ -40,8 +43,9 @@ struct Jobs {
 }
 
 /// A job: through the launcher, read app.jar, wait, read it again.
-fn job_command(root: &Path, release: Option<&str>) -> Command {
-    let mut c = Command::new(root.join(".relman/bin/launch"));
+fn job_command(root: &Path, user: &str, release: Option<&str>) -> Command {
+    let launcher = root.join(".relman/bin/launch");
+    let mut c = support::command_as(user, launcher.to_str().unwrap());
     if let Some(r) = release {
         c.args(["--release", r]);
     }
@@ -191,15 +195,17 @@ impl Soak {
     }
 }
 
-#[test]
-fn soak_cycles_with_jobs_starting_all_the_time() {
-    let cycles = env_usize("RELMAN_SOAK_CYCLES", 20);
-    let f = Fleet::start(HOSTS);
+for_users!(soak_cycles_with_jobs_starting_all_the_time: root, deploy);
+fn soak_cycles_with_jobs_starting_all_the_time(user: &str) {
+    let full = if user == support::ROOT { 20 } else { 10 };
+    let cycles = env_usize("RELMAN_SOAK_CYCLES", full);
+    let f = Fleet::start_as(HOSTS, user);
     let mut book = Handmade::new();
     for i in 0..HOSTS {
         fs::create_dir_all(f.root(i)).unwrap();
         make_handmade(f.root(i), A, &[("app.jar", b"hand-made A")], &mut book);
         make_handmade(f.root(i), B, &[("app.jar", b"hand-made B")], &mut book);
+        f.give_root(i);
         f.sh(i, &format!("ln -s {B} \"$ROOT/batch\""));
     }
     let app = f.dir().join("soak-app");
@@ -228,9 +234,10 @@ fn soak_cycles_with_jobs_starting_all_the_time() {
         for _ in 0..loops {
             let (stop, jobs) = (stop.clone(), jobs.clone());
             let root = s.f.root(i).to_path_buf();
+            let user = user.to_string();
             threads.push(std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    let out = job_command(&root, None).output();
+                    let out = job_command(&root, &user, None).output();
                     record(&jobs, i, "launch", out);
                 }
             }));
@@ -241,6 +248,7 @@ fn soak_cycles_with_jobs_starting_all_the_time() {
     {
         let (stop, jobs, pipelines) = (stop.clone(), jobs.clone(), pipelines.clone());
         let root = s.f.root(0).to_path_buf();
+        let user = user.to_string();
         let mut relman = s.f.relman();
         relman.args([
             "--host",
@@ -269,7 +277,7 @@ fn soak_cycles_with_jobs_starting_all_the_time() {
                 }
                 let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
                 for _ in 0..3 {
-                    let out = job_command(&root, Some(&path)).output();
+                    let out = job_command(&root, &user, Some(&path)).output();
                     record(&jobs, 0, "pipeline job", out);
                     std::thread::sleep(Duration::from_millis(200));
                 }
@@ -357,7 +365,7 @@ fn soak_cycles_with_jobs_starting_all_the_time() {
     assert!(started > cycles, "the launchers ran ({started} jobs)");
     eprintln!("soak: time spent per step: {spent:?}");
     eprintln!(
-        "FIGURES soak: {cycles} cycles on {HOSTS} hosts in {:?}: ops {ops:?} (+{nothing_to_roll_back} rollbacks with nothing to roll back to), \
+        "FIGURES soak as {user}: {cycles} cycles on {HOSTS} hosts in {:?}: ops {ops:?} (+{nothing_to_roll_back} rollbacks with nothing to roll back to), \
          {started} job starts (0 failed), {} jobs read their release twice and got the right bytes, \
          {} pipelines (resolve --pin + 3 jobs each), {} releases made, 0 kept releases lost",
         t0.elapsed(),

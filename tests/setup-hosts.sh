@@ -1,8 +1,8 @@
 #!/bin/sh
 # Prepares this machine to run relman's tests as production runs them: installs the
-# programs the test fleet needs (OpenSSH's sshd, tmux, flock, busybox, shellcheck, a
-# JDK's javac) and creates the test fleet's users. Idempotent; run as root (or with
-# sudo). `tests/run.sh` calls it before `cargo test`.
+# programs the tests need (OpenSSH's sshd, tmux, flock, busybox, dash, shellcheck,
+# and the build's cc, pkg-config, libssl-dev) and creates the test fleet's users.
+# Idempotent; run as root (or with sudo). `tests/run.sh` calls it before `cargo test`.
 #
 # Users (all with a locked password, logins only by key through the tests' sshd):
 #   relman-deploy  a non-root deploy user, login shell dash (/bin/sh)
@@ -50,13 +50,15 @@ mkdir -p /run/sshd
 
 lib=/usr/local/lib/relman-test
 mkdir -p "$lib/bbox-bin"
-cat >"$lib/umask077-sh" <<'EOF'
+# Each file is written beside its place and renamed there: re-running this while
+# tests log in as these users never lets them exec a half-written shell.
+cat >"$lib/umask077-sh.new" <<'EOF'
 #!/bin/sh
 # Login shell of relman-umask: a deploy user whose umask is 077.
 umask 077
 exec /bin/sh "$@"
 EOF
-cat >"$lib/busybox-sh" <<EOF
+cat >"$lib/busybox-sh.new" <<EOF
 #!/bin/sh
 # Login shell of relman-bbox: a host whose tools are busybox applets (and util-linux's
 # flock, which Debian's busybox lacks).
@@ -64,12 +66,15 @@ PATH=$lib/bbox-bin
 export PATH
 exec $lib/bbox-bin/sh "\$@"
 EOF
-chmod 755 "$lib/umask077-sh" "$lib/busybox-sh"
+chmod 755 "$lib/umask077-sh.new" "$lib/busybox-sh.new"
+mv -f "$lib/umask077-sh.new" "$lib/umask077-sh"
+mv -f "$lib/busybox-sh.new" "$lib/busybox-sh"
 bb=$(command -v busybox)
 for applet in $("$bb" --list); do
-    ln -sf "$bb" "$lib/bbox-bin/$applet"
+    [ "$(readlink "$lib/bbox-bin/$applet")" = "$bb" ] || ln -sf "$bb" "$lib/bbox-bin/$applet"
 done
-ln -sf "$(command -v flock)" "$lib/bbox-bin/flock"
+fl=$(command -v flock)
+[ "$(readlink "$lib/bbox-bin/flock")" = "$fl" ] || ln -sf "$fl" "$lib/bbox-bin/flock"
 
 mkuser() {
     # mkuser NAME SHELL

@@ -426,18 +426,28 @@ pub fn sshd_listener(host_dir: &Path) -> Option<u32> {
 }
 
 /// Drops every SSH connection of a fleet host the hard way: SIGKILL to the sshd
-/// processes serving them (the listener's children: `pkill -KILL -P <listener>`).
-/// The commands they ran are left orphaned, as after a network loss. Returns how
-/// many session processes were killed.
+/// processes serving them (every `sshd…` process under the listener: a non-root
+/// user's session has two, the privileged monitor and the user's own process that
+/// holds the connection). The commands they ran are left orphaned, as after a
+/// network loss. Returns how many session processes were killed.
 pub fn drop_sessions(host_dir: &Path) -> usize {
     let Some(listener) = sshd_listener(host_dir) else {
         return 0;
     };
-    let kids: Vec<u32> = crate::support::processes()
-        .into_iter()
-        .filter(|(_, ppid, _)| *ppid == listener)
-        .map(|(pid, _, _)| pid)
-        .collect();
+    let procs = crate::support::processes();
+    let mut tree = vec![listener];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(
+            procs
+                .iter()
+                .filter(|(_, ppid, cmd)| *ppid == p && cmd.starts_with("sshd"))
+                .map(|(pid, _, _)| *pid),
+        );
+        i += 1;
+    }
+    let kids: Vec<u32> = tree[1..].to_vec();
     for &k in &kids {
         // SAFETY: a plain syscall on a pid under our own sshd.
         unsafe {

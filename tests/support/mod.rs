@@ -107,6 +107,16 @@ pub fn run(cmd: &mut Command) -> String {
 
 /// Generates an unencrypted ed25519 key pair at `path` (and `path.pub`).
 pub fn keygen(path: &Path, comment: &str) {
+    if Command::new("ssh-keygen")
+        .arg("-?")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        panic!("cannot run ssh-keygen — install openssh-client (or run tests/run.sh as root)");
+    }
     run(Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
         .arg(path));
@@ -156,8 +166,14 @@ pub struct HostOptions {
     /// The users of `tests/setup-hosts.sh` are production's: [`DEPLOY`] (non-root,
     /// dash), [`UMASK`] (umask 077), [`BUSYBOX`] (busybox applets on PATH).
     pub user: Option<String>,
+    /// Extra lines written into this host's `[[hosts]]` entry of the config (e.g.
+    /// `job_users = ["relman-deploy"]`), verbatim, each ending in a newline.
+    pub extra_toml: String,
 }
 
+/// The user the tests run as, root (tests/run.sh runs them as root): `Fleet::start_as(n,
+/// ROOT)` is the old root fleet.
+pub const ROOT: &str = "root";
 /// A non-root deploy user whose login shell is dash (made by `tests/setup-hosts.sh`).
 pub const DEPLOY: &str = "relman-deploy";
 /// Another user who runs batch jobs (not the deploy user).
@@ -214,8 +230,65 @@ impl Default for HostOptions {
             listen: "127.0.0.1".to_string(),
             log_level: "VERBOSE".to_string(),
             user: None,
+            extra_toml: String::new(),
         }
     }
+}
+
+/// The extra `[[hosts]]` lines ([`HostOptions::extra_toml`]) of every host that
+/// [`Fleet::start_as`] starts for deploy user `user`: the one place to give every
+/// fleet of the suites a host setting (e.g. which users' jobs relman may inspect).
+///
+/// A non-root deploy user cannot inspect root's processes (sshd, cron...), and
+/// by default every process relman cannot inspect keeps every release from prune
+/// (issue 12.1). The suites' jobs run as the deploy user or through `launch` (whose
+/// hold protects them), so these fleets say so: `job_users = []`. The jobs of a
+/// user relman cannot see are `tests/fixes_jobs.rs`'s business.
+pub fn host_extra_toml(user: &str) -> String {
+    if user == ROOT {
+        String::new()
+    } else {
+        "job_users = []\n".to_string()
+    }
+}
+
+/// The fleet user a scenario runs as, by short name: `root`, `deploy`, `umask`,
+/// `busybox` ([`ROOT`], [`DEPLOY`], [`UMASK`], [`BUSYBOX`]).
+#[macro_export]
+macro_rules! fleet_user {
+    (root) => {
+        $crate::support::ROOT
+    };
+    (deploy) => {
+        $crate::support::DEPLOY
+    };
+    (umask) => {
+        $crate::support::UMASK
+    };
+    (busybox) => {
+        $crate::support::BUSYBOX
+    };
+}
+
+/// One `#[test]` per fleet user for a scenario `fn name(user: &str)`: a module `name`
+/// holding the tests `name::root`, `name::deploy`, `name::umask`, `name::busybox` (or
+/// only the users listed: `for_users!(name: root, deploy)`). `cargo test name` runs
+/// them all, `cargo test ::deploy` every scenario as the non-root deploy user.
+#[macro_export]
+macro_rules! for_users {
+    ($scenario:ident) => {
+        $crate::for_users!($scenario: root, deploy, umask, busybox);
+    };
+    ($scenario:ident: $($who:ident),+ $(,)?) => {
+        mod $scenario {
+            $(
+                #[test]
+                fn $who() {
+                    super::$scenario($crate::fleet_user!($who))
+                }
+            )+
+        }
+    };
 }
 
 /// The user the tests run as (the fleet's SSH user).
@@ -276,6 +349,8 @@ pub struct FleetHost {
     /// The address sshd listens on.
     pub listen: String,
     log_level: String,
+    /// Extra lines of this host's `[[hosts]]` entry ([`HostOptions::extra_toml`]).
+    extra_toml: String,
     /// The SSH user relman logs in as on this host.
     pub user: String,
     /// `<fleetdir>/hN`: host key, sshd config and log live here.
@@ -336,7 +411,9 @@ impl FleetHost {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .map_err(|e| format!("cannot start {SSHD}: {e}"))?;
+            .map_err(|e| {
+                format!("cannot start {SSHD}: {e} — install openssh-server (or run tests/run.sh as root)")
+            })?;
         let listening = format!("Server listening on {} port {}", self.listen, self.port);
         let mut exited = false;
         let up = wait_until(Duration::from_secs(20), || {
@@ -399,6 +476,7 @@ impl Fleet {
     pub fn start_as(n: usize, user: &str) -> Fleet {
         let o = HostOptions {
             user: Some(user.to_string()),
+            extra_toml: host_extra_toml(user),
             ..HostOptions::default()
         };
         Fleet::start_with(&vec![o; n])
@@ -451,6 +529,13 @@ impl Fleet {
                 // The deploy user owns the host's directory (its root is created
                 // there); the host key stays root's.
                 user_ids(&user);
+                // SAFETY: geteuid has no preconditions.
+                assert!(
+                    unsafe { libc::geteuid() } == 0,
+                    "a fleet whose deploy user is {user} needs the tests to run as root \
+                     (they run as {}): run tests/run.sh",
+                    fleet.user
+                );
                 run(Command::new("chown").arg(format!("{user}:")).arg(&hdir));
             }
             let mut host = FleetHost {
@@ -458,6 +543,7 @@ impl Fleet {
                 port: 0,
                 listen: o.listen.clone(),
                 log_level: o.log_level.clone(),
+                extra_toml: o.extra_toml.clone(),
                 user,
                 root: hdir.join("deploy"),
                 config: hdir.join("sshd_config"),
@@ -536,6 +622,10 @@ impl Fleet {
                 toml_str(&self.client_key.display().to_string()),
                 toml_str(&h.root.display().to_string()),
             );
+            s.push_str(&h.extra_toml);
+            if !h.extra_toml.is_empty() && !h.extra_toml.ends_with('\n') {
+                s.push('\n');
+            }
         }
         s
     }
@@ -694,6 +784,41 @@ impl Fleet {
     pub fn sh(&self, i: usize, script: &str) -> String {
         let user = self.hosts[i].user.clone();
         self.sh_as(i, &user, script)
+    }
+
+    /// Gives `path` (and everything under it, symlinks themselves, never what they
+    /// name) to host i's deploy user: what a test wrote there as root becomes what
+    /// the deploy user would have made. Nothing happens on a root fleet or when
+    /// `path` does not exist.
+    pub fn give(&self, i: usize, path: &Path) {
+        let user = &self.hosts[i].user;
+        if *user == self.user || fs::symlink_metadata(path).is_err() {
+            return;
+        }
+        run(Command::new("chown")
+            .args(["-R", "-h", "-P"])
+            .arg(format!("{user}:"))
+            .arg(path));
+    }
+
+    /// [`Fleet::give`] of host i's deploy root.
+    pub fn give_root(&self, i: usize) {
+        self.give(i, &self.hosts[i].root.clone());
+    }
+
+    /// [`Fleet::give_root`] of every host.
+    pub fn give_roots(&self) {
+        for i in 0..self.hosts.len() {
+            self.give_root(i);
+        }
+    }
+
+    /// Host i's job launcher, run as `user` (the deploy user, or [`JOBS`]) from `/`.
+    pub fn launcher_as(&self, i: usize, user: &str) -> Command {
+        let l = self.hosts[i].root.join(".relman/bin/launch");
+        let mut c = command_as(user, l.to_str().expect("a UTF-8 path"));
+        c.current_dir("/").stdin(Stdio::null());
+        c
     }
 
     /// [`Fleet::sh`] as `user` (e.g. root for a hostile setup, [`JOBS`] for a job).
