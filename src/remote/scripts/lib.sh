@@ -335,10 +335,19 @@ switch_link() {
     _tmp=".relman-link.$$"
     rm -f -- "$_tmp"
     ln -s -- "$1" "$_tmp" || { echo "cannot create a symlink in $ROOT_ABS" >&2; return 1; }
-    if ! mv -fT -- "$_tmp" "$LINK" 2>/dev/null; then
-        rm -f -- "$_tmp"
-        echo "mv -T failed (the host's mv must support -T for an atomic switch)" >&2
-        return 1
+    if ! _mverr=$(mv -fT -- "$_tmp" "$LINK" 2>&1); then
+        # busybox mv stats the destination and fails (ELOOP) on a link that leads
+        # nowhere (e.g. to itself). Such a link names no release, so no job can
+        # be using it: replacing it in two steps loses nothing.
+        if [ -L "$LINK" ] && [ ! -e "$LINK" ] && rm -f -- "$LINK" &&
+            _mverr=$(mv -f -- "$_tmp" "$LINK" 2>&1); then
+            :
+        else
+            rm -f -- "$_tmp"
+            _mverr=$(printf '%s' "$_mverr" | tr -d '\000-\037')
+            echo "cannot rename the new link over $LINK: ${_mverr:-mv failed} (the host's mv must support -T for an atomic switch)" >&2
+            return 1
+        fi
     fi
     [ "$(readlink -- "$LINK")" = "$1" ] || { echo "the link does not read back as $1" >&2; return 1; }
 }
