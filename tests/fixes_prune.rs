@@ -310,16 +310,11 @@ async fn next_event(rx: &mut mpsc::UnboundedReceiver<Event>) -> Event {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_prune_dialog_shows_the_hosts_dry_run_verdicts() {
     let f = Fleet::start_as(1, DEPLOY);
-    let (h, t) = layout(&f, 4);
-    // A lock file other users can open (the launcher would make it for the deploy
-    // user), then the job, as JOBS, through the real launcher.
-    f.sh(
-        0,
-        &format!(
-            "mkdir -p \"$ROOT/.relman/run\" && : > \"$ROOT/.relman/run/{}.lock\"",
-            r(1)
-        ),
-    );
+    let (mut h, t) = layout(&f, 4);
+    // Jobs run as the deploy user or through `launch` (the fleet's TOML says so too:
+    // `job_users = []`), so JOBS's hidden processes don't keep everything and the
+    // plan alone would delete the release the launched job holds.
+    h.job_scan.users = Some(Vec::new());
     let launch = f.root(0).join(".relman/bin/launch");
     assert!(launch.exists(), "the switches installed the launcher");
     let job = Kill(
@@ -388,7 +383,8 @@ async fn the_console_prune_dialog_shows_the_hosts_dry_run_verdicts() {
     assert!(cli.contains(&(r(2), "delete".into())), "{cli:?}");
 
     // The console: the worker over SSH, the app fed its events, `p` pressed.
-    let cfg = f.config();
+    let mut cfg = f.config();
+    cfg.hosts[0].job_scan.users = Some(Vec::new());
     let mut app = new_app(&cfg, TuiOptions::default(), SystemTime::now());
     update(&mut app, Msg::Resize(120, 40));
     app.keep = 1;
