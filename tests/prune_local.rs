@@ -266,10 +266,11 @@ fn a_launched_job_keeps_its_release_until_it_exits() {
     let launch = install_launcher(&t, &h);
     let stop = tempfile::tempdir().unwrap();
     let stop_file = stop.path().join("stop");
-    let script = format!(
-        "cd / && while [ ! -e '{}' ]; do sleep 0.05; done",
-        stop_file.display()
-    );
+    // The job waits on a FIFO with the shell's own `read`: no child process (a
+    // polling `sleep` would hold the release's descriptor too, as a second job).
+    let made = Command::new("mkfifo").arg(&stop_file).status().unwrap();
+    assert!(made.success());
+    let script = format!("cd / && read _go < '{}'", stop_file.display());
     // r1: neither live nor previous; the job leaves the release at once.
     let mut job = spawn_in(
         Path::new("/"),
@@ -310,7 +311,7 @@ fn a_launched_job_keeps_its_release_until_it_exits() {
     assert_eq!(rep.deleted(), [r(2)]);
     assert!(root(&h).join(r(1)).join("app.jar").exists());
 
-    fs::write(&stop_file, "").unwrap();
+    fs::write(&stop_file, "go\n").unwrap();
     let status = job.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let rep = ops::prune::prune(&t, &h, 0, false).unwrap();
