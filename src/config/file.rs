@@ -275,6 +275,36 @@ fn read_bool(doc: &Doc<'_>, v: &Spanned<DeValue<'_>>, key: &str) -> Result<bool,
         .ok_or_else(|| wrong_type(doc, v, key, "true or false"))
 }
 
+/// An array of strings (`expected` names them in the error), each checked by
+/// `check`, duplicates dropped (first one kept), remembered with its line and key.
+fn read_names(
+    doc: &Doc<'_>,
+    v: &Spanned<DeValue<'_>>,
+    key: &str,
+    line: usize,
+    expected: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Result<Located<Vec<String>>, ConfigError> {
+    let arr = v
+        .get_ref()
+        .as_array()
+        .ok_or_else(|| wrong_type(doc, v, key, expected))?;
+    let mut names: Vec<String> = Vec::new();
+    for (j, item) in arr.iter().enumerate() {
+        let ikey = format!("{key}[{j}]");
+        let s = read_str(doc, item, &ikey)?;
+        check(s).map_err(|m| doc.err(item.span().start, &ikey, m))?;
+        if !names.iter().any(|x| x == s) {
+            names.push(s.to_string());
+        }
+    }
+    Ok(Located {
+        value: names,
+        line,
+        key: key.to_string(),
+    })
+}
+
 fn read_int(doc: &Doc<'_>, v: &Spanned<DeValue<'_>>, key: &str) -> Result<i128, ConfigError> {
     let i = v
         .get_ref()
@@ -455,24 +485,14 @@ fn read_host_keys(
                 keys.jump = Some(loc(s.to_string()));
             }
             "groups" => {
-                let arr = v
-                    .get_ref()
-                    .as_array()
-                    .ok_or_else(|| wrong_type(doc, v, &key, "an array of group names"))?;
-                let mut groups: Vec<String> = Vec::new();
-                for (j, g) in arr.iter().enumerate() {
-                    let gkey = format!("{key}[{j}]");
-                    let s = read_str(doc, g, &gkey)?;
-                    validate::check_name(s).map_err(|m| doc.err(g.span().start, &gkey, m))?;
-                    if !groups.iter().any(|x| x == s) {
-                        groups.push(s.to_string());
-                    }
-                }
-                keys.groups = Some(Located {
-                    value: groups,
+                keys.groups = Some(read_names(
+                    doc,
+                    v,
+                    &key,
                     line,
-                    key: key.clone(),
-                });
+                    "an array of group names",
+                    validate::check_name,
+                )?);
             }
             "root" => {
                 let s = read_str(doc, v, &key)?;
@@ -490,24 +510,14 @@ fn read_host_keys(
                 keys.prefix = Some(loc(s.to_string()));
             }
             "job_users" => {
-                let arr = v
-                    .get_ref()
-                    .as_array()
-                    .ok_or_else(|| wrong_type(doc, v, &key, "an array of user names"))?;
-                let mut users: Vec<String> = Vec::new();
-                for (j, u) in arr.iter().enumerate() {
-                    let ukey = format!("{key}[{j}]");
-                    let s = read_str(doc, u, &ukey)?;
-                    validate::check_user_name(s).map_err(|m| doc.err(u.span().start, &ukey, m))?;
-                    if !users.iter().any(|x| x == s) {
-                        users.push(s.to_string());
-                    }
-                }
-                keys.job_users = Some(Located {
-                    value: users,
+                keys.job_users = Some(read_names(
+                    doc,
+                    v,
+                    &key,
                     line,
-                    key: key.clone(),
-                });
+                    "an array of user names",
+                    validate::check_user_name,
+                )?);
             }
             "scan_sudo" => {
                 keys.scan_sudo = Some(Located {

@@ -28,7 +28,7 @@ pub mod local;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -372,29 +372,17 @@ fn par_each<'c>(slots: &[Mutex<Slot<'c>>], parallel: usize, f: impl Fn(&mut Slot
     par_each_from(slots, parallel, 0, f)
 }
 
-/// [`par_each`], starting with `slots[first]` (then the others in order).
+/// [`par_each`], starting with `slots[first]` (then the others in order): the
+/// crate's one fan-out ([`super::fleet::par_each_from`]) over the slots.
 fn par_each_from<'c>(
     slots: &[Mutex<Slot<'c>>],
     parallel: usize,
     first: usize,
     f: impl Fn(&mut Slot<'c>) + Sync,
 ) {
-    let next = AtomicUsize::new(0);
-    let workers = parallel.max(1).min(slots.len().max(1));
-    let nth = |k: usize| match k {
-        0 => first,
-        k if k <= first => k - 1,
-        k => k,
-    };
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                while let Some(slot) = slots.get(nth(next.fetch_add(1, Ordering::Relaxed))) {
-                    let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
-                    f(&mut g);
-                }
-            });
-        }
+    super::fleet::par_each_from(slots.len(), parallel, first, |i| {
+        let mut g = slots[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g);
     });
 }
 
