@@ -139,21 +139,8 @@ fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
     );
 }
 
-/// Human bytes, binary units.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+/// Human bytes, binary units: the one formatter the CLI uses too.
+pub(crate) use crate::model::human_bytes as bytes;
 
 fn progress(app: &App, frame: &mut Frame, r: Rect) {
     let t = &app.theme;
@@ -165,7 +152,11 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
         title.push_str(&format!(" {}", printable(r)));
     }
     if let Some((files, size)) = run.files {
-        title.push_str(&format!(" · {files} file(s), {}", bytes(size)));
+        title.push_str(&format!(
+            " · {}, {}",
+            crate::model::plural(files as u64, "file"),
+            bytes(size)
+        ));
     }
     title.push_str(if run.finished {
         " — finished (Esc hides this) "
