@@ -27,8 +27,7 @@ use crate::model::{age_since, printable};
 /// Draws the console.
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    let rows = app.deploy.as_ref().map_or(0, |d| d.hosts.len());
-    let a = layout::Areas::compute(area, app.hosts.len(), rows);
+    let a = app.areas_in(area);
     header(app, frame, a.header);
     panes::hosts(app, frame, a.hosts);
     panes::releases(app, frame, a.releases);
@@ -121,15 +120,13 @@ fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
     };
     let right: Vec<&keymap::Binding> = hints.iter().copied().filter(pinned).collect();
     let right_w: usize = right.iter().map(|b| width(b)).sum();
-    let mut left = Vec::new();
-    let mut used = 1 + right_w;
-    for b in hints.iter().copied().filter(|b| !pinned(b)) {
-        if used + width(b) > keys.width as usize {
-            break;
-        }
-        used += width(b);
-        left.push(b);
-    }
+    // Where not every hint fits, the keys that matter most stay (switch, rollback,
+    // deploy, prune before moving and refreshing), shown in the table's order.
+    let left = keep_fitting(
+        hints.iter().copied().filter(|b| !pinned(b)).collect(),
+        (keys.width as usize).saturating_sub(1 + right_w),
+        width,
+    );
     let mut spans = vec![Span::raw(" ")];
     spans.extend(spans_of(&left));
     frame.render_widget(Paragraph::new(Line::from(spans)), keys);
@@ -137,6 +134,31 @@ fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
         Paragraph::new(Line::from(spans_of(&right))).alignment(Alignment::Right),
         keys,
     );
+}
+
+/// The hints that fit in `room` columns, the most important first
+/// ([`keymap::footer_rank`]), in their original order.
+fn keep_fitting(
+    hints: Vec<&keymap::Binding>,
+    room: usize,
+    width: impl Fn(&keymap::Binding) -> usize,
+) -> Vec<&keymap::Binding> {
+    let mut by_rank: Vec<usize> = (0..hints.len()).collect();
+    by_rank.sort_by_key(|i| keymap::footer_rank(hints[*i].action));
+    let mut keep = vec![false; hints.len()];
+    let mut used = 0;
+    for i in by_rank {
+        let w = width(hints[i]);
+        if used + w <= room {
+            used += w;
+            keep[i] = true;
+        }
+    }
+    hints
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(b, k)| k.then_some(b))
+        .collect()
 }
 
 /// Human bytes, binary units: the one formatter the CLI uses too.
