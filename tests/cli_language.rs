@@ -207,3 +207,30 @@ fn the_console_without_a_terminal_names_relman_list() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn a_config_path_that_was_named_but_is_missing_stays_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let missing = d.path().join("nope.toml");
+    for o in [
+        relman(d.path())
+            .arg("--config")
+            .arg(&missing)
+            .arg("list")
+            .output()
+            .unwrap(),
+        relman(d.path())
+            .env("RELMAN_CONFIG", &missing)
+            .arg("list")
+            .output()
+            .unwrap(),
+    ] {
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("not found") && err.contains("nope.toml"),
+            "{err}"
+        );
+    }
+}

@@ -344,7 +344,10 @@ fn load(g: &Global) -> Result<Config, i32> {
         eprintln!("relman: {e}");
         2
     })?;
-    if !path.exists() {
+    // A first run (no --config, no RELMAN_CONFIG, nothing at the default path) says
+    // how to start; a path the operator named that isn't there is a one-line error.
+    let named = g.config.is_some() || std::env::var_os("RELMAN_CONFIG").is_some();
+    if !named && !path.exists() {
         for line in first_run(&path) {
             eprintln!("{line}");
         }

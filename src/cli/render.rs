@@ -454,8 +454,14 @@ pub fn prune(results: &[HostResult<crate::ops::prune::PruneReport>], as_json: bo
             "prune"
         };
         println!("{}  {title}, keep {}", r.host, rep.plan.keep);
-        for row in rep.rows() {
-            println!("  {:<26} {}", row.name, printable(&row.text()));
+        // Every verdict and reason whole (never cut): what prune decides is read here.
+        let rows: Vec<Vec<String>> = rep
+            .rows()
+            .iter()
+            .map(|row| vec![printable(&row.name), printable(&row.text())])
+            .collect();
+        for line in table("  ", &rows, &[false, false], None) {
+            println!("{line}");
         }
         if !rep.dry_run {
             let deleted = rep.deleted();
@@ -573,24 +579,41 @@ pub fn history(results: &[HostResult<HostState>], n: usize, as_json: bool) {
                 if st.history.is_empty() {
                     println!("  (no history)");
                 }
-                for h in st.history.iter().rev().take(n) {
-                    println!(
-                        "  {}  {:<8} {:<24} {} → {}{}",
-                        printable(&h.at),
-                        h.action.as_str(),
-                        printable(&h.by),
-                        printable(h.from.as_deref().unwrap_or("-")),
-                        printable(h.to.as_deref().unwrap_or("-")),
-                        h.note
-                            .as_deref()
-                            .map(|n| format!("  ({})", printable(n)))
-                            .unwrap_or_default()
-                    );
+                for line in history_lines(st, n, table_width()) {
+                    println!("{line}");
                 }
             }
         }
         println!();
     }
+}
+
+/// `relman history`'s rows for one host, newest first, in columns that line up
+/// whatever the operator's name; the last column (from → to, note) cut to `width`.
+pub fn history_lines(st: &HostState, n: usize, width: Option<usize>) -> Vec<String> {
+    let rows: Vec<Vec<String>> = st
+        .history
+        .iter()
+        .rev()
+        .take(n)
+        .map(|h| {
+            vec![
+                printable(&h.at),
+                h.action.as_str().to_string(),
+                printable(&h.by),
+                format!(
+                    "{} → {}{}",
+                    printable(h.from.as_deref().unwrap_or("-")),
+                    printable(h.to.as_deref().unwrap_or("-")),
+                    h.note
+                        .as_deref()
+                        .map(|n| format!("  ({})", printable(n)))
+                        .unwrap_or_default()
+                ),
+            ]
+        })
+        .collect();
+    table("  ", &rows, &[false; 4], width)
 }
 
 #[cfg(test)]
@@ -793,6 +816,33 @@ mod tests {
         let row = lines.iter().find(|l| l.contains("MiB")).unwrap();
         assert!(row.ends_with('…'), "{row}");
         assert!(row.contains("carol@laptop: a long"), "{row}");
+    }
+
+    #[test]
+    fn history_lines_up_whatever_the_operators_name() {
+        use crate::model::{Action, HistoryEntry};
+        let now = humantime::parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
+        let mut st = long_prefix_state(now);
+        for by in ["a-very-long-operator-name@build-host-17.internal", "ci@j"] {
+            st.history.push(HistoryEntry {
+                at: "2026-11-26T22:15:00Z".into(),
+                by: by.into(),
+                action: Action::Switch,
+                from: Some("reporting_nightly_20261126093000".into()),
+                to: Some("reporting_nightly_20261126221500".into()),
+                note: Some("a note ".repeat(20)),
+            });
+        }
+        let lines = history_lines(&st, 20, None);
+        assert_eq!(lines.len(), 2);
+        let arrow: Vec<usize> = lines
+            .iter()
+            .map(|l| width_of(&l[..l.find("reporting").unwrap()]))
+            .collect();
+        assert_eq!(arrow[0], arrow[1], "{lines:#?}");
+        for l in history_lines(&st, 20, Some(90)) {
+            assert!(width_of(&l) <= 90 && l.ends_with('…'), "{l}");
+        }
     }
 
     #[test]
