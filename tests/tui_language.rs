@@ -260,3 +260,15 @@ fn the_demo_root_goes_on_sigterm() {
         demo_roots(dir.path())
     );
 }
+
+#[test]
+fn a_lock_without_holder_reads_as_such_in_the_console() {
+    let mut app = sized(100, 30);
+    let l = app.hosts[1].state.as_mut().unwrap().lock.as_mut().unwrap();
+    l.by = "?".into();
+    l.action = "?".into();
+    let screen = text(&app, 100, 30);
+    let row = screen.lines().find(|r| r.contains("batch-2")).unwrap();
+    assert!(row.contains("holder unknown"), "{row}");
+    assert!(!row.contains("?:"), "{row}");
+}
