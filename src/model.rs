@@ -308,6 +308,32 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
+    /// Whether the lock file named who holds it (an unreadable or empty one does not:
+    /// the scan records it as `?`).
+    pub fn holder_known(&self) -> bool {
+        !matches!(self.by.trim(), "" | "?")
+    }
+
+    /// The lock as one phrase: `LOCKED by carol@laptop (deploy 3m ago)`, or
+    /// `locked (holder unknown)` when the lock file says nothing readable.
+    pub fn describe(&self, now: SystemTime) -> String {
+        if !self.holder_known() {
+            return "locked (holder unknown)".into();
+        }
+        let mut what: Vec<String> = Vec::new();
+        if !matches!(self.action.trim(), "" | "?") {
+            what.push(printable(&self.action));
+        }
+        if let Some(d) = self.age(now) {
+            what.push(age(d));
+        }
+        if what.is_empty() {
+            format!("LOCKED by {}", printable(&self.by))
+        } else {
+            format!("LOCKED by {} ({})", printable(&self.by), what.join(" "))
+        }
+    }
+
     pub fn age(&self, now: SystemTime) -> Option<Duration> {
         humantime::parse_rfc3339(&self.since)
             .ok()
@@ -569,6 +595,73 @@ impl HostState {
     }
 }
 
+/// A byte count as people read it, in binary (IEC) units: `0 B`, `1.5 KiB`,
+/// `400.0 MiB`. The one size formatter of the CLI and the console, so the same
+/// release reads the same in both.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A count with its noun in the right form: `1 file`, `2 files`, `1 process`,
+/// `3 processes`, `0 releases`. For the regular English nouns relman prints (an
+/// `s`, or `es` after s/x/ch/sh); nothing prints `(s)`.
+pub fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    let es = ["s", "x", "ch", "sh"].iter().any(|e| noun.ends_with(e));
+    format!("{n} {noun}{}", if es { "es" } else { "s" })
+}
+
+/// How many terminal columns `s` takes (wide CJK and emoji count 2, combining
+/// marks 0), for tables that line up whatever they hold.
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `max` columns, ending in `…` when something was cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// `s` padded with spaces to `w` columns (left-aligned; no cut).
+pub fn pad(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// `s` padded on the left to `w` columns (right-aligned; no cut).
+pub fn pad_left(s: &str, w: usize) -> String {
+    format!("{}{s}", " ".repeat(w.saturating_sub(width(s))))
+}
+
 /// "3h 12m ago": the two largest units of a duration, as operators read ages.
 pub fn age(d: Duration) -> String {
     format!("{} ago", span(d))
@@ -618,6 +711,56 @@ pub fn age_since(t: SystemTime, now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_without_owner_says_so() {
+        let now = humantime::parse_rfc3339("2026-11-27T00:03:00Z").unwrap();
+        let mut l = LockInfo {
+            by: "?".into(),
+            action: "?".into(),
+            since: String::new(),
+            pid: None,
+            token: String::new(),
+        };
+        assert_eq!(l.describe(now), "locked (holder unknown)");
+        l.by = "carol@laptop".into();
+        assert_eq!(l.describe(now), "LOCKED by carol@laptop");
+        l.action = "deploy".into();
+        l.since = "2026-11-27T00:00:00Z".into();
+        assert_eq!(l.describe(now), "LOCKED by carol@laptop (deploy 3m ago)");
+    }
+
+    #[test]
+    fn one_size_unit_binary() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(12_000), "11.7 KiB");
+        assert_eq!(human_bytes(400 * 1024 * 1024), "400.0 MiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn plurals_read_as_english() {
+        assert_eq!(plural(1, "file"), "1 file");
+        assert_eq!(plural(0, "file"), "0 files");
+        assert_eq!(plural(3, "release"), "3 releases");
+        assert_eq!(plural(1, "process"), "1 process");
+        assert_eq!(plural(2, "process"), "2 processes");
+        assert_eq!(plural(2, "pin"), "2 pins");
+    }
+
+    #[test]
+    fn widths_and_ellipsis() {
+        assert_eq!(width("batch_1"), 7);
+        assert_eq!(width("日本"), 4);
+        assert_eq!(truncate("abcdef", 6), "abcdef");
+        assert_eq!(truncate("abcdefg", 6), "abcde…");
+        assert_eq!(truncate("日本語です", 5), "日本…");
+        assert_eq!(width(&truncate("日本語です", 5)), 5);
+        assert_eq!(pad("日本", 6), "日本  ");
+        assert_eq!(pad_left("7", 3), "  7");
+    }
 
     #[test]
     fn names_parse_strictly() {

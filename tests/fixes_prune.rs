@@ -157,10 +157,10 @@ fn files_of_another_user_left_in_the_trash_are_reported_and_listed() {
          permission denied",
         "{text}"
     );
-    assert!(text.contains("deleted 0 release(s)"), "{text}");
+    assert!(text.contains("deleted 0 releases"), "{text}");
     assert!(
         text.contains(&format!(
-            "NOT FREED: {} moved out of the root, 2 file(s) left in .relman/trash: \
+            "NOT FREED: {} moved out of the root, 2 files left in .relman/trash: \
              permission denied",
             r(1)
         )),
@@ -179,7 +179,7 @@ fn files_of_another_user_left_in_the_trash_are_reported_and_listed() {
 
     let o = relman(&f, &["list"]);
     assert!(
-        out(&o).contains("trash: 1 pruned release(s) not removed, 2 file(s)"),
+        out(&o).contains("trash: 1 pruned release not removed, 2 files"),
         "{}",
         out(&o)
     );

@@ -140,7 +140,7 @@ fn fleet_view_switches_every_host_after_yes() {
     t.wait_for("Fleet — releases × hosts", WAIT);
     t.keys(&["s"]);
     let s = t.wait_for("Switch hosts — confirm", WAIT);
-    assert!(s.contains("Switch 2 host(s) to") && s.contains(C), "{s}");
+    assert!(s.contains("Switch 2 hosts to") && s.contains(C), "{s}");
     t.keys(&["y"]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(

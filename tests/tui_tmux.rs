@@ -87,7 +87,7 @@ fn console_in_a_real_terminal() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("Deploy — confirm", long);
     tmux.keys(&["y"]);
-    tmux.wait_for("deploy done on 1 host(s)", long);
+    tmux.wait_for("deploy done on 1 host", long);
     let live = std::fs::read_link(root.join("batch")).unwrap();
     assert_eq!(
         std::fs::read(root.join(&live).join("app.jar")).unwrap(),

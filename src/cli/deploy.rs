@@ -227,6 +227,91 @@ fn print_human(r: &DeployReport, quiet: bool) {
     }
 }
 
+/// What a progress line shows for a host (or all hosts) in a given state: a spinner
+/// with the step until bytes flow, then a bar of what was sent. A bar is never drawn
+/// for an upload of 0 B (indicatif draws an empty length as a full bar).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Look {
+    /// A step that moves no bytes yet (or any more): a spinner and the step.
+    Spinner(&'static str),
+    /// Bytes are flowing: a bar of `sent` of `total`.
+    Bar { sent: u64, total: u64 },
+    /// The host is done with the deploy (done, failed, not deployed): the step, no spinner.
+    Finished(&'static str),
+}
+
+/// The step as the operator reads it (the deploy's phases, named by what they do).
+pub fn step(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Connect => "connecting",
+        Phase::Lock => "locking",
+        Phase::Stage => "scanning",
+        Phase::Upload => "uploading",
+        Phase::Verify => "hashing",
+        Phase::Staged => "waiting for the other hosts",
+        Phase::Publish => "publishing",
+        Phase::Switch => "switching",
+        Phase::Prune => "pruning",
+        Phase::Done => "done",
+        Phase::Failed => "failed",
+        Phase::Aborted => "not deployed",
+    }
+}
+
+/// What one host's line shows in `phase` with `sent` of `total` bytes sent.
+pub fn look(phase: Phase, sent: u64, total: u64) -> Look {
+    match phase {
+        Phase::Done | Phase::Failed | Phase::Aborted => Look::Finished(step(phase)),
+        Phase::Upload if total > 0 && sent > 0 => Look::Bar { sent, total },
+        Phase::Upload if total == 0 => Look::Spinner("linking (nothing to send)"),
+        p => Look::Spinner(step(p)),
+    }
+}
+
+/// What the "all hosts" line shows: a spinner with `step` until some host's bytes
+/// flow, then a bar of the bytes sent of all uploads so far.
+pub fn overall_look(step: &'static str, sent: u64, total: u64) -> Look {
+    if total > 0 && sent > 0 {
+        Look::Bar { sent, total }
+    } else {
+        Look::Spinner(step)
+    }
+}
+
+/// Shows `look` on `pb` (`bar` is the style for bytes).
+fn apply(pb: &ProgressBar, look: &Look, bar: fn() -> ProgressStyle) {
+    match look {
+        Look::Spinner(s) => {
+            pb.set_style(spinner_style());
+            pb.set_message(*s);
+            pb.enable_steady_tick(Duration::from_millis(120));
+        }
+        Look::Bar { sent, total } => {
+            pb.disable_steady_tick();
+            pb.set_style(bar());
+            pb.set_message("uploading");
+            pb.set_length(*total);
+            pb.set_position(*sent);
+        }
+        Look::Finished(s) => {
+            pb.disable_steady_tick();
+            pb.set_style(finished_style());
+            pb.set_message(*s);
+            pb.abandon();
+        }
+    }
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>12} {spinner} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+fn finished_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>12}   {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
 /// The progress display: nothing unless stderr is a terminal.
 struct Bars {
     inner: Option<Mutex<BarState>>,
@@ -274,9 +359,12 @@ impl Bars {
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(ProgressBar::new(0));
-        overall.set_style(overall_style());
         overall.set_prefix("all hosts");
-        overall.set_message("preparing");
+        apply(
+            &overall,
+            &Look::Spinner("reading and hashing the local files"),
+            overall_style,
+        );
         Bars {
             inner: Some(Mutex::new(BarState {
                 multi,
@@ -306,19 +394,26 @@ impl Bars {
                 files,
                 bytes,
             } => {
-                st.overall
-                    .set_message(format!("{files} files, {}", size(*bytes)));
+                let _ = st.multi.println(format!(
+                    "{}, {}",
+                    crate::model::plural(*files as u64, "file"),
+                    size(*bytes)
+                ));
+                apply(
+                    &st.overall,
+                    &Look::Spinner("hashing, connecting"),
+                    overall_style,
+                );
                 for h in hosts {
                     let pb = st.multi.insert_before(&st.overall, ProgressBar::new(0));
-                    pb.set_style(host_style());
                     pb.set_prefix(h.clone());
-                    pb.set_message("waiting");
+                    apply(&pb, &Look::Spinner("waiting"), host_style);
                     st.hosts.insert(h.clone(), pb);
                 }
             }
             DeployEvent::Named { release } => {
                 let _ = st.multi.println(format!("deploying {release}"));
-                st.overall.set_message("staging");
+                apply(&st.overall, &Look::Spinner("staging"), overall_style);
             }
             DeployEvent::Host {
                 host,
@@ -331,14 +426,7 @@ impl Bars {
                     if *phase == Phase::Upload && *sent == 0 {
                         pb.reset();
                     }
-                    pb.set_message(phase.as_str());
-                    if *phase == Phase::Upload || *total > 0 {
-                        pb.set_length(*total);
-                        pb.set_position(*sent);
-                    }
-                    if matches!(phase, Phase::Done | Phase::Failed | Phase::Aborted) {
-                        pb.abandon();
-                    }
+                    apply(pb, &look(*phase, *sent, *total), host_style);
                 }
                 if *phase == Phase::Upload {
                     if st.bytes.is_empty() {
@@ -349,9 +437,7 @@ impl Bars {
                         .bytes
                         .values()
                         .fold((0, 0), |(a, b), (s, t)| (a + s, b + t));
-                    st.overall.set_length(t);
-                    st.overall.set_position(s);
-                    st.overall.set_message("uploading");
+                    apply(&st.overall, &overall_look("uploading", s, t), overall_style);
                 }
             }
         }
@@ -372,6 +458,44 @@ impl Bars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spinner_names_the_step_until_bytes_flow() {
+        assert_eq!(look(Phase::Connect, 0, 0), Look::Spinner("connecting"));
+        assert_eq!(look(Phase::Lock, 0, 0), Look::Spinner("locking"));
+        assert_eq!(look(Phase::Stage, 0, 0), Look::Spinner("scanning"));
+        assert_eq!(look(Phase::Verify, 10, 10), Look::Spinner("hashing"));
+        // The upload starts: still a spinner until a byte is sent.
+        assert_eq!(look(Phase::Upload, 0, 1000), Look::Spinner("uploading"));
+        assert_eq!(
+            look(Phase::Upload, 10, 1000),
+            Look::Bar {
+                sent: 10,
+                total: 1000
+            }
+        );
+        assert_eq!(look(Phase::Done, 0, 0), Look::Finished("done"));
+        assert_eq!(look(Phase::Aborted, 0, 0), Look::Finished("not deployed"));
+    }
+
+    #[test]
+    fn nothing_to_send_never_draws_a_full_bar() {
+        // An upload of 0 B (every file linked from the live release).
+        for sent in [0, 5] {
+            assert!(
+                matches!(look(Phase::Upload, sent, 0), Look::Spinner(_)),
+                "{sent}"
+            );
+            assert!(matches!(
+                overall_look("uploading", sent, 0),
+                Look::Spinner("uploading")
+            ));
+        }
+        assert_eq!(
+            overall_look("uploading", 3, 9),
+            Look::Bar { sent: 3, total: 9 }
+        );
+    }
 
     #[test]
     fn json_names_every_field_the_spec_and_scripts_need() {

@@ -77,10 +77,12 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// The operator console.
+    /// The operator console (what `relman` alone opens).
     Tui {
+        /// Read-only: every key that changes a host is disabled.
         #[arg(long)]
         readonly: bool,
+        /// On a local demo deploy root (no SSH, no config needed).
         #[arg(long)]
         demo: bool,
     },
@@ -103,6 +105,7 @@ pub enum Command {
     },
     /// Point the link at RELEASE.
     Switch {
+        /// The release to make live (its full name, as `relman list` shows it).
         release: String,
         /// Only if the link still points at this release (compare-and-swap).
         #[arg(long, value_name = "CURRENT")]
@@ -141,15 +144,18 @@ pub enum Command {
     },
     /// Protect a release from prune until the pin expires.
     Pin {
+        /// The release to protect (its full name, as `relman list` shows it).
         release: String,
         /// How long (e.g. 2h, 30m, 1d).
         #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
         duration: std::time::Duration,
+        /// Why it is pinned (shown by `list` and the console).
         #[arg(long, value_name = "TEXT", default_value = "")]
         reason: String,
     },
     /// Remove the pins of a release (or, with --id, one of them).
     Unpin {
+        /// The release whose pins are removed.
         release: String,
         /// Only this pin (its id, as `list --json` and `resolve --pin --json` show it):
         /// a pipeline releasing its own pin leaves other pipelines' pins alone.
@@ -161,12 +167,14 @@ pub enum Command {
         /// Pin the live release for this long, in the same locked step.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         pin: Option<std::time::Duration>,
+        /// Why it is pinned (with --pin).
         #[arg(long, value_name = "TEXT", default_value = "")]
         reason: String,
     },
     /// The host's history, newest first.
     History {
-        #[arg(short = 'n', default_value_t = 20)]
+        /// How many entries to show, newest first.
+        #[arg(short = 'n', value_name = "N", default_value_t = 20)]
         n: usize,
     },
     /// Break a lock left behind, after showing who holds it.
@@ -184,7 +192,10 @@ pub enum Command {
     /// Config, connectivity, auth, host key, root/link sanity, remote tools, per host.
     Check,
     /// Print shell completions.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// A line on stderr as each host finishes (only when stderr is a terminal).
@@ -234,10 +245,60 @@ fn usage_error_line(rendered: &str) -> String {
         .replace(" Usage:", "; usage:")
 }
 
+/// Global flags that mean nothing to a subcommand: not offered in its help or its
+/// completions, and refused when given (`completions --json` has no JSON to print).
+const NOT_FOR: &[(&str, &[&str])] = &[
+    ("completions", &["hosts", "groups", "all", "json", "quiet"]),
+    ("tui", &["hosts", "groups", "all", "json", "quiet"]),
+];
+
+/// clap's command tree as relman offers it: [`Cli`] with the global flags that make
+/// no sense for a subcommand hidden there ([`NOT_FOR`]).
+pub fn command() -> clap::Command {
+    let mut c = Cli::command();
+    for (sub, ids) in NOT_FOR {
+        // A subcommand's own copy of a global flag, hidden, stands in for the one
+        // clap would propagate to it (it propagates none the subcommand has).
+        let hidden: Vec<clap::Arg> = c
+            .get_arguments()
+            .filter(|a| ids.contains(&a.get_id().as_str()))
+            .map(|a| a.clone().hide(true))
+            .collect();
+        c = c.mut_subcommand(*sub, |sc| sc.args(hidden));
+    }
+    c
+}
+
+/// `Some(line)` when a flag of [`NOT_FOR`] was given to its subcommand.
+fn misplaced_flag(m: &clap::ArgMatches) -> Option<String> {
+    let (sub, sm) = m.subcommand()?;
+    let (_, ids) = NOT_FOR.iter().find(|(s, _)| *s == sub)?;
+    let c = command();
+    let sc = c.find_subcommand(sub)?;
+    ids.iter()
+        .find(|id| sm.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| {
+            let flag = sc
+                .get_arguments()
+                .find(|a| a.get_id() == *id)
+                .and_then(|a| a.get_long())
+                .unwrap_or(id);
+            format!("--{flag} means nothing to `relman {sub}`: leave it out")
+        })
+}
+
 /// Runs relman with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    use clap::FromArgMatches;
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Ok((misplaced_flag(&m), Cli::from_arg_matches(&m)?)));
+    let cli = match parsed {
+        Ok((Some(line), _)) => {
+            eprintln!("relman: {line}");
+            return 2;
+        }
+        Ok((None, c)) => c,
         Err(e) if !e.use_stderr() => {
             // --help, --version.
             let _ = e.print();
@@ -258,7 +319,7 @@ fn run(cli: Cli) -> i32 {
     match cli.command {
         Some(Command::Completions { shell }) => {
             let mut text = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "relman", &mut text);
+            clap_complete::generate(shell, &mut command(), "relman", &mut text);
             print!("{}", String::from_utf8_lossy(&text));
             0
         }
@@ -277,13 +338,45 @@ fn run(cli: Cli) -> i32 {
 }
 
 /// Loads the config; prints the one-line error and returns exit code 2 on failure.
+/// A config that isn't there (a first run) also says how to start.
 fn load(g: &Global) -> Result<Config, i32> {
-    Config::locate(g.config.as_deref())
-        .and_then(|p| Config::load(&p))
-        .map_err(|e| {
-            eprintln!("relman: {e}");
-            2
-        })
+    let path = Config::locate(g.config.as_deref()).map_err(|e| {
+        eprintln!("relman: {e}");
+        2
+    })?;
+    // A first run (no --config, no RELMAN_CONFIG, nothing at the default path) says
+    // how to start; a path the operator named that isn't there is a one-line error.
+    let named = g.config.is_some() || std::env::var_os("RELMAN_CONFIG").is_some();
+    if !named && !path.exists() {
+        for line in first_run(&path) {
+            eprintln!("{line}");
+        }
+        return Err(2);
+    }
+    Config::load(&path).map_err(|e| {
+        eprintln!("relman: {e}");
+        2
+    })
+}
+
+/// What `relman` says when there is no config at `path`: the error, then how to start.
+pub fn first_run(path: &std::path::Path) -> Vec<String> {
+    vec![
+        format!("relman: no config file at {}", path.display()),
+        "  to look around first: relman --demo (a local demo root, no config, no SSH)".into(),
+        format!(
+            "  to start: copy assets/config.example.toml from relman's source to {} \
+             and name your hosts in it (or point --config PATH / RELMAN_CONFIG at a config)",
+            path.display()
+        ),
+    ]
+}
+
+/// Whether the console can run here: it draws on stdout and reads keys from stdin
+/// or, failing that, the controlling terminal.
+fn has_terminal() -> bool {
+    std::io::stdout().is_terminal()
+        && (std::io::stdin().is_terminal() || std::fs::File::open("/dev/tty").is_ok())
 }
 
 fn select<'a>(
@@ -444,5 +537,12 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
 }
 
 fn tui(g: &Global, readonly: bool, demo: bool) -> i32 {
+    if !has_terminal() {
+        eprintln!(
+            "relman: the console needs a terminal (stdout is not one); for the releases \
+             as a table run `relman list` (`relman list --json` for scripts)"
+        );
+        return 2;
+    }
     crate::cli::admin::tui(g, readonly, demo)
 }

@@ -6,7 +6,9 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::config::{Config, HostConfig};
-use crate::model::{HostState, Origin, age_since, printable};
+use crate::model::{
+    HostState, Origin, age_since, pad, pad_left, plural, printable, truncate, width as width_of,
+};
 use crate::ops::fleet::HostResult;
 use crate::ops::link::FleetLink;
 use crate::ops::{LinkChange, OpError};
@@ -92,9 +94,11 @@ pub fn trash_line(st: &HostState) -> Option<String> {
         .map(|b| format!(", {}", size(b)))
         .unwrap_or_default();
     Some(format!(
-        "trash: {} pruned release(s) not removed, {} file(s){size} left in {}/.relman/trash \
+        "trash: {} not removed, {}{size} left in {}/.relman/trash \
          (not removable by the SSH user: remove them as their owner or root)",
-        t.entries, t.files, st.root_abs
+        plural(t.entries as u64, "pruned release"),
+        plural(t.files, "file"),
+        st.root_abs
     ))
 }
 
@@ -120,68 +124,136 @@ fn link_note(st: &HostState) -> String {
     }
 }
 
-/// `relman list`.
-pub fn list(
-    _cfg: &Config,
+/// How wide the human tables may be: `COLUMNS` when set, else the terminal's
+/// width when stdout is a terminal; `None` (no cut) for a pipe or a file, so
+/// `relman list | grep` sees every message whole.
+pub fn table_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+    {
+        return Some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    crossterm::terminal::size().ok().map(|(w, _)| w as usize)
+}
+
+/// Lays out rows of cells as columns that line up by display width (wide
+/// characters count 2). `right[i]` right-aligns column i. The last column takes
+/// what is left of `width` and is cut with `…` when it doesn't fit (`None`: no cut).
+/// Every line starts with `indent`; two spaces separate the columns.
+pub fn table(
+    indent: &str,
+    rows: &[Vec<String>],
+    right: &[bool],
+    width: Option<usize>,
+) -> Vec<String> {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut w = vec![0usize; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(width_of(c));
+        }
+    }
+    rows.iter()
+        .map(|r| {
+            let mut line = String::from(indent);
+            for (i, c) in r.iter().enumerate() {
+                let last = i + 1 == r.len();
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                if last {
+                    let room = width.map(|t| t.saturating_sub(width_of(&line)));
+                    let c = match room {
+                        Some(room) => truncate(c, room.max(1)),
+                        None => c.clone(),
+                    };
+                    if right.get(i).copied().unwrap_or(false) {
+                        line.push_str(&pad_left(&c, w[i]));
+                    } else {
+                        line.push_str(&c);
+                    }
+                } else if right.get(i).copied().unwrap_or(false) {
+                    line.push_str(&pad_left(c, w[i]));
+                } else {
+                    line.push_str(&pad(c, w[i]));
+                }
+            }
+            // Columns too wide for the terminal even before the last one: cut the line.
+            fit(line.trim_end().to_string(), width)
+        })
+        .collect()
+}
+
+/// A line cut to the table width (`…` at the end) when there is one.
+fn fit(line: String, width: Option<usize>) -> String {
+    match width {
+        Some(w) => truncate(&line, w),
+        None => line,
+    }
+}
+
+/// The head line of one host in `relman list`: link, lock, oddities.
+pub fn list_head(h: &HostConfig, st: &HostState, now: SystemTime) -> String {
+    let mut head = format!("{}  {}", h.name, link_note(st));
+    if !st.root_exists {
+        head.push_str(&format!("  (root {} does not exist yet)", h.root));
+    }
+    if st.foreign > 0 {
+        head.push_str(&format!("  {} foreign", st.foreign));
+    }
+    if let Some(l) = &st.lock {
+        head.push_str(&format!("  {}", l.describe(now)));
+    }
+    if st.hidden_processes > 0 {
+        head.push_str(&format!(
+            "  {} not inspectable",
+            plural(st.hidden_processes as u64, "process")
+        ));
+    }
+    if !st.jobs_known {
+        head.push_str("  jobs UNKNOWN");
+    }
+    head
+}
+
+/// `relman list` as lines for people (pure: the caller prints them). `width` is
+/// the terminal's ([`table_width`]); long lines and messages are cut to it.
+pub fn list_lines(
     hosts: &[&HostConfig],
     results: &[HostResult<HostState>],
-    as_json: bool,
-) {
-    let now = SystemTime::now();
-    if as_json {
-        let hosts: Vec<Value> = hosts
-            .iter()
-            .zip(results)
-            .map(|(h, r)| host_json(h, &r.result, now))
-            .collect();
-        print_json(&json!({ "hosts": hosts }));
-        return;
-    }
+    now: SystemTime,
+    width: Option<usize>,
+) -> Vec<String> {
+    let mut out = Vec::new();
     for (h, r) in hosts.iter().zip(results) {
         let st = match &r.result {
             Err(e) => {
-                println!("{}  ERROR: {e}\n", h.name);
+                out.push(format!("{}  ERROR: {e}", h.name));
+                out.push(String::new());
                 continue;
             }
             Ok(st) => st,
         };
-        let mut head = format!("{}  {}", h.name, link_note(st));
-        if !st.root_exists {
-            head.push_str(&format!("  (root {} does not exist yet)", h.root));
-        }
-        if st.foreign > 0 {
-            head.push_str(&format!("  {} foreign", st.foreign));
-        }
-        if let Some(l) = &st.lock {
-            let ago = l.age(now).map(crate::model::age).unwrap_or_default();
-            head.push_str(&format!(
-                "  LOCKED by {} ({} {ago})",
-                printable(&l.by),
-                printable(&l.action)
-            ));
-        }
-        if st.hidden_processes > 0 {
-            head.push_str(&format!(
-                "  {} processes not inspectable",
-                st.hidden_processes
-            ));
-        }
-        if !st.jobs_known {
-            head.push_str("  jobs UNKNOWN");
-        }
-        println!("{head}");
+        out.push(fit(list_head(h, st, now), width));
         for w in &st.warnings {
-            println!("  warning: {}", printable(w));
+            out.push(fit(format!("  warning: {}", printable(w)), width));
         }
         if let Some(t) = trash_line(st) {
-            println!("  {}", printable(&t));
+            out.push(fit(format!("  {}", printable(&t)), width));
         }
         let bad = plan::bad_releases(&st.history);
         let previous = plan::previous(st);
-        println!(
-            "  {:<2} {:<26} {:<12} {:>9} {:>4} {:>4}  ORIGIN",
-            "", "RELEASE", "AGE", "SIZE", "JOBS", "PINS"
-        );
+        let mut rows = vec![
+            ["", "RELEASE", "AGE", "SIZE", "JOBS", "PINS", "ORIGIN"]
+                .map(String::from)
+                .to_vec(),
+        ];
         for rel in &st.releases {
             let mut mark = String::new();
             if st.current() == Some(&rel.name) {
@@ -202,26 +274,43 @@ pub fn list(
                 Origin::Unknown => "unknown (no manifest)".into(),
                 Origin::BadManifest(e) => format!("invalid manifest: {}", printable(e)),
             };
-            println!(
-                "  {:<2} {:<26} {:<12} {:>9} {:>4} {:>4}  {}",
+            let count = |n: usize| if n == 0 { "-".into() } else { n.to_string() };
+            rows.push(vec![
                 mark,
-                rel.name.as_str(),
+                printable(rel.name.as_str()),
                 age_since(rel.name.time(), now),
                 size(rel.size_bytes),
-                if rel.jobs.is_empty() {
-                    "-".into()
-                } else {
-                    rel.jobs.len().to_string()
-                },
-                if pins == 0 {
-                    "-".into()
-                } else {
-                    pins.to_string()
-                },
-                origin
-            );
+                count(rel.jobs.len()),
+                count(pins),
+                origin,
+            ]);
         }
-        println!();
+        let right = [false, false, false, true, true, true, false];
+        out.extend(table("  ", &rows, &right, width));
+        out.push(String::new());
+    }
+    out
+}
+
+/// `relman list`.
+pub fn list(
+    _cfg: &Config,
+    hosts: &[&HostConfig],
+    results: &[HostResult<HostState>],
+    as_json: bool,
+) {
+    let now = SystemTime::now();
+    if as_json {
+        let hosts: Vec<Value> = hosts
+            .iter()
+            .zip(results)
+            .map(|(h, r)| host_json(h, &r.result, now))
+            .collect();
+        print_json(&json!({ "hosts": hosts }));
+        return;
+    }
+    for line in list_lines(hosts, results, now, table_width()) {
+        println!("{line}");
     }
 }
 
@@ -239,7 +328,8 @@ pub fn link_changes(results: &[HostResult<LinkChange>], as_json: bool, quiet: bo
     let done = results.len() - failed.len();
     if !failed.is_empty() && done > 0 {
         eprintln!(
-            "relman: done on {done} host(s), NOT on {}: the fleet now differs (run `relman list`)",
+            "relman: done on {}, NOT on {}: the fleet now differs (run `relman list`)",
+            plural(done as u64, "host"),
             failed.join(", ")
         );
     }
@@ -364,14 +454,20 @@ pub fn prune(results: &[HostResult<crate::ops::prune::PruneReport>], as_json: bo
             "prune"
         };
         println!("{}  {title}, keep {}", r.host, rep.plan.keep);
-        for row in rep.rows() {
-            println!("  {:<26} {}", row.name, printable(&row.text()));
+        // Every verdict and reason whole (never cut): what prune decides is read here.
+        let rows: Vec<Vec<String>> = rep
+            .rows()
+            .iter()
+            .map(|row| vec![printable(&row.name), printable(&row.text())])
+            .collect();
+        for line in table("  ", &rows, &[false, false], None) {
+            println!("{line}");
         }
         if !rep.dry_run {
             let deleted = rep.deleted();
             println!(
-                "  deleted {} release(s){}{}",
-                deleted.len(),
+                "  deleted {}{}{}",
+                plural(deleted.len() as u64, "release"),
                 if deleted.is_empty() {
                     String::new()
                 } else {
@@ -385,8 +481,9 @@ pub fn prune(results: &[HostResult<crate::ops::prune::PruneReport>], as_json: bo
             );
             for (name, left, why) in rep.trashed() {
                 println!(
-                    "  NOT FREED: {name} moved out of the root, {left} file(s) left in \
-                     .relman/trash: {why} (remove them as their owner or root)"
+                    "  NOT FREED: {name} moved out of the root, {} left in \
+                     .relman/trash: {why} (remove them as their owner or root)",
+                    plural(left, "file")
                 );
             }
         } else if rep.freed_bytes() > 0 {
@@ -431,7 +528,12 @@ pub fn unpins(results: &[HostResult<usize>], release: &str, as_json: bool, quiet
     errors(results);
     for r in results {
         if let (Ok(n), false) = (&r.result, quiet) {
-            println!("{}: removed {n} pin(s) of {}", r.host, printable(release));
+            println!(
+                "{}: removed {} of {}",
+                r.host,
+                plural(*n as u64, "pin"),
+                printable(release)
+            );
         }
     }
 }
@@ -477,24 +579,41 @@ pub fn history(results: &[HostResult<HostState>], n: usize, as_json: bool) {
                 if st.history.is_empty() {
                     println!("  (no history)");
                 }
-                for h in st.history.iter().rev().take(n) {
-                    println!(
-                        "  {}  {:<8} {:<24} {} → {}{}",
-                        printable(&h.at),
-                        h.action.as_str(),
-                        printable(&h.by),
-                        printable(h.from.as_deref().unwrap_or("-")),
-                        printable(h.to.as_deref().unwrap_or("-")),
-                        h.note
-                            .as_deref()
-                            .map(|n| format!("  ({})", printable(n)))
-                            .unwrap_or_default()
-                    );
+                for line in history_lines(st, n, table_width()) {
+                    println!("{line}");
                 }
             }
         }
         println!();
     }
+}
+
+/// `relman history`'s rows for one host, newest first, in columns that line up
+/// whatever the operator's name; the last column (from → to, note) cut to `width`.
+pub fn history_lines(st: &HostState, n: usize, width: Option<usize>) -> Vec<String> {
+    let rows: Vec<Vec<String>> = st
+        .history
+        .iter()
+        .rev()
+        .take(n)
+        .map(|h| {
+            vec![
+                printable(&h.at),
+                h.action.as_str().to_string(),
+                printable(&h.by),
+                format!(
+                    "{} → {}{}",
+                    printable(h.from.as_deref().unwrap_or("-")),
+                    printable(h.to.as_deref().unwrap_or("-")),
+                    h.note
+                        .as_deref()
+                        .map(|n| format!("  ({})", printable(n)))
+                        .unwrap_or_default()
+                ),
+            ]
+        })
+        .collect();
+    table("  ", &rows, &[false; 4], width)
 }
 
 #[cfg(test)]
@@ -590,7 +709,7 @@ mod tests {
         });
         assert_eq!(
             trash_line(&st).unwrap(),
-            "trash: 1 pruned release(s) not removed, 3 file(s), 12.0 kB left in \
+            "trash: 1 pruned release not removed, 3 files, 11.7 KiB left in \
              /srv/deploy/.relman/trash (not removable by the SSH user: remove them as \
              their owner or root)"
         );
@@ -599,5 +718,167 @@ mod tests {
             v["trash"],
             json!({"entries": 1, "files": 3, "bytes": 12000})
         );
+    }
+
+    fn long_prefix_state(now: SystemTime) -> HostState {
+        let p = "reporting_nightly_";
+        let mut st = HostState::empty("deploy", "batch", p, now);
+        st.root_exists = true;
+        st.root_abs = "/srv/deploy".into();
+        let a = ReleaseName::parse(p, "reporting_nightly_20261126093000").unwrap();
+        let b = ReleaseName::parse(p, "reporting_nightly_20261126221500").unwrap();
+        st.link = LinkState::Release {
+            name: b.clone(),
+            absolute: false,
+        };
+        let manifest = |name: &ReleaseName, msg: &str| {
+            Origin::Relman(crate::model::Manifest {
+                name: name.to_string(),
+                created_at: "2026-11-26T22:15:00Z".into(),
+                created_by: "carol@laptop".into(),
+                message: msg.into(),
+                files: vec![],
+            })
+        };
+        st.releases.push(Release {
+            origin: manifest(&b, &"a long message about the nightly report ".repeat(4)),
+            name: b,
+            size_bytes: 400 * 1024 * 1024,
+            usable: Default::default(),
+            jobs: vec![],
+            pins: vec![],
+        });
+        st.releases.push(Release {
+            origin: Origin::Unknown,
+            name: a,
+            size_bytes: 12,
+            usable: Default::default(),
+            jobs: vec![],
+            pins: vec![],
+        });
+        st
+    }
+
+    fn lines_of(st: HostState, now: SystemTime, width: Option<usize>) -> Vec<String> {
+        let h = host();
+        let results = vec![HostResult {
+            host: "b1".into(),
+            result: Ok(st),
+        }];
+        list_lines(&[&h], &results, now, width)
+    }
+
+    /// The column a header word starts at, in display columns.
+    fn col(line: &str, word: &str) -> usize {
+        width_of(&line[..line.find(word).unwrap()])
+    }
+
+    #[test]
+    fn list_columns_line_up_with_a_long_prefix() {
+        let now = humantime::parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
+        let lines = lines_of(long_prefix_state(now), now, None);
+        let head = lines.iter().find(|l| l.contains("RELEASE")).unwrap();
+        let rows: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("  ") && l.contains("_2026"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{lines:#?}");
+        // Every row's age starts under AGE, its size ends under SIZE.
+        let age = col(head, "AGE");
+        let size_end = col(head, "SIZE") + 4;
+        for r in &rows {
+            assert!(col(r, " ago") > age, "{r}");
+            let sz = if r.contains("MiB") {
+                "400.0 MiB"
+            } else {
+                "12 B"
+            };
+            assert_eq!(col(r, sz) + sz.len(), size_end, "{lines:#?}");
+            assert_eq!(&r[..2], "  ");
+        }
+        let age_col: Vec<usize> = rows
+            .iter()
+            .map(|r| col(r, if r.contains("MiB") { "1h" } else { "14h" }))
+            .collect();
+        assert_eq!(age_col, vec![age, age], "{lines:#?}");
+        // A pipe gets the whole message.
+        assert!(rows[0].ends_with("nightly report"), "{}", rows[0]);
+        assert!(rows[0].contains("400.0 MiB"), "IEC units, as the console");
+    }
+
+    #[test]
+    fn list_lines_fit_a_narrow_terminal_with_an_ellipsis() {
+        let now = humantime::parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
+        let lines = lines_of(long_prefix_state(now), now, Some(100));
+        for l in &lines {
+            assert!(width_of(l) <= 100, "{} columns: {l}", width_of(l));
+        }
+        let row = lines.iter().find(|l| l.contains("MiB")).unwrap();
+        assert!(row.ends_with('…'), "{row}");
+        assert!(row.contains("carol@laptop: a long"), "{row}");
+    }
+
+    #[test]
+    fn history_lines_up_whatever_the_operators_name() {
+        use crate::model::{Action, HistoryEntry};
+        let now = humantime::parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
+        let mut st = long_prefix_state(now);
+        for by in ["a-very-long-operator-name@build-host-17.internal", "ci@j"] {
+            st.history.push(HistoryEntry {
+                at: "2026-11-26T22:15:00Z".into(),
+                by: by.into(),
+                action: Action::Switch,
+                from: Some("reporting_nightly_20261126093000".into()),
+                to: Some("reporting_nightly_20261126221500".into()),
+                note: Some("a note ".repeat(20)),
+            });
+        }
+        let lines = history_lines(&st, 20, None);
+        assert_eq!(lines.len(), 2);
+        let arrow: Vec<usize> = lines
+            .iter()
+            .map(|l| width_of(&l[..l.find("reporting").unwrap()]))
+            .collect();
+        assert_eq!(arrow[0], arrow[1], "{lines:#?}");
+        for l in history_lines(&st, 20, Some(90)) {
+            assert!(width_of(&l) <= 90 && l.ends_with('…'), "{l}");
+        }
+    }
+
+    #[test]
+    fn table_counts_wide_characters_as_two_columns() {
+        let rows = vec![
+            vec!["名前".to_string(), "x".to_string()],
+            vec!["ab".to_string(), "y".to_string()],
+        ];
+        let out = table("", &rows, &[false, false], None);
+        assert_eq!(out, vec!["名前  x", "ab    y"]);
+        let cut = table(
+            "",
+            &[vec!["a".into(), "日本語です".into()]],
+            &[false, false],
+            Some(8),
+        );
+        assert_eq!(cut, vec!["a  日本…"]);
+    }
+
+    #[test]
+    fn a_lock_without_owner_reads_as_such_and_counts_are_plural() {
+        let now = humantime::parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
+        let mut st = long_prefix_state(now);
+        st.lock = Some(crate::model::LockInfo {
+            by: "?".into(),
+            action: "?".into(),
+            since: String::new(),
+            pid: None,
+            token: String::new(),
+        });
+        st.hidden_processes = 1;
+        let head = list_head(&host(), &st, now);
+        assert!(head.contains("locked (holder unknown)"), "{head}");
+        assert!(!head.contains('?'), "{head}");
+        assert!(head.contains("1 process not inspectable"), "{head}");
+        st.hidden_processes = 3;
+        assert!(list_head(&host(), &st, now).contains("3 processes not inspectable"));
     }
 }

@@ -529,6 +529,24 @@ pub fn lookup(ctx: Ctx, key: Key) -> Option<&'static Binding> {
 }
 
 /// The footer: bindings valid now (read-only drops the mutating ones).
+/// How much a footer hint matters (lower first) when the footer can't show them all:
+/// the keys that change hosts, then finding things, then moving about.
+pub fn footer_rank(a: Action) -> u8 {
+    match a {
+        A::Switch | A::FleetSwitch | A::Confirm | A::Cancel | A::Submit | A::Close => 0,
+        A::Rollback => 1,
+        A::Deploy => 2,
+        A::Prune => 3,
+        A::NextPane => 4,
+        A::Filter => 5,
+        A::Pin => 6,
+        A::Fleet => 7,
+        A::History => 8,
+        A::Refresh => 9,
+        _ => 10,
+    }
+}
+
 pub fn hints(ctx: Ctx, readonly: bool) -> impl Iterator<Item = &'static Binding> {
     BINDINGS
         .iter()

@@ -55,12 +55,25 @@ pub fn run(cfg: Config, opts: TuiOptions) -> anyhow::Result<()> {
     result
 }
 
-/// Restores the terminal when dropped: on return, on `?` and on unwinding.
+/// Restores the terminal when dropped: on return, on `?` and on unwinding. Quietly:
+/// a terminal that was closed (SIGHUP) can't be restored, and saying so on its
+/// closed stderr would panic (and a second panic while unwinding aborts, leaving
+/// the demo's temporary root behind).
 struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        ratatui::restore();
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        let _ = ratatui::try_restore();
+    }
+}
+
+/// Ends the console's terminal without a word: ratatui's `Terminal` says "Failed to
+/// show the cursor" on stderr when dropped on a closed terminal, which panics there.
+fn close(mut terminal: ratatui::DefaultTerminal) {
+    if terminal.show_cursor().is_err() {
+        // The terminal is gone: nothing to restore, nothing to say.
+        std::mem::forget(terminal);
     }
 }
 
@@ -93,13 +106,26 @@ pub fn new_app(cfg: &Config, opts: TuiOptions, now: SystemTime) -> App {
 async fn run_async(cfg: Config, opts: TuiOptions) -> anyhow::Result<()> {
     let mut app = new_app(&cfg, opts, SystemTime::now());
     let refresh_every = cfg.refresh.max(Duration::from_secs(1));
-    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
-    let cmd_tx = worker::spawn(cfg, ev_tx);
 
     let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
     let _restore = Restore;
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)
+        .context("cannot set up the mouse")?;
+    let r = event_loop(&mut terminal, &mut app, cfg, refresh_every).await;
+    close(terminal);
+    r
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    cfg: Config,
+    refresh_every: Duration,
+) -> anyhow::Result<()> {
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
+    let cmd_tx = worker::spawn(cfg, ev_tx);
     let size = terminal.size().context("cannot read the terminal size")?;
-    update(&mut app, Msg::Resize(size.width, size.height));
+    update(app, Msg::Resize(size.width, size.height));
 
     let mut keys = EventStream::new();
     let mut spin = interval(SPIN);
@@ -131,9 +157,12 @@ async fn run_async(cfg: Config, opts: TuiOptions) -> anyhow::Result<()> {
             let _ = cmd_tx.send(cmd);
         }
         if dirty {
-            terminal
-                .draw(|f| view::view(&app, f))
-                .context("cannot draw")?;
+            match terminal.draw(|f| view::view(app, f)) {
+                Ok(_) => {}
+                // The terminal was closed under us: as a quit (the hangup follows).
+                Err(e) if gone(&e) => return Ok(()),
+                Err(e) => return Err(e).context("cannot draw"),
+            }
             dirty = false;
         }
         let busy = app.busy();
@@ -141,7 +170,9 @@ async fn run_async(cfg: Config, opts: TuiOptions) -> anyhow::Result<()> {
             ev = keys.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
                 Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(TermEvent::Mouse(m))) => Msg::Mouse(m),
                 Some(Ok(_)) => continue,
+                Some(Err(e)) if gone(&e) => return Ok(()),
                 Some(Err(e)) => return Err(e).context("cannot read the terminal"),
                 None => return Ok(()),
             },
@@ -152,9 +183,14 @@ async fn run_async(cfg: Config, opts: TuiOptions) -> anyhow::Result<()> {
             _ = term_signal(&mut term_signals) => return Ok(()),
         };
         // Only redraw what can look different: every message here can.
-        pending = update(&mut app, msg);
+        pending = update(app, msg);
         dirty = true;
     }
+}
+
+/// The error of a terminal that was closed (EIO, ENXIO).
+fn gone(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::ENXIO))
 }
 
 #[cfg(unix)]

@@ -112,7 +112,10 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
         }),
         Cmd::Unpin { host, release } => op(shared, host, OpKind::Unpin, move |t, h| {
             let n = ops::pin::unpin(t, h, &release, None)?;
-            Ok(format!("removed {n} pin(s) from {release}"))
+            Ok(format!(
+                "removed {} from {release}",
+                crate::model::plural(n as u64, "pin")
+            ))
         }),
         Cmd::Deploy {
             paths,
@@ -256,12 +259,15 @@ fn prune_summary(r: &ops::prune::PruneReport) -> String {
         }
     }
     if !r.pins_removed.is_empty() {
-        parts.push(format!("removed {} expired pin(s)", r.pins_removed.len()));
+        parts.push(format!(
+            "removed {}",
+            crate::model::plural(r.pins_removed.len() as u64, "expired pin")
+        ));
     }
     if !r.staging_removed.is_empty() {
         parts.push(format!(
-            "removed {} stale upload(s)",
-            r.staging_removed.len()
+            "removed {}",
+            crate::model::plural(r.staging_removed.len() as u64, "stale upload")
         ));
     }
     parts.extend(r.warnings.iter().cloned());

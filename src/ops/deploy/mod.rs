@@ -213,12 +213,12 @@ impl HostReport {
         }
     }
 
-    /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MB), 49 linked`.
+    /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MiB), 49 linked`.
     pub fn summary(&self) -> String {
         let rel = self.release.as_deref().unwrap_or("-");
         let moved = format!(
-            "{} file(s) sent ({}), {} linked",
-            self.uploaded_files,
+            "{} sent ({}), {} linked",
+            crate::model::plural(self.uploaded_files as u64, "file"),
             human_bytes(self.uploaded_bytes),
             self.linked_files
         );
@@ -236,21 +236,8 @@ impl HostReport {
     }
 }
 
-/// A byte count as people read it (`3.2 MB`).
-pub fn human_bytes(b: u64) -> String {
-    const U: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < U.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
+/// A byte count as people read it (`3.2 MiB`): the one formatter, [`crate::model::human_bytes`].
+pub use crate::model::human_bytes;
 
 /// How the deploy ended as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

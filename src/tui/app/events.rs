@@ -21,8 +21,8 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                         app.warn(format!("{host}: prune plan ready, but a dialog is open"));
                     } else {
                         app.say(format!(
-                            "{host}: prune would delete {} release(s)",
-                            report.to_delete().count()
+                            "{host}: prune would delete {}",
+                            crate::model::plural(report.to_delete().count() as u64, "release")
                         ));
                         app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Prune {
                             host,
@@ -120,11 +120,15 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                     .collect();
                 let n = d.hosts.len();
                 if failed.is_empty() {
-                    app.say(format!("deploy done on {n} host(s)"));
+                    app.say(format!(
+                        "deploy done on {}",
+                        crate::model::plural(n as u64, "host")
+                    ));
                 } else {
                     app.warn(format!(
-                        "deploy failed on {} of {n} host(s): {}",
+                        "deploy failed on {} of {}: {}",
                         failed.len(),
+                        crate::model::plural(n as u64, "host"),
                         failed.join(", ")
                     ));
                 }

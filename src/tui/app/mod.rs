@@ -219,6 +219,9 @@ pub enum Event {
 #[derive(Clone, Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// A click or a turn of the wheel: a click selects the row under it (and focuses
+    /// its pane), the wheel scrolls the pane under the pointer (or the open overlay).
+    Mouse(crossterm::event::MouseEvent),
     /// The clock moved on (ages, "updated Ns ago").
     Tick(SystemTime),
     /// The spinner's next frame (sent only while busy).
@@ -421,8 +424,15 @@ impl App {
 
     /// The screen layout for the current size.
     pub fn areas(&self) -> Areas {
+        self.areas_in(self.size)
+    }
+
+    /// The screen layout for a screen of `area`: the releases pane as tall as the
+    /// selected host's (filtered) releases need, the details below it get the rest.
+    pub fn areas_in(&self, area: Rect) -> Areas {
         let rows = self.deploy.as_ref().map_or(0, |d| d.hosts.len());
-        Areas::compute(self.size, self.hosts.len(), rows)
+        let releases = self.visible_releases().len();
+        Areas::fit(area, self.hosts.len(), releases, rows)
     }
 
     /// The oldest "updated" time among hosts that have been scanned.
@@ -493,6 +503,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Some(key) => on_key(app, key),
             None => Vec::new(),
         },
+        Msg::Mouse(ev) => on_mouse(app, ev),
         Msg::Tick(now) => {
             app.now = now;
             Vec::new()
@@ -513,6 +524,18 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
 }
 
 fn on_key(app: &mut App, key: Key) -> Vec<Cmd> {
+    let had_overlay = app.overlay.is_some();
+    let said = app.message.clone();
+    let cmds = on_key_inner(app, key);
+    // A dialog that opens starts clean: the last status line (an old success or
+    // failure) no longer shows under it, unless the key itself said something new.
+    if !had_overlay && app.overlay.is_some() && app.message == said {
+        app.message = None;
+    }
+    cmds
+}
+
+fn on_key_inner(app: &mut App, key: Key) -> Vec<Cmd> {
     let ctx = app.context();
     match keymap::lookup(ctx, key) {
         Some(b) if b.mutating && app.readonly => {
@@ -586,7 +609,10 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             Vec::new()
         }
         Action::Filter => {
+            // A new filter: `/` then typing never appends to the last one.
             app.filter_editing = true;
+            app.filter.clear();
+            app.release_sel = 0;
             Vec::new()
         }
         Action::ClearFilter => {
@@ -659,6 +685,58 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             Vec::new()
         }
     }
+}
+
+/// The pane at screen cell (`x`, `y`), if any.
+fn pane_at(a: &Areas, x: u16, y: u16) -> Option<(Pane, Rect)> {
+    let inside = |r: Rect| x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
+    [
+        (Pane::Hosts, a.hosts),
+        (Pane::Releases, a.releases),
+        (Pane::Details, a.details),
+    ]
+    .into_iter()
+    .find(|(_, r)| inside(*r))
+}
+
+fn on_mouse(app: &mut App, ev: crossterm::event::MouseEvent) -> Vec<Cmd> {
+    use crossterm::event::{MouseButton, MouseEventKind as K};
+    let wheel = match ev.kind {
+        K::ScrollDown => 1,
+        K::ScrollUp => -1,
+        K::Down(MouseButton::Left) => 0,
+        _ => return Vec::new(),
+    };
+    if app.overlay.is_some() || app.filter_editing {
+        // Dialogs are answered with keys; the wheel still scrolls help and the matrix.
+        return if wheel != 0 && app.overlay.is_some() {
+            move_by(app, wheel)
+        } else {
+            Vec::new()
+        };
+    }
+    let a = app.areas();
+    let Some((pane, r)) = pane_at(&a, ev.column, ev.row) else {
+        return Vec::new();
+    };
+    app.focus = pane;
+    if wheel != 0 {
+        let by = if pane == Pane::Details {
+            3 * wheel
+        } else {
+            wheel
+        };
+        return move_by(app, by);
+    }
+    let (sel, len) = match pane {
+        Pane::Hosts => (app.host_sel, app.hosts.len()),
+        Pane::Releases => (app.release_sel, app.visible_releases().len()),
+        Pane::Details => return Vec::new(),
+    };
+    if let Some(i) = layout::row_at(r, sel, ev.row).filter(|i| *i < len) {
+        return move_by(app, i as isize - sel as isize);
+    }
+    Vec::new()
 }
 
 /// Rows a PgUp/PgDn moves in the focused pane (or overlay).

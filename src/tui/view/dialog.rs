@@ -33,7 +33,10 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
     let hidden_note = |hidden: usize, out: &mut Vec<Line>| {
         if hidden > 0 {
             out.push(Line::from(Span::styled(
-                format!("{hidden} process(es) of other users could not be inspected."),
+                format!(
+                    "{} of other users could not be inspected.",
+                    crate::model::plural(hidden as u64, "process")
+                ),
                 t.warn(),
             )));
         }
@@ -92,7 +95,10 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             skipped,
         } => {
             out.push(Line::from(vec![
-                Span::raw(format!("Switch {} host(s) to ", targets.len())),
+                Span::raw(format!(
+                    "Switch {} to ",
+                    crate::model::plural(targets.len() as u64, "host")
+                )),
                 b(to.clone()),
             ]));
             out.push(Line::from(""));
@@ -211,14 +217,14 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             }
             if !plan.stale_staging.is_empty() {
                 out.push(Line::from(format!(
-                    "also removes {} unfinished upload(s) in .relman/staging",
-                    plan.stale_staging.len()
+                    "also removes {} in .relman/staging",
+                    crate::model::plural(plan.stale_staging.len() as u64, "unfinished upload")
                 )));
             }
             if !plan.expired_pins.is_empty() {
                 out.push(Line::from(format!(
-                    "also removes {} expired pin file(s)",
-                    plan.expired_pins.len()
+                    "also removes {}",
+                    crate::model::plural(plan.expired_pins.len() as u64, "expired pin file")
                 )));
             }
             if del == 0 && plan.expired_pins.is_empty() && plan.stale_staging.is_empty() {
@@ -267,7 +273,10 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             pins,
         } => {
             out.push(Line::from(vec![
-                Span::raw(format!("Remove {} pin(s) from ", pins.len())),
+                Span::raw(format!(
+                    "Remove {} from ",
+                    crate::model::plural(pins.len() as u64, "pin")
+                )),
                 b(release.clone()),
                 Span::raw(" on "),
                 b(printable(host)),
@@ -333,8 +342,9 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                         Span::styled(format!("unreachable now: {}", printable(e)), t.error())
                     }
                     (Some(l), None) if x.live_jobs > 0 => Span::raw(format!(
-                        "{l} → new  ({} job(s) keep running on {l})",
-                        x.live_jobs
+                        "{l} → new  ({} {} running on {l})",
+                        crate::model::plural(x.live_jobs as u64, "job"),
+                        if x.live_jobs == 1 { "keeps" } else { "keep" }
                     )),
                     (Some(l), None) => Span::raw(format!("{l} → new")),
                     (None, None) => Span::raw("(no live release) → new".to_string()),

@@ -20,8 +20,16 @@ pub struct Areas {
 pub const WIDE: u16 = 120;
 
 impl Areas {
-    /// The layout for a screen of `area` with `hosts` hosts and `progress_rows` deploy rows.
+    /// The layout for a screen of `area` with `hosts` hosts and `progress_rows` deploy rows
+    /// (the releases pane as if it had room for all it may show).
     pub fn compute(area: Rect, hosts: usize, progress_rows: usize) -> Areas {
+        Areas::fit(area, hosts, usize::MAX, progress_rows)
+    }
+
+    /// The layout for a screen of `area` with `hosts` hosts, `releases` releases to
+    /// list and `progress_rows` deploy rows. Stacked (narrow screens), the releases
+    /// pane takes no more rows than its releases need: the details get the rest.
+    pub fn fit(area: Rect, hosts: usize, releases: usize, progress_rows: usize) -> Areas {
         let (x, w) = (area.x, area.width);
         let row = |y: u16, h: u16| Rect::new(x, y, w, h);
         let h = area.height;
@@ -53,7 +61,12 @@ impl Areas {
                 Rect::new(x + rw, rest_y, w - rw, rest_h),
             )
         } else {
-            let rh = rest_h - rest_h * 2 / 5;
+            let share = rest_h - rest_h * 2 / 5;
+            // Borders and the header row, then one row a release (at least two shown).
+            let want = u16::try_from(releases.max(2))
+                .unwrap_or(u16::MAX)
+                .saturating_add(3);
+            let rh = share.min(want);
             (row(rest_y, rh), row(rest_y + rh, rest_h - rh))
         };
         Areas {
@@ -71,6 +84,19 @@ impl Areas {
 /// Rows of content inside a bordered pane that has a header row.
 pub fn table_rows(r: Rect) -> usize {
     r.height.saturating_sub(3) as usize
+}
+
+/// The index of the table row drawn at screen row `y` in a bordered pane with a
+/// header row, `sel` selected. ratatui scrolls such a table (its offset starts at 0
+/// every frame) just far enough to show the selection on the last row.
+pub fn row_at(r: Rect, sel: usize, y: u16) -> Option<usize> {
+    let rows = table_rows(r);
+    let top = r.y + 2;
+    if rows == 0 || y < top || y >= top + rows as u16 {
+        return None;
+    }
+    let first = sel.saturating_sub(rows - 1);
+    Some(first + (y - top) as usize)
 }
 
 /// Rows of content inside a bordered pane.
@@ -120,9 +146,22 @@ mod tests {
     }
 
     #[test]
+    fn details_get_the_rows_releases_do_not_need() {
+        // 100×30 with 4 hosts and 5 releases: the releases pane is 5 + 3 rows, not 13.
+        let a = Areas::fit(Rect::new(0, 0, 100, 30), 4, 5, 0);
+        assert_eq!(table_rows(a.releases), 5, "{a:?}");
+        assert_eq!(a.details.height, 12, "{a:?}");
+        // Many releases: the old share (the details keep two fifths).
+        let b = Areas::fit(Rect::new(0, 0, 100, 30), 4, 50, 0);
+        assert_eq!(b, Areas::compute(Rect::new(0, 0, 100, 30), 4, 0));
+        assert!(b.details.height >= 8, "{b:?}");
+    }
+
+    #[test]
     fn tiny_screens_do_not_panic() {
         for (w, h) in [(0, 0), (1, 1), (10, 3), (20, 5), (80, 2)] {
             let _ = Areas::compute(Rect::new(0, 0, w, h), 30, 30);
+            let _ = Areas::fit(Rect::new(0, 0, w, h), 30, 0, 30);
         }
     }
 }

@@ -27,8 +27,7 @@ use crate::model::{age_since, printable};
 /// Draws the console.
 pub fn view(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    let rows = app.deploy.as_ref().map_or(0, |d| d.hosts.len());
-    let a = layout::Areas::compute(area, app.hosts.len(), rows);
+    let a = app.areas_in(area);
     header(app, frame, a.header);
     panes::hosts(app, frame, a.hosts);
     panes::releases(app, frame, a.releases);
@@ -121,15 +120,13 @@ fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
     };
     let right: Vec<&keymap::Binding> = hints.iter().copied().filter(pinned).collect();
     let right_w: usize = right.iter().map(|b| width(b)).sum();
-    let mut left = Vec::new();
-    let mut used = 1 + right_w;
-    for b in hints.iter().copied().filter(|b| !pinned(b)) {
-        if used + width(b) > keys.width as usize {
-            break;
-        }
-        used += width(b);
-        left.push(b);
-    }
+    // Where not every hint fits, the keys that matter most stay (switch, rollback,
+    // deploy, prune before moving and refreshing), shown in the table's order.
+    let left = keep_fitting(
+        hints.iter().copied().filter(|b| !pinned(b)).collect(),
+        (keys.width as usize).saturating_sub(1 + right_w),
+        width,
+    );
     let mut spans = vec![Span::raw(" ")];
     spans.extend(spans_of(&left));
     frame.render_widget(Paragraph::new(Line::from(spans)), keys);
@@ -139,21 +136,33 @@ fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
     );
 }
 
-/// Human bytes, binary units.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
+/// The hints that fit in `room` columns, the most important first
+/// ([`keymap::footer_rank`]), in their original order.
+fn keep_fitting(
+    hints: Vec<&keymap::Binding>,
+    room: usize,
+    width: impl Fn(&keymap::Binding) -> usize,
+) -> Vec<&keymap::Binding> {
+    let mut by_rank: Vec<usize> = (0..hints.len()).collect();
+    by_rank.sort_by_key(|i| keymap::footer_rank(hints[*i].action));
+    let mut keep = vec![false; hints.len()];
+    let mut used = 0;
+    for i in by_rank {
+        let w = width(hints[i]);
+        if used + w <= room {
+            used += w;
+            keep[i] = true;
+        }
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    hints
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(b, k)| k.then_some(b))
+        .collect()
 }
+
+/// Human bytes, binary units: the one formatter the CLI uses too.
+pub(crate) use crate::model::human_bytes as bytes;
 
 fn progress(app: &App, frame: &mut Frame, r: Rect) {
     let t = &app.theme;
@@ -165,7 +174,11 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
         title.push_str(&format!(" {}", printable(r)));
     }
     if let Some((files, size)) = run.files {
-        title.push_str(&format!(" · {files} file(s), {}", bytes(size)));
+        title.push_str(&format!(
+            " · {}, {}",
+            crate::model::plural(files as u64, "file"),
+            bytes(size)
+        ));
     }
     title.push_str(if run.finished {
         " — finished (Esc hides this) "

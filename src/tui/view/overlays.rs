@@ -46,7 +46,10 @@ pub(super) fn fit<'a>(mut lines: Vec<Line<'a>>, rows: usize, t: &Theme) -> Vec<L
         let cut = lines.len() - rows + 1;
         lines.truncate(rows - 1);
         lines.push(Line::from(Span::styled(
-            format!("… {cut} more line(s): enlarge the terminal"),
+            format!(
+                "… {} more: enlarge the terminal",
+                crate::model::plural(cut as u64, "line")
+            ),
             t.warn(),
         )));
     }

@@ -117,6 +117,9 @@ pub(super) fn hosts(app: &App, frame: &mut Frame, r: Rect) {
 
 /// "carol@laptop: deploy 1m 15s".
 fn lock_text(app: &App, l: &crate::model::LockInfo, wide: bool) -> String {
+    if !l.holder_known() {
+        return "holder unknown".into();
+    }
     if !wide {
         return printable(&l.by);
     }
@@ -454,8 +457,8 @@ fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
     if s.hidden_processes > 0 {
         out.push(Line::from(Span::styled(
             format!(
-                "  {} process(es) of other users could not be inspected",
-                s.hidden_processes
+                "  {} of other users could not be inspected",
+                crate::model::plural(s.hidden_processes as u64, "process")
             ),
             t.warn(),
         )));
