@@ -23,13 +23,15 @@ macro_rules! print {
 
 mod admin;
 mod deploy;
+mod install;
 mod out;
 mod render;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::config::{Config, Selection};
 use crate::ops::{self, fleet};
@@ -56,10 +58,12 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Work on this host (repeatable).
-    #[arg(long = "host", global = true, value_name = "NAME")]
+    #[arg(long = "host", global = true, value_name = "NAME",
+          add = ArgValueCandidates::new(install::host_names))]
     pub hosts: Vec<String>,
     /// Work on every host of this group (repeatable).
-    #[arg(long = "group", global = true, value_name = "NAME")]
+    #[arg(long = "group", global = true, value_name = "NAME",
+          add = ArgValueCandidates::new(install::group_names))]
     pub groups: Vec<String>,
     /// Work on every host (the default for commands that only read).
     #[arg(long, global = true)]
@@ -183,8 +187,12 @@ pub enum Command {
     },
     /// Config, connectivity, auth, host key, root/link sanity, remote tools, per host.
     Check,
-    /// Print shell completions.
+    /// Print shell completions (they complete --host and --group from the config):
+    /// e.g. `source <(relman completions bash)` in ~/.bashrc.
     Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) on stdout: `relman man | man -l -`.
+    #[command(hide = true)]
+    Man,
 }
 
 /// A line on stderr as each host finishes (only when stderr is a terminal).
@@ -236,7 +244,13 @@ fn usage_error_line(rendered: &str) -> String {
 
 /// Runs relman with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    // `COMPLETE=bash relman -- ...`: the shell asking for completions (the scripts
+    // `relman completions SHELL` prints); answers and exits.
+    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) if !e.use_stderr() => {
             // --help, --version.
@@ -253,15 +267,26 @@ pub fn main() -> i32 {
     out::finish(code)
 }
 
+/// The command line as clap sees it, with the log's path at the end of `--help`.
+pub fn command() -> clap::Command {
+    Cli::command().after_help(crate::logging::help_line())
+}
+
+/// The command's name for the log (`list`, `deploy`, ...).
+fn command_name(cmd: &Command) -> String {
+    let debug = format!("{cmd:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
 fn run(cli: Cli) -> i32 {
     let g = cli.global.clone();
     match cli.command {
-        Some(Command::Completions { shell }) => {
-            let mut text = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "relman", &mut text);
-            print!("{}", String::from_utf8_lossy(&text));
-            0
-        }
+        Some(Command::Completions { shell }) => install::print_script(shell),
+        Some(Command::Man) => install::print_man(),
         None => tui(&g, cli.readonly, cli.demo),
         Some(Command::Tui { readonly, demo }) => {
             tui(&g, readonly || cli.readonly, demo || cli.demo)
@@ -271,7 +296,12 @@ fn run(cli: Cli) -> i32 {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            dispatch(&cfg, &g, cmd)
+            let name = command_name(&cmd);
+            tracing::info!(command = %name, config = ?cfg.path, "relman {name} starts");
+            tracing::debug!("arguments: {cmd:?}, selection: {g:?}");
+            let code = dispatch(&cfg, &g, cmd);
+            tracing::info!(command = %name, code, "relman {name} ends: exit code {code}");
+            code
         }
     }
 }
@@ -437,7 +467,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
         Command::Unlock { force } => admin::unlock(cfg, &hosts, force, g.json),
         Command::Trust { yes } => admin::trust(cfg, &hosts, yes, g.json),
         Command::Check => admin::check(cfg, &hosts, g.json),
-        Command::Tui { .. } | Command::Completions { .. } => {
+        Command::Tui { .. } | Command::Completions { .. } | Command::Man => {
             unreachable!("handled before loading the config")
         }
     }
