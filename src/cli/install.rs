@@ -52,13 +52,105 @@ pub fn man_command() -> clap::Command {
     ))
 }
 
-/// The man page, roff.
+/// The man page, roff: one page, the global options, then every command with its
+/// own arguments (clap_mangen's own list would point at relman-CMD(1) pages that
+/// don't exist).
 pub fn man_page() -> Vec<u8> {
+    let cmd = man_command();
+    let man = clap_mangen::Man::new(cmd.clone());
     let mut text = Vec::new();
-    clap_mangen::Man::new(man_command())
-        .render(&mut text)
-        .expect("rendering into memory");
+    let mut render = || -> std::io::Result<()> {
+        man.render_title(&mut text)?;
+        man.render_name_section(&mut text)?;
+        man.render_synopsis_section(&mut text)?;
+        man.render_description_section(&mut text)?;
+        man.render_options_section(&mut text)?;
+        commands_section(&cmd, &mut text);
+        man.render_extra_section(&mut text)?;
+        man.render_version_section(&mut text)
+    };
+    render().expect("rendering into memory");
     text
+}
+
+/// Text for roff: backslashes and dashes escaped, no line read as a request.
+fn roff_text(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('-', "\\-")
+        .replace('\'', "\\(aq")
+        .lines()
+        .map(|l| {
+            if l.starts_with('.') {
+                format!("\\&{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `.SH COMMANDS`: each visible command, its usage and its own arguments.
+fn commands_section(cmd: &clap::Command, out: &mut Vec<u8>) {
+    use std::fmt::Write as _;
+    let mut s = String::from(".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let name = sub.get_name();
+        if name == "help" {
+            continue;
+        }
+        let mut usage = format!("relman {name}");
+        for a in sub.get_positionals() {
+            let mut v = a
+                .get_value_names()
+                .and_then(|v| v.first())
+                .map_or_else(|| a.get_id().as_str().to_uppercase(), |v| v.to_string());
+            if matches!(a.get_action(), clap::ArgAction::Append) {
+                v.push_str("...");
+            }
+            usage.push_str(&if a.is_required_set() {
+                format!(" {v}")
+            } else {
+                format!(" [{v}]")
+            });
+        }
+        let _ = writeln!(s, ".SS \"{}\"", roff_text(&usage));
+        if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+            let _ = writeln!(s, "{}", roff_text(&about.to_string()));
+        }
+        for a in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            let mut head = Vec::new();
+            if let Some(c) = a.get_short() {
+                head.push(format!("\\fB\\-{c}\\fR"));
+            }
+            if let Some(l) = a.get_long() {
+                head.push(format!("\\fB\\-\\-{}\\fR", roff_text(l)));
+            }
+            let value = a
+                .get_value_names()
+                .and_then(|v| v.first())
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| a.get_id().as_str().to_uppercase());
+            let takes_value = a.get_num_args().is_none_or(|n| n.takes_values())
+                && !matches!(
+                    a.get_action(),
+                    clap::ArgAction::SetTrue | clap::ArgAction::Count
+                );
+            let mut line = head.join(", ");
+            if a.is_positional() {
+                line = format!("\\fI{}\\fR", roff_text(&value));
+            } else if takes_value {
+                line.push_str(&format!(" \\fI<{}>\\fR", roff_text(&value)));
+            }
+            let help = a
+                .get_long_help()
+                .or(a.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let _ = writeln!(s, ".TP\n{line}\n{}", roff_text(&help));
+        }
+    }
+    out.extend_from_slice(s.as_bytes());
 }
 
 /// `relman man`: the man page on stdout.
@@ -149,12 +241,16 @@ mod tests {
     fn man_page_names_the_commands_and_the_log() {
         let page = String::from_utf8(man_page()).unwrap();
         assert!(page.contains(".TH relman 1"), "{page}");
-        for word in ["deploy", "rollback", "prune", "relman.log"] {
+        for word in ["deploy", "rollback", "prune", "relman.log", "\\-\\-expect"] {
             assert!(page.contains(word), "no {word}");
         }
         assert!(
-            !page.contains("\nman\n"),
+            !page.contains("relman man"),
             "the hidden `man` command is listed"
+        );
+        assert!(
+            !page.contains("relman\\-list(1)"),
+            "points at pages that don't exist"
         );
     }
 }

@@ -34,7 +34,6 @@ pub fn for_each_host<T: Send>(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(host) = hosts.get(i) else { break };
-                    tracing::debug!(host = %host.name, "connecting");
                     let started = std::time::Instant::now();
                     let r = remote::open(cfg, host)
                         .map_err(OpError::from)
