@@ -94,7 +94,11 @@ fn log_files(dir: &Path) -> Vec<String> {
 #[test]
 fn verbose_list_on_a_real_fleet_host_logs_the_operation_and_the_host() {
     let f = Fleet::start(1);
-    ok(f.relman().args(["-v", "list"]).output().unwrap());
+    ok(f.relman()
+        .args(["-v", "list"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap());
     let dir = f.home().join(".local/share/relman");
     let log = log_text(&dir);
     let host = f.name(0);
