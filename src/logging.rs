@@ -86,9 +86,9 @@ fn init_in(dir: &Path, verbose: u8) -> Result<(), String> {
         .rotation(Rotation::DAILY)
         .filename_prefix(PREFIX)
         .filename_suffix(SUFFIX)
-        .max_log_files(KEEP)
         .build(dir)
         .map_err(|e| e.to_string())?;
+    prune(dir);
     point_latest(dir);
     // The appender writes synchronously (no background thread and guard): relman
     // ends with `process::exit`, which would drop the lines a worker still held.
@@ -109,16 +109,35 @@ fn keep_old_log(dir: &Path) {
     }
 }
 
-/// Points `relman.log` at the newest daily file, atomically (a temporary symlink
-/// renamed over it), so concurrent starts never leave it missing.
-fn point_latest(dir: &Path) {
-    let newest = std::fs::read_dir(dir)
+/// Deletes the oldest daily files so that [`KEEP`] remain, today's (just opened)
+/// among them. By name
+/// (the date), not tracing-appender's creation times (alike on a coarse clock), and
+/// quietly: concurrent starts race to delete the same file, and tracing-appender's
+/// own pruning would print each lost race on stderr.
+fn prune(dir: &Path) {
+    let mut days = daily_files(dir);
+    days.sort();
+    let excess = days.len().saturating_sub(KEEP);
+    for name in days.iter().take(excess) {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+}
+
+fn daily_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| is_daily(n))
-        .max();
+        .collect()
+}
+
+/// Points `relman.log` at the newest daily file, atomically (a temporary symlink
+/// renamed over it), so concurrent starts never leave it missing.
+fn point_latest(dir: &Path) {
+    let newest = daily_files(dir).into_iter().max();
     let Some(newest) = newest else { return };
     let tmp = dir.join(format!(".{LATEST}.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);

@@ -182,8 +182,10 @@ fn the_log_rotates_daily_keeping_a_bounded_number_of_files() {
 
     ok(home.relman().arg("list").output().unwrap());
 
-    let files = log_files(&dir);
-    assert!(files.len() <= 14, "at most 14 log files kept: {files:?}");
+    let mut files = log_files(&dir);
+    let before = files.iter().position(|n| n == "relman.before-rotation.log");
+    files.remove(before.expect("the old relman.log is kept"));
+    assert!(files.len() <= 14, "at most 14 daily files kept: {files:?}");
     let link = fs::read_link(dir.join("relman.log")).expect("relman.log is a symlink");
     let today = link.to_string_lossy().to_string();
     assert!(
@@ -192,8 +194,20 @@ fn the_log_rotates_daily_keeping_a_bounded_number_of_files() {
     );
     assert!(!today.starts_with("relman.2020-"), "{today}");
     assert!(log_text(&dir).contains("relman list starts"));
-    // Which old days went follows their creation times (a coarse filesystem clock
-    // may give several alike), so only the bound is asserted; other files stay.
+    // The oldest days went, by the date in their names; other files stay.
+    assert_eq!(files.len(), 14, "{files:?}");
+    for day in 1..=7 {
+        assert!(
+            !files.contains(&format!("relman.2020-01-{day:02}.log")),
+            "{files:?}"
+        );
+    }
+    for day in 8..=20 {
+        assert!(
+            files.contains(&format!("relman.2020-01-{day:02}.log")),
+            "{files:?}"
+        );
+    }
     assert_eq!(fs::read_to_string(&foreign).unwrap(), "mine\n");
 }
 
@@ -422,4 +436,42 @@ fn the_package_says_what_it_is_and_the_readme_how_to_install_it() {
     let readme = fs::read_to_string(Path::new(MANIFEST).join("README.md")).unwrap();
     assert!(readme.contains("cargo install --locked --path ."), "README");
     assert!(readme.contains("assets/build-portable.sh"), "README");
+}
+
+#[test]
+fn concurrent_runs_share_the_days_log_quietly() {
+    let home = Home::new(&[("h1", &[])]);
+    let dir = home.log_dir();
+    fs::create_dir_all(&dir).unwrap();
+    for day in 1..=20 {
+        fs::write(dir.join(format!("relman.2020-02-{day:02}.log")), "old\n").unwrap();
+    }
+    // Eight starts at once race to prune the same old files and to repoint the link.
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            home.relman()
+                .arg("list")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "",
+            "a lost race is not news"
+        );
+    }
+    let log = log_text(&dir);
+    assert_eq!(log.matches("relman list starts").count(), 8, "log:\n{log}");
+    assert!(
+        fs::symlink_metadata(dir.join("relman.log"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(log_files(&dir).len() <= 14, "{:?}", log_files(&dir));
 }
