@@ -52,7 +52,7 @@ impl Home {
             .env("RELMAN_CONFIG", self.config())
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
-            .env_remove("COMPLETE")
+            .env_remove("RELMAN_COMPLETE")
             .env_remove("XDG_CONFIG_HOME")
             .env_remove("XDG_DATA_HOME")
             .current_dir(self.dir.path());
@@ -265,7 +265,7 @@ const FLEET: &[(&str, &[&str])] = &[
 fn complete(home: &Home, words: &[&str]) -> Vec<String> {
     let out = ok(home
         .relman()
-        .env("COMPLETE", "fish")
+        .env("RELMAN_COMPLETE", "fish")
         .arg("--")
         .arg("relman")
         .args(words)
@@ -342,7 +342,7 @@ fn the_bash_script_completes_host_names_in_a_real_bash() {
         .env("HOME", home.dir.path())
         .env("RELMAN_CONFIG", home.config())
         .env("PATH", path)
-        .env_remove("COMPLETE")
+        .env_remove("RELMAN_COMPLETE")
         .output()
         .unwrap());
     let words: Vec<&str> = out.split_whitespace().collect();
@@ -356,7 +356,7 @@ fn completions_for_every_shell_still_print_a_script() {
         let script = ok(home.relman().args(["completions", shell]).output().unwrap());
         assert!(script.contains("relman"), "{shell}: {script}");
         assert!(
-            script.contains("COMPLETE"),
+            script.contains("RELMAN_COMPLETE"),
             "{shell} script is not the dynamic one"
         );
     }
@@ -474,4 +474,21 @@ fn concurrent_runs_share_the_days_log_quietly() {
             .is_symlink()
     );
     assert!(log_files(&dir).len() <= 14, "{:?}", log_files(&dir));
+}
+
+#[test]
+fn a_complete_variable_meant_for_something_else_is_not_a_completion_request() {
+    let home = Home::new(FLEET);
+    for value in ["1", "true", "bash"] {
+        let out = home
+            .relman()
+            .arg("--version")
+            .env("COMPLETE", value)
+            .output()
+            .unwrap();
+        assert_eq!(
+            ok(out).trim(),
+            format!("relman {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! the config's hosts and groups, and the man page.
 //!
 //! The completion scripts are clap_complete's dynamic ones: the shell calls
-//! `COMPLETE=SHELL relman -- WORDS...` at each Tab and relman answers from the
+//! `RELMAN_COMPLETE=SHELL relman -- WORDS...` at each Tab and relman answers from the
 //! config (so a host added to the config completes at once, no script to regenerate).
 
 use std::ffi::OsString;
@@ -14,6 +14,18 @@ use clap_complete::env::EnvCompleter;
 
 use super::Cli;
 use crate::config::Config;
+
+/// The variable the completion scripts set: relman's own, not clap's default
+/// `COMPLETE`, which a CI environment may well have set for something else (and
+/// every relman command would then fail with "unknown shell").
+pub const COMPLETE_VAR: &str = "RELMAN_COMPLETE";
+
+/// Answers the shell's completion request and exits, when this run is one.
+pub(super) fn complete_if_asked() {
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(COMPLETE_VAR)
+        .complete();
+}
 
 /// `relman completions SHELL`: the script that registers relman's completer.
 pub(super) fn print_script(shell: clap_complete::Shell) -> i32 {
@@ -31,7 +43,7 @@ pub(super) fn print_script(shell: clap_complete::Shell) -> i32 {
     };
     let mut text = Vec::new();
     if let Err(e) =
-        completer.write_registration("COMPLETE", "relman", "relman", "relman", &mut text)
+        completer.write_registration(COMPLETE_VAR, "relman", "relman", "relman", &mut text)
     {
         eprintln!("relman: completions: {e}");
         return 1;

@@ -244,9 +244,9 @@ fn usage_error_line(rendered: &str) -> String {
 
 /// Runs relman with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    // `COMPLETE=bash relman -- ...`: the shell asking for completions (the scripts
-    // `relman completions SHELL` prints); answers and exits.
-    clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    // `RELMAN_COMPLETE=bash relman -- ...`: the shell asking for completions (the
+    // scripts `relman completions SHELL` prints); answers and exits.
+    install::complete_if_asked();
     let parsed = command()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
