@@ -22,8 +22,8 @@ set -euo pipefail
 RUNS=${1:-5}
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${RELMAN_BIN:-}" ]; then
-    (cd "$here" && cargo build --release --quiet --bin relman)
-    RELMAN_BIN=$here/target/release/relman
+    (cd "$here" && cargo build --profile profiling --quiet --bin relman)
+    RELMAN_BIN=$here/target/profiling/relman
 fi
 SSHD=/usr/sbin/sshd
 

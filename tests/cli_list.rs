@@ -259,5 +259,13 @@ fn completions_are_printed() {
     let f = Fleet::start(0);
     let out = f.relman().args(["completions", "bash"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
+    // The script is clap_complete's dynamic one: it asks relman at each Tab.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("RELMAN_COMPLETE=\"bash\""));
+    let out = f
+        .relman()
+        .env("RELMAN_COMPLETE", "fish")
+        .args(["--", "relman", "roll"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("rollback"));
 }

@@ -23,13 +23,15 @@ macro_rules! print {
 
 mod admin;
 mod deploy;
+mod install;
 mod out;
 mod render;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::config::{Config, Selection};
 use crate::ops::{self, fleet};
@@ -56,10 +58,12 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Work on this host (repeatable).
-    #[arg(long = "host", global = true, value_name = "NAME")]
+    #[arg(long = "host", global = true, value_name = "NAME",
+          add = ArgValueCandidates::new(install::host_names))]
     pub hosts: Vec<String>,
     /// Work on every host of this group (repeatable).
-    #[arg(long = "group", global = true, value_name = "NAME")]
+    #[arg(long = "group", global = true, value_name = "NAME",
+          add = ArgValueCandidates::new(install::group_names))]
     pub groups: Vec<String>,
     /// Work on every host (the default for commands that only read).
     #[arg(long, global = true)]
@@ -191,11 +195,15 @@ pub enum Command {
     },
     /// Config, connectivity, auth, host key, root/link sanity, remote tools, per host.
     Check,
-    /// Print shell completions.
+    /// Print shell completions (they complete --host and --group from the config):
+    /// e.g. `source <(relman completions bash)` in ~/.bashrc.
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff) on stdout: `relman man | man -l -`.
+    #[command(hide = true)]
+    Man,
 }
 
 /// A line on stderr as each host finishes (only when stderr is a terminal).
@@ -253,9 +261,10 @@ const NOT_FOR: &[(&str, &[&str])] = &[
 ];
 
 /// clap's command tree as relman offers it: [`Cli`] with the global flags that make
-/// no sense for a subcommand hidden there ([`NOT_FOR`]).
+/// no sense for a subcommand hidden there ([`NOT_FOR`]), and the log's path at the
+/// end of `--help`.
 pub fn command() -> clap::Command {
-    let mut c = Cli::command();
+    let mut c = Cli::command().after_help(crate::logging::help_line());
     for (sub, ids) in NOT_FOR {
         // A subcommand's own copy of a global flag, hidden, stands in for the one
         // clap would propagate to it (it propagates none the subcommand has).
@@ -289,7 +298,9 @@ fn misplaced_flag(m: &clap::ArgMatches) -> Option<String> {
 
 /// Runs relman with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    use clap::FromArgMatches;
+    // `RELMAN_COMPLETE=bash relman -- ...`: the shell asking for completions (the
+    // scripts `relman completions SHELL` prints); answers and exits.
+    install::complete_if_asked();
     let parsed = command()
         .try_get_matches()
         .and_then(|m| Ok((misplaced_flag(&m), Cli::from_arg_matches(&m)?)));
@@ -314,15 +325,21 @@ pub fn main() -> i32 {
     out::finish(code)
 }
 
+/// The command's name for the log (`list`, `deploy`, ...).
+fn command_name(cmd: &Command) -> String {
+    let debug = format!("{cmd:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
 fn run(cli: Cli) -> i32 {
     let g = cli.global.clone();
     match cli.command {
-        Some(Command::Completions { shell }) => {
-            let mut text = Vec::new();
-            clap_complete::generate(shell, &mut command(), "relman", &mut text);
-            print!("{}", String::from_utf8_lossy(&text));
-            0
-        }
+        Some(Command::Completions { shell }) => install::print_script(shell),
+        Some(Command::Man) => install::print_man(),
         None => tui(&g, cli.readonly, cli.demo),
         Some(Command::Tui { readonly, demo }) => {
             tui(&g, readonly || cli.readonly, demo || cli.demo)
@@ -332,7 +349,12 @@ fn run(cli: Cli) -> i32 {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            dispatch(&cfg, &g, cmd)
+            let name = command_name(&cmd);
+            tracing::info!(command = %name, config = ?cfg.path, "relman {name} starts");
+            tracing::debug!("arguments: {cmd:?}, selection: {g:?}");
+            let code = dispatch(&cfg, &g, cmd);
+            tracing::info!(command = %name, code, "relman {name} ends: exit code {code}");
+            code
         }
     }
 }
@@ -530,7 +552,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
         Command::Unlock { force } => admin::unlock(cfg, &hosts, force, g.json),
         Command::Trust { yes } => admin::trust(cfg, &hosts, yes, g.json),
         Command::Check => admin::check(cfg, &hosts, g.json),
-        Command::Tui { .. } | Command::Completions { .. } => {
+        Command::Tui { .. } | Command::Completions { .. } | Command::Man => {
             unreachable!("handled before loading the config")
         }
     }

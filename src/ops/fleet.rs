@@ -34,9 +34,15 @@ pub fn for_each_host<T: Send>(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(host) = hosts.get(i) else { break };
+                    let started = std::time::Instant::now();
                     let r = remote::open(cfg, host)
                         .map_err(OpError::from)
                         .and_then(|t| f(t.as_ref(), host));
+                    let ms = started.elapsed().as_millis();
+                    match &r {
+                        Ok(_) => tracing::info!(host = %host.name, ms, "done"),
+                        Err(e) => tracing::warn!(host = %host.name, ms, "failed: {e}"),
+                    }
                     on_done(host, &r);
                     *slots[i].lock().expect("slot") = Some(r);
                 }

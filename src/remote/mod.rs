@@ -165,6 +165,7 @@ pub fn run(t: &dyn Transport, script: &Script) -> Result<ExecOutput, RemoteError
 
 /// Opens the transport for a configured host: `local` or SSH.
 pub fn open(cfg: &Config, host: &HostConfig) -> Result<Box<dyn Transport>, RemoteError> {
+    tracing::debug!(host = %host.name, address = ?host.address, "connecting");
     match &host.address {
         Address::Local => Ok(Box::new(local::LocalTransport::new(&host.name))),
         Address::Ssh { .. } => Ok(Box::new(ssh::SshTransport::connect(cfg, host)?)),
