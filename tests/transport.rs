@@ -566,6 +566,7 @@ fn agent_is_tried_with_every_key_it_holds() {
             link: "batch".into(),
             prefix: "batch_".into(),
             job_scan: Default::default(),
+            ssh: Default::default(),
         };
         match (SshTransport::connect(&cfg, &host), f[3]) {
             (Ok(t), "ok") => assert_eq!(exec(&t, "echo via-agent").stdout, b"via-agent\n"),

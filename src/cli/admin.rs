@@ -108,6 +108,27 @@ fn trust_one(cfg: &Config, h: &HostConfig, yes: bool, as_json: bool) -> Result<S
     }
     let key = ssh::host_key(cfg, h)?;
     let shown = format!("{} offers {} {}", h.name, key.key_type, key.fingerprint);
+    if let Some(at) = key.revoked_at {
+        return Err(OpError::Remote(remote::RemoteError::RevokedHostKey {
+            host: h.name.clone(),
+            key_type: key.key_type,
+            fingerprint: key.fingerprint.trim_start_matches("SHA256:").to_string(),
+            at,
+        }));
+    }
+    if let Some(at) = key.known_at {
+        return Ok(format!(
+            "{} {} is already known ({at}): not added again",
+            key.key_type, key.fingerprint
+        ));
+    }
+    if key.changed {
+        return Err(OpError::Remote(remote::RemoteError::ChangedHostKey {
+            host: h.name.clone(),
+            known_hosts: cfg.known_hosts.display().to_string(),
+            fingerprint: key.fingerprint.trim_start_matches("SHA256:").to_string(),
+        }));
+    }
     if !as_json {
         eprintln!("{shown}");
     }

@@ -66,6 +66,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default known_hosts file, before `~` expansion.
 pub const DEFAULT_KNOWN_HOSTS: &str = "~/.ssh/known_hosts";
+/// The system-wide known_hosts file OpenSSH reads after the user's (`global_known_hosts`).
+pub const DEFAULT_GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
 /// Default deploy root (relative to the SSH user's home).
 pub const DEFAULT_ROOT: &str = "deploy";
 /// Default link name.
@@ -103,6 +105,17 @@ pub struct HostConfig {
     pub prefix: String,
     /// Whose processes the job check must see (`job_users`, `scan_sudo`).
     pub job_scan: JobScan,
+    /// What `~/.ssh/config` (or `ssh -G`) says beyond the fields above.
+    pub ssh: SshOptions,
+}
+
+/// OpenSSH client settings of one host that relman applies beyond address, user,
+/// port, identities and jump host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SshOptions {
+    /// `IdentitiesOnly yes`: offer only the configured identities (and the agent's
+    /// copies of them), never the agent's other keys or the default keys.
+    pub identities_only: bool,
 }
 
 /// How the job scan treats processes the SSH user may not inspect (other users').
@@ -135,6 +148,7 @@ impl HostConfig {
             link: DEFAULT_LINK.to_string(),
             prefix: DEFAULT_PREFIX.to_string(),
             job_scan: JobScan::default(),
+            ssh: SshOptions::default(),
         }
     }
 }
@@ -152,6 +166,11 @@ pub struct Config {
     /// frozen host keeps TCP alive, and would otherwise hang relman (and its lock).
     pub stall_timeout: Duration,
     pub known_hosts: PathBuf,
+    /// The system-wide known_hosts, read after `known_hosts` as OpenSSH does
+    /// (`global_known_hosts`, default `/etc/ssh/ssh_known_hosts`; a missing file is empty).
+    pub global_known_hosts: PathBuf,
+    /// `identities_only = true`: `IdentitiesOnly yes` for every host.
+    pub identities_only: bool,
     pub prune_after_deploy: bool,
     pub hosts: Vec<HostConfig>,
     /// `~/.ssh/config` as read, kept to resolve ProxyJump hops ([`Config::resolve_jump`]).
@@ -173,6 +192,8 @@ impl Default for Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             known_hosts: expand_tilde(DEFAULT_KNOWN_HOSTS, env.home.as_deref()),
+            global_known_hosts: PathBuf::from(DEFAULT_GLOBAL_KNOWN_HOSTS),
+            identities_only: false,
             prune_after_deploy: false,
             hosts: Vec::new(),
             ssh_config: SshConfig::empty(),
@@ -275,6 +296,13 @@ impl Config {
                 raw.known_hosts.as_deref().unwrap_or(DEFAULT_KNOWN_HOSTS),
                 home,
             ),
+            global_known_hosts: expand_tilde(
+                raw.global_known_hosts
+                    .as_deref()
+                    .unwrap_or(DEFAULT_GLOBAL_KNOWN_HOSTS),
+                home,
+            ),
+            identities_only: raw.identities_only.unwrap_or(false),
             prune_after_deploy: raw.prune_after_deploy.unwrap_or(false),
             hosts,
             ssh_config: ssh.clone(),
@@ -534,6 +562,7 @@ fn resolve_host(
         .as_ref()
         .map_or(name.as_str(), |a| a.value.as_str());
 
+    let mut ssh_opts = SshOptions::default();
     let (address, port, user, jump) = if addr == "local" {
         let user = user.unwrap_or_else(|| env.default_user());
         (Address::Local, port.unwrap_or(DEFAULT_PORT), user, jump)
@@ -561,6 +590,7 @@ fn resolve_host(
             }
         }
         let jump = jump.or_else(|| s.proxy_jump.clone());
+        ssh_opts.identities_only = s.identities_only.unwrap_or(false);
         (Address::Ssh { host }, port, user, jump)
     };
 
@@ -576,6 +606,7 @@ fn resolve_host(
         link: link_s.to_string(),
         prefix: prefix_s.to_string(),
         job_scan,
+        ssh: ssh_opts,
     })
 }
 

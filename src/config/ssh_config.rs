@@ -65,6 +65,8 @@ pub struct SshHostSettings {
     pub identity_files: Vec<String>,
     /// ProxyJump as written; `Some("none")` is turned into `None` by [`SshConfig::lookup`].
     pub proxy_jump: Option<String>,
+    /// `IdentitiesOnly yes|no`.
+    pub identities_only: Option<bool>,
 }
 
 /// Values for the `%` tokens of `IdentityFile`.
@@ -227,6 +229,9 @@ impl SshConfig {
                         "identityfile" => out.identity_files.push(first.clone()),
                         "proxyjump" if out.proxy_jump.is_none() => {
                             out.proxy_jump = Some(first.clone())
+                        }
+                        "identitiesonly" if out.identities_only.is_none() => {
+                            out.identities_only = Some(first.eq_ignore_ascii_case("yes"))
                         }
                         _ => {}
                     }

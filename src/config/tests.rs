@@ -53,6 +53,7 @@ fn ssh_host(name: &str, host: &str, port: u16, user: &str) -> HostConfig {
         link: DEFAULT_LINK.into(),
         prefix: DEFAULT_PREFIX.into(),
         job_scan: Default::default(),
+        ssh: Default::default(),
     }
 }
 
@@ -69,6 +70,8 @@ fn empty_file_gives_defaults_and_no_hosts() {
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(60),
             known_hosts: PathBuf::from("/home/op/.ssh/known_hosts"),
+            global_known_hosts: PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            identities_only: false,
             prune_after_deploy: false,
             hosts: vec![],
             ssh_config: SshConfig::parse("", SSH_CONFIG_NAME).expect("empty"),

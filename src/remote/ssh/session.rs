@@ -52,6 +52,10 @@ pub(super) struct Target {
     pub user: String,
     pub identities: Vec<PathBuf>,
     pub known_hosts: PathBuf,
+    /// The system-wide known_hosts, read after `known_hosts`.
+    pub global_known_hosts: PathBuf,
+    /// Offer only the configured identities (`IdentitiesOnly yes`).
+    pub identities_only: bool,
     pub timeout: Duration,
     /// How long a started command may move no byte before it is given up
     /// (`stall_timeout`).
@@ -89,6 +93,8 @@ impl Target {
             user: host.user.clone(),
             identities: host.identities.clone(),
             known_hosts: cfg.known_hosts.clone(),
+            global_known_hosts: cfg.global_known_hosts.clone(),
+            identities_only: cfg.identities_only || host.ssh.identities_only,
             timeout: cfg.connect_timeout.max(Duration::from_millis(1)),
             stall: cfg.stall_timeout.max(Duration::from_millis(1)),
             home: cfg.env.home.clone(),
@@ -259,8 +265,7 @@ pub(super) fn open(t: &Target, counter: &AtomicU64) -> Result<Conn, RemoteError>
 }
 
 fn open_now(t: &Target, counter: &AtomicU64) -> Result<Conn, RemoteError> {
-    let text = read_known_hosts(&t.known_hosts)?;
-    let lines = keys::parse_known_hosts(&text);
+    let lines = known_lines(t)?;
     let (conn, key) = handshake(t, counter, Some(&lines))?;
     verify_host_key(&conn.session, t, &lines, &key)?;
     authenticate(&conn.session, t)?;
@@ -333,6 +338,93 @@ pub(super) fn read_known_hosts(path: &Path) -> Result<String, RemoteError> {
     }
 }
 
+/// The entries of the user's known_hosts, then of the global one (as OpenSSH reads
+/// them). The global file is optional: missing or unreadable, it adds nothing.
+pub(super) fn known_lines(t: &Target) -> Result<Vec<keys::KnownLine>, RemoteError> {
+    let user = t.known_hosts.display().to_string();
+    let mut lines = keys::parse_known_hosts(&read_known_hosts(&t.known_hosts)?, &user);
+    if t.global_known_hosts != t.known_hosts {
+        if let Ok(text) = read_known_hosts(&t.global_known_hosts) {
+            let global = t.global_known_hosts.display().to_string();
+            lines.extend(keys::parse_known_hosts(&text, &global));
+        }
+    }
+    Ok(lines)
+}
+
+/// libssh2's answer for one entry's text (marker removed) about `name` and `blob`.
+fn check_one(session: &Session, text: &str, name: &str, blob: &[u8]) -> Option<CheckResult> {
+    let mut kh = session.known_hosts().ok()?;
+    kh.read_str(text, KnownHostFileKind::OpenSSH).ok()?;
+    Some(kh.check(name, blob))
+}
+
+/// Whether a marked entry's host field names `name` (hashed fields through libssh2).
+fn marked_line_names(session: &Session, l: &keys::KnownLine, name: &str) -> bool {
+    match keys::hosts_field_matches(&l.hosts, name) {
+        Some(m) => m,
+        None => l.blob.as_deref().is_some_and(|b| {
+            matches!(
+                check_one(session, &l.text, name, b),
+                Some(CheckResult::Match)
+            )
+        }),
+    }
+}
+
+/// Where (`file:line`) the offered key is marked `@revoked` for this host, if it is.
+pub(super) fn revoked_at(
+    session: &Session,
+    lines: &[keys::KnownLine],
+    name: &str,
+    blob: &[u8],
+) -> Option<String> {
+    lines
+        .iter()
+        .filter(|l| l.marker == keys::Marker::Revoked && l.blob.as_deref() == Some(blob))
+        .find(|l| marked_line_names(session, l, name))
+        .map(|l| l.source.clone())
+}
+
+/// Where (`file:line`) a plain entry already holds exactly this key for this host.
+pub(super) fn known_at(
+    session: &Session,
+    lines: &[keys::KnownLine],
+    name: &str,
+    blob: &[u8],
+) -> Option<String> {
+    lines
+        .iter()
+        .filter(|l| l.marker == keys::Marker::Plain && l.blob.as_deref() == Some(blob))
+        .find(|l| {
+            matches!(
+                check_one(session, &l.text, name, blob),
+                Some(CheckResult::Match)
+            )
+        })
+        .map(|l| l.source.clone())
+}
+
+/// Whether known_hosts holds another key of the offered key's type for this host
+/// (the key changed).
+pub(super) fn key_changed(
+    session: &Session,
+    lines: &[keys::KnownLine],
+    name: &str,
+    key: &OfferedKey,
+) -> bool {
+    matches!(
+        check(
+            session,
+            lines,
+            |l| l.key_type == key.key_type,
+            name,
+            &key.blob
+        ),
+        Ok(CheckResult::Mismatch)
+    )
+}
+
 /// Looks the host up in the given known_hosts entries with libssh2 (which handles
 /// hashed names and comma lists). Lines libssh2 cannot parse are skipped.
 fn check(
@@ -345,7 +437,10 @@ fn check(
     let mut kh = session
         .known_hosts()
         .map_err(|e| RemoteError::Session(format!("cannot check known_hosts: {e}")))?;
-    for line in lines.iter().filter(|l| keep(l)) {
+    for line in lines
+        .iter()
+        .filter(|l| l.marker == keys::Marker::Plain && keep(l))
+    {
         let _ = kh.read_str(&line.text, KnownHostFileKind::OpenSSH);
     }
     // The exact OpenSSH name (`[host]:port` off port 22): libssh2's check_port
@@ -358,7 +453,7 @@ fn check(
 fn prefer_known_key_types(session: &Session, t: &Target, lines: &[keys::KnownLine]) {
     let name = keys::known_hosts_name(&t.host, t.port);
     let mut types: Vec<String> = Vec::new();
-    for line in lines {
+    for line in lines.iter().filter(|l| l.marker == keys::Marker::Plain) {
         if types.contains(&line.key_type) {
             continue;
         }
@@ -390,8 +485,31 @@ fn verify_host_key(
 ) -> Result<(), RemoteError> {
     let name = keys::known_hosts_name(&t.host, t.port);
     let known_hosts = t.known_hosts.display().to_string();
+    // As OpenSSH: a revoked key is refused even where another line trusts it.
+    if let Some(at) = revoked_at(session, lines, &name, &key.blob) {
+        return Err(RemoteError::RevokedHostKey {
+            host: t.label(),
+            key_type: key.key_type.clone(),
+            fingerprint: key.fingerprint.clone(),
+            at,
+        });
+    }
+    let ca = || {
+        lines
+            .iter()
+            .filter(|l| l.marker == keys::Marker::CertAuthority)
+            .find(|l| marked_line_names(session, l, &name))
+            .map(|l| l.source.clone())
+    };
     match check(session, lines, |_| true, &name, &key.blob)? {
         CheckResult::Match => Ok(()),
+        CheckResult::NotFound if ca().is_some() => Err(RemoteError::CertAuthorityHost {
+            name: t.name.clone(),
+            host: t.label(),
+            at: ca().unwrap_or_default(),
+            key_type: key.key_type.clone(),
+            fingerprint: key.fingerprint.clone(),
+        }),
         CheckResult::NotFound => Err(RemoteError::UnknownHostKey {
             name: t.name.clone(),
             host: t.label(),

@@ -1,0 +1,223 @@
+//! SSH as OpenSSH does it (issue 14 §1), against real sshd hosts: known_hosts markers
+//! (`@revoked`, `@cert-authority`) and the global known_hosts file, `trust`'s
+//! guards, an ssh-agent holding more keys than sshd's `MaxAuthTries`, and
+//! `IdentitiesOnly`.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use support::{Fleet, keygen, toml_str, wait_until};
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// What relman said, stdout (list's table shows each host's error) and stderr.
+fn stderr(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `type base64` of a `.pub` file.
+fn pub_fields(key: &Path) -> (String, String) {
+    let text = fs::read_to_string(key.with_extension("pub")).unwrap();
+    let mut f = text.split_whitespace();
+    (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+}
+
+/// The fleet's config with its top-level `known_hosts` line replaced by `top`
+/// (which may set `known_hosts`, `global_known_hosts`, `identities_only`...).
+fn config_with_top(f: &Fleet, name: &str, top: &str) -> PathBuf {
+    let text = f.config_toml();
+    let kh_line = format!(
+        "known_hosts = {}\n",
+        toml_str(&f.known_hosts().display().to_string())
+    );
+    assert!(text.contains(&kh_line), "{text}");
+    let p = f.dir().join(format!("{name}.toml"));
+    fs::write(&p, text.replacen(&kh_line, top, 1)).unwrap();
+    p
+}
+
+fn kh_top(user: &Path, global: &Path) -> String {
+    format!(
+        "known_hosts = {}\nglobal_known_hosts = {}\n",
+        toml_str(&user.display().to_string()),
+        toml_str(&global.display().to_string())
+    )
+}
+
+fn relman(f: &Fleet, cfg: &Path, args: &[&str]) -> Output {
+    f.relman()
+        .env("RELMAN_CONFIG", cfg)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The line known_hosts needs for host i (`[127.0.0.1]:port type key`).
+fn host_line(f: &Fleet, i: usize) -> String {
+    let (t, k) = pub_fields(&f.host(i).host_key);
+    format!("[127.0.0.1]:{} {t} {k}", f.port(i))
+}
+
+#[test]
+fn revoked_host_key_is_refused_before_auth_naming_file_and_line() {
+    let f = Fleet::start(2);
+    let (t, k) = pub_fields(&f.host(0).host_key);
+    // The key is both trusted (line 1) and revoked (line 3): OpenSSH refuses it.
+    let kh = f.dir().join("kh_revoked");
+    fs::write(
+        &kh,
+        format!(
+            "{}\n{}\n@revoked [127.0.0.1]:{} {t} {k}\n",
+            host_line(&f, 0),
+            host_line(&f, 1),
+            f.port(0)
+        ),
+    )
+    .unwrap();
+    let none = f.dir().join("no_global");
+    let cfg = config_with_top(&f, "revoked", &kh_top(&kh, &none));
+    let auths = f.auth_count(0);
+    let out = relman(&f, &cfg, &["--host", "h1", "list"]);
+    let msg = stderr(&out);
+    assert_eq!(code(&out), 3, "{msg}");
+    assert!(
+        msg.contains("REVOKED HOST KEY DETECTED")
+            && msg.contains(&format!("{}:3", kh.display()))
+            && msg.contains(&f.host_fingerprint(0)),
+        "{msg}"
+    );
+    assert_eq!(
+        f.auth_count(0),
+        auths,
+        "relman logged in with a revoked key"
+    );
+    // h2 is not revoked.
+    let out = relman(&f, &cfg, &["--host", "h2", "list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // `trust` never adds a revoked key, even with --yes.
+    let before = fs::read_to_string(&kh).unwrap();
+    let out = relman(&f, &cfg, &["--host", "h1", "trust", "--yes"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("REVOKED"), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&kh).unwrap(), before);
+
+    // `@revoked *` in the global file revokes it for every name.
+    let global = f.dir().join("global_revoked");
+    fs::write(&global, format!("# fleet-wide\n@revoked * {t} {k}\n")).unwrap();
+    let cfg = config_with_top(&f, "revoked_global", &kh_top(f.known_hosts(), &global));
+    let out = relman(&f, &cfg, &["--host", "h1", "list"]);
+    let msg = stderr(&out);
+    assert_eq!(code(&out), 3, "{msg}");
+    assert!(
+        msg.contains("REVOKED HOST KEY DETECTED")
+            && msg.contains(&format!("{}:2", global.display())),
+        "{msg}"
+    );
+    assert_eq!(f.auth_count(0), auths);
+}
+
+#[test]
+fn global_known_hosts_is_read_after_the_users() {
+    let f = Fleet::start(1);
+    let user = f.dir().join("kh_empty");
+    fs::write(&user, "").unwrap();
+    let global = f.dir().join("ssh_known_hosts");
+    fs::write(&global, format!("{}\n", host_line(&f, 0))).unwrap();
+    let cfg = config_with_top(&f, "global", &kh_top(&user, &global));
+    let out = relman(&f, &cfg, &["list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Without it, the key is unknown.
+    let cfg = config_with_top(&f, "no_global", &kh_top(&user, &f.dir().join("none")));
+    let out = relman(&f, &cfg, &["list"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("is unknown"), "{}", stderr(&out));
+    // trust sees the global entry: nothing is appended to the user's file.
+    let cfg = config_with_top(&f, "global2", &kh_top(&user, &global));
+    let out = relman(&f, &cfg, &["--host", "h1", "trust", "--yes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("already known") && said.contains(&format!("{}:1", global.display())),
+        "{said}"
+    );
+    assert_eq!(fs::read_to_string(&user).unwrap(), "");
+}
+
+#[test]
+fn cert_authority_host_says_certificates_cannot_be_verified_and_how_to_go_on() {
+    let f = Fleet::start(1);
+    let ca = f.dir().join("host_ca");
+    keygen(&ca, "host-ca");
+    let (t, k) = pub_fields(&ca);
+    let kh = f.dir().join("kh_ca");
+    fs::write(&kh, format!("@cert-authority [127.0.0.1]:* {t} {k}\n")).unwrap();
+    let cfg = config_with_top(&f, "ca", &kh_top(&kh, &f.dir().join("none")));
+    let out = relman(&f, &cfg, &["list"]);
+    let msg = stderr(&out);
+    assert_eq!(code(&out), 3, "{msg}");
+    assert!(
+        msg.contains("@cert-authority")
+            && msg.contains(&format!("{}:1", kh.display()))
+            && msg.contains("cannot verify host certificates")
+            && msg.contains(&f.host_fingerprint(0))
+            && msg.contains("relman trust --host h1")
+            && !msg.contains("is unknown (not in"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn trust_yes_needs_a_named_host_and_never_adds_a_key_twice() {
+    let f = Fleet::start(2);
+    let kh = f.dir().join("kh_trust");
+    fs::write(&kh, "# mine\n").unwrap();
+    let cfg = config_with_top(&f, "trust", &kh_top(&kh, &f.dir().join("none")));
+    for args in [&["trust", "--yes"][..], &["--all", "trust", "--yes"][..]] {
+        let out = relman(&f, &cfg, args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        let msg = stderr(&out);
+        assert!(msg.contains("--host") && msg.lines().count() == 1, "{msg}");
+        assert_eq!(fs::read_to_string(&kh).unwrap(), "# mine\n");
+    }
+    for _ in 0..2 {
+        let out = relman(&f, &cfg, &["--group", "fleet", "trust", "--yes"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let text = fs::read_to_string(&kh).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    for i in 0..2 {
+        assert_eq!(text.matches(&host_line(&f, i)).count(), 1, "{text}");
+    }
+    let out = relman(&f, &cfg, &["--host", "h2", "trust", "--yes"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("already known ({}:3)", kh.display())),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A changed key is refused by trust too (not added beside the old one).
+    let other = f.dir().join("impostor");
+    keygen(&other, "impostor");
+    let (t, k) = pub_fields(&other);
+    fs::write(&kh, format!("[127.0.0.1]:{} {t} {k}\n", f.port(0))).unwrap();
+    let out = relman(&f, &cfg, &["--host", "h1", "trust", "--yes"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("HOST KEY CHANGED"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_to_string(&kh).unwrap().lines().count(), 1);
+}
