@@ -221,3 +221,158 @@ fn trust_yes_needs_a_named_host_and_never_adds_a_key_twice() {
     );
     assert_eq!(fs::read_to_string(&kh).unwrap().lines().count(), 1);
 }
+
+/// An ssh-agent of our own on a socket in the fleet dir; killed on drop.
+struct Agent(Child, PathBuf);
+
+impl Agent {
+    /// Starts an agent and loads `keys` in that order.
+    fn with_keys(f: &Fleet, name: &str, keys: &[&Path]) -> Agent {
+        let sock = f.dir().join(name);
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent = Agent(child, sock);
+        assert!(wait_until(Duration::from_secs(10), || agent.1.exists()));
+        for k in keys {
+            support::run(
+                Command::new("ssh-add")
+                    .env("SSH_AUTH_SOCK", &agent.1)
+                    .arg(k),
+            );
+        }
+        agent
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The fleet's config with every host's `identity` set to `identity` (or no
+/// identity line) and `top` lines added at the top.
+fn config_with_identity(f: &Fleet, name: &str, identity: Option<&Path>, top: &str) -> PathBuf {
+    let key_line = format!(
+        "identity = {}\n",
+        toml_str(&f.client_key().display().to_string())
+    );
+    let text = f.config_toml();
+    assert!(text.contains(&key_line), "{text}");
+    let with = identity.map_or(String::new(), |p| {
+        format!("identity = {}\n", toml_str(&p.display().to_string()))
+    });
+    let p = f.dir().join(format!("{name}.toml"));
+    fs::write(&p, format!("{top}{}", text.replace(&key_line, &with))).unwrap();
+    p
+}
+
+/// Six keys the hosts refuse, made once per fleet dir.
+fn wrong_keys(f: &Fleet) -> Vec<PathBuf> {
+    (1..=6)
+        .map(|i| {
+            let p = f.dir().join(format!("agent_wrong_{i}"));
+            keygen(&p, &format!("wrong-{i}"));
+            p
+        })
+        .collect()
+}
+
+fn relman_agent(f: &Fleet, cfg: &Path, agent: &Agent, args: &[&str]) -> Output {
+    f.relman()
+        .env("RELMAN_CONFIG", cfg)
+        .env("SSH_AUTH_SOCK", &agent.1)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn configured_identity_is_offered_first_even_with_seven_keys_in_the_agent() {
+    let f = Fleet::start(1);
+    // sshd runs with its default MaxAuthTries (6): the fleet's sshd_config sets none.
+    let cfg_text = fs::read_to_string(f.host(0).dir.join("sshd_config")).unwrap();
+    assert!(!cfg_text.contains("MaxAuthTries"), "{cfg_text}");
+    let wrong = wrong_keys(&f);
+    let mut keys: Vec<&Path> = wrong.iter().map(PathBuf::as_path).collect();
+    keys.push(f.client_key());
+    let agent = Agent::with_keys(&f, "agent7.sock", &keys);
+
+    // `ssh -o IdentitiesOnly=yes -i key` gets in; so does relman with the identity configured.
+    let cfg = config_with_identity(&f, "id_file", Some(f.client_key()), "");
+    let out = relman_agent(&f, &cfg, &agent, &["list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // Only the public half beside the configured path: the agent's copy is used.
+    let pub_only = f.dir().join("agent_copy");
+    fs::copy(
+        f.client_key().with_extension("pub"),
+        pub_only.with_extension("pub"),
+    )
+    .unwrap();
+    let cfg = config_with_identity(&f, "id_agent_copy", Some(&pub_only), "");
+    let out = relman_agent(&f, &cfg, &agent, &["list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // No identity configured: the agent's keys in its order, the right one last,
+    // beyond MaxAuthTries: refused, and the error says what was offered in order.
+    let cfg = config_with_identity(&f, "no_id", None, "");
+    let out = relman_agent(&f, &cfg, &agent, &["list"]);
+    let msg = stderr(&out);
+    assert_eq!(code(&out), 3, "{msg}");
+    assert!(
+        msg.contains("keys offered, in order: 1. agent key wrong-1, 2. agent key wrong-2"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn identities_only_offers_only_the_configured_identities() {
+    let f = Fleet::start(1);
+    let wrong = wrong_keys(&f);
+    // The agent holds the right key, but the configured identity is a wrong one.
+    let agent = Agent::with_keys(&f, "agent_io.sock", &[f.client_key()]);
+    let cfg = config_with_identity(&f, "io_off", Some(&wrong[0]), "");
+    let out = relman_agent(&f, &cfg, &agent, &["list"]);
+    assert_eq!(
+        code(&out),
+        0,
+        "without IdentitiesOnly the agent's key gets in: {}",
+        stderr(&out)
+    );
+
+    let expect_only_wrong = |out: &Output, what: &str| {
+        let msg = stderr(out);
+        assert_eq!(code(out), 3, "{what}: {msg}");
+        assert!(
+            msg.contains(&format!(
+                "keys offered, in order: 1. {}",
+                wrong[0].display()
+            )) && !msg.contains("agent key")
+                && msg.contains("IdentitiesOnly"),
+            "{what}: {msg}"
+        );
+    };
+    // relman's own key.
+    let cfg = config_with_identity(&f, "io_relman", Some(&wrong[0]), "identities_only = true\n");
+    expect_only_wrong(
+        &relman_agent(&f, &cfg, &agent, &["list"]),
+        "identities_only",
+    );
+    // ~/.ssh/config's IdentitiesOnly for the host's address.
+    fs::write(
+        f.home().join(".ssh/config"),
+        "Host 127.0.0.1\n  IdentitiesOnly yes\n",
+    )
+    .unwrap();
+    let cfg = config_with_identity(&f, "io_ssh", Some(&wrong[0]), "");
+    expect_only_wrong(&relman_agent(&f, &cfg, &agent, &["list"]), "~/.ssh/config");
+}

@@ -561,70 +561,114 @@ fn auth_timeout(t: &Target) -> RemoteError {
     }
 }
 
-/// ssh-agent (every identity it holds), then the configured identities in order,
-/// then the default keys that exist. The error lists what was tried.
+/// The agent's keys, once listed (the connection stays open while we authenticate).
+struct AgentKeys {
+    agent: ssh2::Agent,
+    ids: Vec<ssh2::PublicKey>,
+    used: Vec<bool>,
+}
+
+impl Drop for AgentKeys {
+    fn drop(&mut self) {
+        let _ = self.agent.disconnect();
+    }
+}
+
+/// How one offered key fared.
+enum Tried {
+    In,
+    /// Refused (or unusable); go on with the next key.
+    No,
+    /// The server hung up: no point trying more keys.
+    Closed,
+}
+
+/// The public key blob of an identity file: its `.pub` beside it (as OpenSSH reads
+/// it), else the one an OpenSSH-format private key carries in the clear.
+fn identity_blob(path: &Path) -> Option<Vec<u8>> {
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    if let Ok(text) = std::fs::read_to_string(PathBuf::from(pub_path)) {
+        if let Some(b) = keys::public_key_line_blob(&text) {
+            return Some(b);
+        }
+    }
+    let text = std::fs::read(path).ok()?;
+    keys::openssh_private_key_public_blob(&String::from_utf8_lossy(&text))
+}
+
+/// Authenticates as OpenSSH does: each configured identity first (through the
+/// agent's copy of it when the agent holds the same public key, else from its
+/// file), then the agent's other keys, then the default keys that exist. With
+/// `IdentitiesOnly`, only the configured identities (and their agent copies), or the
+/// default keys when none is configured. Every key offered counts against the
+/// server's `MaxAuthTries`, hence the order. The error lists each key and what
+/// became of it, in the order offered.
 fn authenticate(session: &Session, t: &Target) -> Result<(), RemoteError> {
     let mut notes: Vec<String> = Vec::new();
-    if try_agent(session, t, &mut notes)? {
-        return Ok(());
-    }
-    let defaults = t.home.iter().flat_map(|home| {
-        DEFAULT_KEYS
-            .iter()
-            .map(move |k| (home.join(".ssh").join(k), false))
-    });
+    let mut order: Vec<String> = Vec::new();
+    let mut agent = open_agent(session, &mut notes);
     let mut seen: Vec<PathBuf> = Vec::new();
-    let candidates = t
-        .identities
-        .iter()
-        .map(|p| (p.clone(), true))
-        .chain(defaults);
-    for (path, configured) in candidates {
-        if seen.contains(&path) {
+    let mut closed = false;
+    for path in &t.identities {
+        if seen.contains(path) {
             continue;
         }
         seen.push(path.clone());
-        let shown = path.display();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if configured {
-                    notes.push(format!("{shown}: no such file"));
-                }
-                continue;
-            }
-            Err(e) => {
-                notes.push(format!("{shown}: {e}"));
-                continue;
-            }
-        };
-        if keys::private_key_is_encrypted(&String::from_utf8_lossy(&bytes)) {
-            notes.push(format!(
-                "{shown} is encrypted (passphrase-protected) and no ssh-agent offered it: \
-                 load it with `ssh-add {shown}`"
-            ));
-            continue;
-        }
-        match session.userauth_pubkey_file(&t.user, None, &path, None) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Ok(()) => notes.push(format!("{shown}: accepted, but more is required")),
-            Err(e) if code(&e) == Some(ERR_TIMEOUT) => return Err(auth_timeout(t)),
-            Err(e) if is_disconnect(&e) => {
-                notes.push(format!(
-                    "{shown}: the server closed the connection ({})",
-                    e.message()
-                ));
+        let r = try_identity(
+            session,
+            t,
+            path,
+            true,
+            agent.as_mut(),
+            &mut notes,
+            &mut order,
+        )?;
+        match r {
+            Tried::In => return Ok(()),
+            Tried::No => {}
+            Tried::Closed => {
+                closed = true;
                 break;
             }
-            Err(e) => notes.push(match code(&e) {
-                Some(ERR_AUTHENTICATION_FAILED | ERR_PUBLICKEY_UNVERIFIED) => {
-                    format!("{shown}: refused by the server")
-                }
-                Some(ERR_FILE) => format!("{shown}: unusable key file ({})", e.message()),
-                _ => format!("{shown}: {}", e.message()),
-            }),
         }
     }
+    if !closed && !t.identities_only {
+        if let Some(a) = agent.as_mut() {
+            match try_agent_rest(session, t, a, &mut notes, &mut order)? {
+                Tried::In => return Ok(()),
+                Tried::No => {}
+                Tried::Closed => closed = true,
+            }
+        }
+    }
+    if !closed && !(t.identities_only && !t.identities.is_empty()) {
+        let defaults: Vec<PathBuf> = t
+            .home
+            .iter()
+            .flat_map(|home| DEFAULT_KEYS.iter().map(move |k| home.join(".ssh").join(k)))
+            .collect();
+        for path in defaults {
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path.clone());
+            match try_identity(
+                session,
+                t,
+                &path,
+                false,
+                agent.as_mut(),
+                &mut notes,
+                &mut order,
+            )? {
+                Tried::In => return Ok(()),
+                Tried::No => {}
+                Tried::Closed => break,
+            }
+        }
+    }
+    drop(agent);
     if notes.is_empty() {
         notes.push(
             "no key to offer: no ssh-agent, no identity configured, and none of \
@@ -632,23 +676,119 @@ fn authenticate(session: &Session, t: &Target) -> Result<(), RemoteError> {
                 .to_string(),
         );
     }
+    let mut detail = format!("tried {}", notes.join("; "));
+    if !order.is_empty() {
+        detail.push_str(&format!(
+            "; keys offered, in order: {}",
+            order
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{}. {k}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if t.identities_only {
+        detail.push_str(" (IdentitiesOnly: only the configured identities were offered)");
+    }
     Err(RemoteError::Auth {
         user: t.user.clone(),
         host: t.label(),
-        detail: format!("tried {}", notes.join("; ")),
+        detail,
     })
 }
 
-/// Tries every identity the agent holds. Without `SSH_AUTH_SOCK` it does nothing.
-fn try_agent(session: &Session, t: &Target, notes: &mut Vec<String>) -> Result<bool, RemoteError> {
+/// Offers one identity: the agent's copy if it holds the same public key, else the
+/// key file. `configured`: a missing file is worth a note.
+fn try_identity(
+    session: &Session,
+    t: &Target,
+    path: &Path,
+    configured: bool,
+    agent: Option<&mut AgentKeys>,
+    notes: &mut Vec<String>,
+    order: &mut Vec<String>,
+) -> Result<Tried, RemoteError> {
+    let shown = path.display();
+    if let (Some(a), Some(blob)) = (agent, identity_blob(path)) {
+        if let Some(i) = a.ids.iter().position(|id| id.blob() == blob.as_slice()) {
+            a.used[i] = true;
+            order.push(format!("{shown} (from the agent)"));
+            match a.agent.userauth(&t.user, &a.ids[i]) {
+                Ok(()) if session.authenticated() => return Ok(Tried::In),
+                Err(e) if code(&e) == Some(ERR_TIMEOUT) => return Err(auth_timeout(t)),
+                Err(e) if is_disconnect(&e) => {
+                    notes.push(format!(
+                        "{shown} (agent): the server closed the connection ({})",
+                        e.message()
+                    ));
+                    return Ok(Tried::Closed);
+                }
+                _ => {
+                    notes.push(format!("{shown} (agent): refused by the server"));
+                    return Ok(Tried::No);
+                }
+            }
+        }
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if configured {
+                notes.push(format!("{shown}: no such file"));
+            }
+            return Ok(Tried::No);
+        }
+        Err(e) => {
+            notes.push(format!("{shown}: {e}"));
+            return Ok(Tried::No);
+        }
+    };
+    if keys::private_key_is_encrypted(&String::from_utf8_lossy(&bytes)) {
+        notes.push(format!(
+            "{shown} is encrypted (passphrase-protected) and no ssh-agent offered it: \
+             load it with `ssh-add {shown}`"
+        ));
+        return Ok(Tried::No);
+    }
+    order.push(shown.to_string());
+    match session.userauth_pubkey_file(&t.user, None, path, None) {
+        Ok(()) if session.authenticated() => Ok(Tried::In),
+        Ok(()) => {
+            notes.push(format!("{shown}: accepted, but more is required"));
+            Ok(Tried::No)
+        }
+        Err(e) if code(&e) == Some(ERR_TIMEOUT) => Err(auth_timeout(t)),
+        Err(e) if is_disconnect(&e) => {
+            notes.push(format!(
+                "{shown}: the server closed the connection ({})",
+                e.message()
+            ));
+            Ok(Tried::Closed)
+        }
+        Err(e) => {
+            notes.push(match code(&e) {
+                Some(ERR_AUTHENTICATION_FAILED | ERR_PUBLICKEY_UNVERIFIED) => {
+                    format!("{shown}: refused by the server")
+                }
+                Some(ERR_FILE) => format!("{shown}: unusable key file ({})", e.message()),
+                _ => format!("{shown}: {}", e.message()),
+            });
+            Ok(Tried::No)
+        }
+    }
+}
+
+/// Connects to the agent and lists its keys. Without `SSH_AUTH_SOCK`: `None`.
+fn open_agent(session: &Session, notes: &mut Vec<String>) -> Option<AgentKeys> {
     if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
-        return Ok(false);
+        return None;
     }
     let mut agent = match session.agent() {
         Ok(a) => a,
         Err(e) => {
             notes.push(format!("ssh-agent: {}", e.message()));
-            return Ok(false);
+            return None;
         }
     };
     if let Err(e) = agent.connect() {
@@ -656,43 +796,60 @@ fn try_agent(session: &Session, t: &Target, notes: &mut Vec<String>) -> Result<b
             "ssh-agent: cannot reach $SSH_AUTH_SOCK ({})",
             e.message()
         ));
-        return Ok(false);
+        return None;
     }
-    let ids = match agent.list_identities().and_then(|()| agent.identities()) {
-        Ok(ids) => ids,
+    match agent.list_identities().and_then(|()| agent.identities()) {
+        Ok(ids) => {
+            let used = vec![false; ids.len()];
+            Some(AgentKeys { agent, ids, used })
+        }
         Err(e) => {
             notes.push(format!("ssh-agent: cannot list keys ({})", e.message()));
             let _ = agent.disconnect();
-            return Ok(false);
+            None
         }
-    };
+    }
+}
+
+/// Offers the agent's keys not offered yet (as copies of configured identities).
+fn try_agent_rest(
+    session: &Session,
+    t: &Target,
+    a: &mut AgentKeys,
+    notes: &mut Vec<String>,
+    order: &mut Vec<String>,
+) -> Result<Tried, RemoteError> {
     let mut refused = 0;
-    for id in &ids {
-        match agent.userauth(&t.user, id) {
-            Ok(()) if session.authenticated() => {
-                let _ = agent.disconnect();
-                return Ok(true);
-            }
-            Err(e) if code(&e) == Some(ERR_TIMEOUT) => {
-                let _ = agent.disconnect();
-                return Err(auth_timeout(t));
-            }
+    for i in 0..a.ids.len() {
+        if a.used[i] {
+            continue;
+        }
+        a.used[i] = true;
+        let id = &a.ids[i];
+        let comment = id.comment();
+        order.push(if comment.is_empty() {
+            format!("agent key SHA256:{}", keys::fingerprint_sha256(id.blob()))
+        } else {
+            format!("agent key {comment}")
+        });
+        match a.agent.userauth(&t.user, id) {
+            Ok(()) if session.authenticated() => return Ok(Tried::In),
+            Err(e) if code(&e) == Some(ERR_TIMEOUT) => return Err(auth_timeout(t)),
             Err(e) if is_disconnect(&e) => {
                 notes.push(format!(
-                    "ssh-agent: the server closed the connection ({})",
+                    "ssh-agent: the server closed the connection after {} key(s) ({})",
+                    refused + 1,
                     e.message()
                 ));
-                let _ = agent.disconnect();
-                return Ok(false);
+                return Ok(Tried::Closed);
             }
             _ => refused += 1,
         }
     }
-    let _ = agent.disconnect();
-    notes.push(if ids.is_empty() {
+    notes.push(if a.ids.is_empty() {
         "ssh-agent: holds no keys".to_string()
     } else {
         format!("ssh-agent: {refused} key(s) refused")
     });
-    Ok(false)
+    Ok(Tried::No)
 }
