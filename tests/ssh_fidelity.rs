@@ -376,3 +376,67 @@ fn identities_only_offers_only_the_configured_identities() {
     let cfg = config_with_identity(&f, "io_ssh", Some(&wrong[0]), "");
     expect_only_wrong(&relman_agent(&f, &cfg, &agent, &["list"]), "~/.ssh/config");
 }
+
+/// The fleet's config with host 1 named `batch-match`, reached by that alias only:
+/// no port, nothing but `~/.ssh/config` says where it is.
+fn alias_config(f: &Fleet, name: &str, alias: &str) -> PathBuf {
+    let text = f.config_toml();
+    let from = format!("address = \"127.0.0.1\"\nport = {}\n", f.port(0));
+    assert!(text.contains(&from), "{text}");
+    let p = f.dir().join(format!("{name}.toml"));
+    fs::write(
+        &p,
+        text.replacen(&from, &format!("address = {}\n", toml_str(alias)), 1),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn match_blocks_are_honoured_through_ssh_g_and_named_by_check_without_it() {
+    let f = Fleet::start(1);
+    fs::write(
+        f.home().join(".ssh/config"),
+        format!(
+            "Host other\n  User nobody\n\nMatch host batch-match\n  HostName 127.0.0.1\n  Port {}\n  \
+             HostKeyAlias pinned\n",
+            f.port(0)
+        ),
+    )
+    .unwrap();
+    let cfg = alias_config(&f, "match", "batch-match");
+    let out = relman(&f, &cfg, &["list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // check names what relman does not apply, with file and line.
+    let out = relman(&f, &cfg, &["check"]);
+    let said = stderr(&out);
+    let ssh_cfg = f.home().join(".ssh/config");
+    assert!(
+        said.contains(&format!(
+            "{}:7: hostkeyalias pinned: not applied by relman",
+            ssh_cfg.display()
+        )),
+        "{said}"
+    );
+
+    // Without the OpenSSH client, relman's own reader answers: the Match block is
+    // skipped, and check says so (file and line), instead of a bare "cannot resolve".
+    let empty_path = f.dir().join("no-ssh-here");
+    fs::create_dir_all(&empty_path).unwrap();
+    let out = f
+        .relman()
+        .env("RELMAN_CONFIG", &cfg)
+        .env("PATH", &empty_path)
+        .args(["check"])
+        .output()
+        .unwrap();
+    let said = stderr(&out);
+    assert_eq!(code(&out), 3, "{said}");
+    assert!(
+        said.contains(&format!(
+            "{}:4: Match: not supported without the OpenSSH client",
+            ssh_cfg.display()
+        )) && said.contains("cannot resolve batch-match"),
+        "{said}"
+    );
+}

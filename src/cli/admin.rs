@@ -198,6 +198,17 @@ pub fn check(cfg: &Config, hosts: &[&HostConfig], as_json: bool) -> i32 {
                 )],
             ),
         };
+        // What ~/.ssh/config says that relman does not apply: named, never silent.
+        let mut checks = checks;
+        if let Some(h) = cfg.host(&r.host) {
+            let at = usize::from(!checks.is_empty() && checks[0].0 == "config");
+            for (i, note) in h.ssh.not_applied.iter().enumerate() {
+                checks.insert(
+                    at + i,
+                    ("ssh config".into(), "warn".into(), printable(note)),
+                );
+            }
+        }
         codes.push(code);
         if as_json {
             hosts_json.push(json!({"name": r.host, "ok": code == 0,

@@ -116,6 +116,11 @@ pub struct SshOptions {
     /// `IdentitiesOnly yes`: offer only the configured identities (and the agent's
     /// copies of them), never the agent's other keys or the default keys.
     pub identities_only: bool,
+    /// `ProxyCommand`, `%` tokens not yet expanded (see [`ssh_config::expand_proxy_command`]).
+    pub proxy_command: Option<String>,
+    /// What the OpenSSH client config says for this host that relman does not
+    /// apply (`file:line: ...`), for `relman check`.
+    pub not_applied: Vec<String>,
 }
 
 /// How the job scan treats processes the SSH user may not inspect (other users').
@@ -337,10 +342,20 @@ impl Config {
             }
         };
         let env = Env::from_process();
-        let ssh = match env.home.as_deref() {
+        let mut ssh = match env.home.as_deref() {
             Some(home) => load_ssh_config(home)?,
             None => SshConfig::empty(),
         };
+        if let Some(home) = env.home.as_deref() {
+            // A file that does not parse is reported by `parse_with` below.
+            if let Ok(raw) = file::read(&Doc { text: &text, path }) {
+                resolve_with_ssh_g(
+                    &mut ssh,
+                    &home.join(".ssh").join("config"),
+                    &ssh_aliases(&raw),
+                )?;
+            }
+        }
         Self::parse_with(&text, path, &ssh, &env)
     }
 
@@ -491,6 +506,123 @@ fn load_ssh_config(home: &Path) -> Result<SshConfig, ConfigError> {
     Ok(ssh)
 }
 
+/// The aliases relman will look up in `~/.ssh/config`: each SSH host's address and
+/// each jump hop's host, from the raw file (before anything is applied).
+fn ssh_aliases(raw: &file::RawConfig) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |a: &str| {
+        if !a.is_empty() && !a.starts_with('-') && a != "local" && !out.iter().any(|o| o == a) {
+            out.push(a.to_string());
+        }
+    };
+    for h in &raw.hosts {
+        let addr = h
+            .keys
+            .address
+            .as_ref()
+            .map_or(h.name.value.as_str(), |a| a.value.as_str());
+        add(addr);
+        let jump = h.keys.jump.as_ref().or(raw.defaults.jump.as_ref());
+        for hop in jump.map_or("", |j| j.value.as_str()).split(',') {
+            if let Ok((_, host, _)) = split_hop(hop.trim()) {
+                add(&host);
+            }
+        }
+    }
+    out
+}
+
+/// Fills `ssh` with OpenSSH's own answer (`ssh -G -F FILE ALIAS`, in parallel, cached
+/// per process) for each alias, when the `ssh` client is on PATH and `file` exists.
+/// Without `ssh`, relman's own reader answers (no `Match`, see [`ssh_config`]).
+fn resolve_with_ssh_g(
+    ssh: &mut SshConfig,
+    file: &Path,
+    aliases: &[String],
+) -> Result<(), ConfigError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cache = Mutex<HashMap<(PathBuf, String), ssh_config::SshHostSettings>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    if aliases.is_empty() || !file.is_file() || !ssh_client_installed() {
+        return Ok(());
+    }
+    let cache = CACHE.get_or_init(Default::default);
+    let results: Vec<(String, Result<ssh_config::SshHostSettings, ConfigError>)> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = aliases
+                .iter()
+                .map(|a| {
+                    let key = (file.to_path_buf(), a.clone());
+                    scope.spawn(move || {
+                        if let Some(s) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+                            return (key.1, Ok(s));
+                        }
+                        let r = ssh_g(file, &key.1);
+                        if let (Ok(s), Ok(mut c)) = (&r, cache.lock()) {
+                            c.insert(key.clone(), s.clone());
+                        }
+                        (key.1, r)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("ssh -G thread"))
+                .collect()
+        });
+    for (alias, r) in results {
+        ssh.set_resolved(&alias, r?);
+    }
+    Ok(())
+}
+
+/// Whether the OpenSSH client (`ssh`) is on PATH.
+fn ssh_client_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::metadata(d.join("ssh"))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// `ssh -G -F FILE -- ALIAS`, parsed.
+fn ssh_g(file: &Path, alias: &str) -> Result<ssh_config::SshHostSettings, ConfigError> {
+    let out = std::process::Command::new("ssh")
+        .arg("-G")
+        .arg("-F")
+        .arg(file)
+        .arg("--")
+        .arg(alias)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            ConfigError(format!(
+                "{}: cannot run `ssh -G {alias}`: {e}",
+                file.display()
+            ))
+        })?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let why = err
+            .lines()
+            .filter(|l| !l.starts_with("Pseudo-terminal"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(ConfigError(format!(
+            "{}: `ssh -G {alias}` refused the file: {why}",
+            file.display()
+        )));
+    }
+    Ok(ssh_config::parse_ssh_g(&String::from_utf8_lossy(
+        &out.stdout,
+    )))
+}
+
 /// The host's value if set, else the default's.
 fn pick<'a, T>(
     host: &'a Option<Located<T>>,
@@ -591,6 +723,8 @@ fn resolve_host(
         }
         let jump = jump.or_else(|| s.proxy_jump.clone());
         ssh_opts.identities_only = s.identities_only.unwrap_or(false);
+        ssh_opts.proxy_command = s.proxy_command.clone();
+        ssh_opts.not_applied = ssh.not_applied(addr);
         (Address::Ssh { host }, port, user, jump)
     };
 
