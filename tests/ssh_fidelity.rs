@@ -440,3 +440,54 @@ fn match_blocks_are_honoured_through_ssh_g_and_named_by_check_without_it() {
         "{said}"
     );
 }
+
+#[test]
+fn proxy_command_through_nc_and_ssh_w() {
+    let f = Fleet::start(2);
+    let mark = f.dir().join("proxy-used");
+    let kh = f.known_hosts().display().to_string();
+    let key = f.client_key().display().to_string();
+    fs::write(
+        f.home().join(".ssh/config"),
+        format!(
+            "Host via-nc\n  HostName 127.0.0.1\n  Port {p1}\n  ProxyCommand touch {mark} && exec nc %h %p\n\n\
+             Host via-w\n  HostName 127.0.0.1\n  Port {p2}\n  ProxyCommand ssh -F /dev/null -o BatchMode=yes \
+             -o IdentitiesOnly=yes -i {key} -o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes \
+             -p {p1} -W %h:%p {user}@127.0.0.1\n\n\
+             Host via-nothing\n  HostName 127.0.0.1\n  Port {p1}\n  ProxyCommand echo no route to the moon >&2; exit 1\n",
+            p1 = f.port(0),
+            p2 = f.port(1),
+            mark = mark.display(),
+            user = f.user(),
+        ),
+    )
+    .unwrap();
+    let cfg = alias_config(&f, "via_nc", "via-nc");
+    let out = relman(&f, &cfg, &["--host", "h1", "list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(mark.exists(), "the ProxyCommand did not run");
+
+    // h2 through `ssh -W` on h1: h1's sshd forwards the connection.
+    let text = f.config_toml();
+    let from = format!("address = \"127.0.0.1\"\nport = {}\n", f.port(1));
+    let cfg = f.dir().join("via_w.toml");
+    fs::write(&cfg, text.replacen(&from, "address = \"via-w\"\n", 1)).unwrap();
+    let before = f.exec_count(1);
+    let out = relman(&f, &cfg, &["--host", "h2", "list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(f.exec_count(1) > before, "nothing ran on h2");
+    assert!(
+        f.log(0).contains("Accepted publickey"),
+        "h1 (the ssh -W hop) saw no login"
+    );
+
+    // A command that fails: exit 3, with what it said.
+    let cfg = alias_config(&f, "via_nothing", "via-nothing");
+    let out = relman(&f, &cfg, &["--host", "h1", "list"]);
+    let msg = stderr(&out);
+    assert_eq!(code(&out), 3, "{msg}");
+    assert!(
+        msg.contains("ProxyCommand") && msg.contains("no route to the moon"),
+        "{msg}"
+    );
+}

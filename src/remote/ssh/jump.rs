@@ -102,6 +102,7 @@ fn bastion_target(t: &Target, j: &Jump) -> Target {
         stall: t.stall,
         home: t.home.clone(),
         jump: None,
+        proxy_command: None,
     }
 }
 
@@ -791,6 +792,7 @@ mod tests {
             stall: Duration::from_secs(60),
             home: None,
             jump: Some(j.clone()),
+            proxy_command: None,
         };
         let b = bastion_target(&t, &j);
         assert_eq!(b.label(), "jump host bastion (10.0.0.1:22)");
@@ -821,6 +823,7 @@ mod tests {
             stall: Duration::from_secs(60),
             home: None,
             jump: Some(j.clone()),
+            proxy_command: None,
         };
         let bt = bastion_target(&t, &j);
         let e = bastion_error(

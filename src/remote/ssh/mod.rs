@@ -16,6 +16,7 @@
 mod backoff;
 mod jump;
 mod keys;
+mod proxy;
 mod pump;
 mod session;
 

@@ -17,6 +17,7 @@ use ssh2::{CheckResult, ErrorCode, KnownHostFileKind, MethodType, Session};
 use super::backoff::{self, Outcome};
 use super::jump::{self, Bastion, Jump};
 use super::keys;
+use super::proxy::ProxyChild;
 use crate::config::{Address, Config, HostConfig};
 use crate::remote::RemoteError;
 
@@ -64,6 +65,9 @@ pub(super) struct Target {
     pub home: Option<PathBuf>,
     /// The jump host to go through, if any (ProxyJump).
     pub jump: Option<Jump>,
+    /// The command to run the session over (ProxyCommand, tokens expanded), when
+    /// there is no jump host.
+    pub proxy_command: Option<String>,
 }
 
 impl Target {
@@ -98,6 +102,12 @@ impl Target {
             timeout: cfg.connect_timeout.max(Duration::from_millis(1)),
             stall: cfg.stall_timeout.max(Duration::from_millis(1)),
             home: cfg.env.home.clone(),
+            proxy_command: match (&jump, &host.ssh.proxy_command) {
+                (None, Some(cmd)) => Some(crate::config::ssh_config::expand_proxy_command(
+                    cmd, address, host.port, &host.user, &host.name,
+                )),
+                _ => None,
+            },
             jump,
         })
     }
@@ -105,10 +115,11 @@ impl Target {
     /// What identifies this connection for the backoff and the bastion registry.
     pub fn key(&self) -> String {
         format!(
-            "{}@{}\0{}\0{}",
+            "{}@{}\0{}\0{}\0{}",
             self.user,
             self.addr(),
             self.jump.as_ref().map_or("", |j| j.spec.as_str()),
+            self.proxy_command.as_deref().unwrap_or(""),
             self.known_hosts.display()
         )
     }
@@ -126,6 +137,9 @@ impl Target {
     /// ` via jump host J` behind a jump host.
     pub fn label(&self) -> String {
         match &self.jump {
+            None if self.proxy_command.is_some() => {
+                format!("{} ({} via ProxyCommand)", self.name, self.addr())
+            }
             None => format!("{} ({})", self.name, self.addr()),
             Some(j) => format!("{} ({} via jump host {})", self.name, self.addr(), j.spec),
         }
@@ -152,6 +166,9 @@ pub(super) struct Conn {
     /// read) so it outlives `session`, which is dropped first (fields drop in order).
     #[allow(dead_code)]
     pub via: Option<Arc<Bastion>>,
+    /// The ProxyCommand the session runs over, killed after `session` is dropped.
+    #[allow(dead_code)]
+    pub proxy: Option<ProxyChild>,
 }
 
 impl Drop for Conn {
@@ -186,7 +203,19 @@ pub(super) fn handshake(
     if let Some(lines) = known {
         prefer_known_key_types(&session, t, lines);
     }
+    let mut proxy = None;
     let (fd, via) = match &t.jump {
+        None if t.proxy_command.is_some() => {
+            let cmd = t.proxy_command.as_deref().unwrap_or_default();
+            let (stream, child) = ProxyChild::spawn(cmd).map_err(|e| RemoteError::Connect {
+                addr: t.addr(),
+                msg: format!("cannot start ProxyCommand `{cmd}`: {e}"),
+            })?;
+            proxy = Some(child);
+            let fd = stream.as_raw_fd();
+            session.set_tcp_stream(stream);
+            (fd, None)
+        }
         None => {
             let tcp = tcp_connect(t)?;
             tune_socket(&tcp);
@@ -202,6 +231,22 @@ pub(super) fn handshake(
         }
     };
     if let Err(e) = session.handshake() {
+        if let Some(p) = proxy.as_mut() {
+            let said = p.said();
+            let cmd = t.proxy_command.as_deref().unwrap_or_default();
+            return Err(RemoteError::Connect {
+                addr: t.label(),
+                msg: format!(
+                    "SSH handshake over ProxyCommand `{cmd}` failed: {}{}",
+                    e.message(),
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; the command said: {said}")
+                    }
+                ),
+            });
+        }
         return Err(if code(&e) == Some(ERR_TIMEOUT) {
             RemoteError::Timeout {
                 what: format!("SSH handshake with {}", t.label()),
@@ -216,7 +261,12 @@ pub(super) fn handshake(
     }
     counter.fetch_add(1, Ordering::Relaxed);
     // From here on `fd` lives as long as `session`: Conn keeps them together.
-    let conn = Conn { session, fd, via };
+    let conn = Conn {
+        session,
+        fd,
+        via,
+        proxy,
+    };
     let (blob, _) = conn
         .session
         .host_key()
