@@ -491,3 +491,74 @@ fn proxy_command_through_nc_and_ssh_w() {
         "{msg}"
     );
 }
+
+/// How many direct-tcpip forwardings host i's sshd (LogLevel DEBUG) made to `port`.
+fn forwards_to(f: &Fleet, i: usize, port: u16) -> usize {
+    let needle = format!("port {port}");
+    f.log(i)
+        .lines()
+        .filter(|l| l.contains("server_request_direct_tcpip") && l.ends_with(&needle))
+        .count()
+}
+
+#[test]
+fn a_chain_of_two_jump_hosts_is_followed_hop_by_hop() {
+    let debug = support::HostOptions {
+        log_level: "DEBUG".into(),
+        ..support::HostOptions::default()
+    };
+    let f = Fleet::start_with(&[debug.clone(), debug, support::HostOptions::default()]);
+    let (a, b, target) = (f.port(0), f.port(1), f.port(2));
+    let text = f.config_toml();
+    let from = format!("address = \"127.0.0.1\"\nport = {target}\n");
+    assert!(text.contains(&from));
+    let chain = format!("{u}@127.0.0.1:{a},{u}@127.0.0.1:{b}", u = f.user());
+    let cfg = f.dir().join("chain.toml");
+    fs::write(
+        &cfg,
+        text.replacen(&from, &format!("{from}jump = {}\n", toml_str(&chain)), 1),
+    )
+    .unwrap();
+    let before = f.exec_count(2);
+    let out = relman(&f, &cfg, &["--host", "h3", "list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(f.exec_count(2) > before, "nothing ran on h3");
+    assert_eq!(forwards_to(&f, 0, b), 1, "hop a forwarded to hop b once");
+    assert_eq!(
+        forwards_to(&f, 1, target),
+        1,
+        "hop b forwarded to the host once"
+    );
+    assert_eq!(
+        forwards_to(&f, 0, target),
+        0,
+        "hop a went straight to the host"
+    );
+
+    // Each hop's host key is checked: hop b unknown, refused before the host is reached.
+    let kh = f.dir().join("kh_no_b");
+    let known: String = f
+        .known_hosts_text()
+        .lines()
+        .filter(|l| !l.starts_with(&format!("[127.0.0.1]:{b} ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(&kh, known).unwrap();
+    let top = format!("known_hosts = {}\n", toml_str(&kh.display().to_string()));
+    let text = fs::read_to_string(&cfg).unwrap();
+    let cfg2 = f.dir().join("chain_no_b.toml");
+    let kh_line = format!(
+        "known_hosts = {}\n",
+        toml_str(&f.known_hosts().display().to_string())
+    );
+    fs::write(&cfg2, text.replacen(&kh_line, &top, 1)).unwrap();
+    let execs = f.exec_count(2);
+    let out = relman(&f, &cfg2, &["--host", "h3", "list"]);
+    let msg = stderr(&out);
+    assert_eq!(code(&out), 3, "{msg}");
+    assert!(
+        msg.contains(&format!("127.0.0.1:{b}")) && msg.contains("host key is unknown"),
+        "{msg}"
+    );
+    assert_eq!(f.exec_count(2), execs);
+}

@@ -33,8 +33,16 @@
 //!   address: `HostName` replaces the address to connect to, `User`, `Port`, `ProxyJump`
 //!   fill what relman's config leaves unset, and `IdentityFile`s come after relman's
 //!   `identity`. Anything written in relman's config — on the host *or* in `[defaults]` —
-//!   wins over `~/.ssh/config`. Then: user `$USER`, else `root`; port 22. `Match` blocks
-//!   are not supported (they never apply); `Include` is.
+//!   wins over `~/.ssh/config`. Then: user `$USER`, else `root`; port 22. When the
+//!   OpenSSH client (`ssh`) is on PATH and `~/.ssh/config` exists, OpenSSH itself
+//!   answers (`ssh -G -F ~/.ssh/config ALIAS`, one per address and jump hop, in
+//!   parallel, cached per process): `Match`, tokens, `Include` and canonicalisation as
+//!   `ssh` does them, plus `IdentitiesOnly` and `ProxyCommand`. Without `ssh`, the own
+//!   reader answers (`Match` blocks never apply); what relman does not apply is listed
+//!   per host (`HostConfig::ssh.not_applied`) for `relman check`.
+//! - **`global_known_hosts`** (default `/etc/ssh/ssh_known_hosts`, read after
+//!   `known_hosts`, a missing file is empty) and **`identities_only`** (bool, default
+//!   false: `IdentitiesOnly yes` for every host) are top-level keys.
 //! - **`job_users`** (a list of user names, `[A-Za-z0-9._-]`, not starting with `-`)
 //!   and **`scan_sudo`** (bool, needs `job_users`): see [`JobScan`]; host or `[defaults]`.
 //! - **Empty fleet**: a config without hosts is valid (e.g. to try `relman --demo`);

@@ -19,7 +19,9 @@
 //!   `IdentityFile`. Other tokens are left as written.
 //!
 //! Not supported: `Match` blocks (their contents never apply), `CanonicalizeHostname`,
-//! `ProxyCommand`, environment variables `${VAR}`.
+//! environment variables `${VAR}`. When the OpenSSH client is installed, `ssh -G`
+//! answers instead ([`SshConfig::set_resolved`], [`parse_ssh_g`]); this reader is the
+//! fallback, and [`SshConfig::not_applied`] names what relman ignores.
 
 use std::path::{Path, PathBuf};
 

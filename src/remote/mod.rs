@@ -59,7 +59,7 @@ pub enum RemoteError {
     },
     #[error(
         "host key of {host} is not in known_hosts; {at} trusts a @cert-authority for it, but relman cannot \
-         verify host certificates (libssh2 does not), so the host's plain {key_type} key SHA256:{fingerprint} \
+         verify host certificates (libssh2 does not), so the host's plain key {key} \
          is unknown. Check that fingerprint (e.g. `ssh-keygen -lf` of the host's public key), then run \
          `relman trust --host {name}` to add the plain key"
     )]
@@ -67,8 +67,8 @@ pub enum RemoteError {
         name: String,
         host: String,
         at: String,
-        key_type: String,
-        fingerprint: String,
+        /// `type SHA256:fingerprint`.
+        key: String,
     },
     #[error("authentication failed for {user}@{host}: {detail}")]
     Auth {

@@ -557,8 +557,7 @@ fn verify_host_key(
             name: t.name.clone(),
             host: t.label(),
             at: ca().unwrap_or_default(),
-            key_type: key.key_type.clone(),
-            fingerprint: key.fingerprint.clone(),
+            key: format!("{} SHA256:{}", key.key_type, key.fingerprint),
         }),
         CheckResult::NotFound => Err(RemoteError::UnknownHostKey {
             name: t.name.clone(),
@@ -692,7 +691,8 @@ fn authenticate(session: &Session, t: &Target) -> Result<(), RemoteError> {
             }
         }
     }
-    if !closed && !(t.identities_only && !t.identities.is_empty()) {
+    // IdentitiesOnly with identities configured: nothing else is offered.
+    if !closed && (!t.identities_only || t.identities.is_empty()) {
         let defaults: Vec<PathBuf> = t
             .home
             .iter()
