@@ -556,29 +556,39 @@ fn resolve_with_ssh_g(
         return Ok(());
     }
     let cache = CACHE.get_or_init(Default::default);
-    let results: Vec<(String, Result<ssh_config::SshHostSettings, ConfigError>)> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = aliases
-                .iter()
-                .map(|a| {
-                    let key = (file.to_path_buf(), a.clone());
-                    scope.spawn(move || {
-                        if let Some(s) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-                            return (key.1, Ok(s));
+    // At most SSH_G_PARALLEL `ssh -G` at once (each ~6 ms), workers taking the next alias.
+    const SSH_G_PARALLEL: usize = 16;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<ssh_config::SshHostSettings, ConfigError>)>> =
+        Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..SSH_G_PARALLEL.min(aliases.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(alias) = aliases.get(i) else { break };
+                    let key = (file.to_path_buf(), alias.clone());
+                    let cached = cache.lock().ok().and_then(|c| c.get(&key).cloned());
+                    let r = match cached {
+                        Some(s) => Ok(s),
+                        None => {
+                            let r = ssh_g(file, alias);
+                            if let (Ok(s), Ok(mut c)) = (&r, cache.lock()) {
+                                c.insert(key, s.clone());
+                            }
+                            r
                         }
-                        let r = ssh_g(file, &key.1);
-                        if let (Ok(s), Ok(mut c)) = (&r, cache.lock()) {
-                            c.insert(key.clone(), s.clone());
-                        }
-                        (key.1, r)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("ssh -G thread"))
-                .collect()
-        });
+                    };
+                    if let Ok(mut out) = results.lock() {
+                        out.push((i, r));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_iter().map(|(i, r)| (aliases[i].clone(), r));
     for (alias, r) in results {
         ssh.set_resolved(&alias, r?);
     }

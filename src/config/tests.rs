@@ -878,3 +878,29 @@ fn job_users_and_scan_sudo() {
         assert!(e.contains(needle), "{text:?}: {e}");
     }
 }
+
+#[test]
+fn ssh_g_is_asked_about_each_address_and_jump_hop_once() {
+    let text = "[defaults]\njump = \"gw\"\n\n[[hosts]]\nname = \"a\"\n\n\
+                [[hosts]]\nname = \"b\"\naddress = \"batch-match\"\njump = \"ops@gw:2222,inner\"\n\n\
+                [[hosts]]\nname = \"c\"\naddress = \"local\"\n";
+    let doc = Doc {
+        text,
+        path: Path::new(PATH),
+    };
+    let raw = file::read(&doc).unwrap();
+    assert_eq!(ssh_aliases(&raw), ["a", "gw", "batch-match", "inner"]);
+}
+
+#[test]
+fn global_known_hosts_and_identities_only_keys() {
+    let c = ok("global_known_hosts = \"~/gkh\"\nidentities_only = true\n");
+    assert_eq!(c.global_known_hosts, PathBuf::from("/home/op/gkh"));
+    assert!(c.identities_only);
+    let c = ok("");
+    assert_eq!(
+        c.global_known_hosts,
+        PathBuf::from("/etc/ssh/ssh_known_hosts")
+    );
+    assert!(!c.identities_only);
+}
