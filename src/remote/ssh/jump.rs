@@ -247,6 +247,13 @@ fn bastion_error(bt: &Target, e: RemoteError) -> RemoteError {
                  {key_type} SHA256:{fingerprint}. Refused: {add}"
             ),
         },
+        RemoteError::CertAuthorityHost { at, key, .. } => RemoteError::Connect {
+            addr: bt.label(),
+            msg: format!(
+                "its host key is not in known_hosts; {at} trusts a @cert-authority for it, but \
+                 relman cannot verify host certificates, so its plain key {key} is unknown: {add}"
+            ),
+        },
         RemoteError::Connect { msg, .. } => RemoteError::Connect {
             addr: bt.label(),
             msg,
