@@ -562,3 +562,30 @@ fn a_chain_of_two_jump_hosts_is_followed_hop_by_hop() {
     );
     assert_eq!(f.exec_count(2), execs);
 }
+
+#[test]
+fn proxy_command_dies_with_its_connection() {
+    use relman::remote::Transport;
+    let f = Fleet::start(1);
+    let pidfile = f.dir().join("proxy.pid");
+    let mut host = f.host_config(0);
+    host.ssh.proxy_command = Some(format!("echo $$ > {}; exec nc %h %p", pidfile.display()));
+    let t = relman::remote::ssh::SshTransport::connect(&f.config(), &host).expect("connect");
+    let out = t
+        .exec("echo via-proxy", &mut std::io::empty(), &mut |_| {})
+        .expect("exec");
+    assert_eq!(out.stdout, b"via-proxy\n");
+    let pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = |pid: i32| unsafe { libc::kill(pid, 0) } == 0;
+    assert!(alive(pid), "the ProxyCommand is not running");
+    drop(t);
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(pid)),
+        "the ProxyCommand (pid {pid}) outlived its connection"
+    );
+}

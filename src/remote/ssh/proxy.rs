@@ -2,7 +2,8 @@
 //! `ssh -W %h:%p bastion`, `aws ssm start-session ...`, `cloudflared access ssh ...`),
 //! as OpenSSH does. The command gets one end of a socket pair as both its stdin and
 //! its stdout; libssh2 drives the other end like a TCP socket. It runs as `sh -c CMD`
-//! in a process group of its own, which is killed when the connection is dropped.
+//! in a session (and process group) of its own, without a controlling terminal (it
+//! cannot prompt: use an agent or keys), killed when the connection is dropped.
 //! What it writes to stderr is kept (the last 4 KiB) for the error message.
 
 use std::io::{self, Read};
@@ -27,14 +28,27 @@ impl ProxyChild {
     pub fn spawn(cmd: &str) -> io::Result<(UnixStream, ProxyChild)> {
         let (ours, theirs) = UnixStream::pair()?;
         let theirs_out = theirs.try_clone()?;
-        let mut child = Command::new("/bin/sh")
+        let mut command = Command::new("/bin/sh");
+        command
             .arg("-c")
             .arg(cmd)
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::from(OwnedFd::from(theirs_out)))
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()?;
+            .stderr(Stdio::piped());
+        // A session of its own: no controlling terminal, so a command that would
+        // prompt (a password for `ssh -W`) fails at once and says so, instead of
+        // stopping on SIGTTIN or writing over the console; its process group is ours
+        // to kill.
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn()?;
         let stderr = Arc::new(Mutex::new(Vec::new()));
         if let Some(mut pipe) = child.stderr.take() {
             let keep = stderr.clone();
