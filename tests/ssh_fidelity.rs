@@ -589,3 +589,43 @@ fn proxy_command_dies_with_its_connection() {
         "the ProxyCommand (pid {pid}) outlived its connection"
     );
 }
+
+#[test]
+fn user_known_hosts_file_from_ssh_config_is_used_when_relman_names_none() {
+    let f = Fleet::start(1);
+    // Nothing at the default ~/.ssh/known_hosts: the key is only in the file
+    // ~/.ssh/config names.
+    let elsewhere = f.dir().join("ops_known_hosts");
+    fs::rename(f.known_hosts(), &elsewhere).unwrap();
+    fs::write(
+        f.home().join(".ssh/config"),
+        format!(
+            "Host 127.0.0.1\n  UserKnownHostsFile {}\n",
+            elsewhere.display()
+        ),
+    )
+    .unwrap();
+    let cfg = config_with_top(&f, "ukh", "");
+    let out = relman(&f, &cfg, &["list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // trust looks there too, and adds nothing.
+    let out = relman(&f, &cfg, &["--host", "h1", "trust", "--yes"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already known"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!f.known_hosts().exists());
+    // relman's own `known_hosts` wins.
+    let cfg = config_with_top(
+        &f,
+        "ukh_relman",
+        &format!(
+            "known_hosts = {}\n",
+            toml_str(&f.known_hosts().display().to_string())
+        ),
+    );
+    let out = relman(&f, &cfg, &["list"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("is unknown"), "{}", stderr(&out));
+}

@@ -125,7 +125,7 @@ fn trust_one(cfg: &Config, h: &HostConfig, yes: bool, as_json: bool) -> Result<S
     if key.changed {
         return Err(OpError::Remote(remote::RemoteError::ChangedHostKey {
             host: h.name.clone(),
-            known_hosts: cfg.known_hosts.display().to_string(),
+            known_hosts: h.known_hosts(cfg).display().to_string(),
             fingerprint: key.fingerprint.trim_start_matches("SHA256:").to_string(),
         }));
     }
@@ -142,13 +142,17 @@ fn trust_one(cfg: &Config, h: &HostConfig, yes: bool, as_json: bool) -> Result<S
             return Err(OpError::Failed("not trusted: not confirmed".into()));
         }
     }
-    ssh::append_known_host(&cfg.known_hosts, &key.known_hosts_line)
-        .map_err(|e| OpError::Failed(format!("cannot write {}: {e}", cfg.known_hosts.display())))?;
+    ssh::append_known_host(h.known_hosts(cfg), &key.known_hosts_line).map_err(|e| {
+        OpError::Failed(format!(
+            "cannot write {}: {e}",
+            h.known_hosts(cfg).display()
+        ))
+    })?;
     Ok(format!(
         "added {} {} to {}",
         key.key_type,
         key.fingerprint,
-        cfg.known_hosts.display()
+        h.known_hosts(cfg).display()
     ))
 }
 

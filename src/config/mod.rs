@@ -126,6 +126,9 @@ pub struct SshOptions {
     pub identities_only: bool,
     /// `ProxyCommand`, `%` tokens not yet expanded (see [`ssh_config::expand_proxy_command`]).
     pub proxy_command: Option<String>,
+    /// `UserKnownHostsFile` (its first file, `~` expanded) when `~/.ssh/config` sets
+    /// one and relman's config has no `known_hosts`: this host's known_hosts.
+    pub user_known_hosts: Option<PathBuf>,
     /// What the OpenSSH client config says for this host that relman does not
     /// apply (`file:line: ...`), for `relman check`.
     pub not_applied: Vec<String>,
@@ -146,6 +149,15 @@ pub struct JobScan {
 }
 
 impl HostConfig {
+    /// The known_hosts file for this host: `UserKnownHostsFile` from `~/.ssh/config`
+    /// when relman's config names none, else the config's `known_hosts`.
+    pub fn known_hosts<'a>(&'a self, cfg: &'a Config) -> &'a Path {
+        self.ssh
+            .user_known_hosts
+            .as_deref()
+            .unwrap_or(&cfg.known_hosts)
+    }
+
     /// A `local` host (this machine, no SSH) with the default link and prefix: the
     /// demo's host, and the usual host of tests that need no sshd.
     pub fn local(name: &str, root: &str) -> HostConfig {
@@ -293,11 +305,17 @@ impl Config {
         let raw = file::read(&doc)?;
         let home = env.home.as_deref();
         let base_dir = path.parent().unwrap_or(Path::new(""));
-        let hosts = raw
+        let mut hosts = raw
             .hosts
             .iter()
             .map(|h| resolve_host(path, h, &raw.defaults, ssh, env, base_dir))
             .collect::<Result<Vec<_>, _>>()?;
+        // relman's own `known_hosts` wins over UserKnownHostsFile, as its keys do.
+        if raw.known_hosts.is_some() {
+            for h in &mut hosts {
+                h.ssh.user_known_hosts = None;
+            }
+        }
         Ok(Config {
             path: Some(path.to_path_buf()),
             keep: raw.keep.unwrap_or(DEFAULT_KEEP),
@@ -742,6 +760,7 @@ fn resolve_host(
         let jump = jump.or_else(|| s.proxy_jump.clone());
         ssh_opts.identities_only = s.identities_only.unwrap_or(false);
         ssh_opts.proxy_command = s.proxy_command.clone();
+        ssh_opts.user_known_hosts = s.user_known_hosts.as_deref().map(|f| expand_tilde(f, home));
         ssh_opts.not_applied = ssh.not_applied(addr);
         (Address::Ssh { host }, port, user, jump)
     };

@@ -74,6 +74,9 @@ pub struct SshHostSettings {
     pub identities_only: Option<bool>,
     /// `ProxyCommand`, tokens not yet expanded; `none` is `None`.
     pub proxy_command: Option<String>,
+    /// The first `UserKnownHostsFile`, `~` not expanded; `None` when it is OpenSSH's
+    /// default (`~/.ssh/known_hosts ~/.ssh/known_hosts2`) or not set.
+    pub user_known_hosts: Option<String>,
 }
 
 /// Keywords that change how a connection is made which relman does not apply: a
@@ -100,7 +103,6 @@ const NOT_APPLIED: &[&str] = &[
     "pubkeyacceptedkeytypes",
     "securitykeyprovider",
     "stricthostkeychecking",
-    "userknownhostsfile",
 ];
 
 /// Parses `ssh -G` output (`keyword value` lines, keywords lowercased) into the
@@ -131,6 +133,9 @@ pub fn parse_ssh_g(output: &str) -> SshHostSettings {
             "identitiesonly" => out.identities_only = Some(value == "yes"),
             "proxyjump" if !none => out.proxy_jump = Some(value.to_string()),
             "proxycommand" if !none => out.proxy_command = Some(value.to_string()),
+            "userknownhostsfile" if value != "~/.ssh/known_hosts ~/.ssh/known_hosts2" => {
+                out.user_known_hosts = value.split_whitespace().next().map(str::to_string)
+            }
             _ => {}
         }
     }
@@ -375,6 +380,9 @@ impl SshConfig {
                         "proxyjump" if out.proxy_jump.is_none() => {
                             out.proxy_jump = Some(first.clone())
                         }
+                        "userknownhostsfile" if out.user_known_hosts.is_none() => {
+                            out.user_known_hosts = Some(first.clone())
+                        }
                         "proxycommand" if out.proxy_command.is_none() => {
                             out.proxy_command = Some(args.join(" "))
                         }
@@ -607,7 +615,12 @@ mod tests {
         assert!(s.identity_files.is_empty());
         assert_eq!(s.proxy_command.as_deref(), Some("nc %h %p"));
         assert_eq!(s.proxy_jump, None);
-        let s = parse_ssh_g("identityfile ~/.ssh/id_rsa\nidentityfile ~/k/%h\nproxyjump a,b\n");
+        assert_eq!(s.user_known_hosts, None);
+        let s = parse_ssh_g(
+            "identityfile ~/.ssh/id_rsa\nidentityfile ~/k/%h\nproxyjump a,b\n\
+             userknownhostsfile ~/kh/a ~/kh/b\n",
+        );
+        assert_eq!(s.user_known_hosts.as_deref(), Some("~/kh/a"));
         assert_eq!(s.identity_files, ["~/.ssh/id_rsa", "~/k/%h"]);
         assert_eq!(s.proxy_jump.as_deref(), Some("a,b"));
     }

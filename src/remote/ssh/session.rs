@@ -96,7 +96,7 @@ impl Target {
             port: host.port,
             user: host.user.clone(),
             identities: host.identities.clone(),
-            known_hosts: cfg.known_hosts.clone(),
+            known_hosts: host.known_hosts(cfg).to_path_buf(),
             global_known_hosts: cfg.global_known_hosts.clone(),
             identities_only: cfg.identities_only || host.ssh.identities_only,
             timeout: cfg.connect_timeout.max(Duration::from_millis(1)),
