@@ -882,6 +882,7 @@ fn main() {
             link: "batch".into(),
             prefix: "batch_".into(),
             job_scan: Default::default(),
+            ssh: Default::default(),
         };
         print!(
             "{}",

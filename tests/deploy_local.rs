@@ -25,6 +25,7 @@ fn host(name: &str, root: &Path) -> HostConfig {
         link: "batch".into(),
         prefix: "batch_".into(),
         job_scan: Default::default(),
+        ssh: Default::default(),
     }
 }
 

@@ -353,15 +353,19 @@ fn silent_port_times_out_instead_of_hanging() {
 }
 
 #[test]
-fn proxy_jump_chain_is_refused_clearly() {
-    // One jump host works (tests/jump.rs); a chain of them is refused, saying so.
+fn proxy_jump_chain_starts_at_its_first_hop() {
+    // Issue 14: a chain is followed (tests/ssh_fidelity.rs has two real hops); a
+    // first hop that can't be reached is named, as unreachable.
     let fleet = Fleet::start(1);
     let mut host = fleet.host_config(0);
-    host.jump = Some("outer,inner".into());
+    host.jump = Some("outer.invalid,inner.invalid".into());
     let err = SshTransport::connect(&fleet.config(), &host).err();
     match err {
-        Some(RemoteError::Session(m)) => assert!(m.contains("one jump host only"), "{m}"),
-        e => panic!("expected Session, got {e:?}"),
+        Some(e @ RemoteError::Connect { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains("jump host outer.invalid"), "{m}");
+        }
+        e => panic!("expected Connect, got {e:?}"),
     }
 }
 
@@ -566,6 +570,7 @@ fn agent_is_tried_with_every_key_it_holds() {
             link: "batch".into(),
             prefix: "batch_".into(),
             job_scan: Default::default(),
+            ssh: Default::default(),
         };
         match (SshTransport::connect(&cfg, &host), f[3]) {
             (Ok(t), "ok") => assert_eq!(exec(&t, "echo via-agent").stdout, b"via-agent\n"),

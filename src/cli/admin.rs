@@ -108,6 +108,27 @@ fn trust_one(cfg: &Config, h: &HostConfig, yes: bool, as_json: bool) -> Result<S
     }
     let key = ssh::host_key(cfg, h)?;
     let shown = format!("{} offers {} {}", h.name, key.key_type, key.fingerprint);
+    if let Some(at) = key.revoked_at {
+        return Err(OpError::Remote(remote::RemoteError::RevokedHostKey {
+            host: h.name.clone(),
+            key_type: key.key_type,
+            fingerprint: key.fingerprint.trim_start_matches("SHA256:").to_string(),
+            at,
+        }));
+    }
+    if let Some(at) = key.known_at {
+        return Ok(format!(
+            "{} {} is already known ({at}): not added again",
+            key.key_type, key.fingerprint
+        ));
+    }
+    if key.changed {
+        return Err(OpError::Remote(remote::RemoteError::ChangedHostKey {
+            host: h.name.clone(),
+            known_hosts: h.known_hosts(cfg).display().to_string(),
+            fingerprint: key.fingerprint.trim_start_matches("SHA256:").to_string(),
+        }));
+    }
     if !as_json {
         eprintln!("{shown}");
     }
@@ -121,13 +142,17 @@ fn trust_one(cfg: &Config, h: &HostConfig, yes: bool, as_json: bool) -> Result<S
             return Err(OpError::Failed("not trusted: not confirmed".into()));
         }
     }
-    ssh::append_known_host(&cfg.known_hosts, &key.known_hosts_line)
-        .map_err(|e| OpError::Failed(format!("cannot write {}: {e}", cfg.known_hosts.display())))?;
+    ssh::append_known_host(h.known_hosts(cfg), &key.known_hosts_line).map_err(|e| {
+        OpError::Failed(format!(
+            "cannot write {}: {e}",
+            h.known_hosts(cfg).display()
+        ))
+    })?;
     Ok(format!(
         "added {} {} to {}",
         key.key_type,
         key.fingerprint,
-        cfg.known_hosts.display()
+        h.known_hosts(cfg).display()
     ))
 }
 
@@ -177,6 +202,17 @@ pub fn check(cfg: &Config, hosts: &[&HostConfig], as_json: bool) -> i32 {
                 )],
             ),
         };
+        // What ~/.ssh/config says that relman does not apply: named, never silent.
+        let mut checks = checks;
+        if let Some(h) = cfg.host(&r.host) {
+            let at = usize::from(!checks.is_empty() && checks[0].0 == "config");
+            for (i, note) in h.ssh.not_applied.iter().enumerate() {
+                checks.insert(
+                    at + i,
+                    ("ssh config".into(), "warn".into(), printable(note)),
+                );
+            }
+        }
         codes.push(code);
         if as_json {
             hosts_json.push(json!({"name": r.host, "ok": code == 0,

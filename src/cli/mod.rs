@@ -189,7 +189,7 @@ pub enum Command {
     },
     /// Add the host's key to known_hosts after showing its fingerprint.
     Trust {
-        /// Don't ask for confirmation.
+        /// Don't ask for confirmation (needs --host or --group: never the whole fleet blind).
         #[arg(long)]
         yes: bool,
     },
@@ -428,6 +428,13 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             | Command::Pin { .. }
             | Command::Unpin { .. }
     );
+    if matches!(cmd, Command::Trust { yes: true }) && g.hosts.is_empty() && g.groups.is_empty() {
+        eprintln!(
+            "relman: trust --yes needs --host NAME or --group NAME: trusting every host's key \
+             unseen is refused (without --yes, each key is shown and confirmed)"
+        );
+        return 2;
+    }
     let hosts = match select(cfg, g, changes) {
         Ok(h) => h,
         Err(code) => return code,

@@ -21,6 +21,8 @@ pub const TOP_KEYS: &[&str] = &[
     "connect_timeout",
     "stall_timeout",
     "known_hosts",
+    "global_known_hosts",
+    "identities_only",
     "prune_after_deploy",
     "defaults",
     "hosts",
@@ -97,6 +99,8 @@ pub struct RawConfig {
     pub connect_timeout: Option<Duration>,
     pub stall_timeout: Option<Duration>,
     pub known_hosts: Option<String>,
+    pub global_known_hosts: Option<String>,
+    pub identities_only: Option<bool>,
     pub prune_after_deploy: Option<bool>,
     pub defaults: HostKeys,
     pub hosts: Vec<RawHost>,
@@ -172,6 +176,14 @@ pub fn read(doc: &Doc<'_>) -> Result<RawConfig, ConfigError> {
                 }
                 raw.known_hosts = Some(s.to_string());
             }
+            "global_known_hosts" => {
+                let s = read_str(doc, v, key)?;
+                if s.is_empty() {
+                    return Err(doc.err(v.span().start, key, "must not be empty"));
+                }
+                raw.global_known_hosts = Some(s.to_string());
+            }
+            "identities_only" => raw.identities_only = Some(read_bool(doc, v, key)?),
             "prune_after_deploy" => raw.prune_after_deploy = Some(read_bool(doc, v, key)?),
             "defaults" => {
                 let t = read_table(doc, v, key, "a table ([defaults])")?;

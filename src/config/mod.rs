@@ -33,8 +33,16 @@
 //!   address: `HostName` replaces the address to connect to, `User`, `Port`, `ProxyJump`
 //!   fill what relman's config leaves unset, and `IdentityFile`s come after relman's
 //!   `identity`. Anything written in relman's config — on the host *or* in `[defaults]` —
-//!   wins over `~/.ssh/config`. Then: user `$USER`, else `root`; port 22. `Match` blocks
-//!   are not supported (they never apply); `Include` is.
+//!   wins over `~/.ssh/config`. Then: user `$USER`, else `root`; port 22. When the
+//!   OpenSSH client (`ssh`) is on PATH and `~/.ssh/config` exists, OpenSSH itself
+//!   answers (`ssh -G -F ~/.ssh/config ALIAS`, one per address and jump hop, in
+//!   parallel, cached per process): `Match`, tokens, `Include` and canonicalisation as
+//!   `ssh` does them, plus `IdentitiesOnly` and `ProxyCommand`. Without `ssh`, the own
+//!   reader answers (`Match` blocks never apply); what relman does not apply is listed
+//!   per host (`HostConfig::ssh.not_applied`) for `relman check`.
+//! - **`global_known_hosts`** (default `/etc/ssh/ssh_known_hosts`, read after
+//!   `known_hosts`, a missing file is empty) and **`identities_only`** (bool, default
+//!   false: `IdentitiesOnly yes` for every host) are top-level keys.
 //! - **`job_users`** (a list of user names, `[A-Za-z0-9._-]`, not starting with `-`)
 //!   and **`scan_sudo`** (bool, needs `job_users`): see [`JobScan`]; host or `[defaults]`.
 //! - **Empty fleet**: a config without hosts is valid (e.g. to try `relman --demo`);
@@ -66,6 +74,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default known_hosts file, before `~` expansion.
 pub const DEFAULT_KNOWN_HOSTS: &str = "~/.ssh/known_hosts";
+/// The system-wide known_hosts file OpenSSH reads after the user's (`global_known_hosts`).
+pub const DEFAULT_GLOBAL_KNOWN_HOSTS: &str = "/etc/ssh/ssh_known_hosts";
 /// Default deploy root (relative to the SSH user's home).
 pub const DEFAULT_ROOT: &str = "deploy";
 /// Default link name.
@@ -103,6 +113,25 @@ pub struct HostConfig {
     pub prefix: String,
     /// Whose processes the job check must see (`job_users`, `scan_sudo`).
     pub job_scan: JobScan,
+    /// What `~/.ssh/config` (or `ssh -G`) says beyond the fields above.
+    pub ssh: SshOptions,
+}
+
+/// OpenSSH client settings of one host that relman applies beyond address, user,
+/// port, identities and jump host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SshOptions {
+    /// `IdentitiesOnly yes`: offer only the configured identities (and the agent's
+    /// copies of them), never the agent's other keys or the default keys.
+    pub identities_only: bool,
+    /// `ProxyCommand`, `%` tokens not yet expanded (see [`ssh_config::expand_proxy_command`]).
+    pub proxy_command: Option<String>,
+    /// `UserKnownHostsFile` (its first file, `~` expanded) when `~/.ssh/config` sets
+    /// one and relman's config has no `known_hosts`: this host's known_hosts.
+    pub user_known_hosts: Option<PathBuf>,
+    /// What the OpenSSH client config says for this host that relman does not
+    /// apply (`file:line: ...`), for `relman check`.
+    pub not_applied: Vec<String>,
 }
 
 /// How the job scan treats processes the SSH user may not inspect (other users').
@@ -120,6 +149,15 @@ pub struct JobScan {
 }
 
 impl HostConfig {
+    /// The known_hosts file for this host: `UserKnownHostsFile` from `~/.ssh/config`
+    /// when relman's config names none, else the config's `known_hosts`.
+    pub fn known_hosts<'a>(&'a self, cfg: &'a Config) -> &'a Path {
+        self.ssh
+            .user_known_hosts
+            .as_deref()
+            .unwrap_or(&cfg.known_hosts)
+    }
+
     /// A `local` host (this machine, no SSH) with the default link and prefix: the
     /// demo's host, and the usual host of tests that need no sshd.
     pub fn local(name: &str, root: &str) -> HostConfig {
@@ -135,6 +173,7 @@ impl HostConfig {
             link: DEFAULT_LINK.to_string(),
             prefix: DEFAULT_PREFIX.to_string(),
             job_scan: JobScan::default(),
+            ssh: SshOptions::default(),
         }
     }
 }
@@ -152,6 +191,11 @@ pub struct Config {
     /// frozen host keeps TCP alive, and would otherwise hang relman (and its lock).
     pub stall_timeout: Duration,
     pub known_hosts: PathBuf,
+    /// The system-wide known_hosts, read after `known_hosts` as OpenSSH does
+    /// (`global_known_hosts`, default `/etc/ssh/ssh_known_hosts`; a missing file is empty).
+    pub global_known_hosts: PathBuf,
+    /// `identities_only = true`: `IdentitiesOnly yes` for every host.
+    pub identities_only: bool,
     pub prune_after_deploy: bool,
     pub hosts: Vec<HostConfig>,
     /// `~/.ssh/config` as read, kept to resolve ProxyJump hops ([`Config::resolve_jump`]).
@@ -173,6 +217,8 @@ impl Default for Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             known_hosts: expand_tilde(DEFAULT_KNOWN_HOSTS, env.home.as_deref()),
+            global_known_hosts: PathBuf::from(DEFAULT_GLOBAL_KNOWN_HOSTS),
+            identities_only: false,
             prune_after_deploy: false,
             hosts: Vec::new(),
             ssh_config: SshConfig::empty(),
@@ -259,11 +305,17 @@ impl Config {
         let raw = file::read(&doc)?;
         let home = env.home.as_deref();
         let base_dir = path.parent().unwrap_or(Path::new(""));
-        let hosts = raw
+        let mut hosts = raw
             .hosts
             .iter()
             .map(|h| resolve_host(path, h, &raw.defaults, ssh, env, base_dir))
             .collect::<Result<Vec<_>, _>>()?;
+        // relman's own `known_hosts` wins over UserKnownHostsFile, as its keys do.
+        if raw.known_hosts.is_some() {
+            for h in &mut hosts {
+                h.ssh.user_known_hosts = None;
+            }
+        }
         Ok(Config {
             path: Some(path.to_path_buf()),
             keep: raw.keep.unwrap_or(DEFAULT_KEEP),
@@ -275,6 +327,13 @@ impl Config {
                 raw.known_hosts.as_deref().unwrap_or(DEFAULT_KNOWN_HOSTS),
                 home,
             ),
+            global_known_hosts: expand_tilde(
+                raw.global_known_hosts
+                    .as_deref()
+                    .unwrap_or(DEFAULT_GLOBAL_KNOWN_HOSTS),
+                home,
+            ),
+            identities_only: raw.identities_only.unwrap_or(false),
             prune_after_deploy: raw.prune_after_deploy.unwrap_or(false),
             hosts,
             ssh_config: ssh.clone(),
@@ -309,10 +368,20 @@ impl Config {
             }
         };
         let env = Env::from_process();
-        let ssh = match env.home.as_deref() {
+        let mut ssh = match env.home.as_deref() {
             Some(home) => load_ssh_config(home)?,
             None => SshConfig::empty(),
         };
+        if let Some(home) = env.home.as_deref() {
+            // A file that does not parse is reported by `parse_with` below.
+            if let Ok(raw) = file::read(&Doc { text: &text, path }) {
+                resolve_with_ssh_g(
+                    &mut ssh,
+                    &home.join(".ssh").join("config"),
+                    &ssh_aliases(&raw),
+                )?;
+            }
+        }
         Self::parse_with(&text, path, &ssh, &env)
     }
 
@@ -463,6 +532,133 @@ fn load_ssh_config(home: &Path) -> Result<SshConfig, ConfigError> {
     Ok(ssh)
 }
 
+/// The aliases relman will look up in `~/.ssh/config`: each SSH host's address and
+/// each jump hop's host, from the raw file (before anything is applied).
+fn ssh_aliases(raw: &file::RawConfig) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |a: &str| {
+        if !a.is_empty() && !a.starts_with('-') && a != "local" && !out.iter().any(|o| o == a) {
+            out.push(a.to_string());
+        }
+    };
+    for h in &raw.hosts {
+        let addr = h
+            .keys
+            .address
+            .as_ref()
+            .map_or(h.name.value.as_str(), |a| a.value.as_str());
+        add(addr);
+        let jump = h.keys.jump.as_ref().or(raw.defaults.jump.as_ref());
+        for hop in jump.map_or("", |j| j.value.as_str()).split(',') {
+            if let Ok((_, host, _)) = split_hop(hop.trim()) {
+                add(&host);
+            }
+        }
+    }
+    out
+}
+
+/// Fills `ssh` with OpenSSH's own answer (`ssh -G -F FILE ALIAS`, in parallel, cached
+/// per process) for each alias, when the `ssh` client is on PATH and `file` exists.
+/// Without `ssh`, relman's own reader answers (no `Match`, see [`ssh_config`]).
+fn resolve_with_ssh_g(
+    ssh: &mut SshConfig,
+    file: &Path,
+    aliases: &[String],
+) -> Result<(), ConfigError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cache = Mutex<HashMap<(PathBuf, String), ssh_config::SshHostSettings>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    if aliases.is_empty() || !file.is_file() || !ssh_client_installed() {
+        return Ok(());
+    }
+    let cache = CACHE.get_or_init(Default::default);
+    // At most SSH_G_PARALLEL `ssh -G` at once (each ~6 ms), workers taking the next alias.
+    const SSH_G_PARALLEL: usize = 16;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<ssh_config::SshHostSettings, ConfigError>)>> =
+        Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..SSH_G_PARALLEL.min(aliases.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(alias) = aliases.get(i) else { break };
+                    let key = (file.to_path_buf(), alias.clone());
+                    let cached = cache.lock().ok().and_then(|c| c.get(&key).cloned());
+                    let r = match cached {
+                        Some(s) => Ok(s),
+                        None => {
+                            let r = ssh_g(file, alias);
+                            if let (Ok(s), Ok(mut c)) = (&r, cache.lock()) {
+                                c.insert(key, s.clone());
+                            }
+                            r
+                        }
+                    };
+                    if let Ok(mut out) = results.lock() {
+                        out.push((i, r));
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_iter().map(|(i, r)| (aliases[i].clone(), r));
+    for (alias, r) in results {
+        ssh.set_resolved(&alias, r?);
+    }
+    Ok(())
+}
+
+/// Whether the OpenSSH client (`ssh`) is on PATH.
+fn ssh_client_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::metadata(d.join("ssh"))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// `ssh -G -F FILE -- ALIAS`, parsed.
+fn ssh_g(file: &Path, alias: &str) -> Result<ssh_config::SshHostSettings, ConfigError> {
+    let out = std::process::Command::new("ssh")
+        .arg("-G")
+        .arg("-F")
+        .arg(file)
+        .arg("--")
+        .arg(alias)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| {
+            ConfigError(format!(
+                "{}: cannot run `ssh -G {alias}`: {e}",
+                file.display()
+            ))
+        })?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let why = err
+            .lines()
+            .filter(|l| !l.starts_with("Pseudo-terminal"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(ConfigError(format!(
+            "{}: `ssh -G {alias}` refused the file: {why}",
+            file.display()
+        )));
+    }
+    Ok(ssh_config::parse_ssh_g(&String::from_utf8_lossy(
+        &out.stdout,
+    )))
+}
+
 /// The host's value if set, else the default's.
 fn pick<'a, T>(
     host: &'a Option<Located<T>>,
@@ -534,6 +730,7 @@ fn resolve_host(
         .as_ref()
         .map_or(name.as_str(), |a| a.value.as_str());
 
+    let mut ssh_opts = SshOptions::default();
     let (address, port, user, jump) = if addr == "local" {
         let user = user.unwrap_or_else(|| env.default_user());
         (Address::Local, port.unwrap_or(DEFAULT_PORT), user, jump)
@@ -561,6 +758,10 @@ fn resolve_host(
             }
         }
         let jump = jump.or_else(|| s.proxy_jump.clone());
+        ssh_opts.identities_only = s.identities_only.unwrap_or(false);
+        ssh_opts.proxy_command = s.proxy_command.clone();
+        ssh_opts.user_known_hosts = s.user_known_hosts.as_deref().map(|f| expand_tilde(f, home));
+        ssh_opts.not_applied = ssh.not_applied(addr);
         (Address::Ssh { host }, port, user, jump)
     };
 
@@ -576,6 +777,7 @@ fn resolve_host(
         link: link_s.to_string(),
         prefix: prefix_s.to_string(),
         job_scan,
+        ssh: ssh_opts,
     })
 }
 

@@ -19,7 +19,9 @@
 //!   `IdentityFile`. Other tokens are left as written.
 //!
 //! Not supported: `Match` blocks (their contents never apply), `CanonicalizeHostname`,
-//! `ProxyCommand`, environment variables `${VAR}`.
+//! environment variables `${VAR}`. When the OpenSSH client is installed, `ssh -G`
+//! answers instead ([`SshConfig::set_resolved`], [`parse_ssh_g`]); this reader is the
+//! fallback, and [`SshConfig::not_applied`] names what relman ignores.
 
 use std::path::{Path, PathBuf};
 
@@ -34,14 +36,17 @@ pub struct SshConfig {
     /// The name used in error messages (a path, or `~/.ssh/config`).
     name: String,
     items: Vec<Item>,
+    /// OpenSSH's own answer per host (`ssh -G`, lowercased host): when present,
+    /// [`SshConfig::lookup`] returns it instead of this reader's.
+    resolved: std::collections::BTreeMap<String, SshHostSettings>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Item {
     /// `Host pattern...`
     Host(Vec<String>),
-    /// `Match ...`: unsupported, its block never applies.
-    Match,
+    /// `Match ...`: unsupported here (`ssh -G` answers for it), its block never applies.
+    Match { line: usize },
     /// `Include path...` and the files it resolved to (empty until resolved).
     Include {
         paths: Vec<String>,
@@ -65,6 +70,83 @@ pub struct SshHostSettings {
     pub identity_files: Vec<String>,
     /// ProxyJump as written; `Some("none")` is turned into `None` by [`SshConfig::lookup`].
     pub proxy_jump: Option<String>,
+    /// `IdentitiesOnly yes|no`.
+    pub identities_only: Option<bool>,
+    /// `ProxyCommand`, tokens not yet expanded; `none` is `None`.
+    pub proxy_command: Option<String>,
+    /// The first `UserKnownHostsFile`, `~` not expanded; `None` when it is OpenSSH's
+    /// default (`~/.ssh/known_hosts ~/.ssh/known_hosts2`) or not set.
+    pub user_known_hosts: Option<String>,
+}
+
+/// Keywords that change how a connection is made which relman does not apply: a
+/// host using them may behave differently under relman than under `ssh`.
+const NOT_APPLIED: &[&str] = &[
+    "addressfamily",
+    "bindaddress",
+    "bindinterface",
+    "canonicalizehostname",
+    "certificatefile",
+    "ciphers",
+    "connecttimeout",
+    "controlmaster",
+    "controlpath",
+    "globalknownhostsfile",
+    "hostkeyalgorithms",
+    "hostkeyalias",
+    "identityagent",
+    "kexalgorithms",
+    "macs",
+    "pkcs11provider",
+    "preferredauthentications",
+    "pubkeyacceptedalgorithms",
+    "pubkeyacceptedkeytypes",
+    "securitykeyprovider",
+    "stricthostkeychecking",
+];
+
+/// Parses `ssh -G` output (`keyword value` lines, keywords lowercased) into the
+/// settings relman uses. The default identity files `ssh` lists when none is
+/// configured are dropped (relman tries its own defaults then).
+pub fn parse_ssh_g(output: &str) -> SshHostSettings {
+    const DEFAULT_IDS: &[&str] = &[
+        "~/.ssh/id_rsa",
+        "~/.ssh/id_ecdsa",
+        "~/.ssh/id_ecdsa_sk",
+        "~/.ssh/id_ed25519",
+        "~/.ssh/id_ed25519_sk",
+        "~/.ssh/id_xmss",
+        "~/.ssh/id_dsa",
+    ];
+    let mut out = SshHostSettings::default();
+    for line in output.lines() {
+        let Some((key, value)) = line.split_once(' ') else {
+            continue;
+        };
+        let value = value.trim();
+        let none = value.eq_ignore_ascii_case("none");
+        match key {
+            "hostname" => out.hostname = Some(value.to_string()),
+            "user" => out.user = Some(value.to_string()),
+            "port" => out.port = value.parse().ok().filter(|p| *p != 0),
+            "identityfile" => out.identity_files.push(value.to_string()),
+            "identitiesonly" => out.identities_only = Some(value == "yes"),
+            "proxyjump" if !none => out.proxy_jump = Some(value.to_string()),
+            "proxycommand" if !none => out.proxy_command = Some(value.to_string()),
+            "userknownhostsfile" if value != "~/.ssh/known_hosts ~/.ssh/known_hosts2" => {
+                out.user_known_hosts = value.split_whitespace().next().map(str::to_string)
+            }
+            _ => {}
+        }
+    }
+    if out
+        .identity_files
+        .iter()
+        .all(|f| DEFAULT_IDS.contains(&f.as_str()))
+    {
+        out.identity_files.clear();
+    }
+    out
 }
 
 /// Values for the `%` tokens of `IdentityFile`.
@@ -103,7 +185,7 @@ impl SshConfig {
             };
             let item = match key.as_str() {
                 "host" => Item::Host(args),
-                "match" => Item::Match,
+                "match" => Item::Match { line },
                 "include" => Item::Include {
                     paths: args,
                     files: Vec::new(),
@@ -115,7 +197,67 @@ impl SshConfig {
         Ok(Self {
             name: name.to_string(),
             items,
+            resolved: Default::default(),
         })
+    }
+
+    /// Records OpenSSH's answer (`ssh -G`) for `host`: [`SshConfig::lookup`] returns it.
+    pub fn set_resolved(&mut self, host: &str, settings: SshHostSettings) {
+        self.resolved.insert(host.to_lowercase(), settings);
+    }
+
+    /// Whether `lookup(host)` answers with `ssh -G`'s settings.
+    pub fn is_resolved(&self, host: &str) -> bool {
+        self.resolved.contains_key(&host.to_lowercase())
+    }
+
+    /// What this reader sees for `host` that relman does not apply, one line each
+    /// (`file:line: Keyword ...`): keywords of [`NOT_APPLIED`] in blocks that apply,
+    /// and, unless `ssh -G` answered for the host, every `Match` block (skipped).
+    pub fn not_applied(&self, host: &str) -> Vec<String> {
+        let host = host.to_lowercase();
+        let mut out = Vec::new();
+        self.collect_not_applied(&host, true, self.is_resolved(&host), &mut out);
+        out
+    }
+
+    fn collect_not_applied(&self, host: &str, mut active: bool, g: bool, out: &mut Vec<String>) {
+        let never = !active;
+        let mut in_match = false;
+        for item in &self.items {
+            match item {
+                Item::Host(patterns) => {
+                    in_match = false;
+                    active = !never && host_matches(host, patterns);
+                }
+                Item::Match { line } => {
+                    in_match = true;
+                    active = false;
+                    if !g && !never {
+                        out.push(format!(
+                            "{}:{line}: Match: not supported without the OpenSSH client \
+                             (`ssh -G`): its block is ignored",
+                            self.name
+                        ));
+                    }
+                }
+                Item::Include { files, .. } => {
+                    for f in files {
+                        f.collect_not_applied(host, active, g, out);
+                    }
+                }
+                Item::Option { line, key, args } => {
+                    let applies = active || (in_match && g && !never);
+                    if applies && NOT_APPLIED.contains(&key.as_str()) {
+                        out.push(format!(
+                            "{}:{line}: {key} {}: not applied by relman",
+                            self.name,
+                            args.join(" ")
+                        ));
+                    }
+                }
+            }
+        }
     }
 
     /// Reads the files named by `Include` lines (recursively), relative paths being
@@ -171,6 +313,9 @@ impl SshConfig {
     /// Errors (a bad `Port` value) name the file and line.
     pub fn lookup(&self, host: &str) -> Result<SshHostSettings, ConfigError> {
         let host = host.to_lowercase();
+        if let Some(s) = self.resolved.get(&host) {
+            return Ok(s.clone());
+        }
         let mut out = SshHostSettings::default();
         self.apply(&host, true, &mut out)?;
         if out
@@ -182,6 +327,13 @@ impl SshConfig {
         }
         if let Some(h) = out.hostname.take() {
             out.hostname = Some(expand_hostname(&h, &host));
+        }
+        if out
+            .proxy_command
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("none"))
+        {
+            out.proxy_command = None;
         }
         Ok(out)
     }
@@ -199,7 +351,7 @@ impl SshConfig {
         for item in &self.items {
             match item {
                 Item::Host(patterns) => active = !never && host_matches(host, patterns),
-                Item::Match => active = false,
+                Item::Match { .. } => active = false,
                 Item::Include { files, .. } => {
                     for f in files {
                         f.apply(host, active, out)?;
@@ -227,6 +379,15 @@ impl SshConfig {
                         "identityfile" => out.identity_files.push(first.clone()),
                         "proxyjump" if out.proxy_jump.is_none() => {
                             out.proxy_jump = Some(first.clone())
+                        }
+                        "userknownhostsfile" if out.user_known_hosts.is_none() => {
+                            out.user_known_hosts = Some(first.clone())
+                        }
+                        "proxycommand" if out.proxy_command.is_none() => {
+                            out.proxy_command = Some(args.join(" "))
+                        }
+                        "identitiesonly" if out.identities_only.is_none() => {
+                            out.identities_only = Some(first.eq_ignore_ascii_case("yes"))
                         }
                         _ => {}
                     }
@@ -354,6 +515,30 @@ pub fn expand_identity(value: &str, t: &TokenValues<'_>) -> PathBuf {
     super::expand_tilde(&expanded, t.home)
 }
 
+/// `%h` (host connected to), `%p` (port), `%r` (remote user), `%n` (the alias as
+/// given) and `%%` in a ProxyCommand, as OpenSSH expands them; other tokens stay as
+/// written. The values are put in single quotes when they hold anything a shell
+/// would read specially (they come from relman's or ssh's config, but are not sh).
+pub fn expand_proxy_command(cmd: &str, host: &str, port: u16, user: &str, alias: &str) -> String {
+    let q = |s: &str| {
+        if !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-:@[]/+,".contains(c))
+        {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', "'\\''"))
+        }
+    };
+    expand_tokens(cmd, |c| match c {
+        'h' => Some(q(host)),
+        'p' => Some(port.to_string()),
+        'r' => Some(q(user)),
+        'n' => Some(q(alias)),
+        _ => None,
+    })
+}
+
 /// Replaces `%c` by `value(c)` and `%%` by `%`; unknown tokens stay as written.
 fn expand_tokens(s: &str, value: impl Fn(char) -> Option<String>) -> String {
     let mut out = String::with_capacity(s.len());
@@ -416,6 +601,70 @@ fn expand_include(pattern: &str, ssh_dir: &Path, home: Option<&Path>) -> Vec<Pat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssh_g_output_is_read_and_default_identities_dropped() {
+        let out = "user root\nhostname 127.0.0.9\nport 2299\nidentitiesonly yes\n\
+                   identityfile ~/.ssh/id_rsa\nidentityfile ~/.ssh/id_ed25519\n\
+                   proxycommand nc %h %p\nproxyjump none\naddkeystoagent false\n";
+        let s = parse_ssh_g(out);
+        assert_eq!(s.hostname.as_deref(), Some("127.0.0.9"));
+        assert_eq!(s.user.as_deref(), Some("root"));
+        assert_eq!(s.port, Some(2299));
+        assert_eq!(s.identities_only, Some(true));
+        assert!(s.identity_files.is_empty());
+        assert_eq!(s.proxy_command.as_deref(), Some("nc %h %p"));
+        assert_eq!(s.proxy_jump, None);
+        assert_eq!(s.user_known_hosts, None);
+        let s = parse_ssh_g(
+            "identityfile ~/.ssh/id_rsa\nidentityfile ~/k/%h\nproxyjump a,b\n\
+             userknownhostsfile ~/kh/a ~/kh/b\n",
+        );
+        assert_eq!(s.user_known_hosts.as_deref(), Some("~/kh/a"));
+        assert_eq!(s.identity_files, ["~/.ssh/id_rsa", "~/k/%h"]);
+        assert_eq!(s.proxy_jump.as_deref(), Some("a,b"));
+    }
+
+    #[test]
+    fn ssh_g_answers_replace_the_own_reader() {
+        let mut c = SshConfig::parse("Match host x\n HostName 10.0.0.1\n", "cfg").unwrap();
+        assert_eq!(c.lookup("x").unwrap().hostname, None);
+        assert_eq!(c.not_applied("x").len(), 1);
+        assert!(c.not_applied("x")[0].starts_with("cfg:1: Match"));
+        c.set_resolved("X", parse_ssh_g("hostname 10.0.0.1\n"));
+        assert_eq!(c.lookup("x").unwrap().hostname.as_deref(), Some("10.0.0.1"));
+        assert!(c.not_applied("x").is_empty());
+    }
+
+    #[test]
+    fn not_applied_names_file_and_line() {
+        let c = SshConfig::parse(
+            "Host a\n  CertificateFile ~/.ssh/c\n  User u\nHost b\n  HostKeyAlias z\n",
+            "cfg",
+        )
+        .unwrap();
+        assert_eq!(
+            c.not_applied("a"),
+            ["cfg:2: certificatefile ~/.ssh/c: not applied by relman"]
+        );
+        assert!(c.not_applied("c").is_empty());
+    }
+
+    #[test]
+    fn proxy_command_tokens_as_openssh() {
+        assert_eq!(
+            expand_proxy_command("nc %h %p # %r %n %% %x", "10.0.0.1", 22, "me", "alias"),
+            "nc 10.0.0.1 22 # me alias % %x"
+        );
+        assert_eq!(
+            expand_proxy_command("ssh -W %h:%p gw", "a b", 2, "x", "y"),
+            "ssh -W 'a b':2 gw"
+        );
+        assert_eq!(
+            expand_proxy_command("x %r", "h", 1, "it's", "y"),
+            "x 'it'\\''s'"
+        );
+    }
 
     fn lookup(text: &str, host: &str) -> SshHostSettings {
         SshConfig::parse(text, "~/.ssh/config")

@@ -53,6 +53,7 @@ fn ssh_host(name: &str, host: &str, port: u16, user: &str) -> HostConfig {
         link: DEFAULT_LINK.into(),
         prefix: DEFAULT_PREFIX.into(),
         job_scan: Default::default(),
+        ssh: Default::default(),
     }
 }
 
@@ -69,6 +70,8 @@ fn empty_file_gives_defaults_and_no_hosts() {
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(60),
             known_hosts: PathBuf::from("/home/op/.ssh/known_hosts"),
+            global_known_hosts: PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            identities_only: false,
             prune_after_deploy: false,
             hosts: vec![],
             ssh_config: SshConfig::parse("", SSH_CONFIG_NAME).expect("empty"),
@@ -874,4 +877,30 @@ fn job_users_and_scan_sudo() {
         let e = err_at(text, line);
         assert!(e.contains(needle), "{text:?}: {e}");
     }
+}
+
+#[test]
+fn ssh_g_is_asked_about_each_address_and_jump_hop_once() {
+    let text = "[defaults]\njump = \"gw\"\n\n[[hosts]]\nname = \"a\"\n\n\
+                [[hosts]]\nname = \"b\"\naddress = \"batch-match\"\njump = \"ops@gw:2222,inner\"\n\n\
+                [[hosts]]\nname = \"c\"\naddress = \"local\"\n";
+    let doc = Doc {
+        text,
+        path: Path::new(PATH),
+    };
+    let raw = file::read(&doc).unwrap();
+    assert_eq!(ssh_aliases(&raw), ["a", "gw", "batch-match", "inner"]);
+}
+
+#[test]
+fn global_known_hosts_and_identities_only_keys() {
+    let c = ok("global_known_hosts = \"~/gkh\"\nidentities_only = true\n");
+    assert_eq!(c.global_known_hosts, PathBuf::from("/home/op/gkh"));
+    assert!(c.identities_only);
+    let c = ok("");
+    assert_eq!(
+        c.global_known_hosts,
+        PathBuf::from("/etc/ssh/ssh_known_hosts")
+    );
+    assert!(!c.identities_only);
 }

@@ -47,6 +47,29 @@ pub enum RemoteError {
         key_type: String,
         fingerprint: String,
     },
+    #[error(
+        "REVOKED HOST KEY DETECTED for {host}: its {key_type} key SHA256:{fingerprint} is marked @revoked \
+         in {at}. Refused: a stolen key may be used to impersonate this host"
+    )]
+    RevokedHostKey {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+        at: String,
+    },
+    #[error(
+        "host key of {host} is not in known_hosts; {at} trusts a @cert-authority for it, but relman cannot \
+         verify host certificates (libssh2 does not), so the host's plain key {key} \
+         is unknown. Check that fingerprint (e.g. `ssh-keygen -lf` of the host's public key), then run \
+         `relman trust --host {name}` to add the plain key"
+    )]
+    CertAuthorityHost {
+        name: String,
+        host: String,
+        at: String,
+        /// `type SHA256:fingerprint`.
+        key: String,
+    },
     #[error("authentication failed for {user}@{host}: {detail}")]
     Auth {
         user: String,
@@ -84,6 +107,8 @@ impl RemoteError {
                 | RemoteError::UnknownHostKey { .. }
                 | RemoteError::ChangedHostKey { .. }
                 | RemoteError::HostKeyTypeMismatch { .. }
+                | RemoteError::RevokedHostKey { .. }
+                | RemoteError::CertAuthorityHost { .. }
                 | RemoteError::Auth { .. }
                 | RemoteError::Timeout { .. }
         )

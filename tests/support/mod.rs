@@ -760,6 +760,7 @@ impl Fleet {
             link: "batch".to_string(),
             prefix: "batch_".to_string(),
             job_scan: Default::default(),
+            ssh: Default::default(),
         }
     }
 

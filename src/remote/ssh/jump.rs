@@ -11,7 +11,8 @@
 //!   its channels, since a libssh2 session must not be driven from two threads.
 //! - The bastion is authenticated with the agent, then the IdentityFiles `~/.ssh/config`
 //!   gives it, then the target host's configured identities, then the default keys.
-//! - Only one hop: `jump = "a,b"` is refused with a message saying so.
+//! - A chain `jump = "a,b"`: the session to `b` is itself reached through `a` (its
+//!   bastion target has `a` as its jump host), so every hop is one shared session.
 //! - A bastion session idle (no channel) for [`LINGER`] is closed; a broken one is
 //!   replaced at the next connection.
 
@@ -44,15 +45,37 @@ const TURN_BUDGET: usize = 256 * 1024;
 /// libssh2: a channel open the server refused (connect failed, prohibited...).
 const ERR_CHANNEL_FAILURE: i32 = -21;
 
-/// A host's ProxyJump: the value as written and its (single) hop, resolved.
+/// A host's ProxyJump: the value as written, its last hop (the bastion the target is
+/// reached from) and the hops before it (the bastion's own way in), resolved.
 #[derive(Debug, Clone)]
 pub(super) struct Jump {
     pub spec: String,
     pub hop: JumpHost,
+    /// The hops before `hop`, first hop first (empty for one jump host).
+    pub before: Vec<JumpHost>,
 }
 
-/// The jump host configured for `host_name`, if any (`none` means none). A chain of
-/// hops is refused: relman goes through one jump host.
+impl Jump {
+    /// The chain `hops` (first hop first); `None` when empty.
+    fn chain(mut hops: Vec<JumpHost>) -> Option<Jump> {
+        let hop = hops.pop()?;
+        let spec = hops
+            .iter()
+            .chain(std::iter::once(&hop))
+            .map(|h| h.spec.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        Some(Jump {
+            spec,
+            hop,
+            before: hops,
+        })
+    }
+}
+
+/// The jump hosts configured for `host_name`, if any (`none` means none). A chain
+/// `a,b` goes through `a` to reach `b`, and through `b` to reach the host, as `ssh -J
+/// a,b` does: each hop's host key is checked under its own name.
 pub(super) fn resolve(
     cfg: &Config,
     host_name: &str,
@@ -62,21 +85,12 @@ pub(super) fn resolve(
     if spec.is_empty() || spec.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
-    let mut hops = cfg
+    let hops = cfg
         .resolve_jump(spec)
         .map_err(|e| RemoteError::Session(format!("{host_name}: {e}")))?;
-    if hops.len() != 1 {
-        return Err(RemoteError::Session(format!(
-            "{host_name}: jump = {spec:?} is a chain of {} jump hosts; relman goes through \
-             one jump host only: make the last hop reachable from the first (or from here) \
-             and name that one",
-            hops.len()
-        )));
-    }
-    let hop = hops.remove(0);
-    Ok(Some(Jump {
-        spec: spec.to_string(),
-        hop,
+    Ok(Jump::chain(hops).map(|mut j| {
+        j.spec = spec.to_string();
+        j
     }))
 }
 
@@ -96,10 +110,13 @@ fn bastion_target(t: &Target, j: &Jump) -> Target {
         user: j.hop.user.clone(),
         identities,
         known_hosts: t.known_hosts.clone(),
+        global_known_hosts: t.global_known_hosts.clone(),
+        identities_only: t.identities_only,
         timeout: t.timeout,
         stall: t.stall,
         home: t.home.clone(),
-        jump: None,
+        jump: Jump::chain(j.before.clone()),
+        proxy_command: None,
     }
 }
 
@@ -228,6 +245,13 @@ fn bastion_error(bt: &Target, e: RemoteError) -> RemoteError {
             msg: format!(
                 "its host key is known in {kh} only under another key type; it offers \
                  {key_type} SHA256:{fingerprint}. Refused: {add}"
+            ),
+        },
+        RemoteError::CertAuthorityHost { at, key, .. } => RemoteError::Connect {
+            addr: bt.label(),
+            msg: format!(
+                "its host key is not in known_hosts; {at} trusts a @cert-authority for it, but \
+                 relman cannot verify host certificates, so its plain key {key} is unknown: {add}"
             ),
         },
         RemoteError::Connect { msg, .. } => RemoteError::Connect {
@@ -764,12 +788,34 @@ mod tests {
     }
 
     #[test]
-    fn chains_are_refused_clearly() {
-        let c = cfg("");
-        let e = resolve(&c, "h1", "a,b").unwrap_err().to_string();
-        assert!(e.contains("h1"), "{e}");
-        assert!(e.contains("chain of 2 jump hosts"), "{e}");
-        assert!(e.contains("one jump host only"), "{e}");
+    fn chains_go_hop_by_hop() {
+        let c = cfg("Host b\n HostName 10.0.0.2\n");
+        let j = resolve(&c, "h1", "a, b").unwrap().unwrap();
+        assert_eq!(j.hop.host, "10.0.0.2");
+        assert_eq!(j.before.len(), 1);
+        let t = Target {
+            name: "h1".into(),
+            host: "10.1.1.1".into(),
+            port: 22,
+            user: "deployer".into(),
+            identities: vec![],
+            known_hosts: PathBuf::from("/kh"),
+            global_known_hosts: PathBuf::from("/gkh"),
+            identities_only: false,
+            timeout: Duration::from_secs(3),
+            stall: Duration::from_secs(60),
+            home: None,
+            jump: Some(j.clone()),
+            proxy_command: None,
+        };
+        // The host through b; b through a; a directly.
+        let b = bastion_target(&t, &j);
+        assert_eq!(b.label(), "jump host b (10.0.0.2:22 via jump host a)");
+        let ja = b.jump.clone().unwrap();
+        let a = bastion_target(&b, &ja);
+        assert_eq!(a.label(), "jump host a (a:22)");
+        assert!(a.jump.is_none());
+        assert_ne!(a.key(), b.key());
     }
 
     #[test]
@@ -783,10 +829,13 @@ mod tests {
             user: "deployer".into(),
             identities: vec![PathBuf::from("/k/t"), PathBuf::from("/k/b")],
             known_hosts: PathBuf::from("/kh"),
+            global_known_hosts: PathBuf::from("/gkh"),
+            identities_only: false,
             timeout: Duration::from_secs(3),
             stall: Duration::from_secs(60),
             home: None,
             jump: Some(j.clone()),
+            proxy_command: None,
         };
         let b = bastion_target(&t, &j);
         assert_eq!(b.label(), "jump host bastion (10.0.0.1:22)");
@@ -811,10 +860,13 @@ mod tests {
             user: "deployer".into(),
             identities: vec![],
             known_hosts: PathBuf::from("/kh"),
+            global_known_hosts: PathBuf::from("/gkh"),
+            identities_only: false,
             timeout: Duration::from_secs(3),
             stall: Duration::from_secs(60),
             home: None,
             jump: Some(j.clone()),
+            proxy_command: None,
         };
         let bt = bastion_target(&t, &j);
         let e = bastion_error(

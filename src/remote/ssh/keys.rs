@@ -108,34 +108,113 @@ pub fn known_hosts_line(host: &str, port: u16, key_type: &str, blob: &[u8]) -> S
     )
 }
 
-/// A known_hosts entry worth handing to libssh2: a plain (unmarked) line, trimmed,
-/// with its key type field.
+/// What a known_hosts line says about its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// A plain entry: the host's own key.
+    Plain,
+    /// `@revoked`: this key must never be accepted for the hosts named.
+    Revoked,
+    /// `@cert-authority`: the key signs host certificates of the hosts named.
+    CertAuthority,
+}
+
+/// A known_hosts entry: its text without the marker (what libssh2 can read), the
+/// key type and blob, its marker, and where it was written (`file:line`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownLine {
     pub text: String,
+    pub hosts: String,
     pub key_type: String,
+    pub blob: Option<Vec<u8>>,
+    pub marker: Marker,
+    pub source: String,
 }
 
-/// Splits known_hosts text into entries. Comments, blank lines, marked lines
-/// (`@cert-authority`, `@revoked`: libssh2 cannot use them) and lines with fewer
-/// than three fields are skipped.
-pub fn parse_known_hosts(text: &str) -> Vec<KnownLine> {
+/// Splits known_hosts text (from `file`, for `file:line` in messages) into entries.
+/// Comments, blank lines, unknown markers and lines with fewer than three fields
+/// are skipped.
+pub fn parse_known_hosts(text: &str, file: &str) -> Vec<KnownLine> {
     text.lines()
-        .filter_map(|line| {
+        .enumerate()
+        .filter_map(|(i, line)| {
             let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with('@') {
+            if line.is_empty() || line.starts_with('#') {
                 return None;
             }
-            let mut fields = line.split_whitespace();
-            let _hosts = fields.next()?;
+            let (marker, rest) = match line.split_once(char::is_whitespace) {
+                Some((m, rest)) if m.starts_with('@') => match m {
+                    "@revoked" => (Marker::Revoked, rest.trim_start()),
+                    "@cert-authority" => (Marker::CertAuthority, rest.trim_start()),
+                    _ => return None,
+                },
+                _ if line.starts_with('@') => return None,
+                _ => (Marker::Plain, line),
+            };
+            let mut fields = rest.split_whitespace();
+            let hosts = fields.next()?;
             let key_type = fields.next()?;
-            let _key = fields.next()?;
+            let key = fields.next()?;
             Some(KnownLine {
-                text: line.to_string(),
+                text: rest.to_string(),
+                hosts: hosts.to_string(),
                 key_type: key_type.to_string(),
+                blob: base64_decode(key),
+                marker,
+                source: format!("{file}:{}", i + 1),
             })
         })
         .collect()
+}
+
+/// Whether a known_hosts host field (comma-separated patterns, `*`/`?` wildcards,
+/// `!` negation) names `name` (`host` or `[host]:port`, lower case). `None` for a
+/// hashed field (`|1|...`), which only libssh2 can check.
+pub fn hosts_field_matches(field: &str, name: &str) -> Option<bool> {
+    if field.starts_with('|') {
+        return None;
+    }
+    let name = name.to_ascii_lowercase();
+    let mut positive = false;
+    for p in field.split(',') {
+        let p = p.to_ascii_lowercase();
+        if let Some(neg) = p.strip_prefix('!') {
+            if crate::config::ssh_config::wildcard_match(neg, &name) {
+                return Some(false);
+            }
+        } else if crate::config::ssh_config::wildcard_match(&p, &name) {
+            positive = true;
+        }
+    }
+    Some(positive)
+}
+
+/// The public key blob inside an OpenSSH-format private key file (stored in the
+/// clear even when the private part is encrypted). `None` for other formats.
+pub fn openssh_private_key_public_blob(text: &str) -> Option<Vec<u8>> {
+    const BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    const END: &str = "-----END OPENSSH PRIVATE KEY-----";
+    let start = text.find(BEGIN)?;
+    let body = &text[start + BEGIN.len()..];
+    let body = &body[..body.find(END)?];
+    let raw = base64_decode(body)?;
+    let rest = raw.strip_prefix(b"openssh-key-v1\0".as_slice())?;
+    let (_cipher, rest) = ssh_string(rest)?;
+    let (_kdf, rest) = ssh_string(rest)?;
+    let (_kdfopts, rest) = ssh_string(rest)?;
+    let n = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
+    if n < 1 {
+        return None;
+    }
+    let (blob, _) = ssh_string(&rest[4..])?;
+    Some(blob.to_vec())
+}
+
+/// The blob of a public key line (`type base64 [comment]`, as in a `.pub` file).
+pub fn public_key_line_blob(text: &str) -> Option<Vec<u8>> {
+    let mut f = text.split_whitespace();
+    let _type = f.next()?;
+    base64_decode(f.next()?)
 }
 
 /// The host key algorithms that can present a key of this known_hosts key type.
@@ -278,19 +357,64 @@ mod tests {
     }
 
     #[test]
-    fn parse_known_hosts_keeps_plain_entries_only() {
+    fn parse_known_hosts_reads_markers_and_places() {
         let text = "# comment\n\n@revoked * ssh-rsa AAAA\n\
                     host1,10.0.0.1 ssh-ed25519 AAAAC3 comment here\n\
                     |1|salt=|hash= ecdsa-sha2-nistp256 AAAAE2\n\
+                    @cert-authority *.example ssh-ed25519 AAAA\n\
+                    @unknown x ssh-rsa AAAA\n\
                     broken-line ssh-rsa\n";
-        let lines = parse_known_hosts(text);
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].key_type, "ssh-ed25519");
+        let lines = parse_known_hosts(text, "kh");
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].marker, Marker::Revoked);
+        assert_eq!(lines[0].text, "* ssh-rsa AAAA");
+        assert_eq!(lines[0].source, "kh:3");
+        assert_eq!(lines[1].key_type, "ssh-ed25519");
+        assert_eq!(lines[1].marker, Marker::Plain);
         assert_eq!(
-            lines[0].text,
+            lines[1].text,
             "host1,10.0.0.1 ssh-ed25519 AAAAC3 comment here"
         );
-        assert_eq!(lines[1].key_type, "ecdsa-sha2-nistp256");
+        assert_eq!(lines[2].key_type, "ecdsa-sha2-nistp256");
+        assert_eq!(lines[3].marker, Marker::CertAuthority);
+        assert_eq!(lines[3].hosts, "*.example");
+        assert_eq!(lines[3].source, "kh:6");
+    }
+
+    #[test]
+    fn hosts_fields_match_like_openssh() {
+        assert_eq!(hosts_field_matches("*", "[127.0.0.1]:2222"), Some(true));
+        assert_eq!(hosts_field_matches("a,b.example", "b.example"), Some(true));
+        assert_eq!(hosts_field_matches("*.example", "B.Example"), Some(true));
+        assert_eq!(
+            hosts_field_matches("*.example,!b.example", "b.example"),
+            Some(false)
+        );
+        assert_eq!(hosts_field_matches("a", "b"), Some(false));
+        assert_eq!(hosts_field_matches("|1|x=|y=", "b"), None);
+    }
+
+    #[test]
+    fn public_blob_is_read_from_openssh_private_keys() {
+        let blob = base64_decode(PUB).unwrap();
+        let mut raw = b"openssh-key-v1\0".to_vec();
+        for s in [&b"aes256-ctr"[..], b"bcrypt", b"opts"] {
+            raw.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            raw.extend_from_slice(s);
+        }
+        raw.extend_from_slice(&1u32.to_be_bytes());
+        raw.extend_from_slice(&(blob.len() as u32).to_be_bytes());
+        raw.extend_from_slice(&blob);
+        let text = format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+            base64_encode(&raw, true)
+        );
+        assert_eq!(openssh_private_key_public_blob(&text), Some(blob.clone()));
+        assert_eq!(openssh_private_key_public_blob("garbage"), None);
+        assert_eq!(
+            public_key_line_blob(&format!("ssh-ed25519 {PUB} me@x")),
+            Some(blob)
+        );
     }
 
     #[test]

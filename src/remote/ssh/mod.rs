@@ -16,6 +16,7 @@
 mod backoff;
 mod jump;
 mod keys;
+mod proxy;
 mod pump;
 mod session;
 
@@ -151,18 +152,28 @@ pub struct HostKeyInfo {
     pub fingerprint: String,
     /// The line to append to known_hosts (`[host]:port` off port 22).
     pub known_hosts_line: String,
+    /// `file:line` of an entry (user's or global known_hosts) that already holds
+    /// exactly this key for this host.
+    pub known_at: Option<String>,
+    /// `file:line` of an `@revoked` entry for this key and host.
+    pub revoked_at: Option<String>,
+    /// known_hosts holds another key of this type for this host.
+    pub changed: bool,
 }
 
 /// Connects and completes the handshake only (no host key check, no
 /// authentication) and returns the key the host offers.
 pub fn host_key(cfg: &Config, host: &HostConfig) -> Result<HostKeyInfo, RemoteError> {
     let target = Target::from_config(cfg, host)?;
-    let text = session::read_known_hosts(&target.known_hosts)?;
-    let lines = keys::parse_known_hosts(&text);
+    let lines = session::known_lines(&target)?;
     // The same algorithm preference as `connect`, so the key shown is the one
     // `connect` will be offered.
-    let (_conn, key) = session::handshake(&target, &AtomicU64::new(0), Some(&lines))?;
+    let (conn, key) = session::handshake(&target, &AtomicU64::new(0), Some(&lines))?;
+    let name = keys::known_hosts_name(&target.host, target.port);
     Ok(HostKeyInfo {
+        known_at: session::known_at(&conn.session, &lines, &name, &key.blob),
+        revoked_at: session::revoked_at(&conn.session, &lines, &name, &key.blob),
+        changed: session::key_changed(&conn.session, &lines, &name, &key),
         known_hosts_line: keys::known_hosts_line(
             &target.host,
             target.port,

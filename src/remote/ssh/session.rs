@@ -17,6 +17,7 @@ use ssh2::{CheckResult, ErrorCode, KnownHostFileKind, MethodType, Session};
 use super::backoff::{self, Outcome};
 use super::jump::{self, Bastion, Jump};
 use super::keys;
+use super::proxy::ProxyChild;
 use crate::config::{Address, Config, HostConfig};
 use crate::remote::RemoteError;
 
@@ -52,6 +53,10 @@ pub(super) struct Target {
     pub user: String,
     pub identities: Vec<PathBuf>,
     pub known_hosts: PathBuf,
+    /// The system-wide known_hosts, read after `known_hosts`.
+    pub global_known_hosts: PathBuf,
+    /// Offer only the configured identities (`IdentitiesOnly yes`).
+    pub identities_only: bool,
     pub timeout: Duration,
     /// How long a started command may move no byte before it is given up
     /// (`stall_timeout`).
@@ -60,6 +65,9 @@ pub(super) struct Target {
     pub home: Option<PathBuf>,
     /// The jump host to go through, if any (ProxyJump).
     pub jump: Option<Jump>,
+    /// The command to run the session over (ProxyCommand, tokens expanded), when
+    /// there is no jump host.
+    pub proxy_command: Option<String>,
 }
 
 impl Target {
@@ -88,10 +96,18 @@ impl Target {
             port: host.port,
             user: host.user.clone(),
             identities: host.identities.clone(),
-            known_hosts: cfg.known_hosts.clone(),
+            known_hosts: host.known_hosts(cfg).to_path_buf(),
+            global_known_hosts: cfg.global_known_hosts.clone(),
+            identities_only: cfg.identities_only || host.ssh.identities_only,
             timeout: cfg.connect_timeout.max(Duration::from_millis(1)),
             stall: cfg.stall_timeout.max(Duration::from_millis(1)),
             home: cfg.env.home.clone(),
+            proxy_command: match (&jump, &host.ssh.proxy_command) {
+                (None, Some(cmd)) => Some(crate::config::ssh_config::expand_proxy_command(
+                    cmd, address, host.port, &host.user, &host.name,
+                )),
+                _ => None,
+            },
             jump,
         })
     }
@@ -99,10 +115,11 @@ impl Target {
     /// What identifies this connection for the backoff and the bastion registry.
     pub fn key(&self) -> String {
         format!(
-            "{}@{}\0{}\0{}",
+            "{}@{}\0{}\0{}\0{}",
             self.user,
             self.addr(),
             self.jump.as_ref().map_or("", |j| j.spec.as_str()),
+            self.proxy_command.as_deref().unwrap_or(""),
             self.known_hosts.display()
         )
     }
@@ -120,6 +137,9 @@ impl Target {
     /// ` via jump host J` behind a jump host.
     pub fn label(&self) -> String {
         match &self.jump {
+            None if self.proxy_command.is_some() => {
+                format!("{} ({} via ProxyCommand)", self.name, self.addr())
+            }
             None => format!("{} ({})", self.name, self.addr()),
             Some(j) => format!("{} ({} via jump host {})", self.name, self.addr(), j.spec),
         }
@@ -146,6 +166,9 @@ pub(super) struct Conn {
     /// read) so it outlives `session`, which is dropped first (fields drop in order).
     #[allow(dead_code)]
     pub via: Option<Arc<Bastion>>,
+    /// The ProxyCommand the session runs over, killed after `session` is dropped.
+    #[allow(dead_code)]
+    pub proxy: Option<ProxyChild>,
 }
 
 impl Drop for Conn {
@@ -180,7 +203,19 @@ pub(super) fn handshake(
     if let Some(lines) = known {
         prefer_known_key_types(&session, t, lines);
     }
+    let mut proxy = None;
     let (fd, via) = match &t.jump {
+        None if t.proxy_command.is_some() => {
+            let cmd = t.proxy_command.as_deref().unwrap_or_default();
+            let (stream, child) = ProxyChild::spawn(cmd).map_err(|e| RemoteError::Connect {
+                addr: t.addr(),
+                msg: format!("cannot start ProxyCommand `{cmd}`: {e}"),
+            })?;
+            proxy = Some(child);
+            let fd = stream.as_raw_fd();
+            session.set_tcp_stream(stream);
+            (fd, None)
+        }
         None => {
             let tcp = tcp_connect(t)?;
             tune_socket(&tcp);
@@ -196,6 +231,22 @@ pub(super) fn handshake(
         }
     };
     if let Err(e) = session.handshake() {
+        if let Some(p) = proxy.as_mut() {
+            let said = p.said();
+            let cmd = t.proxy_command.as_deref().unwrap_or_default();
+            return Err(RemoteError::Connect {
+                addr: t.label(),
+                msg: format!(
+                    "SSH handshake over ProxyCommand `{cmd}` failed: {}{}",
+                    e.message(),
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; the command said: {said}")
+                    }
+                ),
+            });
+        }
         return Err(if code(&e) == Some(ERR_TIMEOUT) {
             RemoteError::Timeout {
                 what: format!("SSH handshake with {}", t.label()),
@@ -210,7 +261,12 @@ pub(super) fn handshake(
     }
     counter.fetch_add(1, Ordering::Relaxed);
     // From here on `fd` lives as long as `session`: Conn keeps them together.
-    let conn = Conn { session, fd, via };
+    let conn = Conn {
+        session,
+        fd,
+        via,
+        proxy,
+    };
     let (blob, _) = conn
         .session
         .host_key()
@@ -259,8 +315,7 @@ pub(super) fn open(t: &Target, counter: &AtomicU64) -> Result<Conn, RemoteError>
 }
 
 fn open_now(t: &Target, counter: &AtomicU64) -> Result<Conn, RemoteError> {
-    let text = read_known_hosts(&t.known_hosts)?;
-    let lines = keys::parse_known_hosts(&text);
+    let lines = known_lines(t)?;
     let (conn, key) = handshake(t, counter, Some(&lines))?;
     verify_host_key(&conn.session, t, &lines, &key)?;
     authenticate(&conn.session, t)?;
@@ -333,6 +388,93 @@ pub(super) fn read_known_hosts(path: &Path) -> Result<String, RemoteError> {
     }
 }
 
+/// The entries of the user's known_hosts, then of the global one (as OpenSSH reads
+/// them). The global file is optional: missing or unreadable, it adds nothing.
+pub(super) fn known_lines(t: &Target) -> Result<Vec<keys::KnownLine>, RemoteError> {
+    let user = t.known_hosts.display().to_string();
+    let mut lines = keys::parse_known_hosts(&read_known_hosts(&t.known_hosts)?, &user);
+    if t.global_known_hosts != t.known_hosts {
+        if let Ok(text) = read_known_hosts(&t.global_known_hosts) {
+            let global = t.global_known_hosts.display().to_string();
+            lines.extend(keys::parse_known_hosts(&text, &global));
+        }
+    }
+    Ok(lines)
+}
+
+/// libssh2's answer for one entry's text (marker removed) about `name` and `blob`.
+fn check_one(session: &Session, text: &str, name: &str, blob: &[u8]) -> Option<CheckResult> {
+    let mut kh = session.known_hosts().ok()?;
+    kh.read_str(text, KnownHostFileKind::OpenSSH).ok()?;
+    Some(kh.check(name, blob))
+}
+
+/// Whether a marked entry's host field names `name` (hashed fields through libssh2).
+fn marked_line_names(session: &Session, l: &keys::KnownLine, name: &str) -> bool {
+    match keys::hosts_field_matches(&l.hosts, name) {
+        Some(m) => m,
+        None => l.blob.as_deref().is_some_and(|b| {
+            matches!(
+                check_one(session, &l.text, name, b),
+                Some(CheckResult::Match)
+            )
+        }),
+    }
+}
+
+/// Where (`file:line`) the offered key is marked `@revoked` for this host, if it is.
+pub(super) fn revoked_at(
+    session: &Session,
+    lines: &[keys::KnownLine],
+    name: &str,
+    blob: &[u8],
+) -> Option<String> {
+    lines
+        .iter()
+        .filter(|l| l.marker == keys::Marker::Revoked && l.blob.as_deref() == Some(blob))
+        .find(|l| marked_line_names(session, l, name))
+        .map(|l| l.source.clone())
+}
+
+/// Where (`file:line`) a plain entry already holds exactly this key for this host.
+pub(super) fn known_at(
+    session: &Session,
+    lines: &[keys::KnownLine],
+    name: &str,
+    blob: &[u8],
+) -> Option<String> {
+    lines
+        .iter()
+        .filter(|l| l.marker == keys::Marker::Plain && l.blob.as_deref() == Some(blob))
+        .find(|l| {
+            matches!(
+                check_one(session, &l.text, name, blob),
+                Some(CheckResult::Match)
+            )
+        })
+        .map(|l| l.source.clone())
+}
+
+/// Whether known_hosts holds another key of the offered key's type for this host
+/// (the key changed).
+pub(super) fn key_changed(
+    session: &Session,
+    lines: &[keys::KnownLine],
+    name: &str,
+    key: &OfferedKey,
+) -> bool {
+    matches!(
+        check(
+            session,
+            lines,
+            |l| l.key_type == key.key_type,
+            name,
+            &key.blob
+        ),
+        Ok(CheckResult::Mismatch)
+    )
+}
+
 /// Looks the host up in the given known_hosts entries with libssh2 (which handles
 /// hashed names and comma lists). Lines libssh2 cannot parse are skipped.
 fn check(
@@ -345,7 +487,10 @@ fn check(
     let mut kh = session
         .known_hosts()
         .map_err(|e| RemoteError::Session(format!("cannot check known_hosts: {e}")))?;
-    for line in lines.iter().filter(|l| keep(l)) {
+    for line in lines
+        .iter()
+        .filter(|l| l.marker == keys::Marker::Plain && keep(l))
+    {
         let _ = kh.read_str(&line.text, KnownHostFileKind::OpenSSH);
     }
     // The exact OpenSSH name (`[host]:port` off port 22): libssh2's check_port
@@ -358,7 +503,7 @@ fn check(
 fn prefer_known_key_types(session: &Session, t: &Target, lines: &[keys::KnownLine]) {
     let name = keys::known_hosts_name(&t.host, t.port);
     let mut types: Vec<String> = Vec::new();
-    for line in lines {
+    for line in lines.iter().filter(|l| l.marker == keys::Marker::Plain) {
         if types.contains(&line.key_type) {
             continue;
         }
@@ -390,8 +535,30 @@ fn verify_host_key(
 ) -> Result<(), RemoteError> {
     let name = keys::known_hosts_name(&t.host, t.port);
     let known_hosts = t.known_hosts.display().to_string();
+    // As OpenSSH: a revoked key is refused even where another line trusts it.
+    if let Some(at) = revoked_at(session, lines, &name, &key.blob) {
+        return Err(RemoteError::RevokedHostKey {
+            host: t.label(),
+            key_type: key.key_type.clone(),
+            fingerprint: key.fingerprint.clone(),
+            at,
+        });
+    }
+    let ca = || {
+        lines
+            .iter()
+            .filter(|l| l.marker == keys::Marker::CertAuthority)
+            .find(|l| marked_line_names(session, l, &name))
+            .map(|l| l.source.clone())
+    };
     match check(session, lines, |_| true, &name, &key.blob)? {
         CheckResult::Match => Ok(()),
+        CheckResult::NotFound if ca().is_some() => Err(RemoteError::CertAuthorityHost {
+            name: t.name.clone(),
+            host: t.label(),
+            at: ca().unwrap_or_default(),
+            key: format!("{} SHA256:{}", key.key_type, key.fingerprint),
+        }),
         CheckResult::NotFound => Err(RemoteError::UnknownHostKey {
             name: t.name.clone(),
             host: t.label(),
@@ -443,70 +610,115 @@ fn auth_timeout(t: &Target) -> RemoteError {
     }
 }
 
-/// ssh-agent (every identity it holds), then the configured identities in order,
-/// then the default keys that exist. The error lists what was tried.
+/// The agent's keys, once listed (the connection stays open while we authenticate).
+struct AgentKeys {
+    agent: ssh2::Agent,
+    ids: Vec<ssh2::PublicKey>,
+    used: Vec<bool>,
+}
+
+impl Drop for AgentKeys {
+    fn drop(&mut self) {
+        let _ = self.agent.disconnect();
+    }
+}
+
+/// How one offered key fared.
+enum Tried {
+    In,
+    /// Refused (or unusable); go on with the next key.
+    No,
+    /// The server hung up: no point trying more keys.
+    Closed,
+}
+
+/// The public key blob of an identity file: its `.pub` beside it (as OpenSSH reads
+/// it), else the one an OpenSSH-format private key carries in the clear.
+fn identity_blob(path: &Path) -> Option<Vec<u8>> {
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    if let Ok(text) = std::fs::read_to_string(PathBuf::from(pub_path)) {
+        if let Some(b) = keys::public_key_line_blob(&text) {
+            return Some(b);
+        }
+    }
+    let text = std::fs::read(path).ok()?;
+    keys::openssh_private_key_public_blob(&String::from_utf8_lossy(&text))
+}
+
+/// Authenticates as OpenSSH does: each configured identity first (through the
+/// agent's copy of it when the agent holds the same public key, else from its
+/// file), then the agent's other keys, then the default keys that exist. With
+/// `IdentitiesOnly`, only the configured identities (and their agent copies), or the
+/// default keys when none is configured. Every key offered counts against the
+/// server's `MaxAuthTries`, hence the order. The error lists each key and what
+/// became of it, in the order offered.
 fn authenticate(session: &Session, t: &Target) -> Result<(), RemoteError> {
     let mut notes: Vec<String> = Vec::new();
-    if try_agent(session, t, &mut notes)? {
-        return Ok(());
-    }
-    let defaults = t.home.iter().flat_map(|home| {
-        DEFAULT_KEYS
-            .iter()
-            .map(move |k| (home.join(".ssh").join(k), false))
-    });
+    let mut order: Vec<String> = Vec::new();
+    let mut agent = open_agent(session, &mut notes);
     let mut seen: Vec<PathBuf> = Vec::new();
-    let candidates = t
-        .identities
-        .iter()
-        .map(|p| (p.clone(), true))
-        .chain(defaults);
-    for (path, configured) in candidates {
-        if seen.contains(&path) {
+    let mut closed = false;
+    for path in &t.identities {
+        if seen.contains(path) {
             continue;
         }
         seen.push(path.clone());
-        let shown = path.display();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if configured {
-                    notes.push(format!("{shown}: no such file"));
-                }
-                continue;
-            }
-            Err(e) => {
-                notes.push(format!("{shown}: {e}"));
-                continue;
-            }
-        };
-        if keys::private_key_is_encrypted(&String::from_utf8_lossy(&bytes)) {
-            notes.push(format!(
-                "{shown} is encrypted (passphrase-protected) and no ssh-agent offered it: \
-                 load it with `ssh-add {shown}`"
-            ));
-            continue;
-        }
-        match session.userauth_pubkey_file(&t.user, None, &path, None) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Ok(()) => notes.push(format!("{shown}: accepted, but more is required")),
-            Err(e) if code(&e) == Some(ERR_TIMEOUT) => return Err(auth_timeout(t)),
-            Err(e) if is_disconnect(&e) => {
-                notes.push(format!(
-                    "{shown}: the server closed the connection ({})",
-                    e.message()
-                ));
+        let r = try_identity(
+            session,
+            t,
+            path,
+            true,
+            agent.as_mut(),
+            &mut notes,
+            &mut order,
+        )?;
+        match r {
+            Tried::In => return Ok(()),
+            Tried::No => {}
+            Tried::Closed => {
+                closed = true;
                 break;
             }
-            Err(e) => notes.push(match code(&e) {
-                Some(ERR_AUTHENTICATION_FAILED | ERR_PUBLICKEY_UNVERIFIED) => {
-                    format!("{shown}: refused by the server")
-                }
-                Some(ERR_FILE) => format!("{shown}: unusable key file ({})", e.message()),
-                _ => format!("{shown}: {}", e.message()),
-            }),
         }
     }
+    if !closed && !t.identities_only {
+        if let Some(a) = agent.as_mut() {
+            match try_agent_rest(session, t, a, &mut notes, &mut order)? {
+                Tried::In => return Ok(()),
+                Tried::No => {}
+                Tried::Closed => closed = true,
+            }
+        }
+    }
+    // IdentitiesOnly with identities configured: nothing else is offered.
+    if !closed && (!t.identities_only || t.identities.is_empty()) {
+        let defaults: Vec<PathBuf> = t
+            .home
+            .iter()
+            .flat_map(|home| DEFAULT_KEYS.iter().map(move |k| home.join(".ssh").join(k)))
+            .collect();
+        for path in defaults {
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path.clone());
+            match try_identity(
+                session,
+                t,
+                &path,
+                false,
+                agent.as_mut(),
+                &mut notes,
+                &mut order,
+            )? {
+                Tried::In => return Ok(()),
+                Tried::No => {}
+                Tried::Closed => break,
+            }
+        }
+    }
+    drop(agent);
     if notes.is_empty() {
         notes.push(
             "no key to offer: no ssh-agent, no identity configured, and none of \
@@ -514,23 +726,119 @@ fn authenticate(session: &Session, t: &Target) -> Result<(), RemoteError> {
                 .to_string(),
         );
     }
+    let mut detail = format!("tried {}", notes.join("; "));
+    if !order.is_empty() {
+        detail.push_str(&format!(
+            "; keys offered, in order: {}",
+            order
+                .iter()
+                .enumerate()
+                .map(|(i, k)| format!("{}. {k}", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if t.identities_only {
+        detail.push_str(" (IdentitiesOnly: only the configured identities were offered)");
+    }
     Err(RemoteError::Auth {
         user: t.user.clone(),
         host: t.label(),
-        detail: format!("tried {}", notes.join("; ")),
+        detail,
     })
 }
 
-/// Tries every identity the agent holds. Without `SSH_AUTH_SOCK` it does nothing.
-fn try_agent(session: &Session, t: &Target, notes: &mut Vec<String>) -> Result<bool, RemoteError> {
+/// Offers one identity: the agent's copy if it holds the same public key, else the
+/// key file. `configured`: a missing file is worth a note.
+fn try_identity(
+    session: &Session,
+    t: &Target,
+    path: &Path,
+    configured: bool,
+    agent: Option<&mut AgentKeys>,
+    notes: &mut Vec<String>,
+    order: &mut Vec<String>,
+) -> Result<Tried, RemoteError> {
+    let shown = path.display();
+    if let (Some(a), Some(blob)) = (agent, identity_blob(path)) {
+        if let Some(i) = a.ids.iter().position(|id| id.blob() == blob.as_slice()) {
+            a.used[i] = true;
+            order.push(format!("{shown} (from the agent)"));
+            match a.agent.userauth(&t.user, &a.ids[i]) {
+                Ok(()) if session.authenticated() => return Ok(Tried::In),
+                Err(e) if code(&e) == Some(ERR_TIMEOUT) => return Err(auth_timeout(t)),
+                Err(e) if is_disconnect(&e) => {
+                    notes.push(format!(
+                        "{shown} (agent): the server closed the connection ({})",
+                        e.message()
+                    ));
+                    return Ok(Tried::Closed);
+                }
+                _ => {
+                    notes.push(format!("{shown} (agent): refused by the server"));
+                    return Ok(Tried::No);
+                }
+            }
+        }
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if configured {
+                notes.push(format!("{shown}: no such file"));
+            }
+            return Ok(Tried::No);
+        }
+        Err(e) => {
+            notes.push(format!("{shown}: {e}"));
+            return Ok(Tried::No);
+        }
+    };
+    if keys::private_key_is_encrypted(&String::from_utf8_lossy(&bytes)) {
+        notes.push(format!(
+            "{shown} is encrypted (passphrase-protected) and no ssh-agent offered it: \
+             load it with `ssh-add {shown}`"
+        ));
+        return Ok(Tried::No);
+    }
+    order.push(shown.to_string());
+    match session.userauth_pubkey_file(&t.user, None, path, None) {
+        Ok(()) if session.authenticated() => Ok(Tried::In),
+        Ok(()) => {
+            notes.push(format!("{shown}: accepted, but more is required"));
+            Ok(Tried::No)
+        }
+        Err(e) if code(&e) == Some(ERR_TIMEOUT) => Err(auth_timeout(t)),
+        Err(e) if is_disconnect(&e) => {
+            notes.push(format!(
+                "{shown}: the server closed the connection ({})",
+                e.message()
+            ));
+            Ok(Tried::Closed)
+        }
+        Err(e) => {
+            notes.push(match code(&e) {
+                Some(ERR_AUTHENTICATION_FAILED | ERR_PUBLICKEY_UNVERIFIED) => {
+                    format!("{shown}: refused by the server")
+                }
+                Some(ERR_FILE) => format!("{shown}: unusable key file ({})", e.message()),
+                _ => format!("{shown}: {}", e.message()),
+            });
+            Ok(Tried::No)
+        }
+    }
+}
+
+/// Connects to the agent and lists its keys. Without `SSH_AUTH_SOCK`: `None`.
+fn open_agent(session: &Session, notes: &mut Vec<String>) -> Option<AgentKeys> {
     if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
-        return Ok(false);
+        return None;
     }
     let mut agent = match session.agent() {
         Ok(a) => a,
         Err(e) => {
             notes.push(format!("ssh-agent: {}", e.message()));
-            return Ok(false);
+            return None;
         }
     };
     if let Err(e) = agent.connect() {
@@ -538,43 +846,60 @@ fn try_agent(session: &Session, t: &Target, notes: &mut Vec<String>) -> Result<b
             "ssh-agent: cannot reach $SSH_AUTH_SOCK ({})",
             e.message()
         ));
-        return Ok(false);
+        return None;
     }
-    let ids = match agent.list_identities().and_then(|()| agent.identities()) {
-        Ok(ids) => ids,
+    match agent.list_identities().and_then(|()| agent.identities()) {
+        Ok(ids) => {
+            let used = vec![false; ids.len()];
+            Some(AgentKeys { agent, ids, used })
+        }
         Err(e) => {
             notes.push(format!("ssh-agent: cannot list keys ({})", e.message()));
             let _ = agent.disconnect();
-            return Ok(false);
+            None
         }
-    };
+    }
+}
+
+/// Offers the agent's keys not offered yet (as copies of configured identities).
+fn try_agent_rest(
+    session: &Session,
+    t: &Target,
+    a: &mut AgentKeys,
+    notes: &mut Vec<String>,
+    order: &mut Vec<String>,
+) -> Result<Tried, RemoteError> {
     let mut refused = 0;
-    for id in &ids {
-        match agent.userauth(&t.user, id) {
-            Ok(()) if session.authenticated() => {
-                let _ = agent.disconnect();
-                return Ok(true);
-            }
-            Err(e) if code(&e) == Some(ERR_TIMEOUT) => {
-                let _ = agent.disconnect();
-                return Err(auth_timeout(t));
-            }
+    for i in 0..a.ids.len() {
+        if a.used[i] {
+            continue;
+        }
+        a.used[i] = true;
+        let id = &a.ids[i];
+        let comment = id.comment();
+        order.push(if comment.is_empty() {
+            format!("agent key SHA256:{}", keys::fingerprint_sha256(id.blob()))
+        } else {
+            format!("agent key {comment}")
+        });
+        match a.agent.userauth(&t.user, id) {
+            Ok(()) if session.authenticated() => return Ok(Tried::In),
+            Err(e) if code(&e) == Some(ERR_TIMEOUT) => return Err(auth_timeout(t)),
             Err(e) if is_disconnect(&e) => {
                 notes.push(format!(
-                    "ssh-agent: the server closed the connection ({})",
+                    "ssh-agent: the server closed the connection after {} key(s) ({})",
+                    refused + 1,
                     e.message()
                 ));
-                let _ = agent.disconnect();
-                return Ok(false);
+                return Ok(Tried::Closed);
             }
             _ => refused += 1,
         }
     }
-    let _ = agent.disconnect();
-    notes.push(if ids.is_empty() {
+    notes.push(if a.ids.is_empty() {
         "ssh-agent: holds no keys".to_string()
     } else {
         format!("ssh-agent: {refused} key(s) refused")
     });
-    Ok(false)
+    Ok(Tried::No)
 }
