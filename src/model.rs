@@ -326,6 +326,8 @@ pub enum Action {
     Pin,
     Unpin,
     Unlock,
+    /// Only in a lock's owner, never in history: `relman launch` installing the launcher.
+    Launch,
 }
 
 impl Action {
@@ -338,6 +340,7 @@ impl Action {
             Action::Pin => "pin",
             Action::Unpin => "unpin",
             Action::Unlock => "unlock",
+            Action::Launch => "launch",
         }
     }
 }

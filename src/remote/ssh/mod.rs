@@ -18,6 +18,7 @@ mod jump;
 mod keys;
 mod pump;
 mod session;
+mod stream;
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -25,7 +26,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::{ExecOutput, Process, RemoteError, Transport};
+use super::{ExecOutput, Process, RemoteError, Stream, StreamEnd, Transport};
 use crate::config::{Config, HostConfig};
 use pump::ExecError;
 use session::{Conn, Target};
@@ -113,6 +114,24 @@ impl Transport for SshTransport {
             self.target.stall,
         )?;
         Ok(Box::new(p))
+    }
+
+    fn stream(&self, command: &str, io: &mut dyn Stream) -> Result<StreamEnd, RemoteError> {
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let limit = self.target.op_timeout();
+        let (conn, reused) = match guard.take() {
+            Some(c) => (c, true),
+            None => (self.open()?, false),
+        };
+        match stream::stream(&conn, command, io, limit) {
+            // A connection that died while idle: the job never started.
+            Err(ExecError::NotStarted(_)) if reused => {
+                drop(conn);
+                let conn = self.open()?;
+                stream::stream(&conn, command, io, limit).map_err(ExecError::into_inner)
+            }
+            r => r.map_err(ExecError::into_inner),
+        }
     }
 
     fn handshakes(&self) -> u64 {
