@@ -81,6 +81,10 @@ fn statuses_pass_through(user: &str) {
     assert_eq!(o.stdout, b"one");
     let o = launch(&f, &["--", "cat", "app.jar"]);
     assert_eq!(o.stdout, b"two", "{two}: {}", err(&o));
+    // --release as the absolute path `resolve` prints.
+    let path = fs::canonicalize(f.root(0)).unwrap().join(&one);
+    let o = launch(&f, &["--release", path.to_str().unwrap(), "--", "cat", "app.jar"]);
+    assert_eq!(o.stdout, b"one", "{}", err(&o));
     // A command that isn't there: 127 from the job's shell, as `sh -c` says.
     let o = launch(&f, &["--", "relman-no-such-command"]);
     assert_eq!(code(&o), 127, "{}", err(&o));
@@ -149,8 +153,10 @@ fn arguments_reach_the_job_verbatim(user: &str) {
 for_users!(a_missing_release_is_exit_5: root, deploy);
 fn a_missing_release_is_exit_5(user: &str) {
     let f = Fleet::start_as(1, user);
-    deploy(&f, &f.dir().join("app"), "one");
-    for r in ["batch_20000101000000", "logs", "../etc"] {
+    let one = deploy(&f, &f.dir().join("app"), "one");
+    let elsewhere = format!("/etc/{one}");
+    let dotdot = format!("{}/../{one}", f.root(0).display());
+    for r in ["batch_20000101000000", "logs", "../etc", &elsewhere, &dotdot] {
         let o = launch(&f, &["--release", r, "--", "touch", "/tmp/relman-launch-ran"]);
         assert_eq!(code(&o), 5, "as {user}: --release {r}: {}", err(&o));
         assert_eq!(err(&o).lines().count(), 1, "one line: {}", err(&o));
@@ -273,3 +279,4 @@ fn an_interrupt_stops_the_job_on_the_host(user: &str) {
         );
     }
 }
+

@@ -169,7 +169,8 @@ pub enum Command {
     /// streamed, stdin forwarded, the job's exit status passed through, the job
     /// stopped on the host when relman is interrupted (SIGINT, SIGTERM, SIGHUP).
     Launch {
-        /// Run on this release (name or absolute path) instead of the live one.
+        /// Run on this release (its name, or its absolute path as `resolve` prints it)
+        /// instead of the live one, read once when the job starts.
         #[arg(long, value_name = "NAME", conflicts_with = "pin")]
         release: Option<String>,
         /// Pin the live release for this long first (as `resolve --pin`) and run on it.

@@ -338,7 +338,24 @@ pub fn launch(
                 "--release and --pin exclude each other (--pin runs on the live release)".into(),
             ));
         }
-        (Some(r), None) => Some(release_arg(host, r)?.as_str().to_string()),
+        (Some(r), None) => {
+            // A name, or `<root>/<name>` as `resolve` prints it (the launcher checks
+            // that the path's directory is its root).
+            let name = if r.starts_with('/') {
+                r.rsplit('/').next().unwrap_or_default()
+            } else {
+                r
+            };
+            release_arg(host, name).map_err(|_| {
+                OpError::Conflict(format!(
+                    "{}: not a release of {} (a name like {}YYYYMMDDHHMMSS, or its absolute path)",
+                    printable(r),
+                    host.name,
+                    host.prefix
+                ))
+            })?;
+            Some(r.to_string())
+        }
         (None, Some(p)) => {
             let r = super::pin::resolve_full(t, host, Some(p))?;
             if let Some(p) = &r.pin {
@@ -397,7 +414,9 @@ fn not_started(host: &HostConfig, pre: &Preamble, end: &StreamEnd) -> OpError {
         _ if pre.no_launcher => OpError::Failed(format!(
             "{launcher} is missing on the host and could not be installed"
         )),
-        StreamEnd::Exited(5) if said.starts_with("launch:") => OpError::Conflict(said),
+        // 2: the launcher refused the --release relman passed (not a release of its
+        // root); 5: the release is gone. Either way the release is the problem.
+        StreamEnd::Exited(2 | 5) if said.starts_with("launch:") => OpError::Conflict(said),
         StreamEnd::Exited(_) if said.starts_with("launch:") => OpError::Failed(said),
         StreamEnd::Exited(n) => OpError::Failed(format!(
             "the job did not start (exit {n}){}",
