@@ -72,18 +72,32 @@ fn statuses_pass_through(user: &str) {
     assert_eq!(code(&o), 143, "as {user}: {}", err(&o));
     // The job runs in the live release, with the launcher's environment; --release
     // picks one by name.
-    let o = launch(&f, &["--", "sh", "-c", "printf '%s %s' \"$RELEASE_NAME\" \"$(cat app.jar)\""]);
+    let o = launch(
+        &f,
+        &[
+            "--",
+            "sh",
+            "-c",
+            "printf '%s %s' \"$RELEASE_NAME\" \"$(cat app.jar)\"",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), format!("{one} one"));
     let two = deploy(&f, &f.dir().join("app"), "two");
-    let o = launch(&f, &["--release", &one, "--", "sh", "-c", "cat app.jar; exit 7"]);
+    let o = launch(
+        &f,
+        &["--release", &one, "--", "sh", "-c", "cat app.jar; exit 7"],
+    );
     assert_eq!(code(&o), 7, "{}", err(&o));
     assert_eq!(o.stdout, b"one");
     let o = launch(&f, &["--", "cat", "app.jar"]);
     assert_eq!(o.stdout, b"two", "{two}: {}", err(&o));
     // --release as the absolute path `resolve` prints.
     let path = fs::canonicalize(f.root(0)).unwrap().join(&one);
-    let o = launch(&f, &["--release", path.to_str().unwrap(), "--", "cat", "app.jar"]);
+    let o = launch(
+        &f,
+        &["--release", path.to_str().unwrap(), "--", "cat", "app.jar"],
+    );
     assert_eq!(o.stdout, b"one", "{}", err(&o));
     // A command that isn't there: 127 from the job's shell, as `sh -c` says.
     let o = launch(&f, &["--", "relman-no-such-command"]);
@@ -96,11 +110,28 @@ fn bytes_pass_unchanged(user: &str) {
     deploy(&f, &f.dir().join("app"), "one");
     let blob = blob();
     // 3 MiB on stdout and 3 MiB on stderr at once: no window deadlock, no byte changed.
-    let o = launch(&f, &["--", "sh", "-c", "cat blob.bin; cat blob.bin >&2; cat blob.bin"]);
-    assert_eq!(code(&o), 0, "as {user}: {}", String::from_utf8_lossy(&o.stderr[..o.stderr.len().min(300)]));
+    let o = launch(
+        &f,
+        &[
+            "--",
+            "sh",
+            "-c",
+            "cat blob.bin; cat blob.bin >&2; cat blob.bin",
+        ],
+    );
+    assert_eq!(
+        code(&o),
+        0,
+        "as {user}: {}",
+        String::from_utf8_lossy(&o.stderr[..o.stderr.len().min(300)])
+    );
     assert_eq!(o.stdout.len(), 2 * blob.len());
     assert!(o.stdout[..blob.len()] == blob[..] && o.stdout[blob.len()..] == blob[..]);
-    assert!(o.stderr == blob, "stderr: {} bytes, not the blob", o.stderr.len());
+    assert!(
+        o.stderr == blob,
+        "stderr: {} bytes, not the blob",
+        o.stderr.len()
+    );
     // Stdin reaches the job, binary-safe, and its end is the job's EOF.
     let mut child = launch_cmd(&f, &["--", "sh", "-c", "cat; echo done >&2"])
         .stdin(Stdio::piped())
@@ -114,11 +145,20 @@ fn bytes_pass_unchanged(user: &str) {
     let o = child.wait_with_output().unwrap();
     feeder.join().unwrap().unwrap();
     assert_eq!(code(&o), 0, "{}", err(&o));
-    assert!(o.stdout == blob, "stdin came back as {} bytes", o.stdout.len());
+    assert!(
+        o.stdout == blob,
+        "stdin came back as {} bytes",
+        o.stdout.len()
+    );
     assert_eq!(err(&o), "done\n");
     // No stdin at all (/dev/null): EOF at once.
     let o = launch(&f, &["--", "wc", "-c"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "0", "{}", err(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "0",
+        "{}",
+        err(&o)
+    );
 }
 
 for_users!(arguments_reach_the_job_verbatim: root, deploy);
@@ -146,7 +186,10 @@ fn arguments_reach_the_job_verbatim(user: &str) {
     let want: String = hostile.iter().map(|a| format!("[{a}]")).collect();
     assert_eq!(String::from_utf8_lossy(&o.stdout), want);
     // Nothing was run: no file anywhere the login shell or the job could have made.
-    let made = f.sh(0, "find \"$ROOT\" \"$HOME\" . -name 'pwned-*' 2>/dev/null; true");
+    let made = f.sh(
+        0,
+        "find \"$ROOT\" \"$HOME\" . -name 'pwned-*' 2>/dev/null; true",
+    );
     assert_eq!(made.trim(), "", "an argument was run");
 }
 
@@ -156,8 +199,17 @@ fn a_missing_release_is_exit_5(user: &str) {
     let one = deploy(&f, &f.dir().join("app"), "one");
     let elsewhere = format!("/etc/{one}");
     let dotdot = format!("{}/../{one}", f.root(0).display());
-    for r in ["batch_20000101000000", "logs", "../etc", &elsewhere, &dotdot] {
-        let o = launch(&f, &["--release", r, "--", "touch", "/tmp/relman-launch-ran"]);
+    for r in [
+        "batch_20000101000000",
+        "logs",
+        "../etc",
+        &elsewhere,
+        &dotdot,
+    ] {
+        let o = launch(
+            &f,
+            &["--release", r, "--", "touch", "/tmp/relman-launch-ran"],
+        );
         assert_eq!(code(&o), 5, "as {user}: --release {r}: {}", err(&o));
         assert_eq!(err(&o).lines().count(), 1, "one line: {}", err(&o));
         assert!(err(&o).starts_with("relman: "), "{}", err(&o));
@@ -188,13 +240,30 @@ fn pin_pins_the_live_release_and_runs_on_it(user: &str) {
     let one = deploy(&f, &f.dir().join("app"), "one");
     let o = launch(
         &f,
-        &["--pin", "2h", "--reason", "ci-77", "--", "sh", "-c", "printf %s \"$RELEASE_NAME\""],
+        &[
+            "--pin",
+            "2h",
+            "--reason",
+            "ci-77",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$RELEASE_NAME\"",
+        ],
     );
     assert_eq!(code(&o), 0, "as {user}: {}", err(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), one);
     let said = err(&o);
-    assert!(said.contains(&format!("pinned {one}")) && said.contains("pin id"), "{said}");
-    let o = f.relman().args(["list", "--json"]).stdin(Stdio::null()).output().unwrap();
+    assert!(
+        said.contains(&format!("pinned {one}")) && said.contains("pin id"),
+        "{said}"
+    );
+    let o = f
+        .relman()
+        .args(["list", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 0, "{}", err(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let rel = v["hosts"][0]["releases"]
@@ -228,8 +297,12 @@ fn a_host_without_launcher_gets_one(user: &str) {
 /// The pids of the job `sh -c 'sleep 300; : MARK'` and of its `sleep` child.
 fn job_pids(mark: &str) -> Option<(u32, u32)> {
     let ps = processes();
-    let (sh, _, _) = ps.iter().find(|(_, _, c)| c.contains(mark) && c.starts_with("sh "))?;
-    let (sleep, _, _) = ps.iter().find(|(_, pp, c)| pp == sh && c.starts_with("sleep "))?;
+    let (sh, _, _) = ps
+        .iter()
+        .find(|(_, _, c)| c.contains(mark) && c.starts_with("sh "))?;
+    let (sleep, _, _) = ps
+        .iter()
+        .find(|(_, pp, c)| pp == sh && c.starts_with("sleep "))?;
     Some((*sh, *sleep))
 }
 
@@ -244,7 +317,11 @@ for_users!(an_interrupt_stops_the_job_on_the_host: root, deploy);
 fn an_interrupt_stops_the_job_on_the_host(user: &str) {
     let f = Fleet::start_as(1, user);
     deploy(&f, &f.dir().join("app"), "one");
-    for (sig, want) in [(libc::SIGINT, 130), (libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+    for (sig, want) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
         let mark = format!("relman-launch-test-{user}-{sig}-{}", std::process::id());
         let child = launch_cmd(&f, &["--", "sh", "-c", &format!("sleep 300; : {mark}")])
             .stdin(Stdio::null())
@@ -272,11 +349,14 @@ fn an_interrupt_stops_the_job_on_the_host(user: &str) {
             }),
             "as {user}: relman did not end after signal {sig}"
         );
-        assert_eq!(status.unwrap().code(), Some(want), "as {user}: signal {sig}");
+        assert_eq!(
+            status.unwrap().code(),
+            Some(want),
+            "as {user}: signal {sig}"
+        );
         assert!(
             wait_until(Duration::from_secs(10), || !alive(sh) && !alive(sleep)),
             "as {user}: signal {sig}: the job (sh {sh}, sleep {sleep}) still runs on the host"
         );
     }
 }
-

@@ -175,7 +175,11 @@ pub fn run(
     };
     let mut term = match Term::new(quiet) {
         Ok(t) => t,
-        Err(e) => return fail(OpError::Failed(format!("cannot set up the job's input: {e}"))),
+        Err(e) => {
+            return fail(OpError::Failed(format!(
+                "cannot set up the job's input: {e}"
+            )));
+        }
     };
     let t = match crate::remote::open(cfg, host) {
         Ok(t) => t,

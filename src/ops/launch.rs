@@ -151,9 +151,7 @@ pub fn wrapper_command(
         s.push_str(&q(r)?);
     }
     s.push_str(" -- sh -c ");
-    s.push_str(&q(&format!(
-        "printf '{STARTED_MARK}\\n' >&2; exec \"$@\""
-    ))?);
+    s.push_str(&q(&format!("printf '{STARTED_MARK}\\n' >&2; exec \"$@\""))?);
     s.push_str(" relman-job");
     for a in command {
         s.push(' ');
@@ -426,9 +424,9 @@ fn not_started(host: &HostConfig, pre: &Preamble, end: &StreamEnd) -> OpError {
                 format!(": {said}")
             }
         )),
-        StreamEnd::Signaled(s) => {
-            OpError::Failed(format!("the job's launcher was killed by SIG{s} before the job started"))
-        }
+        StreamEnd::Signaled(s) => OpError::Failed(format!(
+            "the job's launcher was killed by SIG{s} before the job started"
+        )),
     }
 }
 
@@ -453,7 +451,10 @@ mod tests {
         assert_eq!(status_code(&StreamEnd::Signaled("KILL".into())), 137);
         assert_eq!(status_code(&StreamEnd::Signaled("SIGINT".into())), 130);
         assert_eq!(status_code(&StreamEnd::Signaled("PIPE".into())), 141);
-        assert_eq!(status_code(&StreamEnd::Signaled("STKFLT@openssh.com".into())), 255);
+        assert_eq!(
+            status_code(&StreamEnd::Signaled("STKFLT@openssh.com".into())),
+            255
+        );
         let l = Launched {
             pin: None,
             release: None,
@@ -491,7 +492,11 @@ mod tests {
         assert!(first.starts_with("kill -TERM -77 "), "{first}");
         assert_eq!(s.next(Some(77), t0 + Duration::from_secs(1)), None);
         s.request("TERM");
-        assert_eq!(s.next(Some(77), t0 + Duration::from_secs(2)), None, "TERM once");
+        assert_eq!(
+            s.next(Some(77), t0 + Duration::from_secs(2)),
+            None,
+            "TERM once"
+        );
         let kill = s.next(Some(77), t0 + KILL_AFTER).unwrap();
         assert!(kill.starts_with("kill -KILL -77 "), "{kill}");
         s.request("TERM");
@@ -503,7 +508,11 @@ mod tests {
         use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
         for sh in [&["sh"][..], &["dash"], &["bash"], &["busybox", "sh"]] {
             // A job leading a process group of its own, as sshd starts it.
-            let mut job = Command::new("sleep").arg("30").process_group(0).spawn().unwrap();
+            let mut job = Command::new("sleep")
+                .arg("30")
+                .process_group(0)
+                .spawn()
+                .unwrap();
             let out = Command::new(sh[0])
                 .args(&sh[1..])
                 .arg("-c")
@@ -512,7 +521,12 @@ mod tests {
                 .unwrap();
             assert_eq!(out.status.code(), Some(0), "{sh:?}");
             let st = job.wait().unwrap();
-            assert_eq!(st.signal(), Some(15), "{sh:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                st.signal(),
+                Some(15),
+                "{sh:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 
@@ -524,12 +538,25 @@ mod tests {
         let bin = dir.path().join("deploy/.relman/bin");
         std::fs::create_dir_all(&bin).unwrap();
         let fake = bin.join("launch");
-        std::fs::write(&fake, "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done\n").unwrap();
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done\n",
+        )
+        .unwrap();
         {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let hostile = ["a b", "'q'", "$(touch x)", "`id`", "l1\nl2", "\"", "*", "-n"];
+        let hostile = [
+            "a b",
+            "'q'",
+            "$(touch x)",
+            "`id`",
+            "l1\nl2",
+            "\"",
+            "*",
+            "-n",
+        ];
         let cmd = wrapper_command(&host(), Some("batch_20261126221500"), &args(&hostile)).unwrap();
         let out = Command::new("sh")
             .arg("-c")
@@ -551,7 +578,12 @@ mod tests {
         assert!(err.starts_with(PID_MARK), "{err}");
         // No launcher: the marker and 127.
         std::fs::remove_file(&fake).unwrap();
-        let out = Command::new("sh").arg("-c").arg(&cmd).current_dir(dir.path()).output().unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&cmd)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(127));
         assert!(String::from_utf8_lossy(&out.stderr).contains(NO_LAUNCHER_MARK));
     }
