@@ -360,3 +360,180 @@ fn an_interrupt_stops_the_job_on_the_host(user: &str) {
         );
     }
 }
+
+/// A config with one `address = "local"` host (relman on the batch host itself),
+/// its home and root in a temporary directory, and a release deployed there.
+struct LocalHost {
+    dir: tempfile::TempDir,
+}
+
+impl LocalHost {
+    fn new() -> LocalHost {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("relman.toml"),
+            "[[hosts]]\nname = \"here\"\naddress = \"local\"\nroot = \"deploy\"\njob_users = []\n",
+        )
+        .unwrap();
+        let app = dir.path().join("app");
+        fs::create_dir_all(&app).unwrap();
+        fs::write(app.join("app.jar"), "local").unwrap();
+        fs::write(app.join("blob.bin"), blob()).unwrap();
+        let l = LocalHost { dir };
+        let o = l
+            .relman(&["--host", "here", "deploy"])
+            .arg(&app)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "deploy: {}", err(&o));
+        l
+    }
+
+    fn relman(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_relman"));
+        c.env("RELMAN_CONFIG", self.dir.path().join("relman.toml"))
+            .env("HOME", self.dir.path())
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_STATE_HOME")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .args(args);
+        c
+    }
+}
+
+#[test]
+fn a_local_host_launches_the_same_way() {
+    let l = LocalHost::new();
+    for n in [0, 1, 3, 42] {
+        let o = l
+            .relman(&[
+                "--host",
+                "here",
+                "launch",
+                "--",
+                "sh",
+                "-c",
+                &format!("exit {n}"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), n, "{}", err(&o));
+    }
+    let o = l
+        .relman(&[
+            "--host",
+            "here",
+            "launch",
+            "--",
+            "sh",
+            "-c",
+            "cat blob.bin >&2; cat app.jar",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert_eq!(o.stdout, b"local");
+    assert!(o.stderr == blob(), "stderr: {} bytes", o.stderr.len());
+    let o = l
+        .relman(&[
+            "--host", "here", "launch", "--", "printf", "[%s]", "$(x)", "a b",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[$(x)][a b]");
+    let o = l
+        .relman(&[
+            "--host",
+            "here",
+            "launch",
+            "--",
+            "sh",
+            "-c",
+            "kill -TERM $$",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 143, "{}", err(&o));
+    // Stdin, and an interrupt stopping the job and its child.
+    let mut c = l.relman(&["--host", "here", "launch", "--", "wc", "-c"]);
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"12345").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "5");
+    let mark = format!("relman-launch-local-{}", std::process::id());
+    let child = l
+        .relman(&[
+            "--host",
+            "here",
+            "launch",
+            "--",
+            "sh",
+            "-c",
+            &format!("sleep 300; : {mark}"),
+        ])
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let mut pids = None;
+    assert!(wait_until(Duration::from_secs(20), || {
+        pids = job_pids(&mark);
+        pids.is_some()
+    }));
+    let (sh, sleep) = pids.unwrap();
+    // SAFETY: a plain kill of the relman we started.
+    unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGINT) };
+    let mut status = None;
+    assert!(wait_until(Duration::from_secs(20), || {
+        status = child.0.try_wait().unwrap();
+        status.is_some()
+    }));
+    assert_eq!(status.unwrap().code(), Some(130));
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(sh) && !alive(sleep)),
+        "the local job still runs"
+    );
+}
+
+for_users!(a_closed_stdout_stops_the_job_as_a_pipe_would: root, deploy);
+fn a_closed_stdout_stops_the_job_as_a_pipe_would(user: &str) {
+    // `relman launch -- yes | head -1`: once no one reads relman's stdout, the job
+    // gets SIGPIPE as it would in a shell pipeline, instead of running forever.
+    use std::io::Read;
+    let f = Fleet::start_as(1, user);
+    deploy(&f, &f.dir().join("app"), "one");
+    let mut child = Kill(
+        launch_cmd(&f, &["--", "yes", "relman"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = [0u8; 7];
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap(); // and closed
+    assert_eq!(&first, b"relman\n");
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            status = child.0.try_wait().unwrap();
+            status.is_some()
+        }),
+        "as {user}: relman kept the job running with no reader"
+    );
+    assert_eq!(
+        status.unwrap().code(),
+        Some(141),
+        "as {user}: killed by PIPE"
+    );
+}

@@ -108,6 +108,9 @@ pub fn status_code(end: &StreamEnd) -> i32 {
 /// The Linux number of a signal named as SSH names it (`TERM`, `SIGTERM`).
 pub fn signal_number(name: &str) -> Option<i32> {
     let n = name.strip_prefix("SIG").unwrap_or(name);
+    if let Ok(num) = n.parse::<i32>() {
+        return (1..=64).contains(&num).then_some(num);
+    }
     Some(match n {
         "HUP" => 1,
         "INT" => 2,
@@ -451,6 +454,11 @@ mod tests {
         assert_eq!(status_code(&StreamEnd::Signaled("KILL".into())), 137);
         assert_eq!(status_code(&StreamEnd::Signaled("SIGINT".into())), 130);
         assert_eq!(status_code(&StreamEnd::Signaled("PIPE".into())), 141);
+        assert_eq!(
+            status_code(&StreamEnd::Signaled("34".into())),
+            162,
+            "local: by number"
+        );
         assert_eq!(
             status_code(&StreamEnd::Signaled("STKFLT@openssh.com".into())),
             255
