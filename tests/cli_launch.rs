@@ -323,12 +323,19 @@ fn an_interrupt_stops_the_job_on_the_host(user: &str) {
         (libc::SIGHUP, 129),
     ] {
         let mark = format!("relman-launch-test-{user}-{sig}-{}", std::process::id());
-        let child = launch_cmd(&f, &["--", "sh", "-c", &format!("sleep 300; : {mark}")])
-            .stdin(Stdio::null())
+        // Its stdin never ends and the job never reads it: the channel's window is
+        // shut when the signal comes, and the stop must still get through.
+        let mut child = launch_cmd(&f, &["--", "sh", "-c", &format!("sleep 300; : {mark}")])
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let feeder = std::thread::spawn(move || {
+            let chunk = vec![0u8; 64 * 1024];
+            while stdin.write_all(&chunk).is_ok() {}
+        });
         let mut child = Kill(child);
         let mut pids = None;
         assert!(
@@ -358,6 +365,7 @@ fn an_interrupt_stops_the_job_on_the_host(user: &str) {
             wait_until(Duration::from_secs(10), || !alive(sh) && !alive(sleep)),
             "as {user}: signal {sig}: the job (sh {sh}, sleep {sleep}) still runs on the host"
         );
+        feeder.join().unwrap();
     }
 }
 

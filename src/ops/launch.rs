@@ -538,6 +538,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_wrapper_is_shellcheck_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("wrapper.sh");
+        let cmd = wrapper_command(
+            &host(),
+            Some("batch_20261126221500"),
+            &args(&["java", "-jar", "a b"]),
+        )
+        .unwrap();
+        std::fs::write(&f, format!("{cmd}\n")).unwrap();
+        let out = Command::new("shellcheck")
+            .args(["-s", "sh"])
+            .arg(&f)
+            .output()
+            .expect("shellcheck (tests/run.sh installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
     /// The wrapper through a real sh, with a stand-in launcher that prints its
     /// arguments: every argument arrives verbatim, none is interpreted.
     #[test]

@@ -134,8 +134,9 @@ pub(super) fn stream(
             }
             moved = true;
         }
-        if !eof_sent && queued.is_empty() {
-            if off == pending.len() && !input_done {
+        // While a side command waits, only a half-sent write is completed.
+        if !eof_sent && (queued.is_empty() || write_pending) {
+            if off == pending.len() && !input_done && queued.is_empty() {
                 match io.input() {
                     Some(v) if !v.is_empty() => (pending, off) = (v, 0),
                     Some(_) => {}
@@ -155,7 +156,7 @@ pub(super) fn stream(
                     Err(e) => return Err(broke("sending input to the job", e)),
                 }
             }
-            if off == pending.len() && input_done && !write_pending {
+            if off == pending.len() && input_done && !write_pending && queued.is_empty() {
                 match ch.send_eof() {
                     Ok(()) => {
                         eof_sent = true;
