@@ -545,3 +545,75 @@ fn a_closed_stdout_stops_the_job_as_a_pipe_would(user: &str) {
         "as {user}: killed by PIPE"
     );
 }
+
+#[test]
+fn a_job_behind_a_jump_host_runs_over_relmans_connection() {
+    // relman's own connection, jump host included: the target is named in relman's
+    // config only with `jump = "bastion"` (an ~/.ssh/config alias), and the
+    // bastion's log shows the forwarding. The target was never changed by relman:
+    // the launcher is installed first.
+    use support::{HostOptions, toml_str};
+    let bastion = HostOptions {
+        log_level: "DEBUG".into(),
+        ..HostOptions::default()
+    };
+    let target = HostOptions {
+        listen: "127.0.0.2".into(),
+        ..HostOptions::default()
+    };
+    let f = Fleet::start_with(&[bastion, target]);
+    fs::write(
+        f.home().join(".ssh/config"),
+        format!(
+            "Host bastion\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n",
+            f.port(0),
+            f.user(),
+            f.client_key().display()
+        ),
+    )
+    .unwrap();
+    fs::write(
+        f.config_path(),
+        format!(
+            "connect_timeout = \"3s\"\nknown_hosts = {}\n\n[[hosts]]\nname = {}\naddress = \"127.0.0.2\"\n\
+             port = {}\nuser = {}\nidentity = {}\nroot = {}\njump = \"bastion\"\n",
+            toml_str(&f.known_hosts().display().to_string()),
+            toml_str(f.name(1)),
+            f.port(1),
+            toml_str(f.user()),
+            toml_str(&f.client_key().display().to_string()),
+            toml_str(&f.root(1).display().to_string()),
+        ),
+    )
+    .unwrap();
+    let rel = "batch_20261126221500";
+    f.sh(
+        1,
+        &format!("mkdir -p \"$ROOT/{rel}\" && ln -s {rel} \"$ROOT/batch\""),
+    );
+    let blob = blob();
+    fs::write(f.root(1).join(rel).join("blob.bin"), &blob).unwrap();
+    let o = f
+        .relman()
+        .args(["--host", f.name(1), "launch", "--", "sh", "-c"])
+        .arg("printf '%s' \"$RELEASE_NAME\"; cat blob.bin >&2; exit 42")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&o),
+        42,
+        "{}",
+        String::from_utf8_lossy(&o.stderr[..o.stderr.len().min(300)])
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), rel);
+    assert!(o.stderr == blob, "stderr: {} bytes", o.stderr.len());
+    assert!(f.root(1).join(".relman/bin/launch").exists());
+    let needle = format!("target 127.0.0.2 port {}", f.port(1));
+    let forwards = f
+        .log(0)
+        .lines()
+        .filter(|l| l.contains("server_request_direct_tcpip") && l.contains(&needle))
+        .count();
+    assert!(forwards >= 1, "not through the bastion");
+}
