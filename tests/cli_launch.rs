@@ -617,3 +617,38 @@ fn a_job_behind_a_jump_host_runs_over_relmans_connection() {
         .count();
     assert!(forwards >= 1, "not through the bastion");
 }
+
+for_users!(a_connection_lost_while_the_job_runs_is_exit_1: root, deploy);
+fn a_connection_lost_while_the_job_runs_is_exit_1(user: &str) {
+    // The host's sshd dies (and its sessions with it) while the job runs: relman
+    // doesn't hang, and says in one line that the job's fate is unknown.
+    let mut f = Fleet::start_as(1, user);
+    deploy(&f, &f.dir().join("app"), "one");
+    let mark = format!("relman-launch-lost-{user}-{}", std::process::id());
+    let mut child = Kill(
+        launch_cmd(&f, &["--", "sh", "-c", &format!("sleep 300; : {mark}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_until(Duration::from_secs(20), || job_pids(&mark).is_some()));
+    f.stop(0);
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            status = child.0.try_wait().unwrap();
+            status.is_some()
+        }),
+        "as {user}: relman hangs on a dead connection"
+    );
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut said).unwrap();
+    assert_eq!(status.unwrap().code(), Some(1), "as {user}: {said}");
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.starts_with("relman: ") && said.contains("connection broke while the job ran"),
+        "{said}"
+    );
+}

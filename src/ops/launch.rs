@@ -379,12 +379,23 @@ pub fn launch(
             stdout_closed: false,
         };
         let end = t.stream(&command, &mut pump).map_err(|e| match e {
-            RemoteError::Session(msg) if pump.pre.started => RemoteError::Session(format!(
-                "{msg}; the job may still be running on {}",
-                host.name
-            )),
-            e => e,
+            e @ RemoteError::Session(_) if pump.pre.started || pump.pre.pid.is_some() => {
+                OpError::Failed(format!(
+                    "the connection broke while the job ran ({e}); it may still be running \
+                     there: look with `relman list`"
+                ))
+            }
+            e => e.into(),
         })?;
+        tracing::info!(
+            host = %host.name,
+            release = release.as_deref().unwrap_or("(live)"),
+            started = pump.pre.started,
+            pid = pump.pre.pid,
+            interrupted = pump.interrupted,
+            end = ?end,
+            "launch ended"
+        );
         if pump.pre.started || pump.interrupted.is_some() {
             return Ok(Launched {
                 pin,

@@ -123,14 +123,18 @@ impl Transport for SshTransport {
             Some(c) => (c, true),
             None => (self.open()?, false),
         };
+        // The caller says what a broken connection means for its job.
+        let plain = |e: ExecError| match e {
+            ExecError::NotStarted(e) | ExecError::Started(e) => e,
+        };
         match stream::stream(&conn, command, io, limit) {
             // A connection that died while idle: the job never started.
             Err(ExecError::NotStarted(_)) if reused => {
                 drop(conn);
                 let conn = self.open()?;
-                stream::stream(&conn, command, io, limit).map_err(ExecError::into_inner)
+                stream::stream(&conn, command, io, limit).map_err(plain)
             }
-            r => r.map_err(ExecError::into_inner),
+            r => r.map_err(plain),
         }
     }
 
