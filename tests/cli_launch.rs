@@ -58,7 +58,7 @@ fn launch_cmd(f: &Fleet, args: &[&str]) -> Command {
     c
 }
 
-for_users!(statuses_pass_through: root, deploy);
+for_users!(statuses_pass_through: root, deploy, busybox);
 fn statuses_pass_through(user: &str) {
     let f = Fleet::start_as(1, user);
     let one = deploy(&f, &f.dir().join("app"), "one");
@@ -161,7 +161,7 @@ fn bytes_pass_unchanged(user: &str) {
     );
 }
 
-for_users!(arguments_reach_the_job_verbatim: root, deploy);
+for_users!(arguments_reach_the_job_verbatim: root, deploy, busybox);
 fn arguments_reach_the_job_verbatim(user: &str) {
     let f = Fleet::start_as(1, user);
     deploy(&f, &f.dir().join("app"), "one");
@@ -313,7 +313,7 @@ fn alive(pid: u32) -> bool {
             .contains(") Z ")
 }
 
-for_users!(an_interrupt_stops_the_job_on_the_host: root, deploy);
+for_users!(an_interrupt_stops_the_job_on_the_host: root, deploy, busybox);
 fn an_interrupt_stops_the_job_on_the_host(user: &str) {
     let f = Fleet::start_as(1, user);
     deploy(&f, &f.dir().join("app"), "one");
@@ -651,4 +651,60 @@ fn a_connection_lost_while_the_job_runs_is_exit_1(user: &str) {
         said.starts_with("relman: ") && said.contains("connection broke while the job ran"),
         "{said}"
     );
+}
+
+for_users!(output_streams_as_it_comes: root, deploy);
+fn output_streams_as_it_comes(user: &str) {
+    // The job's first lines reach relman's stdout and stderr while it still runs
+    // (not buffered to its end).
+    use std::io::BufRead;
+    let f = Fleet::start_as(1, user);
+    deploy(&f, &f.dir().join("app"), "one");
+    let mark = format!("relman-launch-stream-{user}-{}", std::process::id());
+    let mut child = Kill(
+        launch_cmd(
+            &f,
+            &[
+                "--",
+                "sh",
+                "-c",
+                &format!("echo out; echo err >&2; sleep 300; : {mark}"),
+            ],
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (i, r) in [
+        Box::new(child.0.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.0.stderr.take().unwrap()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(r).read_line(&mut line);
+            let _ = tx.send((i, line));
+        });
+    }
+    let mut got = [String::new(), String::new()];
+    for _ in 0..2 {
+        let (i, line) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a line while the job runs");
+        got[i] = line;
+    }
+    assert_eq!(got, ["out\n".to_string(), "err\n".to_string()], "as {user}");
+    assert!(
+        wait_until(Duration::from_secs(20), || job_pids(&mark).is_some()),
+        "the job runs on"
+    );
+    // SAFETY: a plain kill of the relman we started.
+    unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM) };
+    assert!(wait_until(Duration::from_secs(20), || job_pids(&mark).is_none()));
 }
