@@ -116,7 +116,14 @@ impl Transport for LocalTransport {
         }
         let (mut pending, mut off, mut input_done) = (Vec::new(), 0usize, false);
         let mut buf = vec![0u8; 64 * 1024];
-        while out.is_some() || err.is_some() {
+        // Until the job has exited: one that closed its output may still run, and
+        // must still be stoppable.
+        let status = loop {
+            if out.is_none() && err.is_none() {
+                if let Some(st) = child.try_wait()? {
+                    break st;
+                }
+            }
             if let Some(cmd) = io.side_command() {
                 let _ = Command::new("sh")
                     .arg("-c")
@@ -187,16 +194,20 @@ impl Transport for LocalTransport {
                 })
             })
             .collect();
+            let ms = if out.is_none() && err.is_none() {
+                100
+            } else {
+                1000
+            };
             // SAFETY: a valid array of pollfds of the length given.
-            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
             if let Some(w) = io.wake_fd() {
                 let mut b = [0u8; 64];
                 // SAFETY: reading into a valid buffer of its size; the fd is non-blocking.
                 while unsafe { libc::read(w, b.as_mut_ptr().cast(), b.len()) } > 0 {}
             }
-        }
+        };
         drop(stdin);
-        let status = child.wait()?;
         Ok(match status.signal() {
             Some(n) => StreamEnd::Signaled(signal_name(n)),
             None => StreamEnd::Exited(status.code().unwrap_or(255)),
