@@ -141,7 +141,7 @@ pub trait Stream {
     /// Bytes the command wrote to its stderr, as they come.
     fn stderr(&mut self, data: &[u8]);
     /// A short command to run now beside the streamed one, on the same connection
-    /// (the signal path: `kill -TERM -- -PGID`). Its output is dropped.
+    /// (the signal path: `kill -TERM -PGID`). Its output is dropped.
     fn side_command(&mut self) -> Option<String>;
     /// A descriptor that becomes readable when `input` or `side_command` have
     /// something new (a wake-up pipe), so the pump can sleep on the socket and on it.
