@@ -352,6 +352,8 @@ pub enum Action {
     Pin,
     Unpin,
     Unlock,
+    /// Only in a lock's owner, never in history: `relman launch` installing the launcher.
+    Launch,
 }
 
 impl Action {
@@ -364,6 +366,7 @@ impl Action {
             Action::Pin => "pin",
             Action::Unpin => "unpin",
             Action::Unlock => "unlock",
+            Action::Launch => "launch",
         }
     }
 }

@@ -24,6 +24,7 @@ macro_rules! print {
 mod admin;
 mod deploy;
 mod install;
+mod launch;
 mod out;
 mod render;
 
@@ -174,6 +175,24 @@ pub enum Command {
         /// Why it is pinned (with --pin).
         #[arg(long, value_name = "TEXT", default_value = "")]
         reason: String,
+    },
+    /// Run a job on one host through its launcher, over relman's connection: output
+    /// streamed, stdin forwarded, the job's exit status passed through, the job
+    /// stopped on the host when relman is interrupted (SIGINT, SIGTERM, SIGHUP).
+    Launch {
+        /// Run on this release (its name, or its absolute path as `resolve` prints it)
+        /// instead of the live one, read once when the job starts.
+        #[arg(long, value_name = "NAME", conflicts_with = "pin")]
+        release: Option<String>,
+        /// Pin the live release for this long first (as `resolve --pin`) and run on it.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        pin: Option<std::time::Duration>,
+        /// Why, recorded with the pin.
+        #[arg(long, value_name = "TEXT", default_value = "", requires = "pin")]
+        reason: String,
+        /// The job's command and arguments, after `--`, passed verbatim.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
     },
     /// The host's history, newest first.
     History {
@@ -439,9 +458,16 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
         Ok(h) => h,
         Err(code) => return code,
     };
-    if matches!(cmd, Command::Resolve { .. }) && hosts.len() != 1 {
+    let one_host = match cmd {
+        Command::Resolve { .. } => Some("resolve"),
+        Command::Launch { .. } => Some("launch"),
+        _ => None,
+    };
+    if let Some(what) = one_host
+        && hosts.len() != 1
+    {
         eprintln!(
-            "relman: resolve takes exactly one host (--host NAME); {} chosen",
+            "relman: {what} takes exactly one host (--host NAME); {} chosen",
             hosts.len()
         );
         return 2;
@@ -556,6 +582,19 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             render::resolved(&results, g.json);
             fleet::exit_code(&results)
         }
+        Command::Launch {
+            release,
+            pin,
+            reason,
+            command,
+        } => launch::run(
+            cfg,
+            hosts[0],
+            release.as_deref(),
+            pin.map(|d| (d, reason.as_str())),
+            &command,
+            g.quiet,
+        ),
         Command::Unlock { force } => admin::unlock(cfg, &hosts, force, g.json),
         Command::Trust { yes } => admin::trust(cfg, &hosts, yes, g.json),
         Command::Check => admin::check(cfg, &hosts, g.json),

@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod fleet;
+pub mod launch;
 pub mod launcher;
 pub mod link;
 pub mod lock;

@@ -28,7 +28,7 @@ pub fn moves_link(e: &HistoryEntry) -> Option<&str> {
                 .is_some_and(|n| n.starts_with(NO_SWITCH_NOTE));
             (!no_switch).then_some(to)
         }
-        Action::Prune | Action::Pin | Action::Unpin | Action::Unlock => None,
+        Action::Prune | Action::Pin | Action::Unpin | Action::Unlock | Action::Launch => None,
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::thread;
 
-use super::{ExecOutput, Process, RemoteError, Transport};
+use super::{ExecOutput, Process, RemoteError, Stream, StreamEnd, Transport};
 
 pub struct LocalTransport {
     name: String,
@@ -87,6 +87,133 @@ impl Transport for LocalTransport {
         })
     }
 
+    fn stream(&self, command: &str, io: &mut dyn Stream) -> Result<StreamEnd, RemoteError> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+        // A process group of its own, as sshd's `setsid` gives a command: the side
+        // commands' `kill -SIG -PGID` reach the job and its children, and a terminal's
+        // Ctrl-C reaches relman only (which stops the job its own way).
+        let mut child = self
+            .command(command)
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stdin = child.stdin.take();
+        let as_file = |fd: std::os::fd::OwnedFd| std::fs::File::from(fd);
+        let mut out = child.stdout.take().map(|p| as_file(p.into()));
+        let mut err = child.stderr.take().map(|p| as_file(p.into()));
+        for fd in [
+            stdin.as_ref().map(|s| s.as_raw_fd()),
+            out.as_ref().map(|s| s.as_raw_fd()),
+            err.as_ref().map(|s| s.as_raw_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            set_nonblocking(fd)?;
+        }
+        let (mut pending, mut off, mut input_done) = (Vec::new(), 0usize, false);
+        let mut buf = vec![0u8; 64 * 1024];
+        // Until the job has exited: one that closed its output may still run, and
+        // must still be stoppable.
+        let status = loop {
+            if out.is_none() && err.is_none() {
+                if let Some(st) = child.try_wait()? {
+                    break st;
+                }
+            }
+            if let Some(cmd) = io.side_command() {
+                let _ = Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            if let Some(s) = stdin.as_mut() {
+                if off == pending.len() && !input_done {
+                    match io.input() {
+                        Some(v) if !v.is_empty() => (pending, off) = (v, 0),
+                        Some(_) => {}
+                        None => input_done = true,
+                    }
+                }
+                if off < pending.len() {
+                    match s.write(&pending[off..]) {
+                        Ok(n) => off += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        // The job doesn't read its input (any more): the rest is moot.
+                        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => input_done = true,
+                        Err(e) => return Err(e.into()),
+                    }
+                    if off == pending.len() {
+                        (pending, off) = (Vec::new(), 0);
+                    }
+                }
+                if input_done && off == pending.len() {
+                    stdin = None; // EOF for the job
+                }
+            }
+            for (pipe, is_out) in [(&mut out, true), (&mut err, false)] {
+                let Some(p) = pipe.as_mut() else { continue };
+                loop {
+                    match p.read(&mut buf) {
+                        Ok(0) => {
+                            *pipe = None;
+                            break;
+                        }
+                        Ok(n) if is_out => io.stdout(&buf[..n]),
+                        Ok(n) => io.stderr(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            let mut fds: Vec<libc::pollfd> = [
+                (out.as_ref().map(|p| p.as_raw_fd()), libc::POLLIN),
+                (err.as_ref().map(|p| p.as_raw_fd()), libc::POLLIN),
+                (io.wake_fd(), libc::POLLIN),
+                (
+                    stdin
+                        .as_ref()
+                        .filter(|_| off < pending.len())
+                        .map(|s| s.as_raw_fd()),
+                    libc::POLLOUT,
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(fd, events)| {
+                fd.map(|fd| libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                })
+            })
+            .collect();
+            let ms = if out.is_none() && err.is_none() {
+                100
+            } else {
+                1000
+            };
+            // SAFETY: a valid array of pollfds of the length given.
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if let Some(w) = io.wake_fd() {
+                let mut b = [0u8; 64];
+                // SAFETY: reading into a valid buffer of its size; the fd is non-blocking.
+                while unsafe { libc::read(w, b.as_mut_ptr().cast(), b.len()) } > 0 {}
+            }
+        };
+        drop(stdin);
+        Ok(match status.signal() {
+            Some(n) => StreamEnd::Signaled(signal_name(n)),
+            None => StreamEnd::Exited(status.code().unwrap_or(255)),
+        })
+    }
+
     fn spawn(&self, command: &str) -> Result<Box<dyn Process>, RemoteError> {
         let mut child = self
             .command(command)
@@ -136,4 +263,36 @@ impl Drop for LocalProcess {
         self.stdin.take();
         let _ = self.child.wait();
     }
+}
+
+fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with plain int flags.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A signal's name as SSH says it (`TERM`), or its number for the others.
+fn signal_name(n: i32) -> String {
+    let name = match n {
+        libc::SIGHUP => "HUP",
+        libc::SIGINT => "INT",
+        libc::SIGQUIT => "QUIT",
+        libc::SIGILL => "ILL",
+        libc::SIGABRT => "ABRT",
+        libc::SIGFPE => "FPE",
+        libc::SIGKILL => "KILL",
+        libc::SIGSEGV => "SEGV",
+        libc::SIGPIPE => "PIPE",
+        libc::SIGALRM => "ALRM",
+        libc::SIGTERM => "TERM",
+        libc::SIGUSR1 => "USR1",
+        libc::SIGUSR2 => "USR2",
+        _ => return n.to_string(),
+    };
+    name.to_string()
 }

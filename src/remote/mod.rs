@@ -154,6 +154,34 @@ pub trait Process: Send {
     fn allow_silence(&mut self, _extra: std::time::Duration) {}
 }
 
+/// The local end of a streamed command ([`Transport::stream`]): where its output goes,
+/// where its input comes from, and what to run beside it (a `kill`). Every call must
+/// return at once (no blocking on relman's own stdin: read it on a thread).
+pub trait Stream {
+    /// The next piece of input for the command: `Some(bytes)` (empty: nothing now),
+    /// `None` once the input has ended (the command then gets EOF).
+    fn input(&mut self) -> Option<Vec<u8>>;
+    /// Bytes the command wrote to its stdout, as they come.
+    fn stdout(&mut self, data: &[u8]);
+    /// Bytes the command wrote to its stderr, as they come.
+    fn stderr(&mut self, data: &[u8]);
+    /// A short command to run now beside the streamed one, on the same connection
+    /// (the signal path: `kill -TERM -PGID`). Its output is dropped.
+    fn side_command(&mut self) -> Option<String>;
+    /// A descriptor that becomes readable when `input` or `side_command` have
+    /// something new (a wake-up pipe), so the pump can sleep on the socket and on it.
+    fn wake_fd(&self) -> Option<std::os::fd::RawFd>;
+}
+
+/// How a streamed command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// It exited with this status.
+    Exited(i32),
+    /// It was killed by this signal (the name without `SIG`: `TERM`, `KILL`...).
+    Signaled(String),
+}
+
 /// How relman runs commands on one host. Implemented over SSH (`ssh`) and on this
 /// machine (`local`); every operation goes through these two calls only.
 pub trait Transport: Send + Sync {
@@ -175,6 +203,18 @@ pub trait Transport: Send + Sync {
     /// independent of `exec` calls (over SSH it runs on a connection of its own), so a
     /// long upload can't starve it.
     fn spawn(&self, command: &str) -> Result<Box<dyn Process>, RemoteError>;
+
+    /// Runs `command` (a shell command line, as for `exec`) with its stdout and stderr
+    /// streamed to `io` as they come and `io`'s input on its stdin, for as long as it
+    /// runs (no stall limit: a job may be silent for hours), running `io`'s side
+    /// commands beside it. For `relman launch`.
+    fn stream(&self, command: &str, io: &mut dyn Stream) -> Result<StreamEnd, RemoteError> {
+        let _ = (command, io);
+        Err(RemoteError::Session(format!(
+            "{}: this transport cannot stream a command",
+            self.host()
+        )))
+    }
 
     /// How many SSH handshakes this transport has made (0 for `local`).
     fn handshakes(&self) -> u64 {

@@ -19,6 +19,7 @@ mod keys;
 mod proxy;
 mod pump;
 mod session;
+mod stream;
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -26,7 +27,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use super::{ExecOutput, Process, RemoteError, Transport};
+use super::{ExecOutput, Process, RemoteError, Stream, StreamEnd, Transport};
 use crate::config::{Config, HostConfig};
 use pump::ExecError;
 use session::{Conn, Target};
@@ -114,6 +115,28 @@ impl Transport for SshTransport {
             self.target.stall,
         )?;
         Ok(Box::new(p))
+    }
+
+    fn stream(&self, command: &str, io: &mut dyn Stream) -> Result<StreamEnd, RemoteError> {
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let limit = self.target.op_timeout();
+        let (conn, reused) = match guard.take() {
+            Some(c) => (c, true),
+            None => (self.open()?, false),
+        };
+        // The caller says what a broken connection means for its job.
+        let plain = |e: ExecError| match e {
+            ExecError::NotStarted(e) | ExecError::Started(e) => e,
+        };
+        match stream::stream(&conn, command, io, limit) {
+            // A connection that died while idle: the job never started.
+            Err(ExecError::NotStarted(_)) if reused => {
+                drop(conn);
+                let conn = self.open()?;
+                stream::stream(&conn, command, io, limit).map_err(plain)
+            }
+            r => r.map_err(plain),
+        }
     }
 
     fn handshakes(&self) -> u64 {

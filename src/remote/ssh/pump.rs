@@ -224,7 +224,7 @@ impl ExecError {
 }
 
 /// Opens a session channel and starts `command` on it.
-fn start(conn: &Conn, command: &str, limit: Duration) -> Result<Channel, ExecError> {
+pub(super) fn start(conn: &Conn, command: &str, limit: Duration) -> Result<Channel, ExecError> {
     conn.session.set_blocking(false);
     let mut ch = retry(conn, "opening a channel", limit, || {
         conn.session.channel_session()
