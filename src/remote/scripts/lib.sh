@@ -161,15 +161,28 @@ scan_jobs() {
             _hp="$_hp /proc/$_pid"
         fi
     done
-    # Hidden, or exiting (its cwd already released): those still there and not
-    # zombies now are hidden (one sed over their stat files).
+    # Hidden, or exiting (its cwd already released before it is a zombie): those
+    # still there, not zombies and not exiting (PF_EXITING, 0x4, in stat's 9th
+    # field, flags) whose cwd still can't be read are hidden (one sed over their
+    # stat files). An exiting process counted as hidden would keep every release
+    # from prune on a busy host.
     if [ -n "$_hp" ]; then
         _hs=
         for _f in $_hp; do _hs="$_hs $_f/stat"; done
         # shellcheck disable=SC2086
-        _hp=$(sed -n 's|^\([0-9][0-9]*\) (.*) [^ZX ] .*|/proc/\1|p' $_hs 2>/dev/null)
+        _hl=$(sed -n 's|^\([0-9][0-9]*\) (.*) [^ZX ] [-0-9]* [-0-9]* [-0-9]* [-0-9]* [-0-9]* \([0-9][0-9]*\) .*|\1 \2|p' \
+            $_hs 2>/dev/null)
+        _hp=
         _hidden=0
-        for _f in $_hp; do _hidden=$((_hidden + 1)); done
+        # shellcheck disable=SC2086 # "pid flags" pairs
+        set -- $_hl
+        while [ $# -ge 2 ]; do
+            if [ $(($2 & 4)) -eq 0 ] && [ ! -e "/proc/$1/cwd" ]; then
+                _hp="$_hp /proc/$1"
+                _hidden=$((_hidden + 1))
+            fi
+            shift 2
+        done
     fi
     _state=known
     _how=
