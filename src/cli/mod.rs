@@ -214,7 +214,7 @@ pub enum Command {
     },
     /// Config, connectivity, auth, host key, root/link sanity, remote tools, per host.
     Check,
-    /// Print shell completions (they complete --host and --group from the config):
+    /// Print shell completions (host and group names come from the config):
     /// e.g. `source <(relman completions bash)` in ~/.bashrc.
     Completions {
         /// The shell to complete for.
