@@ -8,11 +8,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::CommandFactory;
 use clap_complete::engine::CompletionCandidate;
 use clap_complete::env::EnvCompleter;
 
-use super::Cli;
 use crate::config::Config;
 
 /// The variable the completion scripts set: relman's own, not clap's default
@@ -22,7 +20,7 @@ pub const COMPLETE_VAR: &str = "RELMAN_COMPLETE";
 
 /// Answers the shell's completion request and exits, when this run is one.
 pub(super) fn complete_if_asked() {
-    clap_complete::CompleteEnv::with_factory(Cli::command)
+    clap_complete::CompleteEnv::with_factory(super::command)
         .var(COMPLETE_VAR)
         .complete();
 }
@@ -55,7 +53,7 @@ pub(super) fn print_script(shell: clap_complete::Shell) -> i32 {
 /// The command line the man page describes: `--help`'s, with the log's path as
 /// documentation (not this user's home) so the page is the same everywhere.
 pub fn man_command() -> clap::Command {
-    Cli::command().after_help(format!(
+    super::command().after_help(format!(
         "Log: ~/.local/share/relman/relman.log ($XDG_DATA_HOME/relman/ when set): one \
          file a day, relman.YYYY-MM-DD.log, the last {} kept; -v debug, -vv trace, or \
          RUST_LOG=relman=debug. Config: --config, else $RELMAN_CONFIG, else \
