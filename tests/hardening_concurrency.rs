@@ -220,7 +220,18 @@ fn a_deploy_that_finds_the_first_host_locked_waits_there_and_touches_no_other(us
         "the first deploy never locked every host"
     );
     signal(&pa, libc::SIGSTOP);
-    let before: Vec<usize> = (0..3).map(|i| f.exec_count(i)).collect();
+    // A request the frozen deploy sent just before it stopped may reach a host's
+    // log a moment later: count from when the logs have settled (no new command
+    // for 500 ms), so only the second deploy's commands are counted after.
+    let mut before: Vec<usize> = (0..3).map(|i| f.exec_count(i)).collect();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(500));
+        let now: Vec<usize> = (0..3).map(|i| f.exec_count(i)).collect();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     let ob = output_within(
         f.relman().args(["--all", "deploy", "-m", "second"]).arg(&b),
         Duration::from_secs(60),
