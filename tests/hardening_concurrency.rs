@@ -224,7 +224,8 @@ fn a_deploy_that_finds_the_first_host_locked_waits_there_and_touches_no_other(us
     // log a moment later: count from when the logs have settled (no new command
     // for 500 ms), so only the second deploy's commands are counted after.
     let mut before: Vec<usize> = (0..3).map(|i| f.exec_count(i)).collect();
-    for _ in 0..20 {
+    // (At most 2 s: the frozen deploy's lock holders give up after 8 s.)
+    for _ in 0..4 {
         std::thread::sleep(Duration::from_millis(500));
         let now: Vec<usize> = (0..3).map(|i| f.exec_count(i)).collect();
         if now == before {
