@@ -42,22 +42,7 @@ fn err(o: &Output) -> String {
 /// Host 0 (deploy user [`DEPLOY`]) with releases r(1)..=r(n), each switched to in
 /// turn: live r(n), previous r(n-1).
 fn layout(f: &Fleet, n: u32) -> (HostConfig, Box<dyn Transport>) {
-    for i in 1..=n {
-        f.sh(
-            0,
-            &format!(
-                "mkdir -p \"$ROOT/{0}/lib\" && echo {0} > \"$ROOT/{0}/app.jar\"",
-                r(i)
-            ),
-        );
-    }
-    let cfg = f.config();
-    let h = cfg.hosts[0].clone();
-    let t = relman::remote::open(&cfg, &h).unwrap();
-    for i in 1..=n {
-        ops::switch(t.as_ref(), &h, &r(i), None).unwrap();
-    }
-    (h, t)
+    support::switched_layout(f, &(1..=n).map(r).collect::<Vec<_>>())
 }
 
 fn relman(f: &Fleet, args: &[&str]) -> Output {

@@ -21,22 +21,7 @@ fn r(i: u32) -> String {
 
 /// Host 0 with releases r(1)..=r(n), each switched to in turn over SSH.
 fn layout(f: &Fleet, n: u32) -> (HostConfig, Box<dyn Transport>) {
-    for i in 1..=n {
-        f.sh(
-            0,
-            &format!(
-                "mkdir -p \"$ROOT/{0}/lib\" && echo {0} > \"$ROOT/{0}/app.jar\"",
-                r(i)
-            ),
-        );
-    }
-    let cfg = f.config();
-    let h = cfg.hosts[0].clone();
-    let t = relman::remote::open(&cfg, &h).unwrap();
-    for i in 1..=n {
-        ops::switch(t.as_ref(), &h, &r(i), None).unwrap();
-    }
-    (h, t)
+    support::switched_layout(f, &(1..=n).map(r).collect::<Vec<_>>())
 }
 
 fn last_history(root: &Path) -> serde_json::Value {

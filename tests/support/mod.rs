@@ -841,3 +841,25 @@ impl Drop for Fleet {
         }
     }
 }
+
+/// Host 0 of `f` with a release per name (`app.jar`, `lib/`), made by its deploy
+/// user, each switched to in turn over a transport opened like relman's: the last
+/// name is live, the one before it previous.
+pub fn switched_layout(
+    f: &Fleet,
+    names: &[String],
+) -> (HostConfig, Box<dyn relman::remote::Transport>) {
+    for n in names {
+        f.sh(
+            0,
+            &format!("mkdir -p \"$ROOT/{n}/lib\" && echo {n} > \"$ROOT/{n}/app.jar\""),
+        );
+    }
+    let cfg = f.config();
+    let h = cfg.hosts[0].clone();
+    let t = relman::remote::open(&cfg, &h).expect("open host 0");
+    for n in names {
+        relman::ops::switch(t.as_ref(), &h, n, None).expect("switch");
+    }
+    (h, t)
+}
