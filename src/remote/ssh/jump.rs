@@ -787,27 +787,32 @@ mod tests {
         assert_eq!((j.hop.user.as_str(), j.hop.host.as_str()), ("u", "gw"));
     }
 
-    #[test]
-    fn chains_go_hop_by_hop() {
-        let c = cfg("Host b\n HostName 10.0.0.2\n");
-        let j = resolve(&c, "h1", "a, b").unwrap().unwrap();
-        assert_eq!(j.hop.host, "10.0.0.2");
-        assert_eq!(j.before.len(), 1);
-        let t = Target {
-            name: "h1".into(),
+    /// The host `name` at 10.1.1.1:22 as deployer, reached through `jump`.
+    fn target(name: &str, identities: Vec<PathBuf>, jump: &Jump) -> Target {
+        Target {
+            name: name.into(),
             host: "10.1.1.1".into(),
             port: 22,
             user: "deployer".into(),
-            identities: vec![],
+            identities,
             known_hosts: PathBuf::from("/kh"),
             global_known_hosts: PathBuf::from("/gkh"),
             identities_only: false,
             timeout: Duration::from_secs(3),
             stall: Duration::from_secs(60),
             home: None,
-            jump: Some(j.clone()),
+            jump: Some(jump.clone()),
             proxy_command: None,
-        };
+        }
+    }
+
+    #[test]
+    fn chains_go_hop_by_hop() {
+        let c = cfg("Host b\n HostName 10.0.0.2\n");
+        let j = resolve(&c, "h1", "a, b").unwrap().unwrap();
+        assert_eq!(j.hop.host, "10.0.0.2");
+        assert_eq!(j.before.len(), 1);
+        let t = target("h1", vec![], &j);
         // The host through b; b through a; a directly.
         let b = bastion_target(&t, &j);
         assert_eq!(b.label(), "jump host b (10.0.0.2:22 via jump host a)");
@@ -822,21 +827,7 @@ mod tests {
     fn bastion_uses_its_own_name_and_then_the_targets_identities() {
         let c = cfg("Host bastion\n HostName 10.0.0.1\n IdentityFile /k/b\n");
         let j = resolve(&c, "h", "bastion").unwrap().unwrap();
-        let t = Target {
-            name: "h".into(),
-            host: "10.1.1.1".into(),
-            port: 22,
-            user: "deployer".into(),
-            identities: vec![PathBuf::from("/k/t"), PathBuf::from("/k/b")],
-            known_hosts: PathBuf::from("/kh"),
-            global_known_hosts: PathBuf::from("/gkh"),
-            identities_only: false,
-            timeout: Duration::from_secs(3),
-            stall: Duration::from_secs(60),
-            home: None,
-            jump: Some(j.clone()),
-            proxy_command: None,
-        };
+        let t = target("h", vec![PathBuf::from("/k/t"), PathBuf::from("/k/b")], &j);
         let b = bastion_target(&t, &j);
         assert_eq!(b.label(), "jump host bastion (10.0.0.1:22)");
         assert_eq!(b.user, "me");
@@ -853,21 +844,7 @@ mod tests {
     fn bastion_key_errors_say_how_to_add_its_key() {
         let c = cfg("");
         let j = resolve(&c, "h", "ops@gw:2200").unwrap().unwrap();
-        let t = Target {
-            name: "h".into(),
-            host: "10.1.1.1".into(),
-            port: 22,
-            user: "deployer".into(),
-            identities: vec![],
-            known_hosts: PathBuf::from("/kh"),
-            global_known_hosts: PathBuf::from("/gkh"),
-            identities_only: false,
-            timeout: Duration::from_secs(3),
-            stall: Duration::from_secs(60),
-            home: None,
-            jump: Some(j.clone()),
-            proxy_command: None,
-        };
+        let t = target("h", vec![], &j);
         let bt = bastion_target(&t, &j);
         let e = bastion_error(
             &bt,
