@@ -294,6 +294,19 @@ fn a_host_without_launcher_gets_one(user: &str) {
     assert!(f.root(0).join(".relman/bin/launch").exists());
 }
 
+/// Waits up to `secs` for relman (`child`) to end; panics with `what` if it doesn't.
+fn exit_within(child: &mut Kill, secs: u64, what: &str) -> std::process::ExitStatus {
+    let mut status = None;
+    assert!(
+        wait_until(Duration::from_secs(secs), || {
+            status = child.0.try_wait().unwrap();
+            status.is_some()
+        }),
+        "{what}"
+    );
+    status.unwrap()
+}
+
 /// The pids of the job `sh -c 'sleep 300; : MARK'` and of its `sleep` child.
 fn job_pids(mark: &str) -> Option<(u32, u32)> {
     let ps = processes();
@@ -356,19 +369,12 @@ fn an_interrupt_stops_the_job_on_the_host(user: &str) {
         let (sh, sleep) = pids.unwrap();
         // SAFETY: a plain kill of the relman we started.
         unsafe { libc::kill(child.0.id() as libc::pid_t, sig) };
-        let mut status = None;
-        assert!(
-            wait_until(Duration::from_secs(20), || {
-                status = child.0.try_wait().unwrap();
-                status.is_some()
-            }),
-            "as {user}: relman did not end after signal {sig}"
+        let status = exit_within(
+            &mut child,
+            20,
+            &format!("as {user}: relman did not end after signal {sig}"),
         );
-        assert_eq!(
-            status.unwrap().code(),
-            Some(want),
-            "as {user}: signal {sig}"
-        );
+        assert_eq!(status.code(), Some(want), "as {user}: signal {sig}");
         assert!(
             wait_until(Duration::from_secs(10), || !alive(sh) && !alive(sleep)),
             "as {user}: signal {sig}: the job (sh {sh}, sleep {sleep}) still runs on the host"
@@ -504,12 +510,8 @@ fn a_local_host_launches_the_same_way() {
     let (sh, sleep) = pids.unwrap();
     // SAFETY: a plain kill of the relman we started.
     unsafe { libc::kill(child.0.id() as libc::pid_t, libc::SIGINT) };
-    let mut status = None;
-    assert!(wait_until(Duration::from_secs(20), || {
-        status = child.0.try_wait().unwrap();
-        status.is_some()
-    }));
-    assert_eq!(status.unwrap().code(), Some(130));
+    let status = exit_within(&mut child, 20, "relman did not end");
+    assert_eq!(status.code(), Some(130));
     assert!(
         wait_until(Duration::from_secs(10), || !alive(sh) && !alive(sleep)),
         "the local job still runs"
@@ -540,19 +542,12 @@ fn a_closed_stdout_stops_the_job_as_a_pipe_would(user: &str) {
         .read_exact(&mut first)
         .unwrap(); // and closed
     assert_eq!(&first, b"relman\n");
-    let mut status = None;
-    assert!(
-        wait_until(Duration::from_secs(20), || {
-            status = child.0.try_wait().unwrap();
-            status.is_some()
-        }),
-        "as {user}: relman kept the job running with no reader"
+    let status = exit_within(
+        &mut child,
+        20,
+        &format!("as {user}: relman kept the job running with no reader"),
     );
-    assert_eq!(
-        status.unwrap().code(),
-        Some(141),
-        "as {user}: killed by PIPE"
-    );
+    assert_eq!(status.code(), Some(141), "as {user}: killed by PIPE");
 }
 
 #[test]
@@ -644,17 +639,14 @@ fn a_connection_lost_while_the_job_runs_is_exit_1(user: &str) {
     );
     assert!(wait_until(Duration::from_secs(20), || job_pids(&mark).is_some()));
     f.stop(0);
-    let mut status = None;
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            status = child.0.try_wait().unwrap();
-            status.is_some()
-        }),
-        "as {user}: relman hangs on a dead connection"
+    let status = exit_within(
+        &mut child,
+        30,
+        &format!("as {user}: relman hangs on a dead connection"),
     );
     let mut said = String::new();
     std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut said).unwrap();
-    assert_eq!(status.unwrap().code(), Some(1), "as {user}: {said}");
+    assert_eq!(status.code(), Some(1), "as {user}: {said}");
     assert_eq!(said.lines().count(), 1, "{said}");
     assert!(
         said.starts_with("relman: ") && said.contains("connection broke while the job ran"),
