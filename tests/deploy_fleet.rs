@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod support;
+use support::{noise, write_file};
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -15,37 +16,18 @@ use relman::model::Manifest;
 use serde_json::Value;
 use support::{Fleet, wait_until};
 
-fn write(p: &Path, data: &[u8], mode: u32) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, data).unwrap();
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Deterministic, incompressible-looking bytes.
-fn bytes(n: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 /// The app of the issue: a 20 MB jar, lib/*.jar, an executable bin/run.sh.
 fn make_app(dir: &Path) -> PathBuf {
     let app = dir.join("app");
-    write(&app.join("app.jar"), &bytes(20_000_000, 1), 0o644);
+    write_file(&app.join("app.jar"), &noise(20_000_000, 1), 0o644);
     for i in 0..4 {
-        write(
+        write_file(
             &app.join(format!("lib/dep-{i}.jar")),
-            &bytes(50_000 + i * 1000, 10 + i as u32),
+            &noise(50_000 + i * 1000, 10 + i as u32),
             0o644,
         );
     }
-    write(
+    write_file(
         &app.join("bin/run.sh"),
         b"#!/bin/sh\nexec java -jar app.jar\n",
         0o755,
@@ -191,7 +173,7 @@ fn redeploy_links_unchanged_files_and_sends_only_the_change(user: &str) {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let first = out_json(&o)["release"].as_str().unwrap().to_string();
     // --no-switch: staged and published, link untouched.
-    write(&app.join("lib/dep-1.jar"), &bytes(51_000, 99), 0o644);
+    write_file(&app.join("lib/dep-1.jar"), &noise(51_000, 99), 0o644);
     let o = deploy(
         &f,
         &[
@@ -253,7 +235,7 @@ fn one_host_down_means_no_host_changes(user: &str) {
         .map(|i| (link(f.root(i)), releases(f.root(i))))
         .collect();
     f.stop(1);
-    write(&app.join("app.jar"), &bytes(1000, 5), 0o644);
+    write_file(&app.join("app.jar"), &noise(1000, 5), 0o644);
     let o = deploy(&f, &["--all", "--json", app.to_str().unwrap()]);
     let code = o.status.code().unwrap();
     assert!(code != 0, "exit {code}");
@@ -298,7 +280,7 @@ fn sigkill_mid_upload_leaves_no_release_and_no_lock(user: &str) {
     // baseline and a bigger file is tried.
     for (k, size) in [48_000_000usize, 160_000_000].into_iter().enumerate() {
         let before = (link(&root), releases(&root));
-        write(&app.join("app.jar"), &bytes(size, 100 + k as u32), 0o644);
+        write_file(&app.join("app.jar"), &noise(size, 100 + k as u32), 0o644);
         let mut child = f
             .relman()
             .args(["deploy", "--all", app.to_str().unwrap()])
@@ -355,7 +337,7 @@ fn assert_killed_cleanly(f: &Fleet, app: &Path, before: (Option<String>, Vec<Str
         .collect();
     assert_eq!(listed.len(), before.1.len(), "{listed:?}");
     // The next deploy succeeds and removes the stale upload.
-    write(&app.join("app.jar"), &bytes(1000, 3), 0o644);
+    write_file(&app.join("app.jar"), &noise(1000, 3), 0o644);
     let o = deploy(f, &["--all", "--json", app.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = out_json(&o);
@@ -371,13 +353,13 @@ fn jobs_launched_during_twenty_deploys_always_see_a_whole_release(user: &str) {
     let version = |n: usize| format!("version {n}\n");
     let put = |n: usize| {
         for i in 0..4 {
-            write(
+            write_file(
                 &app.join(format!("lib/part-{i}.jar")),
                 version(n).repeat(100 + i).as_bytes(),
                 0o644,
             );
         }
-        write(&app.join("version"), version(n).as_bytes(), 0o644);
+        write_file(&app.join("version"), version(n).as_bytes(), 0o644);
     };
     put(0);
     let o = deploy(&f, &["--all", app.to_str().unwrap()]);
@@ -444,7 +426,7 @@ fn bad_inputs_are_refused_before_anything_is_sent(user: &str) {
     let f = Fleet::start_as(1, user);
     let d = f.dir();
     fs::create_dir_all(d.join("empty/sub")).unwrap();
-    write(&d.join("nl/a\nb.jar"), b"x", 0o644);
+    write_file(&d.join("nl/a\nb.jar"), b"x", 0o644);
     fs::create_dir_all(d.join("unreadable")).unwrap();
     std::os::unix::fs::symlink(d.join("nothing"), d.join("unreadable/app.jar")).unwrap();
     fs::create_dir_all(d.join("fifo")).unwrap();

@@ -4,9 +4,9 @@
 //! closed stdout.
 
 mod support;
+use support::{noise, write_file};
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
@@ -15,30 +15,11 @@ use relman::model::ReleaseName;
 use serde_json::Value;
 use support::{DEPLOY, Fleet, wait_until};
 
-fn write(p: &Path, data: &[u8], mode: u32) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, data).unwrap();
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Incompressible-looking bytes.
-fn bytes(n: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 /// A small app (readable by the deploy user: relman runs as root here, reads locally).
 fn make_app(dir: &Path, jar: usize, seed: u32) -> PathBuf {
     let app = dir.join(format!("app-{seed}"));
-    write(&app.join("app.jar"), &bytes(jar, seed), 0o644);
-    write(&app.join("bin/run.sh"), b"#!/bin/sh\necho run\n", 0o755);
+    write_file(&app.join("app.jar"), &noise(jar, seed), 0o644);
+    write_file(&app.join("bin/run.sh"), b"#!/bin/sh\necho run\n", 0o755);
     app
 }
 

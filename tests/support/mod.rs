@@ -863,3 +863,24 @@ pub fn switched_layout(
     }
     (h, t)
 }
+
+/// Writes `data` to `p` (parents created) with permission bits `mode`.
+pub fn write_file(p: &Path, data: &[u8], mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::create_dir_all(p.parent().expect("a parent")).expect("create parents");
+    fs::write(p, data).expect("write");
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// `n` deterministic, incompressible-looking bytes (xorshift from `seed`).
+pub fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
