@@ -10,5 +10,6 @@ pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod plan;
+pub mod present;
 pub mod remote;
 pub mod tui;

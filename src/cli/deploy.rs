@@ -15,7 +15,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::Global;
-use super::render::size;
+use crate::present::size;
 use crate::config::{Config, HostConfig};
 use crate::ops::deploy::{
     self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase,

@@ -26,7 +26,6 @@ mod deploy;
 mod install;
 mod launch;
 mod out;
-mod render;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -36,6 +35,7 @@ use clap_complete::engine::ArgValueCandidates;
 
 use crate::config::{Config, Selection};
 use crate::ops::{self, fleet};
+use crate::present;
 
 /// relman: release manager for batch hosts (atomic symlink switches over SSH).
 #[derive(Parser, Debug)]
@@ -477,7 +477,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
     match cmd {
         Command::List => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
-            render::list(cfg, &hosts, &results, g.json);
+            present::list(cfg, &hosts, &results, g.json);
             fleet::exit_code(&results)
         }
         Command::Switch {
@@ -492,7 +492,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                     expect: expect.as_deref(),
                 };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
-                render::fleet_link(&f, g.json, g.quiet);
+                present::fleet_link(&f, g.json, g.quiet);
                 return f.exit_code();
             }
             let results = fleet::for_each_host(
@@ -501,14 +501,14 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 |t, h| ops::link::switch_with(t, h, &release, expect.as_deref(), force),
                 |h, r| on_done.call(h, r),
             );
-            render::link_changes(&results, g.json, g.quiet);
+            present::link_changes(&results, g.json, g.quiet);
             fleet::exit_code(&results)
         }
         Command::Rollback { to, each, force } => {
             if hosts.len() > 1 && !each {
                 let req = ops::link::LinkRequest::Rollback { to: to.as_deref() };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
-                render::fleet_link(&f, g.json, g.quiet);
+                present::fleet_link(&f, g.json, g.quiet);
                 return f.exit_code();
             }
             let results = fleet::for_each_host(
@@ -517,12 +517,12 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 |t, h| ops::link::rollback_with(t, h, to.as_deref(), force),
                 |h, r| on_done.call(h, r),
             );
-            render::link_changes(&results, g.json, g.quiet);
+            present::link_changes(&results, g.json, g.quiet);
             fleet::exit_code(&results)
         }
         Command::History { n } => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
-            render::history(&results, n, g.json);
+            present::history(&results, n, g.json);
             fleet::exit_code(&results)
         }
         Command::Deploy {
@@ -539,7 +539,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 |t, h| ops::prune::prune(t, h, keep, dry_run),
                 |h, r| on_done.call(h, r),
             );
-            render::prune(&results, g.json, g.quiet);
+            present::prune(&results, g.json, g.quiet);
             let failed = results
                 .iter()
                 .any(|r| r.result.as_ref().is_ok_and(|p| p.failed()));
@@ -559,7 +559,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 |t, h| ops::pin::pin(t, h, &release, duration, &reason),
                 |h, r| on_done.call(h, r),
             );
-            render::pins(&results, g.json, g.quiet);
+            present::pins(&results, g.json, g.quiet);
             fleet::exit_code(&results)
         }
         Command::Unpin { release, id } => {
@@ -569,7 +569,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 |t, h| ops::pin::unpin(t, h, &release, id.as_deref()),
                 |h, r| on_done.call(h, r),
             );
-            render::unpins(&results, &release, g.json, g.quiet);
+            present::unpins(&results, &release, g.json, g.quiet);
             fleet::exit_code(&results)
         }
         Command::Resolve { pin, reason } => {
@@ -579,7 +579,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 |t, h| ops::pin::resolve_full(t, h, pin.map(|d| (d, reason.as_str()))),
                 |_, _| {},
             );
-            render::resolved(&results, g.json);
+            present::resolved(&results, g.json);
             fleet::exit_code(&results)
         }
         Command::Launch {

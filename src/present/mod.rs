@@ -1,4 +1,5 @@
-//! What the CLI prints: tables for people, and the JSON of SPEC §3 for scripts.
+//! What relman shows, for both front ends: the CLI's tables for people and the JSON of
+//! SPEC §3 for scripts, and the operation summaries the console shows too.
 //! The JSON shapes are built from plain data by pure functions (tested below).
 
 use std::time::SystemTime;
