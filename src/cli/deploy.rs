@@ -15,11 +15,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::Global;
-use crate::present::size;
 use crate::config::{Config, HostConfig};
 use crate::ops::deploy::{
     self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase,
 };
+use crate::present::size;
 
 /// Set by the SIGINT handler.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);

@@ -55,12 +55,8 @@ pub fn ensure_launcher(
     let out = run(t, &script)?;
     match (out.status, String::from_utf8_lossy(&out.stdout).trim()) {
         (Some(0), "OK") => Ok(()),
-        (Some(5), _) => Err(OpError::Conflict(out.stderr_line())),
-        _ => Err(OpError::Failed(format!(
-            "cannot install the job launcher (exit {}): {}",
-            out.status.map_or("signal".into(), |s| s.to_string()),
-            out.stderr_line()
-        ))),
+        (Some(super::script_exit::CONFLICT), _) => Err(OpError::Conflict(out.stderr_line())),
+        _ => Err(super::script_failed("installing the job launcher", &out)),
     }
 }
 

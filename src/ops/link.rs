@@ -165,13 +165,7 @@ fn switch_checked(
             false,
             Some("already live; nothing changed"),
         )),
-        (Some(5), _) => Err(OpError::Conflict(out.stderr_line())),
-        (Some(4), _) => Err(OpError::Failed(out.stderr_line())),
-        _ => Err(OpError::Failed(format!(
-            "switch failed (exit {}): {}",
-            out.status.map_or("signal".into(), |s| s.to_string()),
-            out.stderr_line()
-        ))),
+        _ => Err(super::script_error("switch", &out)),
     }
 }
 
@@ -327,11 +321,7 @@ pub fn rollback_with(
 fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
     let out = run(t, &root_script(SCAN, host).param("LIGHT", "1"))?;
     if !out.success() {
-        return Err(OpError::Failed(format!(
-            "scan failed (exit {}): {}",
-            out.status.map_or("signal".into(), |s| s.to_string()),
-            out.stderr_line()
-        )));
+        return Err(super::script_failed("scan", &out));
     }
     crate::remote::wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
         .map_err(|e| OpError::Failed(e.to_string()))

@@ -20,7 +20,7 @@ use super::{OpError, now_rfc3339, operator};
 use crate::config::HostConfig;
 use crate::model::{Action, Pin, ReleaseName, printable};
 use crate::remote::script::{PIN, RESOLVE, Script};
-use crate::remote::{ExecOutput, Transport, run};
+use crate::remote::{Transport, run};
 
 /// Longest pin accepted (ten years): beyond that it is a typo, not a lease.
 pub const MAX_PIN: Duration = Duration::from_secs(3650 * 86400);
@@ -88,18 +88,6 @@ fn hist_head(action: Action) -> String {
     )
 }
 
-fn fail(what: &str, out: &ExecOutput) -> OpError {
-    match out.status {
-        Some(5) => OpError::Conflict(out.stderr_line()),
-        Some(4) => OpError::Failed(out.stderr_line()),
-        s => OpError::Failed(format!(
-            "{what} failed (exit {}): {}",
-            s.map_or("signal".into(), |s| s.to_string()),
-            out.stderr_line()
-        )),
-    }
-}
-
 /// Parses `PINNED <id> <created> <expires>` into the pin that was written.
 fn parse_pinned(line: &str, id: &str, release: &str, reason: &str) -> Option<Pin> {
     let f: Vec<&str> = line.split('\t').collect();
@@ -158,7 +146,7 @@ pub fn pin(
     let (script, id) = pin_params(base, dur, reason)?;
     let out = run(t, &script)?;
     if !out.success() {
-        return Err(fail("pin", &out));
+        return Err(super::script_error("pin", &out));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     match stdout
@@ -202,7 +190,7 @@ pub fn unpin(
         .param("HIST_NOTE", "null");
     let out = run(t, &script)?;
     if !out.success() {
-        return Err(fail("unpin", &out));
+        return Err(super::script_error("unpin", &out));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     stdout
@@ -280,7 +268,7 @@ pub fn resolve_full(
     };
     let out = run(t, &script)?;
     if !out.success() {
-        return Err(fail("resolve", &out));
+        return Err(super::script_error("resolve", &out));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = match stdout.strip_suffix('\n') {

@@ -477,14 +477,8 @@ fn run_prune_script(
     let out = run(t, &script)?;
     match out.status {
         Some(0) => {}
-        Some(5) => return Err(OpError::Conflict(out.stderr_line())),
-        s => {
-            return Err(OpError::Failed(format!(
-                "prune failed (exit {}): {}",
-                s.map_or("signal".into(), |s| s.to_string()),
-                out.stderr_line()
-            )));
-        }
+        Some(super::script_exit::CONFLICT) => return Err(OpError::Conflict(out.stderr_line())),
+        _ => return Err(super::script_failed("prune", &out)),
     }
     let parsed = parse_output(&out.stdout, &delete, &rep.plan.stale_staging, dry)
         .map_err(|e| OpError::Failed(format!("prune: {e}")))?;

@@ -71,11 +71,7 @@ fn with_job_scan(s: Script, host: &HostConfig) -> Script {
 pub fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
     let out = run(t, &root_script(SCAN, host))?;
     if !out.success() {
-        return Err(OpError::Failed(format!(
-            "scan failed (exit {}): {}",
-            out.status.map_or("signal".into(), |s| s.to_string()),
-            out.stderr_line()
-        )));
+        return Err(super::script_failed("scan", &out));
     }
     let mut st = wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
         .map_err(|e| OpError::Failed(e.to_string()))?;
