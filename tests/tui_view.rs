@@ -360,7 +360,7 @@ fn failed_switch_conflict_is_shown_and_refreshes() {
             op: OpKind::Switch,
             result: Err(Failure {
                 message: "batch-1: the link points at batch_20261126213500, not batch_20261126190300 as expected".into(),
-                code: 5,
+                kind: relman::ops::FailureKind::Conflict,
             }),
         }),
     );

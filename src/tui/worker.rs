@@ -16,7 +16,7 @@ use super::app::{Cmd, Event, Failure, OpKind};
 use crate::config::{Config, HostConfig};
 use crate::model::printable;
 use crate::ops::deploy::{DeployEvent, DeployRequest};
-use crate::ops::{self, OpError};
+use crate::ops::{self, FailureKind, OpError};
 use crate::remote::{self, Transport};
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<dyn Transport>>>>;
@@ -136,7 +136,7 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
 fn failure(e: &OpError) -> Failure {
     Failure {
         message: e.to_string(),
-        code: e.exit_code(),
+        kind: e.kind(),
     }
 }
 
@@ -154,13 +154,13 @@ where
     ) else {
         return Err(Failure {
             message: format!("{} is not in the config", printable(host)),
-            code: 2,
+            kind: FailureKind::Usage,
         });
     };
     let Ok(_permit) = shared.parallel.clone().acquire_owned().await else {
         return Err(Failure {
             message: "the worker is shutting down".into(),
-            code: 1,
+            kind: FailureKind::Failed,
         });
     };
     let mut guard = slot.clone().lock_owned().await;
@@ -183,7 +183,11 @@ where
         Ok((t, r)) => {
             // Keep the connection unless it is what failed.
             *guard = match &r {
-                Err(e) if e.exit_code() == 3 || matches!(e, OpError::Remote(_)) => None,
+                Err(e)
+                    if e.kind() == FailureKind::Unreachable || matches!(e, OpError::Remote(_)) =>
+                {
+                    None
+                }
                 _ => t,
             };
             r.map_err(|e| failure(&e))
@@ -192,7 +196,7 @@ where
             *guard = None;
             Err(Failure {
                 message: format!("internal error: {e}"),
-                code: 1,
+                kind: FailureKind::Failed,
             })
         }
     }
@@ -226,7 +230,7 @@ where
         match &result {
             Ok(summary) => tracing::info!(host = %host, op = kind.as_str(), "{summary}"),
             Err(f) => {
-                tracing::warn!(host = %host, op = kind.as_str(), code = f.code, "{}", f.message)
+                tracing::warn!(host = %host, op = kind.as_str(), kind = ?f.kind, "{}", f.message)
             }
         }
         let _ = sh.events.send(Event::Done {

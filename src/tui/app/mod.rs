@@ -156,13 +156,14 @@ pub enum Cmd {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub message: String,
-    /// The CLI's exit code for it (5 = conflict: the host changed since it was seen).
-    pub code: i32,
+    /// What kind of failure (the CLI's exit code derives from it).
+    pub kind: crate::ops::FailureKind,
 }
 
 impl Failure {
+    /// The host changed since it was seen: worth a refresh and a second look.
     pub fn is_conflict(&self) -> bool {
-        self.code == 5
+        self.kind == crate::ops::FailureKind::Conflict
     }
 }
 
