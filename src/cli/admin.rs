@@ -1,15 +1,17 @@
 //! The CLI's administrative commands: `unlock`, `trust`, `check`, and starting the console.
+//! `unlock` and `check` are `ops` (the console uses them too); this file prompts,
+//! dispatches and prints.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
 use super::Global;
 use crate::config::{Address, Config, HostConfig};
-use crate::model::{Action, printable};
 use crate::ops::{self, OpError, fleet};
-use crate::remote::script::{CHECK, UNLOCK};
-use crate::remote::{self, run, ssh};
+use crate::present::{self, summary};
+use crate::remote::{self, ssh};
 
 /// Asks the operator to type `yes` on stdin; false without a terminal answer.
 fn confirm(question: &str) -> bool {
@@ -42,10 +44,8 @@ fn each_host_prompting(
         });
     }
     if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "hosts": out })).expect("json")
-        );
+        // A Value's pretty Display: what to_string_pretty gives, and it cannot fail.
+        println!("{:#}", json!({ "hosts": out }));
     }
     fleet::exit_code_of(&codes)
 }
@@ -57,20 +57,10 @@ pub fn unlock(cfg: &Config, hosts: &[&HostConfig], force: bool, as_json: bool) -
 
 fn unlock_one(cfg: &Config, h: &HostConfig, force: bool) -> Result<String, OpError> {
     let t = remote::open(cfg, h)?;
-    let st = ops::scan(t.as_ref(), h)?;
-    let Some(l) = st.lock else {
-        return Ok("not locked".into());
+    let Some(l) = ops::unlock::current(t.as_ref(), h)? else {
+        return Ok(summary::NOT_LOCKED.into());
     };
-    let ago = l
-        .age(std::time::SystemTime::now())
-        .map(crate::model::age)
-        .unwrap_or_default();
-    let who = format!(
-        "locked by {} ({}, {ago}), holder pid {}",
-        printable(&l.by),
-        printable(&l.action),
-        l.pid.map_or("?".into(), |p| p.to_string())
-    );
+    let who = summary::lock_holder(&l, SystemTime::now());
     if !force {
         if !std::io::stdin().is_terminal() {
             return Err(OpError::Invalid(format!(
@@ -81,20 +71,8 @@ fn unlock_one(cfg: &Config, h: &HostConfig, force: bool) -> Result<String, OpErr
             return Err(OpError::Failed("not unlocked: not confirmed".into()));
         }
     }
-    let hist = json!({"at": ops::now_rfc3339(), "by": ops::operator(), "action": Action::Unlock.as_str(),
-        "from": null, "to": null, "note": format!("broke the lock of {} ({})", l.by, l.action)});
-    let script = ops::scan::root_script(UNLOCK, h)
-        .param("PID", l.pid.map(|p| p.to_string()).unwrap_or_default())
-        .param("HIST", hist.to_string());
-    let out = run(t.as_ref(), &script)?;
-    match (out.status, String::from_utf8_lossy(&out.stdout).trim()) {
-        (Some(0), "UNLOCKED") => Ok(format!("unlocked (was {who})")),
-        (Some(0), "FREE") => Ok("not locked (released meanwhile)".into()),
-        _ => Err(OpError::Failed(format!(
-            "unlock failed: {}",
-            out.stderr_line()
-        ))),
-    }
+    let done = ops::unlock::unlock(t.as_ref(), h, &l)?;
+    Ok(summary::unlocked(&done, SystemTime::now()))
 }
 
 /// `relman trust [--yes]`.
@@ -158,103 +136,37 @@ fn trust_one(cfg: &Config, h: &HostConfig, yes: bool, as_json: bool) -> Result<S
 
 /// `relman check`: per host, each thing relman needs, with ok / warn / fail.
 pub fn check(cfg: &Config, hosts: &[&HostConfig], as_json: bool) -> i32 {
-    let results = fleet::for_each_host(
-        cfg,
-        hosts,
-        |t, h| {
-            let out = run(t, &ops::scan::root_script(CHECK, h))?;
-            let mut checks = vec![("config".to_string(), "ok".to_string(), cfg.display_path())];
-            checks.push(("connect, host key, auth".into(), "ok".into(), String::new()));
-            for l in String::from_utf8_lossy(&out.stdout).lines() {
-                let f: Vec<&str> = l.splitn(4, '\t').collect();
-                if let ["check", what, state, detail] = f.as_slice() {
-                    checks.push((printable(what), printable(state), printable(detail)));
-                }
-            }
-            if !out.success() {
-                checks.push(("check script".into(), "fail".into(), out.stderr_line()));
-            }
-            if let Ok(state) = ops::scan::scan(t, h) {
-                checks.extend(future_name_check(&state, std::time::SystemTime::now()));
-            }
-            Ok(checks)
-        },
-        |_, _| {},
-    );
+    let results = fleet::for_each_host(cfg, hosts, ops::check::check, |_, _| {});
     let mut codes = Vec::new();
     let mut hosts_json: Vec<Value> = Vec::new();
     for r in &results {
-        let (code, checks) = match &r.result {
-            Ok(c) => (
-                if c.iter().any(|(_, s, _)| s == "fail") {
-                    1
-                } else {
-                    0
-                },
-                c.clone(),
-            ),
-            Err(e) => (
-                e.exit_code(),
-                vec![(
-                    "connect, host key, auth".into(),
-                    "fail".into(),
-                    e.to_string(),
-                )],
-            ),
-        };
-        // What ~/.ssh/config says that relman does not apply: named, never silent.
-        let mut checks = checks;
-        if let Some(h) = cfg.host(&r.host) {
-            let at = usize::from(!checks.is_empty() && checks[0].0 == "config");
-            for (i, note) in h.ssh.not_applied.iter().enumerate() {
-                checks.insert(
-                    at + i,
-                    ("ssh config".into(), "warn".into(), printable(note)),
-                );
-            }
-        }
+        let not_applied = cfg
+            .host(&r.host)
+            .map(|h| h.ssh.not_applied.clone())
+            .unwrap_or_default();
+        let rows = present::check::rows(&cfg.display_path(), &not_applied, &r.result);
+        let code = present::check::exit_code(&r.result);
         codes.push(code);
         if as_json {
             hosts_json.push(json!({"name": r.host, "ok": code == 0,
                 "error": r.result.as_ref().err().map(|e| e.to_string()),
-                "checks": checks.iter().map(|(w, s, d)| json!({"what": w, "state": s, "detail": d})).collect::<Vec<_>>()}));
+                "checks": rows.iter().map(|c| json!({"what": c.what, "state": c.level.as_str(), "detail": c.detail})).collect::<Vec<_>>()}));
         } else {
             println!("{}", r.host);
-            for (w, s, d) in &checks {
-                println!("  {:<5} {:<24} {}", s.to_uppercase(), w, d);
+            for c in &rows {
+                println!(
+                    "  {:<5} {:<24} {}",
+                    c.level.as_str().to_uppercase(),
+                    c.what,
+                    c.detail
+                );
             }
         }
     }
     if as_json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "hosts": hosts_json })).expect("json")
-        );
+        println!("{:#}", json!({ "hosts": hosts_json }));
     }
     fleet::exit_code_of(&codes)
-}
-
-/// `check`'s warning for a newest release named in the future (a seed script that
-/// names releases in the host's local time, a clock set wrong), saying what relman
-/// does about it.
-fn future_name_check(
-    state: &crate::model::HostState,
-    now: std::time::SystemTime,
-) -> Option<(String, String, String)> {
-    let f = crate::plan::deploy::future_name(state, now)?;
-    Some((
-        "release names".into(),
-        "warn".into(),
-        format!(
-            "the newest release {} is named {} in the future (named by a clock that is not \
-             UTC, or set wrong?); relman names new releases after it (now: {}) so they sort \
-             newest, and lists it as \"in {}\" until the clocks agree",
-            f.newest,
-            crate::model::span(f.ahead),
-            f.next,
-            crate::model::span(f.ahead)
-        ),
-    ))
 }
 
 /// The console (and `--demo`: a temporary local deploy root, no SSH, no config).

@@ -72,7 +72,7 @@ fn json(s: &str) -> String {
 /// `NOSPACE` answer (`free` in bytes, as df said).
 pub fn no_space(host: &str, root: &str, free: &str) -> String {
     let free = match free.trim().parse::<u64>() {
-        Ok(b) => super::deploy::human_bytes(b),
+        Ok(b) => crate::model::human_bytes(b),
         Err(_) => "nothing".to_string(),
     };
     format!(

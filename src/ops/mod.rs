@@ -2,6 +2,7 @@
 //! Each is plan (pure, `crate::plan`) + remote scripts (`crate::remote`). This is the only
 //! layer the CLI and the TUI call, so both behave the same.
 
+pub mod check;
 pub mod deploy;
 pub mod fleet;
 pub mod launch;
@@ -11,6 +12,7 @@ pub mod lock;
 pub mod pin;
 pub mod prune;
 pub mod scan;
+pub mod unlock;
 
 use crate::model::{LockInfo, age};
 use crate::remote::{ExecOutput, RemoteError};

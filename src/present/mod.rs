@@ -15,11 +15,15 @@ use crate::ops::link::FleetLink;
 use crate::ops::{LinkChange, OpError};
 use crate::plan;
 
+pub mod check;
+pub mod summary;
+
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-pub use crate::ops::deploy::human_bytes as size;
+/// Sizes in IEC units (`400.0 MiB`), as everywhere relman shows one.
+pub use crate::model::human_bytes as size;
 
 /// The `list --json` object for one host (SPEC §3).
 pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemTime) -> Value {
@@ -394,13 +398,7 @@ fn link_results(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) 
                     eprintln!("{}: warning: {w}", r.host);
                 }
                 if !quiet {
-                    let from = c.from.as_deref().unwrap_or("(none)");
-                    let note = c
-                        .note
-                        .as_deref()
-                        .map(|n| format!("  ({n})"))
-                        .unwrap_or_default();
-                    println!("{}: {} → {}{}", r.host, from, c.to, note);
+                    println!("{}: {}", r.host, summary::link_change(c));
                 }
             }
             Err(e) => eprintln!("{}: {e}", r.host),

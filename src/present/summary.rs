@@ -1,0 +1,147 @@
+//! One-line summaries of what an operation did, in the same words for the CLI and the
+//! console (the console shows them in its status line after `host: `).
+
+use std::time::SystemTime;
+
+use crate::model::{LockInfo, age, plural, printable};
+use crate::ops::LinkChange;
+use crate::ops::prune::{Outcome, PruneReport};
+use crate::ops::unlock::Unlocked;
+
+use super::size;
+
+/// A switch or rollback: "a → b", then its note ("  (already live; nothing changed)").
+/// The CLI prints it after `host: `; the console after the verb when the link moved.
+pub fn link_change(c: &LinkChange) -> String {
+    let from = c.from.as_deref().unwrap_or("(none)");
+    let note = c
+        .note
+        .as_deref()
+        .map(|n| format!("  ({n})"))
+        .unwrap_or_default();
+    format!("{from} → {}{note}", c.to)
+}
+
+/// The console's summary of a switch or rollback: "switched a → b" when the link moved,
+/// else what the CLI says ("b → b  (already live; nothing changed)").
+pub fn link_done(verb: &str, c: &LinkChange) -> String {
+    if c.changed {
+        format!("{verb} {}", link_change(c))
+    } else {
+        link_change(c)
+    }
+}
+
+/// "deleted 2 (freed 1.5 GiB); batch_…: kept: running job (pid 7); removed 1 expired pin".
+pub fn prune_done(r: &PruneReport) -> String {
+    let deleted = r
+        .outcomes
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Deleted)
+        .count();
+    let mut parts = vec![if deleted > 0 {
+        format!(
+            "pruned: deleted {deleted} (freed {})",
+            size(r.freed_bytes())
+        )
+    } else {
+        "pruned: deleted 0".to_string()
+    }];
+    for (name, o) in &r.outcomes {
+        if !matches!(o, Outcome::Deleted) {
+            parts.push(format!("{name} {o}"));
+        }
+    }
+    if !r.pins_removed.is_empty() {
+        parts.push(format!(
+            "removed {}",
+            plural(r.pins_removed.len() as u64, "expired pin")
+        ));
+    }
+    if !r.staging_removed.is_empty() {
+        parts.push(format!(
+            "removed {}",
+            plural(r.staging_removed.len() as u64, "stale upload")
+        ));
+    }
+    parts.extend(r.warnings.iter().cloned());
+    parts.join("; ")
+}
+
+/// Who holds a lock, for the operator to confirm breaking it:
+/// "locked by ann@ops (deploy, 5 min ago), holder pid 812".
+pub fn lock_holder(l: &LockInfo, now: SystemTime) -> String {
+    let ago = l.age(now).map(age).unwrap_or_default();
+    format!(
+        "locked by {} ({}, {ago}), holder pid {}",
+        printable(&l.by),
+        printable(&l.action),
+        l.pid.map_or("?".into(), |p| p.to_string())
+    )
+}
+
+/// What an unlock did: "unlocked (was locked by ...)", "not locked (released meanwhile)".
+pub fn unlocked(u: &Unlocked, now: SystemTime) -> String {
+    match u {
+        Unlocked::Broke(l) => format!("unlocked (was {})", lock_holder(l, now)),
+        Unlocked::WasFree => "not locked (released meanwhile)".into(),
+    }
+}
+
+/// An unlock asked of a host nobody holds.
+pub const NOT_LOCKED: &str = "not locked";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(from: Option<&str>, to: &str, changed: bool, note: Option<&str>) -> LinkChange {
+        LinkChange {
+            host: "h1".into(),
+            from: from.map(str::to_string),
+            to: to.into(),
+            changed,
+            note: note.map(str::to_string),
+            warning: None,
+        }
+    }
+
+    #[test]
+    fn an_unchanged_link_says_already_live_once() {
+        let c = change(Some("b"), "b", false, Some("already live; nothing changed"));
+        assert_eq!(link_change(&c), "b → b  (already live; nothing changed)");
+        assert_eq!(link_done("switched", &c), link_change(&c));
+        assert_eq!(link_done("switched", &c).matches("already live").count(), 1);
+    }
+
+    #[test]
+    fn a_moved_link_reads_the_same_after_the_verb() {
+        let c = change(None, "b", true, None);
+        assert_eq!(link_change(&c), "(none) → b");
+        assert_eq!(link_done("rolled back", &c), "rolled back (none) → b");
+    }
+
+    #[test]
+    fn lock_holders_and_unlocks_read_as_data_says() {
+        let l = LockInfo {
+            by: "ann@ops".into(),
+            action: "deploy".into(),
+            since: String::new(),
+            pid: Some(812),
+            token: String::new(),
+        };
+        let now = SystemTime::UNIX_EPOCH;
+        assert_eq!(
+            lock_holder(&l, now),
+            "locked by ann@ops (deploy, ), holder pid 812"
+        );
+        assert_eq!(
+            unlocked(&Unlocked::Broke(l), now),
+            "unlocked (was locked by ann@ops (deploy, ), holder pid 812)"
+        );
+        assert_eq!(
+            unlocked(&Unlocked::WasFree, now),
+            "not locked (released meanwhile)"
+        );
+    }
+}
