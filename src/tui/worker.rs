@@ -17,6 +17,7 @@ use crate::config::{Config, HostConfig};
 use crate::model::printable;
 use crate::ops::deploy::{DeployEvent, DeployRequest};
 use crate::ops::{self, FailureKind, OpError};
+use crate::present::summary;
 use crate::remote::{self, Transport};
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<dyn Transport>>>>;
@@ -91,15 +92,15 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             expect,
         } => op(shared, host, OpKind::Switch, move |t, h| {
             let c = ops::switch(t, h, &release, expect.as_deref())?;
-            Ok(link_summary("switched", &c))
+            Ok(summary::link_done("switched", &c))
         }),
         Cmd::Rollback { host, to } => op(shared, host, OpKind::Rollback, move |t, h| {
             let c = ops::rollback(t, h, to.as_deref())?;
-            Ok(link_summary("rolled back", &c))
+            Ok(summary::link_done("rolled back", &c))
         }),
         Cmd::Prune { host, keep } => op(shared, host, OpKind::Prune, move |t, h| {
             let r = ops::prune::prune(t, h, keep, false)?;
-            Ok(prune_summary(&r))
+            Ok(summary::prune_done(&r))
         }),
         Cmd::Pin {
             host,
@@ -239,59 +240,6 @@ where
             result,
         });
     });
-}
-
-/// "deleted 2, kept after all 1 (batch_…: running job (pid 7)), removed 1 pin file(s)".
-fn prune_summary(r: &ops::prune::PruneReport) -> String {
-    use ops::prune::Outcome;
-    let deleted = r
-        .outcomes
-        .iter()
-        .filter(|(_, o)| *o == Outcome::Deleted)
-        .count();
-    let mut parts = vec![if deleted > 0 {
-        format!(
-            "pruned: deleted {deleted} (freed {})",
-            ops::deploy::human_bytes(r.freed_bytes())
-        )
-    } else {
-        "pruned: deleted 0".to_string()
-    }];
-    for (name, o) in &r.outcomes {
-        if !matches!(o, Outcome::Deleted) {
-            parts.push(format!("{name} {o}"));
-        }
-    }
-    if !r.pins_removed.is_empty() {
-        parts.push(format!(
-            "removed {}",
-            crate::model::plural(r.pins_removed.len() as u64, "expired pin")
-        ));
-    }
-    if !r.staging_removed.is_empty() {
-        parts.push(format!(
-            "removed {}",
-            crate::model::plural(r.staging_removed.len() as u64, "stale upload")
-        ));
-    }
-    parts.extend(r.warnings.iter().cloned());
-    parts.join("; ")
-}
-
-fn link_summary(verb: &str, c: &ops::LinkChange) -> String {
-    let mut s = if c.changed {
-        format!(
-            "{verb} {} → {}",
-            c.from.as_deref().unwrap_or("(no release)"),
-            c.to
-        )
-    } else {
-        format!("{} was already live", c.to)
-    };
-    if let Some(n) = &c.note {
-        s.push_str(&format!(" ({n})"));
-    }
-    s
 }
 
 /// Deploys on a blocking thread (`ops::deploy` runs its hosts in parallel itself,
