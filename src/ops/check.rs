@@ -167,11 +167,7 @@ mod tests {
             vec![
                 ("sh", Level::Ok, "/bin/sh"),
                 ("flock", Level::Fail, "missing"),
-                (
-                    "mv -T",
-                    Level::Ok,
-                    "atomic link switch available?and a tab"
-                ),
+                ("mv -T", Level::Ok, "atomic link switch available?and a tab"),
                 (
                     "hidden jobs",
                     Level::Warn,
