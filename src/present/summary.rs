@@ -122,6 +122,19 @@ mod tests {
     }
 
     #[test]
+    fn sizes_read_in_iec_units_as_in_the_console() {
+        assert_eq!(size(419_430_400), "400.0 MiB");
+        for n in [0, 1023, 1536, 419_430_400, 5 << 40] {
+            assert_eq!(size(n), crate::model::human_bytes(n));
+            assert!(
+                !size(n).contains("kB") && !size(n).contains(" MB"),
+                "{}",
+                size(n)
+            );
+        }
+    }
+
+    #[test]
     fn lock_holders_and_unlocks_read_as_data_says() {
         let l = LockInfo {
             by: "ann@ops".into(),
