@@ -11,6 +11,7 @@ pub mod demo;
 #[doc(hidden)]
 pub mod fixture;
 pub mod keymap;
+pub mod protocol;
 pub mod svg;
 pub mod theme;
 pub mod view;
