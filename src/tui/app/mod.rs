@@ -20,9 +20,10 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
+use super::help;
 use super::keymap::{self, Action, Ctx, Key};
+use super::layout::{self, Areas};
 use super::theme::Theme;
-use super::view::layout::{self, Areas};
 use crate::model::{HostState, Job, Pin, Release, ReleaseName, printable};
 use crate::ops::prune::PruneReport;
 use crate::plan;
@@ -629,7 +630,7 @@ fn step(i: usize, by: isize, len: usize) -> usize {
 fn move_by(app: &mut App, by: isize) -> Vec<Cmd> {
     match &mut app.overlay {
         Some(Overlay::Help { .. }) => {
-            let max = super::view::max_scroll(app);
+            let max = help::max_scroll(&app.theme, app.readonly, app.size);
             if let Some(Overlay::Help { scroll }) = &mut app.overlay {
                 *scroll = step(*scroll, by, max + 1);
             }
@@ -637,7 +638,7 @@ fn move_by(app: &mut App, by: isize) -> Vec<Cmd> {
         }
         Some(Overlay::Fleet { .. }) => {
             let len = app.fleet_releases().len();
-            let room = super::view::fleet_rows(app).max(1);
+            let room = layout::fleet_room(app.size).max(1);
             if let Some(Overlay::Fleet { scroll, sel }) = &mut app.overlay {
                 *sel = step(*sel, by, len);
                 // Keep the selection in sight.
