@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 
 use ssh2::{BlockDirections, Channel};
 
-use super::session::{self, Conn, ERR_EAGAIN, Target, code};
-use crate::config::{Config, JumpHost};
+use super::conn::{self, Conn, ERR_EAGAIN, Jump, Target, code};
+use super::session;
+
 use crate::remote::RemoteError;
 
 /// How long a bastion session with no channel stays open for the next connection.
@@ -44,55 +45,6 @@ const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 const TURN_BUDGET: usize = 256 * 1024;
 /// libssh2: a channel open the server refused (connect failed, prohibited...).
 const ERR_CHANNEL_FAILURE: i32 = -21;
-
-/// A host's ProxyJump: the value as written, its last hop (the bastion the target is
-/// reached from) and the hops before it (the bastion's own way in), resolved.
-#[derive(Debug, Clone)]
-pub(super) struct Jump {
-    pub spec: String,
-    pub hop: JumpHost,
-    /// The hops before `hop`, first hop first (empty for one jump host).
-    pub before: Vec<JumpHost>,
-}
-
-impl Jump {
-    /// The chain `hops` (first hop first); `None` when empty.
-    fn chain(mut hops: Vec<JumpHost>) -> Option<Jump> {
-        let hop = hops.pop()?;
-        let spec = hops
-            .iter()
-            .chain(std::iter::once(&hop))
-            .map(|h| h.spec.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        Some(Jump {
-            spec,
-            hop,
-            before: hops,
-        })
-    }
-}
-
-/// The jump hosts configured for `host_name`, if any (`none` means none). A chain
-/// `a,b` goes through `a` to reach `b`, and through `b` to reach the host, as `ssh -J
-/// a,b` does: each hop's host key is checked under its own name.
-pub(super) fn resolve(
-    cfg: &Config,
-    host_name: &str,
-    spec: &str,
-) -> Result<Option<Jump>, RemoteError> {
-    let spec = spec.trim();
-    if spec.is_empty() || spec.eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    let hops = cfg
-        .resolve_jump(spec)
-        .map_err(|e| RemoteError::Session(format!("{host_name}: {e}")))?;
-    Ok(Jump::chain(hops).map(|mut j| {
-        j.spec = spec.to_string();
-        j
-    }))
-}
 
 /// The bastion as a host to connect to: its own name, address, user and identities
 /// (then the target's identities, which OpenSSH users often share with the bastion).
@@ -579,7 +531,7 @@ struct Relay {
 fn is_fatal(e: &ssh2::Error) -> bool {
     matches!(
         code(e),
-        Some(session::ERR_SOCKET_DISCONNECT | session::ERR_SOCKET_RECV | session::ERR_SOCKET_SEND)
+        Some(conn::ERR_SOCKET_DISCONNECT | conn::ERR_SOCKET_RECV | conn::ERR_SOCKET_SEND)
     ) || code(e).is_none()
 }
 
@@ -756,6 +708,8 @@ impl Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use conn::resolve_jump as resolve;
     use std::path::PathBuf;
 
     fn cfg(ssh_config: &str) -> Config {
