@@ -6,6 +6,7 @@
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use ssh2::{ErrorCode, Session};
@@ -142,6 +143,10 @@ impl Target {
         self.timeout.as_millis().clamp(1, u32::MAX as u128) as u32
     }
 }
+
+/// How a full connection is opened (`session::open`): given to `jump`, which opens
+/// its bastions with it, so that `jump` needs nothing from `session`.
+pub(super) type Open = fn(&Target, &AtomicU64) -> Result<Conn, RemoteError>;
 
 /// An open SSH connection (authenticated unless made by `handshake` alone).
 /// Dropping it says goodbye to the server, waiting at most 2 s.

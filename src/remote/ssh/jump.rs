@@ -28,8 +28,7 @@ use std::time::{Duration, Instant};
 
 use ssh2::{BlockDirections, Channel};
 
-use super::conn::{self, Conn, ERR_EAGAIN, Jump, Target, code};
-use super::session;
+use super::conn::{self, Conn, ERR_EAGAIN, Jump, Open, Target, code};
 
 use crate::remote::RemoteError;
 
@@ -75,12 +74,16 @@ fn bastion_target(t: &Target, j: &Jump) -> Target {
 /// Opens a byte stream to `t` (its host and port, as the bastion resolves them)
 /// through its jump host. The stream is a local socket; the returned bastion handle
 /// must live as long as the stream is used.
-pub(super) fn connect(t: &Target, j: &Jump) -> Result<(UnixStream, Arc<Bastion>), RemoteError> {
+pub(super) fn connect(
+    t: &Target,
+    j: &Jump,
+    open: Open,
+) -> Result<(UnixStream, Arc<Bastion>), RemoteError> {
     let bt = bastion_target(t, j);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let b = bastion(&bt)?;
+        let b = bastion(&bt, open)?;
         match b.open(&t.host, t.port, t.timeout) {
             Ok(s) => return Ok((s, b)),
             // The shared session broke or closed while idle: one fresh try.
@@ -130,7 +133,7 @@ fn registry() -> &'static Mutex<HashMap<String, Arc<Mutex<Slot>>>> {
 }
 
 /// The shared session to the bastion `bt`, opened if there is none (or it broke).
-fn bastion(bt: &Target) -> Result<Arc<Bastion>, RemoteError> {
+fn bastion(bt: &Target, open: Open) -> Result<Arc<Bastion>, RemoteError> {
     let asked = Instant::now();
     let slot = registry()
         .lock()
@@ -154,7 +157,7 @@ fn bastion(bt: &Target) -> Result<Arc<Bastion>, RemoteError> {
             });
         }
     }
-    match session::open(bt, &AtomicU64::new(0)) {
+    match open(bt, &AtomicU64::new(0)) {
         Ok(conn) => {
             let b = Arc::new(Bastion::start(conn, bt.label()).map_err(|e| {
                 RemoteError::Session(format!("{}: cannot start its relay: {e}", bt.label()))

@@ -73,7 +73,7 @@ pub(super) fn handshake(
             (fd, None)
         }
         Some(j) => {
-            let (stream, bastion) = jump::connect(t, j)?;
+            let (stream, bastion) = jump::connect(t, j, open)?;
             let fd = stream.as_raw_fd();
             session.set_tcp_stream(stream);
             (fd, Some(bastion as Arc<dyn Send + Sync>))
