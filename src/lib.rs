@@ -12,3 +12,6 @@ pub mod ops;
 pub mod plan;
 pub mod remote;
 pub mod tui;
+
+#[cfg(test)]
+mod layering;
