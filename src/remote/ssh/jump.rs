@@ -606,7 +606,8 @@ impl Relay {
 
     /// Drives the oldest open request (libssh2 opens one direct-tcpip at a time).
     fn step_open(&mut self) -> Result<bool, String> {
-        let Some(req) = self.opens.front() else {
+        // Taken out while it is tried, put back (still the oldest) if it must wait.
+        let Some(req) = self.opens.pop_front() else {
             return Ok(false);
         };
         match self
@@ -615,7 +616,6 @@ impl Relay {
             .channel_direct_tcpip(&req.host, req.port, None)
         {
             Ok(ch) => {
-                let req = self.opens.pop_front().expect("front exists");
                 match UnixStream::pair().and_then(|(ours, theirs)| {
                     ours.set_nonblocking(true)?;
                     Ok((ours, theirs))
@@ -638,13 +638,18 @@ impl Relay {
                 }
                 Ok(true)
             }
-            Err(e) if code(&e) == Some(ERR_EAGAIN) => Ok(false),
+            Err(e) if code(&e) == Some(ERR_EAGAIN) => {
+                self.opens.push_front(req);
+                Ok(false)
+            }
             Err(e) if code(&e) == Some(ERR_CHANNEL_FAILURE) || !is_fatal(&e) => {
-                let req = self.opens.pop_front().expect("front exists");
                 let _ = req.reply.send(Err(OpenError::Refused(e.message().into())));
                 Ok(true)
             }
-            Err(e) => Err(format!("the session broke: {}", e.message())),
+            Err(e) => {
+                self.opens.push_front(req);
+                Err(format!("the session broke: {}", e.message()))
+            }
         }
     }
 
