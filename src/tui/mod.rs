@@ -8,13 +8,10 @@
 
 pub mod app;
 pub mod demo;
-#[doc(hidden)]
-pub mod fixture;
 pub mod help;
 pub mod keymap;
 pub mod layout;
 pub mod protocol;
-pub mod svg;
 pub mod theme;
 pub mod view;
 pub mod worker;
