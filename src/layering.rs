@@ -184,7 +184,13 @@ fn test_only_code_lives_in_tests() {
     // The console's fixture fleet and SVG writer are for tests (tests/support/).
     let tui = code_of(&src().join("tui/mod.rs"));
     for m in ["fixture", "svg"] {
-        assert!(!tui.contains(&format!("mod {m};")), "tui::{m} is back in the library");
-        assert!(!src().join(format!("tui/{m}.rs")).exists(), "src/tui/{m}.rs");
+        assert!(
+            !tui.contains(&format!("mod {m};")),
+            "tui::{m} is back in the library"
+        );
+        assert!(
+            !src().join(format!("tui/{m}.rs")).exists(),
+            "src/tui/{m}.rs"
+        );
     }
 }

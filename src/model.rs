@@ -735,6 +735,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn built_names_read_back_as_the_same_names() {
+        // `new` and `with_seq` build a name from its parts; parse must agree.
+        let at = humantime::parse_rfc3339("2026-11-27T00:03:09Z").unwrap();
+        for seq in [0, 1, 42] {
+            let n = ReleaseName::new("batch_", at, seq);
+            assert_eq!(ReleaseName::parse("batch_", n.as_str()), Ok(n.clone()));
+            assert_eq!(n.time(), at);
+            assert_eq!(n.stamp(), 20261127000309);
+            let m = n.with_seq("batch_", seq + 3);
+            assert_eq!(ReleaseName::parse("batch_", m.as_str()), Ok(m.clone()));
+        }
+    }
+
+    #[test]
     fn a_lock_without_owner_says_so() {
         let now = humantime::parse_rfc3339("2026-11-27T00:03:00Z").unwrap();
         let mut l = LockInfo {

@@ -638,3 +638,29 @@ fn tui(g: &Global, readonly: bool, demo: bool) -> Result<i32, Fatal> {
     }
     Ok(crate::cli::admin::tui(g, readonly, demo))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fatal_error_prints_as_before_and_exits_2() {
+        // main prints `relman: {e}`: the first-run hint reads exactly as its lines.
+        let path = std::path::Path::new("/home/op/.config/relman/config.toml");
+        let e = Fatal::FirstRun(path.to_path_buf());
+        assert_eq!(format!("relman: {e}"), first_run(path).join("\n"));
+        for e in [e, Fatal::Usage("x".into()), Fatal::Config("y".into())] {
+            assert_eq!(e.exit_code(), ExitCode::from(2));
+        }
+        assert_eq!(format!("{}", Fatal::Usage("bad flag".into())), "bad flag");
+    }
+
+    #[test]
+    fn exit_codes_keep_their_low_byte() {
+        assert_eq!(exit_code(0), ExitCode::SUCCESS);
+        assert_eq!(exit_code(5), ExitCode::from(5));
+        assert_eq!(exit_code(130), ExitCode::from(130));
+        assert_eq!(exit_code(256 + 3), ExitCode::from(3));
+        assert_eq!(exit_code(-1), ExitCode::from(255));
+    }
+}
