@@ -432,7 +432,7 @@ fn bench_refresh(out: &mut String) {
 
 fn big_app(hosts: usize, releases: usize) -> relman::tui::app::App {
     use relman::tui::app::{App, HostView};
-    use relman::tui::fixture;
+    use support::fixture;
     let groups = vec!["prod".to_string()];
     let base = fixture::batch1();
     let now = fixture::now();
@@ -485,7 +485,7 @@ fn frame_time(app: &mut relman::tui::app::App, w: u16, h: u16, frames: usize) ->
 
 fn bench_tui(out: &mut String) {
     let frames = 200;
-    let mut small = relman::tui::fixture::app();
+    let mut small = support::fixture::app();
     let mut big = big_app(100, 100);
     let _ = writeln!(
         out,

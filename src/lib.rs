@@ -4,6 +4,9 @@
 //! The data flows one way (see ARCHITECTURE.md):
 //! config → remote (transport + scripts) → scan → model → plan → ops → cli / tui.
 
+#![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod cli;
 pub mod config;
 pub mod logging;
@@ -13,3 +16,6 @@ pub mod plan;
 pub mod present;
 pub mod remote;
 pub mod tui;
+
+#[cfg(test)]
+mod layering;

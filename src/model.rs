@@ -73,7 +73,7 @@ impl ReleaseName {
         };
         Ok(ReleaseName {
             raw: s.to_string(),
-            stamp: digits.parse().expect("14 ascii digits"),
+            stamp: decimal(digits),
             seq,
             at,
         })
@@ -87,7 +87,13 @@ impl ReleaseName {
         } else {
             format!("{prefix}{digits}.{seq}")
         };
-        ReleaseName::parse(prefix, &raw).expect("a formatted time is a valid name")
+        // Built, not parsed: a formatted time is a valid stamp by construction.
+        ReleaseName {
+            raw,
+            stamp: decimal(&digits),
+            seq,
+            at: stamp_to_time(&digits).unwrap_or(at),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -107,7 +113,12 @@ impl ReleaseName {
         } else {
             format!("{prefix}{digits}.{seq}")
         };
-        ReleaseName::parse(prefix, &raw).expect("same stamp, valid counter")
+        ReleaseName {
+            raw,
+            stamp: self.stamp,
+            seq,
+            at: self.at,
+        }
     }
 
     /// The UTC time encoded in the name.
@@ -121,10 +132,18 @@ impl ReleaseName {
     }
 }
 
+/// The value of a string of ASCII digits (checked by the caller).
+fn decimal(d: &str) -> u64 {
+    d.bytes().fold(0u64, |n, b| {
+        n.saturating_mul(10)
+            .saturating_add(u64::from(b.wrapping_sub(b'0')))
+    })
+}
+
 /// 14 ASCII digits `YYYYMMDDHHMMSS` as a UTC time, if they are a real calendar
 /// time of years 1970–9999 (see [`ReleaseName`]).
 fn stamp_to_time(d: &str) -> Option<SystemTime> {
-    let f = |a: usize, b: usize| -> u64 { d[a..b].parse().expect("ascii digits") };
+    let f = |a: usize, b: usize| -> u64 { decimal(&d[a..b]) };
     let (y, mo, day, h, mi, sec) = (f(0, 4), f(4, 6), f(6, 8), f(8, 10), f(10, 12), f(12, 14));
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
     let days_in_month = match mo {
@@ -714,6 +733,20 @@ pub fn age_since(t: SystemTime, now: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn built_names_read_back_as_the_same_names() {
+        // `new` and `with_seq` build a name from its parts; parse must agree.
+        let at = humantime::parse_rfc3339("2026-11-27T00:03:09Z").unwrap();
+        for seq in [0, 1, 42] {
+            let n = ReleaseName::new("batch_", at, seq);
+            assert_eq!(ReleaseName::parse("batch_", n.as_str()), Ok(n.clone()));
+            assert_eq!(n.time(), at);
+            assert_eq!(n.stamp(), 20261127000309);
+            let m = n.with_seq("batch_", seq + 3);
+            assert_eq!(ReleaseName::parse("batch_", m.as_str()), Ok(m.clone()));
+        }
+    }
 
     #[test]
     fn a_lock_without_owner_says_so() {

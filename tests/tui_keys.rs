@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use relman::tui::app::{App, Button, Cmd, Event, Msg, OpKind, Overlay, Pane, Pending, update};
-use relman::tui::fixture::{self, R};
+mod support;
+use support::fixture::{self, R};
 
 fn app() -> App {
     let mut app = fixture::app();

@@ -10,10 +10,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use relman::tui::app::{App, Cmd, Msg, Overlay, Pane, update};
-use relman::tui::fixture;
 use relman::tui::view::view;
 
 mod support;
+use support::fixture;
 use support::tmux::Tmux;
 
 fn text(app: &App, w: u16, h: u16) -> String {

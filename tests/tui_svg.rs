@@ -8,7 +8,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use relman::tui::app::{Msg, update};
-use relman::tui::{fixture, svg, view};
+use relman::tui::view;
+
+mod support;
+use support::{fixture, svg};
 
 const W: u16 = 120;
 const H: u16 = 32;
@@ -38,4 +41,30 @@ fn console_svg_is_current() {
         have == want,
         "assets/console.svg is stale: run `RELMAN_UPDATE_ASSETS=1 cargo test --test tui_svg` and commit it"
     );
+}
+
+/// The SVG writer itself (moved with it from src/tui/svg.rs): text, colours, escapes.
+#[test]
+fn cells_become_text_with_colours_and_escapes() {
+    let mut buf = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 12, 2));
+    buf.set_string(
+        0,
+        0,
+        "a<b & c",
+        ratatui::style::Style::new().fg(ratatui::style::Color::Green),
+    );
+    buf.set_string(
+        0,
+        1,
+        "sel",
+        ratatui::style::Style::new().add_modifier(ratatui::style::Modifier::REVERSED),
+    );
+    let out = svg::buffer_to_svg(&buf);
+    assert!(out.starts_with("<svg"));
+    assert!(out.contains("a&lt;b &amp; c"));
+    assert!(out.contains(r##"fill="#0dbc79""##));
+    // Reversed: a light background rectangle and dark text.
+    assert!(out.contains(&format!(r#"fill="{}"/>"#, svg::FG)));
+    assert!(out.contains(&format!(r#"fill="{}">sel</text>"#, svg::BG)));
+    assert!(out.trim_end().ends_with("</svg>"));
 }

@@ -11,9 +11,10 @@ use ratatui::style::{Color, Modifier};
 use relman::ops::prune::{Outcome, PruneReport, Skip};
 use relman::plan;
 use relman::tui::app::{App, Cmd, Event, Failure, Msg, OpKind, update};
-use relman::tui::fixture;
+mod support;
 use relman::tui::theme::Theme;
 use relman::tui::view::view;
+use support::fixture;
 
 fn render(app: &App, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");

@@ -96,10 +96,8 @@ pub fn run(
         }
     };
     if g.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report_json(&report)).expect("json")
-        );
+        // A `Value`'s alternate Display is `to_string_pretty`, and cannot fail.
+        println!("{:#}", report_json(&report));
     } else {
         print_human(&report, g.quiet);
     }

@@ -79,7 +79,10 @@ pub fn man_page() -> Vec<u8> {
         man.render_extra_section(&mut text)?;
         man.render_version_section(&mut text)
     };
-    render().expect("rendering into memory");
+    // Writing into a Vec cannot fail; were it to, the page would be cut short, not lost.
+    if let Err(e) = render() {
+        tracing::warn!("man page: {e}");
+    }
     text
 }
 

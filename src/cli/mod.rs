@@ -29,6 +29,7 @@ mod out;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::engine::ArgValueCandidates;
@@ -315,8 +316,47 @@ fn misplaced_flag(m: &clap::ArgMatches) -> Option<String> {
         })
 }
 
-/// Runs relman with the process's arguments; returns the exit code.
-pub fn main() -> i32 {
+/// Why relman stops before (or instead of) running a command. `main` prints it, once,
+/// as `relman: <error>` on stderr, and exits with [`Fatal::exit_code`]; every other
+/// outcome is the command's own exit code, its report already written.
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    /// The command line is wrong, or asks for something refused before any host is
+    /// touched (a bad selection, `trust --yes` with no host named).
+    #[error("{0}")]
+    Usage(String),
+    /// The config could not be found or read.
+    #[error("{0}")]
+    Config(String),
+    /// A first run: no config at the default path; the text says how to start.
+    #[error("{}", first_run_text(.0))]
+    FirstRun(PathBuf),
+}
+
+impl Fatal {
+    /// The exit code (SPEC §3): 2, bad input or config, for all of them.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Fatal::Usage(_) | Fatal::Config(_) | Fatal::FirstRun(_) => ExitCode::from(2),
+        }
+    }
+}
+
+/// [`first_run`]'s lines as one error (its `relman: ` is the one `main` prints).
+fn first_run_text(path: &std::path::Path) -> String {
+    let lines = first_run(path);
+    let text = lines.join("\n");
+    text.strip_prefix("relman: ").unwrap_or(&text).to_string()
+}
+
+/// A command's exit code as the process's: the low 8 bits, as `exit(2)` keeps them.
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from((code & 0xff) as u8)
+}
+
+/// Runs relman with the process's arguments: the command's exit code, or the error
+/// that stopped it for `main` to print (see [`Fatal`]).
+pub fn main() -> Result<ExitCode, Fatal> {
     // `RELMAN_COMPLETE=bash relman -- ...`: the shell asking for completions (the
     // scripts `relman completions SHELL` prints); answers and exits.
     install::complete_if_asked();
@@ -324,24 +364,18 @@ pub fn main() -> i32 {
         .try_get_matches()
         .and_then(|m| Ok((misplaced_flag(&m), Cli::from_arg_matches(&m)?)));
     let cli = match parsed {
-        Ok((Some(line), _)) => {
-            eprintln!("relman: {line}");
-            return 2;
-        }
+        Ok((Some(line), _)) => return Err(Fatal::Usage(line)),
         Ok((None, c)) => c,
         Err(e) if !e.use_stderr() => {
             // --help, --version.
             let _ = e.print();
-            return 0;
+            return Ok(ExitCode::SUCCESS);
         }
-        Err(e) => {
-            eprintln!("relman: {}", usage_error_line(&e.render().to_string()));
-            return 2;
-        }
+        Err(e) => return Err(Fatal::Usage(usage_error_line(&e.render().to_string()))),
     };
     crate::logging::init(cli.global.verbose);
-    let code = run(cli);
-    out::finish(code)
+    let code = run(cli)?;
+    Ok(exit_code(out::finish(code)))
 }
 
 /// The command's name for the log (`list`, `deploy`, ...).
@@ -354,47 +388,43 @@ fn command_name(cmd: &Command) -> String {
         .to_lowercase()
 }
 
-fn run(cli: Cli) -> i32 {
+fn run(cli: Cli) -> Result<i32, Fatal> {
     let g = cli.global.clone();
-    match cli.command {
+    Ok(match cli.command {
         Some(Command::Completions { shell }) => install::print_script(shell),
         Some(Command::Man) => install::print_man(),
-        None => tui(&g, cli.readonly, cli.demo),
+        None => tui(&g, cli.readonly, cli.demo)?,
         Some(Command::Tui { readonly, demo }) => {
-            tui(&g, readonly || cli.readonly, demo || cli.demo)
+            tui(&g, readonly || cli.readonly, demo || cli.demo)?
         }
         Some(cmd) => {
-            let cfg = match load(&g) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
+            let cfg = load_config(&g)?;
             let name = command_name(&cmd);
             tracing::info!(command = %name, config = ?cfg.path, "relman {name} starts");
             tracing::debug!("arguments: {cmd:?}, selection: {g:?}");
-            let code = dispatch(&cfg, &g, cmd);
+            let code = dispatch(&cfg, &g, cmd)?;
             tracing::info!(command = %name, code, "relman {name} ends: exit code {code}");
             code
         }
-    }
+    })
 }
 
-/// Loads the config; prints the one-line error and returns exit code 2 on failure.
-/// A config that isn't there (a first run) also says how to start.
-fn load(g: &Global) -> Result<Config, i32> {
-    let path = Config::locate(g.config.as_deref()).map_err(|e| {
-        eprintln!("relman: {e}");
-        2
-    })?;
+/// Loads the config. A config that isn't there (a first run) says how to start.
+fn load_config(g: &Global) -> Result<Config, Fatal> {
+    let path = Config::locate(g.config.as_deref()).map_err(|e| Fatal::Config(e.to_string()))?;
     // A first run (no --config, no RELMAN_CONFIG, nothing at the default path) says
     // how to start; a path the operator named that isn't there is a one-line error.
     let named = g.config.is_some() || std::env::var_os("RELMAN_CONFIG").is_some();
     if !named && !path.exists() {
-        for line in first_run(&path) {
-            eprintln!("{line}");
-        }
-        return Err(2);
+        return Err(Fatal::FirstRun(path));
     }
-    Config::load(&path).map_err(|e| {
+    Config::load(&path).map_err(|e| Fatal::Config(e.to_string()))
+}
+
+/// [`load_config`] for a command that reports its own errors (the console): prints
+/// the error once and gives its exit code.
+fn load(g: &Global) -> Result<Config, i32> {
+    load_config(g).map_err(|e| {
         eprintln!("relman: {e}");
         2
     })
@@ -424,19 +454,17 @@ fn select<'a>(
     cfg: &'a Config,
     g: &Global,
     changes: bool,
-) -> Result<Vec<&'a crate::config::HostConfig>, i32> {
+) -> Result<Vec<&'a crate::config::HostConfig>, Fatal> {
     let sel = Selection {
         hosts: g.hosts.clone(),
         groups: g.groups.clone(),
         all: g.all,
     };
-    cfg.select(&sel, !changes).map_err(|e| {
-        eprintln!("relman: {e}");
-        2
-    })
+    cfg.select(&sel, !changes)
+        .map_err(|e| Fatal::Usage(e.to_string()))
 }
 
-fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
+fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
     let changes = matches!(
         cmd,
         Command::Switch { .. }
@@ -448,16 +476,13 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
             | Command::Unpin { .. }
     );
     if matches!(cmd, Command::Trust { yes: true }) && g.hosts.is_empty() && g.groups.is_empty() {
-        eprintln!(
-            "relman: trust --yes needs --host NAME or --group NAME: trusting every host's key \
+        return Err(Fatal::Usage(
+            "trust --yes needs --host NAME or --group NAME: trusting every host's key \
              unseen is refused (without --yes, each key is shown and confirmed)"
-        );
-        return 2;
+                .into(),
+        ));
     }
-    let hosts = match select(cfg, g, changes) {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
+    let hosts = select(cfg, g, changes)?;
     let one_host = match cmd {
         Command::Resolve { .. } => Some("resolve"),
         Command::Launch { .. } => Some("launch"),
@@ -466,15 +491,14 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
     if let Some(what) = one_host
         && hosts.len() != 1
     {
-        eprintln!(
-            "relman: {what} takes exactly one host (--host NAME); {} chosen",
+        return Err(Fatal::Usage(format!(
+            "{what} takes exactly one host (--host NAME); {} chosen",
             hosts.len()
-        );
-        return 2;
+        )));
     }
     let progress = std::io::stderr().is_terminal() && !g.quiet && !g.json;
     let on_done = progress_line(progress);
-    match cmd {
+    Ok(match cmd {
         Command::List => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
             present::list(cfg, &hosts, &results, g.json);
@@ -493,7 +517,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
                 present::fleet_link(&f, g.json, g.quiet);
-                return f.exit_code();
+                return Ok(f.exit_code());
             }
             let results = fleet::for_each_host(
                 cfg,
@@ -509,7 +533,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
                 let req = ops::link::LinkRequest::Rollback { to: to.as_deref() };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
                 present::fleet_link(&f, g.json, g.quiet);
-                return f.exit_code();
+                return Ok(f.exit_code());
             }
             let results = fleet::for_each_host(
                 cfg,
@@ -601,16 +625,42 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> i32 {
         Command::Tui { .. } | Command::Completions { .. } | Command::Man => {
             unreachable!("handled before loading the config")
         }
-    }
+    })
 }
 
-fn tui(g: &Global, readonly: bool, demo: bool) -> i32 {
+fn tui(g: &Global, readonly: bool, demo: bool) -> Result<i32, Fatal> {
     if !has_terminal() {
-        eprintln!(
-            "relman: the console needs a terminal (stdout is not one); for the releases \
+        return Err(Fatal::Usage(
+            "the console needs a terminal (stdout is not one); for the releases \
              as a table run `relman list` (`relman list --json` for scripts)"
-        );
-        return 2;
+                .into(),
+        ));
     }
-    crate::cli::admin::tui(g, readonly, demo)
+    Ok(crate::cli::admin::tui(g, readonly, demo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fatal_error_prints_as_before_and_exits_2() {
+        // main prints `relman: {e}`: the first-run hint reads exactly as its lines.
+        let path = std::path::Path::new("/home/op/.config/relman/config.toml");
+        let e = Fatal::FirstRun(path.to_path_buf());
+        assert_eq!(format!("relman: {e}"), first_run(path).join("\n"));
+        for e in [e, Fatal::Usage("x".into()), Fatal::Config("y".into())] {
+            assert_eq!(e.exit_code(), ExitCode::from(2));
+        }
+        assert_eq!(format!("{}", Fatal::Usage("bad flag".into())), "bad flag");
+    }
+
+    #[test]
+    fn exit_codes_keep_their_low_byte() {
+        assert_eq!(exit_code(0), ExitCode::SUCCESS);
+        assert_eq!(exit_code(5), ExitCode::from(5));
+        assert_eq!(exit_code(130), ExitCode::from(130));
+        assert_eq!(exit_code(256 + 3), ExitCode::from(3));
+        assert_eq!(exit_code(-1), ExitCode::from(255));
+    }
 }

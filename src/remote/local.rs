@@ -48,8 +48,8 @@ impl Transport for LocalTransport {
             .stderr(Stdio::piped())
             .spawn()?;
         // Drain stdout and stderr on their own threads while stdin is fed here.
-        let mut out = child.stdout.take().expect("piped");
-        let mut err = child.stderr.take().expect("piped");
+        let mut out = child.stdout.take().ok_or_else(|| not_piped("stdout"))?;
+        let mut err = child.stderr.take().ok_or_else(|| not_piped("stderr"))?;
         let t_out = thread::spawn(move || {
             let mut v = Vec::new();
             out.read_to_end(&mut v).map(|_| v)
@@ -58,7 +58,7 @@ impl Transport for LocalTransport {
             let mut v = Vec::new();
             err.read_to_end(&mut v).map(|_| v)
         });
-        let mut sink = child.stdin.take().expect("piped");
+        let mut sink = child.stdin.take().ok_or_else(|| not_piped("stdin"))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut sent = 0u64;
         loop {
@@ -78,8 +78,12 @@ impl Transport for LocalTransport {
         }
         drop(sink);
         let status = child.wait()?;
-        let stdout = t_out.join().expect("reader thread")?;
-        let stderr = t_err.join().expect("reader thread")?;
+        let stdout = t_out
+            .join()
+            .unwrap_or_else(|_| Err(reader_died("stdout")))?;
+        let stderr = t_err
+            .join()
+            .unwrap_or_else(|_| Err(reader_died("stderr")))?;
         Ok(ExecOutput {
             status: status.code(),
             stdout,
@@ -221,8 +225,8 @@ impl Transport for LocalTransport {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let stdin = child.stdin.take().ok_or_else(|| not_piped("stdin"))?;
+        let stdout = BufReader::new(child.stdout.take().ok_or_else(|| not_piped("stdout"))?);
         Ok(Box::new(LocalProcess {
             child,
             stdin: Some(stdin),
@@ -263,6 +267,19 @@ impl Drop for LocalProcess {
         self.stdin.take();
         let _ = self.child.wait();
     }
+}
+
+/// A child's pipe that was asked for and is missing (cannot happen: every spawn here
+/// pipes what it takes), as an error rather than a panic.
+fn not_piped(what: &str) -> io::Error {
+    io::Error::other(format!("the local command's {what} is not a pipe"))
+}
+
+/// A thread reading a child's output panicked (cannot happen: it only reads).
+fn reader_died(what: &str) -> io::Error {
+    io::Error::other(format!(
+        "the thread reading the local command's {what} stopped"
+    ))
 }
 
 fn set_nonblocking(fd: std::os::fd::RawFd) -> io::Result<()> {

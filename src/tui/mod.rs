@@ -8,13 +8,14 @@
 
 pub mod app;
 pub mod demo;
-#[doc(hidden)]
-pub mod fixture;
+pub mod help;
 pub mod keymap;
-pub mod svg;
+pub mod layout;
+pub mod protocol;
 pub mod theme;
 pub mod view;
 pub mod worker;
+mod wrap;
 
 use std::time::{Duration, SystemTime};
 

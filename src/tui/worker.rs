@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::app::{Cmd, Event, Failure, OpKind};
+use super::protocol::{Cmd, Event, Failure, OpKind};
 use crate::config::{Config, HostConfig};
 use crate::model::printable;
 use crate::ops::deploy::{DeployEvent, DeployRequest};

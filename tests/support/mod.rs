@@ -10,10 +10,14 @@
 //! `Fleet::start_with` starts hosts with other options (listen address, log level:
 //! e.g. a target only a jump host reaches, a bastion whose log shows forwardings);
 //! `latency` puts a delaying TCP proxy in front of hosts.
+//! `fixture` (a fixed fleet at a fixed time) and `svg` (a console buffer as a picture)
+//! serve the console's snapshot tests and the README image.
 
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod latency;
+pub mod svg;
 pub mod tmux;
 
 use std::fmt::Write as _;

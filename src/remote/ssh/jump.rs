@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use ssh2::{BlockDirections, Channel};
 
-use super::session::{self, Conn, ERR_EAGAIN, Target, code};
-use crate::config::{Config, JumpHost};
+use super::conn::{self, Conn, ERR_EAGAIN, Jump, Open, Target, code};
+
 use crate::remote::RemoteError;
 
 /// How long a bastion session with no channel stays open for the next connection.
@@ -44,55 +44,6 @@ const CLOSE_LIMIT: Duration = Duration::from_secs(10);
 const TURN_BUDGET: usize = 256 * 1024;
 /// libssh2: a channel open the server refused (connect failed, prohibited...).
 const ERR_CHANNEL_FAILURE: i32 = -21;
-
-/// A host's ProxyJump: the value as written, its last hop (the bastion the target is
-/// reached from) and the hops before it (the bastion's own way in), resolved.
-#[derive(Debug, Clone)]
-pub(super) struct Jump {
-    pub spec: String,
-    pub hop: JumpHost,
-    /// The hops before `hop`, first hop first (empty for one jump host).
-    pub before: Vec<JumpHost>,
-}
-
-impl Jump {
-    /// The chain `hops` (first hop first); `None` when empty.
-    fn chain(mut hops: Vec<JumpHost>) -> Option<Jump> {
-        let hop = hops.pop()?;
-        let spec = hops
-            .iter()
-            .chain(std::iter::once(&hop))
-            .map(|h| h.spec.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        Some(Jump {
-            spec,
-            hop,
-            before: hops,
-        })
-    }
-}
-
-/// The jump hosts configured for `host_name`, if any (`none` means none). A chain
-/// `a,b` goes through `a` to reach `b`, and through `b` to reach the host, as `ssh -J
-/// a,b` does: each hop's host key is checked under its own name.
-pub(super) fn resolve(
-    cfg: &Config,
-    host_name: &str,
-    spec: &str,
-) -> Result<Option<Jump>, RemoteError> {
-    let spec = spec.trim();
-    if spec.is_empty() || spec.eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    let hops = cfg
-        .resolve_jump(spec)
-        .map_err(|e| RemoteError::Session(format!("{host_name}: {e}")))?;
-    Ok(Jump::chain(hops).map(|mut j| {
-        j.spec = spec.to_string();
-        j
-    }))
-}
 
 /// The bastion as a host to connect to: its own name, address, user and identities
 /// (then the target's identities, which OpenSSH users often share with the bastion).
@@ -123,12 +74,16 @@ fn bastion_target(t: &Target, j: &Jump) -> Target {
 /// Opens a byte stream to `t` (its host and port, as the bastion resolves them)
 /// through its jump host. The stream is a local socket; the returned bastion handle
 /// must live as long as the stream is used.
-pub(super) fn connect(t: &Target, j: &Jump) -> Result<(UnixStream, Arc<Bastion>), RemoteError> {
+pub(super) fn connect(
+    t: &Target,
+    j: &Jump,
+    open: Open,
+) -> Result<(UnixStream, Arc<Bastion>), RemoteError> {
     let bt = bastion_target(t, j);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let b = bastion(&bt)?;
+        let b = bastion(&bt, open)?;
         match b.open(&t.host, t.port, t.timeout) {
             Ok(s) => return Ok((s, b)),
             // The shared session broke or closed while idle: one fresh try.
@@ -178,7 +133,7 @@ fn registry() -> &'static Mutex<HashMap<String, Arc<Mutex<Slot>>>> {
 }
 
 /// The shared session to the bastion `bt`, opened if there is none (or it broke).
-fn bastion(bt: &Target) -> Result<Arc<Bastion>, RemoteError> {
+fn bastion(bt: &Target, open: Open) -> Result<Arc<Bastion>, RemoteError> {
     let asked = Instant::now();
     let slot = registry()
         .lock()
@@ -202,7 +157,7 @@ fn bastion(bt: &Target) -> Result<Arc<Bastion>, RemoteError> {
             });
         }
     }
-    match session::open(bt, &AtomicU64::new(0)) {
+    match open(bt, &AtomicU64::new(0)) {
         Ok(conn) => {
             let b = Arc::new(Bastion::start(conn, bt.label()).map_err(|e| {
                 RemoteError::Session(format!("{}: cannot start its relay: {e}", bt.label()))
@@ -579,7 +534,7 @@ struct Relay {
 fn is_fatal(e: &ssh2::Error) -> bool {
     matches!(
         code(e),
-        Some(session::ERR_SOCKET_DISCONNECT | session::ERR_SOCKET_RECV | session::ERR_SOCKET_SEND)
+        Some(conn::ERR_SOCKET_DISCONNECT | conn::ERR_SOCKET_RECV | conn::ERR_SOCKET_SEND)
     ) || code(e).is_none()
 }
 
@@ -651,7 +606,8 @@ impl Relay {
 
     /// Drives the oldest open request (libssh2 opens one direct-tcpip at a time).
     fn step_open(&mut self) -> Result<bool, String> {
-        let Some(req) = self.opens.front() else {
+        // Taken out while it is tried, put back (still the oldest) if it must wait.
+        let Some(req) = self.opens.pop_front() else {
             return Ok(false);
         };
         match self
@@ -660,7 +616,6 @@ impl Relay {
             .channel_direct_tcpip(&req.host, req.port, None)
         {
             Ok(ch) => {
-                let req = self.opens.pop_front().expect("front exists");
                 match UnixStream::pair().and_then(|(ours, theirs)| {
                     ours.set_nonblocking(true)?;
                     Ok((ours, theirs))
@@ -683,13 +638,18 @@ impl Relay {
                 }
                 Ok(true)
             }
-            Err(e) if code(&e) == Some(ERR_EAGAIN) => Ok(false),
+            Err(e) if code(&e) == Some(ERR_EAGAIN) => {
+                self.opens.push_front(req);
+                Ok(false)
+            }
             Err(e) if code(&e) == Some(ERR_CHANNEL_FAILURE) || !is_fatal(&e) => {
-                let req = self.opens.pop_front().expect("front exists");
                 let _ = req.reply.send(Err(OpenError::Refused(e.message().into())));
                 Ok(true)
             }
-            Err(e) => Err(format!("the session broke: {}", e.message())),
+            Err(e) => {
+                self.opens.push_front(req);
+                Err(format!("the session broke: {}", e.message()))
+            }
         }
     }
 
@@ -756,6 +716,8 @@ impl Relay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use conn::resolve_jump as resolve;
     use std::path::PathBuf;
 
     fn cfg(ssh_config: &str) -> Config {

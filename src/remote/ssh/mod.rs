@@ -14,6 +14,7 @@
 //! connection found broken at the next `exec` by itself.
 
 mod backoff;
+mod conn;
 mod jump;
 mod keys;
 mod proxy;
@@ -29,8 +30,8 @@ use std::sync::{Mutex, PoisonError};
 
 use super::{ExecOutput, Process, RemoteError, Stream, StreamEnd, Transport};
 use crate::config::{Config, HostConfig};
+use conn::{Conn, Target};
 use pump::ExecError;
-use session::{Conn, Target};
 
 pub use keys::fingerprint_sha256;
 

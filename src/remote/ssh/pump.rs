@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use ssh2::{BlockDirections, Channel, Session};
 
-use super::session::{Conn, ERR_EAGAIN, code};
+use super::conn::{Conn, ERR_EAGAIN, code};
 use crate::remote::{ExecOutput, Process, RemoteError};
 
 /// Size of the stdin chunks read locally and handed to libssh2.

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use ssh2::{BlockDirections, Channel};
 
+use super::conn::{Conn, ERR_EAGAIN, code};
 use super::pump::{self, ExecError};
-use super::session::{Conn, ERR_EAGAIN, code};
 use crate::remote::{RemoteError, Stream, StreamEnd};
 
 /// How long one `poll` sleeps at most before the loop looks around.

@@ -20,12 +20,15 @@ use std::time::{Duration, SystemTime};
 use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
+use super::help;
 use super::keymap::{self, Action, Ctx, Key};
+use super::layout::{self, Areas};
 use super::theme::Theme;
-use super::view::layout::{self, Areas};
 use crate::model::{HostState, Job, Pin, Release, ReleaseName, printable};
 use crate::ops::prune::PruneReport;
 use crate::plan;
+
+pub use super::protocol::{Cmd, Event, Failure, OpKind};
 
 pub use confirm::{Button, DeployTarget, Dialog, Pending};
 use confirm::{
@@ -75,142 +78,6 @@ pub enum Pane {
 pub enum DetailsMode {
     Release,
     History,
-}
-
-/// Operations the worker runs on the operator's request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpKind {
-    Switch,
-    Rollback,
-    Prune,
-    Pin,
-    Unpin,
-    Deploy,
-    PrunePlan,
-}
-
-impl OpKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpKind::Switch => "switch",
-            OpKind::Rollback => "rollback",
-            OpKind::Prune => "prune",
-            OpKind::Pin => "pin",
-            OpKind::Unpin => "unpin",
-            OpKind::Deploy => "deploy",
-            OpKind::PrunePlan => "prune plan",
-        }
-    }
-}
-
-/// What the console asks the worker to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cmd {
-    /// Scan these hosts.
-    Refresh {
-        hosts: Vec<String>,
-    },
-    /// Switch only if the link still points at `expect` (what the operator saw live).
-    Switch {
-        host: String,
-        release: String,
-        expect: Option<String>,
-    },
-    Rollback {
-        host: String,
-        to: Option<String>,
-    },
-    /// Ask the host for the prune plan as `prune --dry-run` gives it (scan, plan,
-    /// and the host's own check of each deletion), for the dialog.
-    PrunePlan {
-        host: String,
-        keep: usize,
-    },
-    Prune {
-        host: String,
-        keep: usize,
-    },
-    Pin {
-        host: String,
-        release: String,
-        duration: Duration,
-        reason: String,
-    },
-    Unpin {
-        host: String,
-        release: String,
-    },
-    Deploy {
-        paths: Vec<PathBuf>,
-        message: String,
-        hosts: Vec<String>,
-    },
-    /// List local paths completing `input` (the deploy prompt's Tab).
-    Complete {
-        input: String,
-    },
-    Quit,
-}
-
-/// Why an operation failed, as the worker reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub message: String,
-    /// What kind of failure (the CLI's exit code derives from it).
-    pub kind: crate::ops::FailureKind,
-}
-
-impl Failure {
-    /// The host changed since it was seen: worth a refresh and a second look.
-    pub fn is_conflict(&self) -> bool {
-        self.kind == crate::ops::FailureKind::Conflict
-    }
-}
-
-/// What the worker reports.
-#[derive(Clone, Debug)]
-pub enum Event {
-    Scanned {
-        host: String,
-        at: SystemTime,
-        result: Result<HostState, String>,
-    },
-    /// A fresh scan and the host's dry-run answer made from it: the plan, and what the
-    /// host's checks say of each deletion (the CLI's `prune --dry-run`, exactly).
-    Plan {
-        host: String,
-        at: SystemTime,
-        result: Result<(HostState, Box<PruneReport>), String>,
-    },
-    /// A single-host operation ended; `Ok` carries a one-line summary.
-    Done {
-        host: String,
-        op: OpKind,
-        result: Result<String, Failure>,
-    },
-    /// Deploy progress on one host.
-    Progress {
-        host: String,
-        sent: u64,
-        total: u64,
-        phase: String,
-    },
-    /// The deploy ended on one host.
-    DeployHost {
-        host: String,
-        result: Result<String, String>,
-    },
-    /// The deploy's local files are known.
-    DeployStarted { files: usize, bytes: u64 },
-    /// The new release's name (the same on every host).
-    DeployNamed { release: String },
-    /// The whole deploy ended; `alert` is what the operator must read (bad local
-    /// input, hosts that diverged and how to make them agree).
-    DeployDone { alert: Option<String> },
-    Completions {
-        input: String,
-        candidates: Vec<String>,
-    },
 }
 
 /// Everything that can happen to the console.
@@ -763,7 +630,7 @@ fn step(i: usize, by: isize, len: usize) -> usize {
 fn move_by(app: &mut App, by: isize) -> Vec<Cmd> {
     match &mut app.overlay {
         Some(Overlay::Help { .. }) => {
-            let max = super::view::max_scroll(app);
+            let max = help::max_scroll(&app.theme, app.readonly, app.size);
             if let Some(Overlay::Help { scroll }) = &mut app.overlay {
                 *scroll = step(*scroll, by, max + 1);
             }
@@ -771,7 +638,7 @@ fn move_by(app: &mut App, by: isize) -> Vec<Cmd> {
         }
         Some(Overlay::Fleet { .. }) => {
             let len = app.fleet_releases().len();
-            let room = super::view::fleet_rows(app).max(1);
+            let room = layout::fleet_room(app.size).max(1);
             if let Some(Overlay::Fleet { scroll, sel }) = &mut app.overlay {
                 *sel = step(*sel, by, len);
                 // Keep the selection in sight.

@@ -7,14 +7,14 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::layout::centered;
 use super::overlays::{boxed, fit};
-use super::wrap::wrap;
 use crate::model::{Job, printable};
 use crate::ops::prune::Outcome;
 use crate::plan::Verdict;
 use crate::tui::app::{App, Button, Dialog, Pending};
+use crate::tui::layout::centered;
 use crate::tui::theme;
+use crate::tui::wrap::wrap;
 
 fn jobs_text(jobs: &[Job]) -> String {
     if jobs.is_empty() {

@@ -1,15 +1,13 @@
 //! Pure rendering: `view(&App, &mut Frame)` draws the whole console from the state.
 //!
-//! `layout` places the parts; `panes` draws hosts, releases and details; `overlays`
-//! draws dialogs, prompts, help, the fleet matrix and error popups. Every string that
+//! `tui::layout` places the parts (shared with `update`); `panes` draws hosts, releases
+//! and details; `overlays` draws dialogs, prompts, help, the fleet matrix and error
+//! popups. Every string that
 //! comes from a host or a file goes through `model::printable` first.
 
 mod dialog;
-pub mod layout;
 mod overlays;
-mod wrap;
 
-pub use overlays::{fleet_rows, max_scroll};
 mod panes;
 
 use std::time::SystemTime;

@@ -8,13 +8,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::dialog::dialog;
-use super::layout::centered;
-use super::wrap::{wrap, wrap_indented};
 use crate::model::printable;
 use crate::plan;
 use crate::tui::app::{App, DeployField, DeployForm, Overlay, PinField, PinForm};
-use crate::tui::keymap;
+use crate::tui::help;
+use crate::tui::layout::{centered, fleet_rect, fleet_room, help_rect};
 use crate::tui::theme::{self, Theme};
+use crate::tui::wrap::wrap;
 
 pub(super) fn draw(app: &App, frame: &mut Frame, area: Rect) {
     match &app.overlay {
@@ -182,72 +182,9 @@ fn error(app: &App, frame: &mut Frame, area: Rect, title: &str, text: &str) {
     form_box(frame, area, 90, title, &lines, t.error());
 }
 
-/// Every help line, wrapped to the popup's width, and the rows it shows at once.
-fn help_lines<'a>(app: &App, area: Rect) -> (Vec<Line<'a>>, usize) {
-    let t = &app.theme;
-    let mut lines: Vec<Line> = Vec::new();
-    for (title, bindings) in keymap::help_sections() {
-        if !lines.is_empty() {
-            lines.push(Line::from(""));
-        }
-        lines.push(Line::from(Span::styled(title, t.title())));
-        for bnd in bindings {
-            let mut spans = vec![
-                Span::styled(format!("  {:<8}", bnd.label), t.key()),
-                Span::raw(bnd.help),
-            ];
-            if bnd.mutating && app.readonly {
-                spans.push(Span::styled("  (disabled: read-only)", t.warn()));
-            }
-            lines.push(Line::from(spans));
-        }
-    }
-    lines.push(Line::from(""));
-    lines.push(Line::from(vec![
-        Span::styled("Markers  ", t.title()),
-        Span::styled(theme::LIVE, t.live()),
-        Span::raw(" live  "),
-        Span::styled(theme::PREVIOUS, t.previous()),
-        Span::raw(" previous (rollback target)  "),
-        Span::styled(theme::BAD, t.bad()),
-        Span::raw(" bad (rolled back from)  "),
-        Span::styled(theme::PIN, t.pin()),
-        Span::raw(" pinned"),
-    ]));
-    let text_w = help_rect(area).width.saturating_sub(2).max(1) as usize;
-    let lines: Vec<Line> = lines
-        .iter()
-        .flat_map(|l| wrap_indented(l, text_w, 10))
-        .collect();
-    (lines, help_rect(area).height.saturating_sub(2) as usize)
-}
-
-fn help_rect(area: Rect) -> Rect {
-    centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        area.height.saturating_sub(2),
-    )
-}
-
-/// How far help or the fleet view can scroll at the current size (0 otherwise).
-pub fn max_scroll(app: &App) -> usize {
-    match &app.overlay {
-        Some(Overlay::Help { .. }) => {
-            let (lines, rows) = help_lines(app, app.size);
-            lines.len().saturating_sub(rows)
-        }
-        Some(Overlay::Fleet { .. }) => {
-            let rows = app.fleet_releases().len();
-            rows.saturating_sub(fleet_room(app.size))
-        }
-        _ => 0,
-    }
-}
-
 fn help(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
     let t = &app.theme;
-    let (lines, rows) = help_lines(app, area);
+    let (lines, rows) = help::lines(&app.theme, app.readonly, area);
     let max_scroll = lines.len().saturating_sub(rows);
     let scroll = scroll.min(max_scroll);
     let title = if scroll < max_scroll {
@@ -258,25 +195,6 @@ fn help(app: &App, frame: &mut Frame, area: Rect, scroll: usize) {
     let inner = boxed(frame, help_rect(area), title, t.dialog(false));
     let lines: Vec<Line> = lines.into_iter().skip(scroll).collect();
     frame.render_widget(Paragraph::new(lines), inner);
-}
-
-fn fleet_rect(area: Rect) -> Rect {
-    Rect {
-        x: area.x + 1,
-        y: area.y + 1,
-        width: area.width.saturating_sub(2),
-        height: area.height.saturating_sub(2),
-    }
-}
-
-/// Release rows the fleet view shows at once (inside: header row and legend row).
-fn fleet_room(area: Rect) -> usize {
-    (fleet_rect(area).height as usize).saturating_sub(4)
-}
-
-/// Release rows the fleet view shows at once at the current size.
-pub fn fleet_rows(app: &App) -> usize {
-    fleet_room(app.size)
 }
 
 fn fleet(app: &App, frame: &mut Frame, area: Rect, scroll: usize, sel: usize) {

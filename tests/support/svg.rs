@@ -10,8 +10,8 @@ const CELL_W: f32 = 8.4;
 const CELL_H: f32 = 18.0;
 const PAD: f32 = 12.0;
 const FONT_SIZE: f32 = 14.0;
-const FG: &str = "#d4d4d4";
-const BG: &str = "#1e1e1e";
+pub const FG: &str = "#d4d4d4";
+pub const BG: &str = "#1e1e1e";
 
 /// A terminal palette (VS Code dark), so the picture looks like a terminal.
 fn hex(c: Color, default: &'static str) -> String {
@@ -141,26 +141,4 @@ pub fn buffer_to_svg(buf: &Buffer) -> String {
     }
     out.push_str("</g>\n</svg>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ratatui::layout::Rect;
-    use ratatui::style::Style;
-
-    #[test]
-    fn cells_become_text_with_colours_and_escapes() {
-        let mut buf = Buffer::empty(Rect::new(0, 0, 12, 2));
-        buf.set_string(0, 0, "a<b & c", Style::new().fg(Color::Green));
-        buf.set_string(0, 1, "sel", Style::new().add_modifier(Modifier::REVERSED));
-        let svg = buffer_to_svg(&buf);
-        assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("a&lt;b &amp; c"));
-        assert!(svg.contains(r##"fill="#0dbc79""##));
-        // Reversed: a light background rectangle and dark text.
-        assert!(svg.contains(&format!(r#"fill="{FG}"/>"#)));
-        assert!(svg.contains(&format!(r#"fill="{BG}">sel</text>"#)));
-        assert!(svg.trim_end().ends_with("</svg>"));
-    }
 }

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::model::{
+use relman::model::{
     Action, HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, ManifestFile,
     Origin, Pin, Release, ReleaseName,
 };
-use crate::tui::app::{App, HostView};
-use crate::tui::theme::Theme;
+use relman::tui::app::{App, HostView};
+use relman::tui::theme::Theme;
 
 /// The fixture's "now": 2026-11-26 22:15:00 UTC.
 pub fn now() -> SystemTime {

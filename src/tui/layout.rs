@@ -1,5 +1,6 @@
-//! Where each part of the screen goes, as plain rectangle arithmetic. `update` uses it
-//! too (PgUp/PgDn move by the height of the focused pane).
+//! Where each part of the screen goes, as plain rectangle arithmetic. A leaf: the view
+//! draws into these rectangles and `update` uses them too (PgUp/PgDn move by the height
+//! of the focused pane, clicks land in a pane, overlays scroll as far as they show).
 
 use ratatui::layout::Rect;
 
@@ -114,6 +115,30 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
         w,
         h,
     )
+}
+
+/// The help popup's box.
+pub fn help_rect(area: Rect) -> Rect {
+    centered(
+        area,
+        area.width.saturating_sub(4).min(100),
+        area.height.saturating_sub(2),
+    )
+}
+
+/// The fleet view's box.
+pub fn fleet_rect(area: Rect) -> Rect {
+    Rect {
+        x: area.x + 1,
+        y: area.y + 1,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    }
+}
+
+/// Release rows the fleet view shows at once (inside: header row and legend row).
+pub fn fleet_room(area: Rect) -> usize {
+    (fleet_rect(area).height as usize).saturating_sub(4)
 }
 
 #[cfg(test)]

@@ -1,0 +1,145 @@
+//! What the console and its worker exchange: `Cmd` goes to the worker, `Event` comes
+//! back (inside `app::Msg::Worker`). A leaf: the app and the worker both import it,
+//! it imports neither.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::model::HostState;
+use crate::ops::prune::PruneReport;
+
+/// Operations the worker runs on the operator's request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    Switch,
+    Rollback,
+    Prune,
+    Pin,
+    Unpin,
+    Deploy,
+    PrunePlan,
+}
+
+impl OpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Switch => "switch",
+            OpKind::Rollback => "rollback",
+            OpKind::Prune => "prune",
+            OpKind::Pin => "pin",
+            OpKind::Unpin => "unpin",
+            OpKind::Deploy => "deploy",
+            OpKind::PrunePlan => "prune plan",
+        }
+    }
+}
+
+/// What the console asks the worker to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cmd {
+    /// Scan these hosts.
+    Refresh {
+        hosts: Vec<String>,
+    },
+    /// Switch only if the link still points at `expect` (what the operator saw live).
+    Switch {
+        host: String,
+        release: String,
+        expect: Option<String>,
+    },
+    Rollback {
+        host: String,
+        to: Option<String>,
+    },
+    /// Ask the host for the prune plan as `prune --dry-run` gives it (scan, plan,
+    /// and the host's own check of each deletion), for the dialog.
+    PrunePlan {
+        host: String,
+        keep: usize,
+    },
+    Prune {
+        host: String,
+        keep: usize,
+    },
+    Pin {
+        host: String,
+        release: String,
+        duration: Duration,
+        reason: String,
+    },
+    Unpin {
+        host: String,
+        release: String,
+    },
+    Deploy {
+        paths: Vec<PathBuf>,
+        message: String,
+        hosts: Vec<String>,
+    },
+    /// List local paths completing `input` (the deploy prompt's Tab).
+    Complete {
+        input: String,
+    },
+    Quit,
+}
+
+/// Why an operation failed, as the worker reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// What kind of failure (the CLI's exit code derives from it).
+    pub kind: crate::ops::FailureKind,
+}
+
+impl Failure {
+    /// The host changed since it was seen: worth a refresh and a second look.
+    pub fn is_conflict(&self) -> bool {
+        self.kind == crate::ops::FailureKind::Conflict
+    }
+}
+
+/// What the worker reports.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Scanned {
+        host: String,
+        at: SystemTime,
+        result: Result<HostState, String>,
+    },
+    /// A fresh scan and the host's dry-run answer made from it: the plan, and what the
+    /// host's checks say of each deletion (the CLI's `prune --dry-run`, exactly).
+    Plan {
+        host: String,
+        at: SystemTime,
+        result: Result<(HostState, Box<PruneReport>), String>,
+    },
+    /// A single-host operation ended; `Ok` carries a one-line summary.
+    Done {
+        host: String,
+        op: OpKind,
+        result: Result<String, Failure>,
+    },
+    /// Deploy progress on one host.
+    Progress {
+        host: String,
+        sent: u64,
+        total: u64,
+        phase: String,
+    },
+    /// The deploy ended on one host.
+    DeployHost {
+        host: String,
+        result: Result<String, String>,
+    },
+    /// The deploy's local files are known.
+    DeployStarted { files: usize, bytes: u64 },
+    /// The new release's name (the same on every host).
+    DeployNamed { release: String },
+    /// The whole deploy ended; `alert` is what the operator must read (bad local
+    /// input, hosts that diverged and how to make them agree).
+    DeployDone { alert: Option<String> },
+    Completions {
+        input: String,
+        candidates: Vec<String>,
+    },
+}
