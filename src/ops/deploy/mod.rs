@@ -33,7 +33,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::fleet::{Leader, SettleOnDrop};
+use super::leader::{Leader, SettleOnDrop};
 use super::link::{Expect, switch_locked};
 use super::lock::{HostLock, acquire};
 use super::prune::{PruneReport, prune_locked};
@@ -360,14 +360,14 @@ fn par_each<'c>(slots: &[Mutex<Slot<'c>>], parallel: usize, f: impl Fn(&mut Slot
 }
 
 /// [`par_each`], starting with `slots[first]` (then the others in order): the
-/// crate's one fan-out ([`super::fleet::par_each_from`]) over the slots.
+/// crate's one fan-out ([`super::fleet::par_map_from`]) over the slots.
 fn par_each_from<'c>(
     slots: &[Mutex<Slot<'c>>],
     parallel: usize,
     first: usize,
     f: impl Fn(&mut Slot<'c>) + Sync,
 ) {
-    super::fleet::par_each_from(slots.len(), parallel, first, |i| {
+    super::fleet::par_map_from(slots.len(), parallel, first, |i| {
         let mut g = slots[i].lock().unwrap_or_else(|p| p.into_inner());
         f(&mut g);
     });
