@@ -1,6 +1,7 @@
 //! Running one operation on many hosts: at most `parallel` at once, each host's
 //! result kept apart, one host's failure never stopping the others.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::OpError;
@@ -94,6 +95,20 @@ pub(crate) fn par_map<R: Send>(n: usize, parallel: usize, f: impl Fn(usize) -> R
     par_map_from(n, parallel, 0, f)
 }
 
+/// [`par_map_from`] over `items`, each lent mutably to `f`.
+pub(crate) fn par_each_mut<T: Send>(
+    items: &mut [T],
+    parallel: usize,
+    first: usize,
+    f: impl Fn(&mut T) + Sync,
+) {
+    let cells: Vec<Mutex<&mut T>> = items.iter_mut().map(Mutex::new).collect();
+    par_map_from(cells.len(), parallel, first, |i| {
+        let mut item = cells[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut item)
+    });
+}
+
 /// One host of a fleet operation, connected and locked.
 pub struct Held {
     pub t: Box<dyn Transport>,
@@ -157,7 +172,7 @@ pub fn exit_code_of(codes: &[i32]) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{exit_code_of, par_map, par_map_from};
+    use super::{exit_code_of, par_each_mut, par_map, par_map_from};
     use std::sync::Mutex;
 
     #[test]
@@ -173,6 +188,9 @@ mod tests {
             assert_eq!(par_map(5, parallel, |i| i), [0, 1, 2, 3, 4]);
         }
         assert!(par_map(0, 4, |i| i).is_empty());
+        let mut items = vec![1, 2, 3];
+        par_each_mut(&mut items, 2, 1, |x| *x *= 2);
+        assert_eq!(items, [2, 4, 6]);
     }
 
     #[test]

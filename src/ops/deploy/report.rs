@@ -207,6 +207,24 @@ pub enum Outcome {
     NotSwitched,
 }
 
+impl Outcome {
+    /// How a deploy that published everywhere ended, from each host's report after
+    /// the switch: done everywhere, switched on some hosts only, or on none.
+    pub fn after_switch(hosts: &[HostReport]) -> Outcome {
+        let switched = hosts
+            .iter()
+            .filter(|h| h.status == HostStatus::Switched)
+            .count();
+        if hosts.iter().all(HostReport::ok) {
+            Outcome::Deployed
+        } else if switched > 0 {
+            Outcome::Diverged
+        } else {
+            Outcome::NotSwitched
+        }
+    }
+}
+
 /// The whole deploy.
 #[derive(Debug, Clone)]
 pub struct DeployReport {
@@ -279,5 +297,40 @@ impl DeployReport {
             flags(&on),
             flags(&off)
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HostReport, HostStatus, Outcome};
+
+    fn host(status: HostStatus) -> HostReport {
+        let mut r = HostReport::new("h");
+        r.status = status;
+        r
+    }
+
+    #[test]
+    fn the_outcome_after_the_switch_says_whether_hosts_diverged() {
+        let off = || HostStatus::SwitchFailed {
+            error: "x".into(),
+            code: 5,
+        };
+        let cases = [
+            (
+                vec![HostStatus::Switched, HostStatus::Switched],
+                Outcome::Deployed,
+            ),
+            (
+                vec![HostStatus::Published, HostStatus::Published],
+                Outcome::Deployed,
+            ),
+            (vec![HostStatus::Switched, off()], Outcome::Diverged),
+            (vec![off(), off()], Outcome::NotSwitched),
+        ];
+        for (statuses, want) in cases {
+            let hosts: Vec<HostReport> = statuses.into_iter().map(host).collect();
+            assert_eq!(Outcome::after_switch(&hosts), want, "{hosts:?}");
+        }
     }
 }
