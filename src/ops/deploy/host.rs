@@ -731,4 +731,40 @@ mod tests {
         let mut s = UploadStream::new(vec![&f1], &|| false);
         assert!(s.read_to_end(&mut Vec::new()).is_err());
     }
+
+    #[test]
+    fn an_upload_called_off_says_so_in_its_type_not_in_a_message() {
+        use crate::config::Address;
+        use crate::model::Action;
+        use crate::ops::lock::acquire;
+        use crate::remote::local::LocalTransport;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("deploy");
+        std::fs::create_dir_all(root.join(".relman/staging/batch_20261126221500")).unwrap();
+        let host = HostConfig {
+            name: "l".into(),
+            address: Address::Local,
+            port: 22,
+            user: "me".into(),
+            identities: vec![],
+            jump: None,
+            groups: vec![],
+            root: root.to_str().unwrap().into(),
+            link: "batch".into(),
+            prefix: "batch_".into(),
+            job_scan: Default::default(),
+            ssh: Default::default(),
+        };
+        let t = LocalTransport::new("l");
+        let lock = acquire(&t, &host, Action::Deploy).unwrap();
+        let name = ReleaseName::parse("batch_", "batch_20261126221500").unwrap();
+        let p = d.path().join("a");
+        std::fs::write(&p, b"hello").unwrap();
+        let mut f = lf("a", 5, 0o644, A);
+        f.abs = p;
+        let r = upload(&t, &host, &lock, &name, vec![&f], &|| true, &mut |_| {});
+        assert_eq!(r.unwrap(), Sent::CalledOff);
+        let r = upload(&t, &host, &lock, &name, vec![&f], &|| false, &mut |_| {});
+        assert_eq!(r.unwrap(), Sent::All(1));
+    }
 }
