@@ -1,10 +1,11 @@
 //! Running one operation on many hosts: at most `parallel` at once, each host's
 //! result kept apart, one host's failure never stopping the others.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
 
 use super::OpError;
+use super::leader::{Leader, SettleOnDrop};
 use super::lock::{HostLock, acquire};
 use crate::config::{Config, HostConfig};
 use crate::model::Action;
@@ -24,98 +25,39 @@ pub fn for_each_host<T: Send>(
     f: impl Fn(&dyn Transport, &HostConfig) -> Result<T, OpError> + Sync,
     on_done: impl Fn(&HostConfig, &Result<T, OpError>) + Sync,
 ) -> Vec<HostResult<T>> {
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<T, OpError>>>> =
-        hosts.iter().map(|_| Mutex::new(None)).collect();
-    let workers = cfg.parallel.max(1).min(hosts.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(host) = hosts.get(i) else { break };
-                    let started = std::time::Instant::now();
-                    let r = remote::open(cfg, host)
-                        .map_err(OpError::from)
-                        .and_then(|t| f(t.as_ref(), host));
-                    let ms = started.elapsed().as_millis();
-                    match &r {
-                        Ok(_) => tracing::info!(host = %host.name, ms, "done"),
-                        Err(e) => tracing::warn!(host = %host.name, ms, "failed: {e}"),
-                    }
-                    on_done(host, &r);
-                    *slots[i].lock().expect("slot") = Some(r);
-                }
-            });
+    let results = par_map(hosts.len(), cfg.parallel, |i| {
+        let host = hosts[i];
+        let started = std::time::Instant::now();
+        let r = remote::open(cfg, host)
+            .map_err(OpError::from)
+            .and_then(|t| f(t.as_ref(), host));
+        let ms = started.elapsed().as_millis();
+        match &r {
+            Ok(_) => tracing::info!(host = %host.name, ms, "done"),
+            Err(e) => tracing::warn!(host = %host.name, ms, "failed: {e}"),
         }
+        on_done(host, &r);
+        r
     });
     hosts
         .iter()
-        .zip(slots)
-        .map(|(h, slot)| HostResult {
+        .zip(results)
+        .map(|(h, result)| HostResult {
             host: h.name.clone(),
-            result: slot.into_inner().expect("slot").expect("every host ran"),
+            result,
         })
         .collect()
 }
 
-/// The host whose lock a fleet operation (deploy, fleet switch and rollback) takes
-/// before any other: the first of the chosen hosts by name. Two operations racing
-/// for the same hosts would otherwise each lock part of the fleet and both give up
-/// (exit 4); this way the one that locks the leader goes on and the other waits
-/// there, touching nothing else.
-pub(crate) struct Leader {
-    pub(crate) index: usize,
-    pub(crate) name: String,
-    /// `None` until the leader's lock is settled; then whether it was taken.
-    locked: Mutex<Option<bool>>,
-    settled: Condvar,
-}
-
-impl Leader {
-    pub(crate) fn of(hosts: &[&HostConfig]) -> Self {
-        let index = (0..hosts.len())
-            .min_by(|&a, &b| hosts[a].name.cmp(&hosts[b].name))
-            .unwrap_or(0);
-        Leader {
-            index,
-            name: hosts.get(index).map(|h| h.name.clone()).unwrap_or_default(),
-            locked: Mutex::new(None),
-            settled: Condvar::new(),
-        }
-    }
-
-    pub(crate) fn settle(&self, locked: bool) {
-        let mut g = self.locked.lock().unwrap_or_else(|p| p.into_inner());
-        g.get_or_insert(locked);
-        self.settled.notify_all();
-    }
-
-    /// Waits until the leader's lock is settled: whether it was taken.
-    pub(crate) fn wait(&self) -> bool {
-        let mut g = self.locked.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            match *g {
-                Some(locked) => return locked,
-                None => g = self.settled.wait(g).unwrap_or_else(|p| p.into_inner()),
-            }
-        }
-    }
-}
-
-/// Settles the leader as "not locked" if its connect returns early.
-pub(crate) struct SettleOnDrop<'a>(pub(crate) Option<&'a Leader>);
-
-impl Drop for SettleOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(l) = self.0 {
-            l.settle(false);
-        }
-    }
-}
-
-/// Runs `f(i)` for every `i` in `0..n`, `parallel` at a time, `first` before any other.
-pub(crate) fn par_each_from(n: usize, parallel: usize, first: usize, f: impl Fn(usize) + Sync) {
+/// The crate's one fan-out: `f(i)` for every `i` in `0..n`, at most `parallel` at
+/// once, `first` started before any other (then the others in order); the results
+/// in index order. Every fleet operation (scan, switch, lock, deploy...) runs on it.
+pub(crate) fn par_map_from<R: Send>(
+    n: usize,
+    parallel: usize,
+    first: usize,
+    f: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let workers = parallel.max(1).min(n.max(1));
     let nth = |k: usize| match k {
@@ -123,36 +65,48 @@ pub(crate) fn par_each_from(n: usize, parallel: usize, first: usize, f: impl Fn(
         k if k <= first => k - 1,
         k => k,
     };
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = nth(next.fetch_add(1, Ordering::Relaxed));
-                    if i >= n {
-                        break;
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = nth(next.fetch_add(1, Ordering::Relaxed));
+                        if i >= n {
+                            break mine;
+                        }
+                        mine.push((i, f(i)));
                     }
-                    f(i);
-                }
-            });
-        }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     });
+    // Each index ran exactly once (`next` hands each out once), so this is `0..n`.
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
-/// `f(i)` for every `i` in `0..n`, `parallel` at a time; the results in order.
+/// [`par_map_from`] starting at index 0.
 pub(crate) fn par_map<R: Send>(n: usize, parallel: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
-    let slots: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    par_each_from(n, parallel, 0, |i| {
-        let r = f(i);
-        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    par_map_from(n, parallel, 0, f)
+}
+
+/// [`par_map_from`] over `items`, each lent mutably to `f`.
+pub(crate) fn par_each_mut<T: Send>(
+    items: &mut [T],
+    parallel: usize,
+    first: usize,
+    f: impl Fn(&mut T) + Sync,
+) {
+    let cells: Vec<Mutex<&mut T>> = items.iter_mut().map(Mutex::new).collect();
+    par_map_from(cells.len(), parallel, first, |i| {
+        let mut item = cells[i].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut item)
     });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every index ran")
-        })
-        .collect()
 }
 
 /// One host of a fleet operation, connected and locked.
@@ -170,9 +124,7 @@ pub fn lock_fleet(
     action: Action,
 ) -> Vec<Option<Result<Held, OpError>>> {
     let leader = Leader::of(hosts);
-    let slots: Vec<Mutex<Option<Result<Held, OpError>>>> =
-        hosts.iter().map(|_| Mutex::new(None)).collect();
-    par_each_from(hosts.len(), cfg.parallel, leader.index, |i| {
+    par_map_from(hosts.len(), cfg.parallel, leader.index, |i| {
         let host = hosts[i];
         let is_leader = i == leader.index;
         let mut settle = SettleOnDrop(is_leader.then_some(&leader));
@@ -189,12 +141,8 @@ pub fn lock_fleet(
                 Ok(Some(Held { t, lock }))
             });
         drop(settle);
-        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = r.transpose();
-    });
-    slots
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect()
+        r.transpose()
+    })
 }
 
 /// The exit code for a set of per-host outcomes (SPEC §3): 0 all done; 6 some done and
@@ -224,7 +172,26 @@ pub fn exit_code_of(codes: &[i32]) -> i32 {
 
 #[cfg(test)]
 mod tests {
-    use super::exit_code_of;
+    use super::{exit_code_of, par_each_mut, par_map, par_map_from};
+    use std::sync::Mutex;
+
+    #[test]
+    fn the_fan_out_runs_every_index_once_first_first_results_in_order() {
+        let order = Mutex::new(Vec::new());
+        let r = par_map_from(4, 1, 2, |i| {
+            order.lock().unwrap().push(i);
+            i * 10
+        });
+        assert_eq!(r, [0, 10, 20, 30]);
+        assert_eq!(*order.lock().unwrap(), [2, 0, 1, 3]);
+        for parallel in [0, 1, 3, 16] {
+            assert_eq!(par_map(5, parallel, |i| i), [0, 1, 2, 3, 4]);
+        }
+        assert!(par_map(0, 4, |i| i).is_empty());
+        let mut items = vec![1, 2, 3];
+        par_each_mut(&mut items, 2, 1, |x| *x *= 2);
+        assert_eq!(items, [2, 4, 6]);
+    }
 
     #[test]
     fn exit_codes_follow_the_spec() {

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod fleet;
 pub mod launch;
 pub mod launcher;
+pub(crate) mod leader;
 pub mod link;
 pub mod lock;
 pub mod pin;

@@ -283,6 +283,8 @@ pub struct UploadStream<'a> {
     body: Option<(io::Take<File>, &'a LocalFile)>,
     done: bool,
     stop: &'a (dyn Fn() -> bool + Sync),
+    /// `stop` said yes: the stream ended with [`STOPPED`].
+    called_off: bool,
 }
 
 impl<'a> UploadStream<'a> {
@@ -296,6 +298,7 @@ impl<'a> UploadStream<'a> {
             body: None,
             done: false,
             stop,
+            called_off: false,
         }
     }
 }
@@ -306,6 +309,7 @@ pub const STOPPED: &str = "deploy called off";
 impl Read for UploadStream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if (self.stop)() {
+            self.called_off = true;
             return Err(io::Error::other(STOPPED));
         }
         loop {
@@ -352,8 +356,17 @@ impl Read for UploadStream<'_> {
     }
 }
 
+/// How an upload ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Every file was received (how many).
+    All(usize),
+    /// `stop` called the upload off before the end.
+    CalledOff,
+}
+
 /// Streams `files` into the staging directory in one exec. `progress` gets the
-/// stream bytes sent so far.
+/// stream bytes sent so far; `stop` is asked before every read.
 pub fn upload(
     t: &dyn Transport,
     host: &HostConfig,
@@ -362,7 +375,7 @@ pub fn upload(
     files: Vec<&LocalFile>,
     stop: &(dyn Fn() -> bool + Sync),
     progress: &mut dyn FnMut(u64),
-) -> Result<usize, OpError> {
+) -> Result<Sent, OpError> {
     let count = files.len();
     let script = Script::bare(UPLOAD)
         .param("ROOT", host.root.clone())
@@ -372,11 +385,14 @@ pub fn upload(
         .map_err(RemoteError::from)?;
     let command = format!("sh -c {}", quote(&script).map_err(RemoteError::from)?);
     let mut stream = UploadStream::new(files, stop);
-    let out = t.exec(&command, &mut stream, progress)?;
+    let out = match t.exec(&command, &mut stream, progress) {
+        Err(_) if stream.called_off => return Ok(Sent::CalledOff),
+        r => r?,
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let expected = format!("RECEIVED\t{count}");
     if out.success() && stdout.lines().last() == Some(expected.as_str()) {
-        return Ok(count);
+        return Ok(Sent::All(count));
     }
     if let Some(e) = disk_full(&host.name, &out) {
         return Err(e);
@@ -714,5 +730,41 @@ mod tests {
         f1.size = 9;
         let mut s = UploadStream::new(vec![&f1], &|| false);
         assert!(s.read_to_end(&mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn an_upload_called_off_says_so_in_its_type_not_in_a_message() {
+        use crate::config::Address;
+        use crate::model::Action;
+        use crate::ops::lock::acquire;
+        use crate::remote::local::LocalTransport;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("deploy");
+        std::fs::create_dir_all(root.join(".relman/staging/batch_20261126221500")).unwrap();
+        let host = HostConfig {
+            name: "l".into(),
+            address: Address::Local,
+            port: 22,
+            user: "me".into(),
+            identities: vec![],
+            jump: None,
+            groups: vec![],
+            root: root.to_str().unwrap().into(),
+            link: "batch".into(),
+            prefix: "batch_".into(),
+            job_scan: Default::default(),
+            ssh: Default::default(),
+        };
+        let t = LocalTransport::new("l");
+        let lock = acquire(&t, &host, Action::Deploy).unwrap();
+        let name = ReleaseName::parse("batch_", "batch_20261126221500").unwrap();
+        let p = d.path().join("a");
+        std::fs::write(&p, b"hello").unwrap();
+        let mut f = lf("a", 5, 0o644, A);
+        f.abs = p;
+        let r = upload(&t, &host, &lock, &name, vec![&f], &|| true, &mut |_| {});
+        assert_eq!(r.unwrap(), Sent::CalledOff);
+        let r = upload(&t, &host, &lock, &name, vec![&f], &|| false, &mut |_| {});
+        assert_eq!(r.unwrap(), Sent::All(1));
     }
 }

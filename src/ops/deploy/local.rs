@@ -22,8 +22,6 @@ use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -393,31 +391,15 @@ pub fn hash_file(e: &LocalEntry) -> Result<LocalFile, InputError> {
 /// Hashes every entry, on up to `threads` threads (big files dominate; the rest
 /// spread). Results keep the entries' order.
 pub fn hash(entries: &[LocalEntry], threads: usize) -> Result<Vec<LocalFile>, InputError> {
-    let slots: Vec<Mutex<Option<Result<LocalFile, InputError>>>> =
-        entries.iter().map(|_| Mutex::new(None)).collect();
     // Largest first, so one big file doesn't start last.
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(entries[i].size));
-    let next = AtomicUsize::new(0);
-    let workers = threads.max(1).min(entries.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let r = hash_file(&entries[i]);
-                    *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-                }
-            });
-        }
+    let mut hashed = crate::ops::fleet::par_map(order.len(), threads, |k| {
+        let i = order[k];
+        (i, hash_file(&entries[i]))
     });
-    slots
-        .into_iter()
-        .map(|s| {
-            s.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .expect("every entry hashed")
-        })
-        .collect()
+    hashed.sort_by_key(|(i, _)| *i);
+    hashed.into_iter().map(|(_, r)| r).collect()
 }
 
 /// [`walk`] then [`hash`].

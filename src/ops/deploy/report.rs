@@ -1,0 +1,336 @@
+//! What a deploy tells its caller: progress events ([`DeployEvent`], [`Phase`]) and
+//! the report ([`DeployReport`], one [`HostReport`] per host), plain data that the
+//! CLI and the console render.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::ops::prune::PruneReport;
+
+/// Where a host is in the deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Connect,
+    Lock,
+    Stage,
+    Upload,
+    Verify,
+    /// Phase 1 done; waiting for the other hosts.
+    Staged,
+    Publish,
+    Switch,
+    Prune,
+    Done,
+    Failed,
+    /// Not deployed here because another host failed (or the operator cancelled).
+    Aborted,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Connect => "connecting",
+            Phase::Lock => "locking",
+            Phase::Stage => "staging",
+            Phase::Upload => "uploading",
+            Phase::Verify => "verifying",
+            Phase::Staged => "staged",
+            Phase::Publish => "publishing",
+            Phase::Switch => "switching",
+            Phase::Prune => "pruning",
+            Phase::Done => "done",
+            Phase::Failed => "failed",
+            Phase::Aborted => "not deployed",
+        }
+    }
+}
+
+/// Progress, for the CLI's bars and the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployEvent {
+    /// The local files are known (sizes; hashing runs on).
+    Started {
+        hosts: Vec<String>,
+        files: usize,
+        bytes: u64,
+    },
+    /// The release name, the same on every host (prefixes aside).
+    Named { release: String },
+    /// A host's phase and bytes: `sent` of `total` upload bytes (`total` is what this
+    /// host must receive after the delta; 0 before it is known).
+    Host {
+        host: String,
+        phase: Phase,
+        sent: u64,
+        total: u64,
+    },
+}
+
+/// How a host ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostStatus {
+    /// The new release is live.
+    Switched,
+    /// Published without switching (`--no-switch`).
+    Published,
+    /// Nothing published here: another host failed, or the deploy was cancelled.
+    NotDeployed,
+    /// Failed here, in `phase`; nothing published here.
+    Failed {
+        phase: Phase,
+        error: String,
+        code: i32,
+    },
+    /// Published, but the link could not be switched: still on the old release.
+    SwitchFailed { error: String, code: i32 },
+}
+
+/// What happened on one host.
+#[derive(Debug, Clone)]
+pub struct HostReport {
+    pub host: String,
+    /// This host's release name (its prefix + the deploy's stamp).
+    pub release: Option<String>,
+    pub status: HostStatus,
+    /// The release live before (as seen under the lock).
+    pub from: Option<String>,
+    pub uploaded_files: usize,
+    pub uploaded_bytes: u64,
+    pub linked_files: usize,
+    /// Stale uploads removed from `.relman/staging/`.
+    pub stale_removed: Vec<String>,
+    /// `--prune` / `prune_after_deploy`: what prune did, or why it failed.
+    pub prune: Option<Result<PruneReport, String>>,
+    /// Things that did not stop the deploy (a cleanup that failed...).
+    pub warnings: Vec<String>,
+    /// How long each step took here (`connect`, `lock`, `scan`, `prepare`, `upload`,
+    /// `verify`, `publish`, `switch`, `prune`), in order.
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+impl HostReport {
+    pub(super) fn new(host: &str) -> Self {
+        HostReport {
+            host: host.to_string(),
+            release: None,
+            status: HostStatus::NotDeployed,
+            from: None,
+            uploaded_files: 0,
+            uploaded_bytes: 0,
+            linked_files: 0,
+            stale_removed: Vec::new(),
+            prune: None,
+            warnings: Vec::new(),
+            timings: Vec::new(),
+        }
+    }
+
+    /// Runs `f`, recording how long it took as step `label`.
+    pub(super) fn timed<T>(&mut self, label: &'static str, f: impl FnOnce() -> T) -> T {
+        let t0 = Instant::now();
+        let r = f();
+        self.timings.push((label, t0.elapsed()));
+        r
+    }
+
+    /// Done as asked on this host (switched, or published with `--no-switch`).
+    pub fn ok(&self) -> bool {
+        matches!(self.status, HostStatus::Switched | HostStatus::Published)
+    }
+
+    /// The error to show, if any.
+    pub fn error(&self) -> Option<String> {
+        match &self.status {
+            HostStatus::Failed { phase, error, .. } => Some(format!("{}: {error}", phase.as_str())),
+            HostStatus::SwitchFailed { error, .. } => Some(format!(
+                "published but not switched (still on {}): {error}",
+                self.from.as_deref().unwrap_or("no release")
+            )),
+            HostStatus::NotDeployed => Some(
+                "not deployed: the deploy stopped (it failed on another host, or was called off)"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The exit code of this host alone (0 when done).
+    pub fn code(&self) -> i32 {
+        match &self.status {
+            HostStatus::Switched | HostStatus::Published => 0,
+            HostStatus::Failed { code, .. } | HostStatus::SwitchFailed { code, .. } => *code,
+            HostStatus::NotDeployed => 1,
+        }
+    }
+
+    /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MiB), 49 linked`.
+    pub fn summary(&self) -> String {
+        let rel = self.release.as_deref().unwrap_or("-");
+        let moved = format!(
+            "{} sent ({}), {} linked",
+            crate::model::plural(self.uploaded_files as u64, "file"),
+            human_bytes(self.uploaded_bytes),
+            self.linked_files
+        );
+        match &self.status {
+            HostStatus::Switched => format!(
+                "{rel} live (was {}); {moved}",
+                self.from.as_deref().unwrap_or("no release")
+            ),
+            HostStatus::Published => format!(
+                "{rel} staged, link left on {} (--no-switch); {moved}",
+                self.from.as_deref().unwrap_or("no release")
+            ),
+            _ => self.error().unwrap_or_default(),
+        }
+    }
+}
+
+/// A byte count as people read it (`3.2 MiB`): the one formatter, [`crate::model::human_bytes`].
+pub use crate::model::human_bytes;
+
+/// How the deploy ended as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done on every host.
+    Deployed,
+    /// Nothing published anywhere (a host failed in phase 1 or at publish).
+    NotDeployed,
+    /// The operator called it off before anything was published.
+    Cancelled,
+    /// Published everywhere, switched on some hosts only.
+    Diverged,
+    /// Published everywhere, switched nowhere.
+    NotSwitched,
+}
+
+impl Outcome {
+    /// How a deploy that published everywhere ended, from each host's report after
+    /// the switch: done everywhere, switched on some hosts only, or on none.
+    pub fn after_switch(hosts: &[HostReport]) -> Outcome {
+        let switched = hosts
+            .iter()
+            .filter(|h| h.status == HostStatus::Switched)
+            .count();
+        if hosts.iter().all(HostReport::ok) {
+            Outcome::Deployed
+        } else if switched > 0 {
+            Outcome::Diverged
+        } else {
+            Outcome::NotSwitched
+        }
+    }
+}
+
+/// The whole deploy.
+#[derive(Debug, Clone)]
+pub struct DeployReport {
+    /// The release name (with the first host's prefix); None when stopped before.
+    pub release: Option<String>,
+    pub switch: bool,
+    pub files: usize,
+    pub bytes: u64,
+    pub outcome: Outcome,
+    pub hosts: Vec<HostReport>,
+}
+
+impl DeployReport {
+    /// SPEC §3: 0 done; 6 when hosts diverged (done on some, not on others). When
+    /// nothing was published anywhere, nothing was done on any host, so not 6: the
+    /// code of what stopped it — the failing hosts' common code (3 unreachable, 4
+    /// locked, 5 conflict), else 1.
+    pub fn exit_code(&self) -> i32 {
+        let failed: Vec<i32> = self
+            .hosts
+            .iter()
+            .filter_map(|h| match &h.status {
+                HostStatus::Failed { code, .. } | HostStatus::SwitchFailed { code, .. } => {
+                    Some(*code)
+                }
+                _ => None,
+            })
+            .collect();
+        match self.outcome {
+            Outcome::Deployed => 0,
+            Outcome::Cancelled => 1,
+            Outcome::Diverged => 6,
+            Outcome::NotSwitched => crate::ops::fleet::exit_code_of(&failed),
+            Outcome::NotDeployed => match failed.first() {
+                Some(&c) if failed.iter().all(|&x| x == c) => c,
+                _ => 1,
+            },
+        }
+    }
+
+    /// For a divergence: which hosts run what, and the commands that make them agree.
+    pub fn advice(&self) -> Option<String> {
+        if self.outcome != Outcome::Diverged {
+            return None;
+        }
+        let rel = self.release.as_deref().unwrap_or("?");
+        let on: Vec<&str> = self
+            .hosts
+            .iter()
+            .filter(|h| h.status == HostStatus::Switched)
+            .map(|h| h.host.as_str())
+            .collect();
+        let off: Vec<&str> = self
+            .hosts
+            .iter()
+            .filter(|h| matches!(h.status, HostStatus::SwitchFailed { .. }))
+            .map(|h| h.host.as_str())
+            .collect();
+        let flags = |hs: &[&str]| {
+            hs.iter()
+                .map(|h| format!("--host {h}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        Some(format!(
+            "HOSTS DIVERGED: {rel} is live on {} but NOT on {}. To go back everywhere: \
+             relman rollback {}; to finish the deploy: relman switch {rel} {}",
+            on.join(", "),
+            off.join(", "),
+            flags(&on),
+            flags(&off)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HostReport, HostStatus, Outcome};
+
+    fn host(status: HostStatus) -> HostReport {
+        let mut r = HostReport::new("h");
+        r.status = status;
+        r
+    }
+
+    #[test]
+    fn the_outcome_after_the_switch_says_whether_hosts_diverged() {
+        let off = || HostStatus::SwitchFailed {
+            error: "x".into(),
+            code: 5,
+        };
+        let cases = [
+            (
+                vec![HostStatus::Switched, HostStatus::Switched],
+                Outcome::Deployed,
+            ),
+            (
+                vec![HostStatus::Published, HostStatus::Published],
+                Outcome::Deployed,
+            ),
+            (vec![HostStatus::Switched, off()], Outcome::Diverged),
+            (vec![off(), off()], Outcome::NotSwitched),
+        ];
+        for (statuses, want) in cases {
+            let hosts: Vec<HostReport> = statuses.into_iter().map(host).collect();
+            assert_eq!(Outcome::after_switch(&hosts), want, "{hosts:?}");
+        }
+    }
+}
