@@ -6,14 +6,13 @@ use crate::support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use relman::config::HostConfig;
 use relman::ops;
 use relman::remote::Transport;
 use relman::remote::quote::quote;
-use support::{Fleet, Kill, launcher_lock_held, prune_table, root_entries, wait_until};
+use support::{Fleet, launcher_lock_held, root_entries, scenarios, wait_until};
 
 fn r(i: u32) -> String {
     format!("batch_202611260000{i:02}")
@@ -22,11 +21,6 @@ fn r(i: u32) -> String {
 /// Host 0 with releases r(1)..=r(n), each switched to in turn over SSH.
 fn layout(f: &Fleet, n: u32) -> (HostConfig, Box<dyn Transport>) {
     support::switched_layout(f, &(1..=n).map(r).collect::<Vec<_>>())
-}
-
-fn last_history(root: &Path) -> serde_json::Value {
-    let text = fs::read_to_string(root.join(".relman/history.jsonl")).unwrap();
-    serde_json::from_str(text.lines().last().unwrap()).unwrap()
 }
 
 /// `<launcher> ARGS...` as one shell command line for the host.
@@ -39,91 +33,32 @@ fn launch_cmd(root: &Path, args: &[&str]) -> String {
     s
 }
 
+/// SPEC's prune scenario (`support::scenarios`) over SSH; its `local` twin is
+/// `prune_local::the_brief_scenario_dry_run_then_prune`.
 #[test]
 fn the_brief_scenario_over_ssh() {
     let f = Fleet::start(1);
     let (h, t) = layout(&f, 8);
-    let t = t.as_ref();
-    ops::rollback(t, &h, None).unwrap();
-    ops::rollback(t, &h, None).unwrap();
-    let root = f.root(0).to_path_buf();
-    let job = Kill(
-        Command::new("sleep")
-            .arg("60")
-            .current_dir(root.join(r(1)))
-            .spawn()
-            .unwrap(),
-    );
-    let pin = ops::pin::pin(t, &h, &r(2), Duration::from_secs(3600), "nightly").unwrap();
-    f.sh(
-        0,
-        "mkdir -p \"$ROOT/logs\" \"$ROOT/tools\" && echo x > \"$ROOT/logs/batch.log\"",
-    );
-    let pid = job.0.id();
-    assert!(wait_until(Duration::from_secs(10), || {
-        ops::scan(t, &h)
-            .unwrap()
-            .release(&r(1))
-            .is_some_and(|x| !x.jobs.is_empty())
-    }));
-
-    let want: Vec<(String, String)> = [
-        (8, "delete: bad (rolled back from)".to_string()),
-        (7, "delete: bad (rolled back from)".into()),
-        (6, "keep: live".into()),
-        (5, "keep: previous (rollback target)".into()),
-        // keep 3 counts live r6 and previous r5 (SPEC §4): r4 is the third, r3 is old.
-        (4, "keep: among newest 3".into()),
-        (3, "delete: old".into()),
-        (
-            2,
-            format!(
-                "keep: pinned until {} by {} (nightly)",
-                pin.expires_at, pin.by
-            ),
-        ),
-        (1, format!("keep: running job (pid {pid})")),
-    ]
-    .into_iter()
-    .map(|(i, s)| (r(i), s))
-    .collect();
-    let before = root_entries(&root);
-    let dry = ops::prune::prune(t, &h, 3, true).unwrap();
-    assert_eq!(prune_table(&dry), want);
-    assert_eq!(root_entries(&root), before);
-
-    let rep = ops::prune::prune(t, &h, 3, false).unwrap();
-    assert_eq!(prune_table(&rep), want);
-    assert_eq!(rep.deleted(), [r(7), r(8), r(3)]);
-    let mut left: Vec<String> = [1, 2, 4, 5, 6].into_iter().map(r).collect();
-    left.extend(["batch".into(), "logs".into(), "tools".into()]);
-    left.sort();
-    assert_eq!(root_entries(&root), left);
-    assert!(root.join("logs/batch.log").exists());
     assert_eq!(
-        last_history(&root)["note"],
-        format!("deleted {}, {}, {}", r(7), r(8), r(3))
+        Path::new(&h.root),
+        f.root(0),
+        "the scenario reads the root directly"
     );
-    assert!(root.join(".relman/bin/launch").exists());
-    drop(job);
+    scenarios::prune_the_brief_scenario(t.as_ref(), &h);
 }
 
+/// The mtime trap (`support::scenarios`) over SSH; its `local` twin is
+/// `prune_local::the_mtime_trap_does_not_change_what_is_kept`.
 #[test]
 fn the_mtime_trap_over_ssh() {
     let f = Fleet::start(1);
     let (h, t) = layout(&f, 5);
-    f.sh(
-        0,
-        &format!(
-            "echo today > \"$ROOT/{}/job.log\" && touch -d 2001-01-01 \"$ROOT/{}\" \"$ROOT/{}\"",
-            r(1),
-            r(4),
-            r(5)
-        ),
+    assert_eq!(
+        Path::new(&h.root),
+        f.root(0),
+        "the scenario reads the root directly"
     );
-    let rep = ops::prune::prune(t.as_ref(), &h, 1, false).unwrap();
-    assert_eq!(rep.deleted(), [r(1), r(2), r(3)]);
-    assert_eq!(root_entries(f.root(0)), ["batch".to_string(), r(4), r(5)]);
+    scenarios::prune_the_mtime_trap(t.as_ref(), &h);
 }
 
 #[test]

@@ -607,6 +607,12 @@ fn agent_is_tried_with_every_key_it_holds() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // A test name that matched nothing would pass too: the child must have run it.
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "child ({expect}) did not run the test:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     };
     let sock = fleet.dir().join("agent.sock");
     let agent = std::process::Command::new("ssh-agent")

@@ -3,7 +3,6 @@
 //! started through `.relman/bin/launch` protected by its lock, pins and their expiry.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use relman::ops::{self, OpError};
 use relman::remote::local::LocalTransport;
 
 use crate::support;
-use support::{launcher_lock_held, prune_table, root_entries};
+use support::{launcher_lock_held, root_entries, scenarios};
 
 fn r(i: u32) -> String {
     format!("batch_202611260000{i:02}")
@@ -54,10 +53,6 @@ fn history(h: &HostConfig) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-fn rows(v: &[(u32, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(i, s)| (r(*i), s.to_string())).collect()
 }
 
 /// Kills a process (and its group) if the test ends before it did.
@@ -100,164 +95,20 @@ fn install_launcher(t: &LocalTransport, h: &HostConfig) -> PathBuf {
     root(h).join(".relman/bin/launch")
 }
 
+/// SPEC's prune scenario (`support::scenarios`) over `local`; its SSH twin is
+/// `prune_fleet::the_brief_scenario_over_ssh`.
 #[test]
 fn the_brief_scenario_dry_run_then_prune() {
-    // Eight releases; rollbacks 8→7→6 leave r6 live, r7 and r8 bad.
     let (_d, h, t) = layout(8);
-    ops::rollback(&t, &h, None).unwrap();
-    ops::rollback(&t, &h, None).unwrap();
-    // A job in the oldest, a pin on the second oldest, foreign things around.
-    let job = spawn_in(&root(&h).join(r(1)), "sleep", &["60"]);
-    let pin = ops::pin::pin(&t, &h, &r(2), Duration::from_secs(3600), "nightly").unwrap();
-    fs::create_dir_all(root(&h).join("logs")).unwrap();
-    fs::write(root(&h).join("logs/batch.log"), "x").unwrap();
-    fs::create_dir_all(root(&h).join("tools")).unwrap();
-    let elsewhere = tempfile::tempdir().unwrap();
-    fs::write(elsewhere.path().join("precious"), "x").unwrap();
-    std::os::unix::fs::symlink(elsewhere.path(), root(&h).join(r(9))).unwrap();
-    let pid = job.0.id();
-    wait_until("the job to be visible", || {
-        ops::scan(&t, &h)
-            .unwrap()
-            .releases
-            .iter()
-            .any(|x| !x.jobs.is_empty())
-    });
-
-    let before = root_entries(Path::new(&h.root));
-    let hist_before = history(&h).len();
-    let dry = ops::prune::prune(&t, &h, 3, true).unwrap();
-    assert!(dry.dry_run);
-    assert_eq!(
-        dry.outcomes,
-        [
-            (r(7), ops::prune::Outcome::WouldDelete),
-            (r(8), ops::prune::Outcome::WouldDelete),
-            (r(3), ops::prune::Outcome::WouldDelete)
-        ],
-        "the host's own checks agree"
-    );
-    // keep 3 counts the live r6 and the previous r5 (SPEC §4): r4 is the third.
-    let want = rows(&[
-        (8, "delete: bad (rolled back from)"),
-        (7, "delete: bad (rolled back from)"),
-        (6, "keep: live"),
-        (5, "keep: previous (rollback target)"),
-        (4, "keep: among newest 3"),
-        (3, "delete: old"),
-        (
-            2,
-            &format!(
-                "keep: pinned until {} by {} (nightly)",
-                pin.expires_at, pin.by
-            ),
-        ),
-        (1, &format!("keep: running job (pid {pid})")),
-    ]);
-    assert_eq!(prune_table(&dry), want);
-    assert_eq!(
-        root_entries(Path::new(&h.root)),
-        before,
-        "a dry run changes nothing"
-    );
-    assert_eq!(history(&h).len(), hist_before);
-
-    let rep = ops::prune::prune(&t, &h, 3, false).unwrap();
-    assert_eq!(
-        prune_table(&rep),
-        want,
-        "the same plan, made under the lock"
-    );
-    assert_eq!(
-        rep.deleted(),
-        [r(7), r(8), r(3)],
-        "bad ones, oldest first, then old"
-    );
-    assert!(!rep.failed());
-    let mut left = vec![
-        "batch".to_string(),
-        r(1),
-        r(2),
-        r(4),
-        r(5),
-        r(6),
-        r(9),
-        "logs".into(),
-        "tools".into(),
-    ];
-    left.sort();
-    assert_eq!(root_entries(Path::new(&h.root)), left);
-    assert!(root(&h).join("logs/batch.log").exists());
-    assert!(
-        elsewhere.path().join("precious").exists(),
-        "symlink not followed"
-    );
-    assert_eq!(
-        fs::read_link(root(&h).join("batch")).unwrap(),
-        Path::new(&r(6))
-    );
-    let last = history(&h).pop().unwrap();
-    assert_eq!(last["action"], "prune");
-    assert_eq!(last["from"], serde_json::Value::Null);
-    assert_eq!(
-        last["note"],
-        format!("deleted {}, {}, {}", r(7), r(8), r(3)),
-        "{last}"
-    );
-    // The launcher was installed on the way.
-    let l = root(&h).join(".relman/bin/launch");
-    assert_eq!(
-        fs::metadata(&l).unwrap().permissions().mode() & 0o777,
-        0o755
-    );
-
-    // JSON: every release with verdict, reasons and result.
-    let v = serde_json::to_value(&rep).unwrap();
-    assert_eq!(v["keep"], 3);
-    assert_eq!(v["dry_run"], false);
-    assert_eq!(v["deleted"], serde_json::json!([r(7), r(8), r(3)]));
-    assert_eq!(v["releases"][0]["name"], r(8));
-    assert_eq!(v["releases"][0]["verdict"], "delete");
-    assert_eq!(v["releases"][0]["result"], "deleted");
-    assert_eq!(v["releases"][2]["reasons"], serde_json::json!(["live"]));
-    assert_eq!(v["releases"][2]["result"], serde_json::Value::Null);
-
-    // Nothing left to do: no new history line.
-    let n = history(&h).len();
-    let again = ops::prune::prune(&t, &h, 3, false).unwrap();
-    assert!(again.deleted().is_empty());
-    assert_eq!(history(&h).len(), n);
-    drop(job);
+    scenarios::prune_the_brief_scenario(&t, &h);
 }
 
+/// The mtime trap (`support::scenarios`) over `local`; its SSH twin is
+/// `prune_fleet::the_mtime_trap_over_ssh`.
 #[test]
 fn the_mtime_trap_does_not_change_what_is_kept() {
     let (_d, h, t) = layout(5);
-    // The oldest release was just written to; the newest looks ancient.
-    fs::write(root(&h).join(r(1)).join("job.log"), "today").unwrap();
-    let old = Command::new("touch")
-        .args(["-h", "-d", "2001-01-01"])
-        .arg(root(&h).join(r(5)))
-        .arg(root(&h).join(r(4)))
-        .status()
-        .unwrap();
-    assert!(old.success());
-    let rep = ops::prune::prune(&t, &h, 1, false).unwrap();
-    assert_eq!(
-        prune_table(&rep),
-        rows(&[
-            (5, "keep: live"),
-            (4, "keep: previous (rollback target)"),
-            (3, "delete: old"),
-            (2, "delete: old"),
-            (1, "delete: old"),
-        ])
-    );
-    assert_eq!(rep.deleted(), [r(1), r(2), r(3)]);
-    assert_eq!(
-        root_entries(Path::new(&h.root)),
-        ["batch".to_string(), r(4), r(5)]
-    );
+    scenarios::prune_the_mtime_trap(&t, &h);
 }
 
 #[test]

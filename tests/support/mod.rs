@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod latency;
+pub mod scenarios;
 pub mod tmux;
 
 use std::fmt::Write as _;
