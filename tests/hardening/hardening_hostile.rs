@@ -25,7 +25,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use hardening_support::*;
-use support::Fleet;
+use support::{Fleet, scenarios};
 
 const A: &str = "batch_20260101000000";
 const B: &str = "batch_20260102000000";
@@ -165,6 +165,15 @@ fn hostile_names(tag: &str, root: &Path) -> Vec<OsString> {
     .into_iter()
     .map(OsString::from)
     .collect();
+    // The targets every transport refuses (`support::scenarios`) that are not release
+    // names at all, through each command (a well-formed absent name is no release to
+    // switch to, but nothing to unpin either: exit 0).
+    v.extend(
+        scenarios::HOSTILE_TARGETS
+            .iter()
+            .filter(|n| relman::model::ReleaseName::parse("batch_", n).is_err())
+            .map(OsString::from),
+    );
     v.push(OsString::from_vec(b"batch_2026010200000\xff".to_vec()));
     v.push(OsString::from_vec(b"\xfe\xff".to_vec()));
     v
