@@ -2,7 +2,7 @@
 # The README's test command: prepares this machine (tests/setup-hosts.sh installs
 # sshd, tmux, busybox, shellcheck, ... and creates the test fleet's users), checks
 # the shell scripts with shellcheck, then runs `cargo test --locked` with the
-# arguments given (e.g. `tests/run.sh --test cli_link`).
+# arguments given (e.g. `tests/run.sh --test fleet cli_link::`).
 #
 # The tests start real sshd hosts whose deploy users are other users than the one
 # running the tests: they run as root. Run by another user, this script re-runs

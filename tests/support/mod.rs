@@ -1,7 +1,8 @@
 //! The test fleet: real OpenSSH `sshd` processes on 127.0.0.1, one per host, each
 //! with its own ed25519 host key and deploy root, a client key they all accept, a
-//! known_hosts file and a relman config for them. Used by every integration test
-//! as `mod support;`.
+//! known_hosts file and a relman config for them. Shared by the test binaries
+//! (`tests/<binary>/main.rs`) as `#[macro_use] #[path = "../support/mod.rs"] mod support;`;
+//! their modules `use crate::support;`.
 //!
 //! Hosts are indexed from 0: host `i` is named `h{i+1}` (`fleet.name(0) == "h1"`).
 //! Everything lives in one temporary directory, removed (and every sshd killed)
@@ -17,6 +18,7 @@
 
 pub mod fixture;
 pub mod latency;
+pub mod scenarios;
 pub mod svg;
 pub mod tmux;
 
@@ -77,6 +79,16 @@ pub fn prune_table(rep: &relman::ops::prune::PruneReport) -> Vec<(String, String
             )
         })
         .collect()
+}
+
+/// The name the test harness gives test `name` of the module at `module_path`
+/// (`module_path!()`, e.g. `fleet::cli_link`): without the binary's crate name,
+/// as `--exact` wants it (`cli_link::name`). For tests that re-run their own binary.
+pub fn test_path(module_path: &str, name: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_, inner)) => format!("{inner}::{name}"),
+        None => name.to_string(),
+    }
 }
 
 /// Polls `f` every 20 ms until it returns true (then true) or `timeout` passes
@@ -247,7 +259,7 @@ impl Default for HostOptions {
 /// by default every process relman cannot inspect keeps every release from prune
 /// (issue 12.1). The suites' jobs run as the deploy user or through `launch` (whose
 /// hold protects them), so these fleets say so: `job_users = []`. The jobs of a
-/// user relman cannot see are `tests/fixes_jobs.rs`'s business.
+/// user relman cannot see are `tests/fleet/fixes_jobs.rs`'s business.
 pub fn host_extra_toml(user: &str) -> String {
     if user == ROOT {
         String::new()
