@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod fleet;
+pub mod history;
 pub mod launch;
 pub mod launcher;
 pub mod link;
