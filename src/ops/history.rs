@@ -211,6 +211,28 @@ mod tests {
     }
 
     #[test]
+    fn lines_read_back_drive_the_history_rules() {
+        // What switch.sh would write once the host filled in `from`.
+        let write = |a: Action, from: &str, to: &str| {
+            let json = HistoryLine::at("t", "u@h", a).to(Some(to)).to_json();
+            let json = json.replace("\"from\":null", &format!("\"from\":\"{from}\""));
+            parse(&json)
+        };
+        let h = vec![
+            write(Action::Deploy, "b_0", "b_1"),
+            write(Action::Switch, "b_1", "b_2"),
+            write(Action::Rollback, "b_2", "b_1"),
+        ];
+        assert_eq!(
+            crate::plan::history::bad_releases(&h)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["b_2"]
+        );
+        assert_eq!(crate::plan::history::live_stack(&h), ["b_0", "b_1"]);
+    }
+
+    #[test]
     fn param_passes_the_line_as_hist() {
         let s = line().param(Script::bare("true")).render().unwrap();
         assert!(s.contains("HIST="), "{s}");
