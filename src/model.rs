@@ -360,7 +360,9 @@ impl LockInfo {
     }
 }
 
-/// What a history entry records.
+/// What a history entry records (and a lock's owner is doing). Serialized as its
+/// lowercase name, exactly as [`Action::as_str`] spells it; history lines are built
+/// from it by `ops::history::HistoryLine`, never from a string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -371,6 +373,12 @@ pub enum Action {
     Pin,
     Unpin,
     Unlock,
+    /// A guard marked `to` bad without switching to it (SPEC §7).
+    Refuse,
+    /// A probation was set on the live release (SPEC §7).
+    Probation,
+    /// A probation was ended early by `relman accept` (SPEC §7).
+    Accept,
     /// Only in a lock's owner, never in history: `relman launch` installing the launcher.
     Launch,
 }
@@ -385,6 +393,9 @@ impl Action {
             Action::Pin => "pin",
             Action::Unpin => "unpin",
             Action::Unlock => "unlock",
+            Action::Refuse => "refuse",
+            Action::Probation => "probation",
+            Action::Accept => "accept",
             Action::Launch => "launch",
         }
     }

@@ -11,11 +11,12 @@
 
 use serde::Serialize;
 
+use super::OpError;
 use super::fleet::{self, Held, HostResult, lock_fleet, par_map};
+use super::history::{HistoryLine, HostField};
 use super::launcher::with_launcher;
 use super::lock::{HostLock, acquire};
 use super::scan::root_script;
-use super::{OpError, now_rfc3339, operator};
 use crate::config::{Config, HostConfig};
 use crate::model::{Action, HostState, ReleaseName, printable};
 use crate::plan::{self, Checked, TargetError};
@@ -98,30 +99,23 @@ fn switch_script(
         Expect::Anything => ("0", String::new()),
         Expect::Release(e) => ("1", e.unwrap_or("").to_string()),
     };
-    let head = format!(
-        "{{\"at\":{},\"by\":{},\"action\":{},\"from\":",
-        serde_json::to_string(&now_rfc3339()).expect("string"),
-        serde_json::to_string(&operator()).expect("string"),
-        serde_json::to_string(action.as_str()).expect("string"),
-    );
-    let tail = format!(
-        ",\"to\":{},\"note\":{}}}",
-        serde_json::to_string(target.as_str()).expect("string"),
-        serde_json::to_string(&note).expect("option"),
-    );
+    let hist = HistoryLine::new(action)
+        .to(Some(target.as_str()))
+        .note(note)
+        .on_host(HostField::From);
     // Manifest paths are clean (no control characters: no tab, no newline).
     let files: String = checks
         .files
         .iter()
         .map(|(p, size)| format!("{size}\t{p}\n"))
         .collect();
-    Ok(with_launcher(root_script(SWITCH, host), host)?
+    let script = with_launcher(root_script(SWITCH, host), host)?;
+    Ok(hist
+        .param(script)
         .param("TOKEN", lock.token.clone())
         .param("TARGET", target.as_str())
         .param("EXPECT", expect_name)
         .param("EXPECT_SET", expect_set)
-        .param("HIST_HEAD", head)
-        .param("HIST_TAIL", tail)
         .param("FORCE", if checks.force { "1" } else { "0" })
         .param("FILES", files.trim_end_matches('\n'))
         .param("CHECK_ONLY", if checks.check_only { "1" } else { "0" }))
@@ -411,11 +405,10 @@ pub fn fleet_link(
             LinkRequest::Rollback { to } => to.map(|to| release_arg(h, to)).transpose(),
         })
         .collect();
-    if names.iter().any(Result::is_err) {
-        let blocked: Vec<Option<OpError>> = names.into_iter().map(Result::err).collect();
-        return refused(hosts, blocked, action);
-    }
-    let names: Vec<Option<ReleaseName>> = names.into_iter().map(|r| r.expect("ok")).collect();
+    let names: Vec<Option<ReleaseName>> = match all_ok(names) {
+        Ok(names) => names,
+        Err(blocked) => return refused(hosts, blocked, action),
+    };
 
     // Lock and scan every host.
     let locked = lock_fleet(cfg, hosts, action);
@@ -489,21 +482,17 @@ pub fn fleet_link(
                 .map_err(|e| OpError::Conflict(e.to_string()))
         })
         .collect();
-    if checked.iter().any(Result::is_err) {
-        drop(held);
-        return refused(
-            hosts,
-            checked.into_iter().map(Result::err).collect(),
-            action,
-        );
-    }
+    let checked = match all_ok(checked) {
+        Ok(checked) => checked,
+        Err(blocked) => {
+            drop(held);
+            return refused(hosts, blocked, action);
+        }
+    };
     let ready: Vec<Ready> = held
         .into_iter()
         .zip(checked)
-        .map(|(held, c)| Ready {
-            held,
-            checked: c.expect("ok"),
-        })
+        .map(|(held, checked)| Ready { held, checked })
         .collect();
 
     // The host's own check of what a scan can't see (the manifest's files), under
@@ -561,6 +550,16 @@ pub fn fleet_link(
             .collect(),
         refused: false,
         blockers: Vec::new(),
+    }
+}
+
+/// Every value, or (when any host failed) each host's error, `None` for the hosts
+/// that were fine: what [`refused`] takes.
+fn all_ok<T>(results: Vec<Result<T, OpError>>) -> Result<Vec<T>, Vec<Option<OpError>>> {
+    if results.iter().any(Result::is_err) {
+        Err(results.into_iter().map(Result::err).collect())
+    } else {
+        Ok(results.into_iter().flatten().collect())
     }
 }
 

@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::history::{HistoryLine, HostField};
 use super::launcher::with_launcher;
 use super::link::release_arg;
 use super::lock::{acquire, acquire_waiting, token};
 use super::scan::root_script;
-use super::{OpError, now_rfc3339, operator};
+use super::{OpError, operator};
 use crate::config::HostConfig;
 use crate::model::{Action, Pin, ReleaseName, printable};
 use crate::remote::script::{PIN, RESOLVE, Script};
@@ -27,8 +28,9 @@ pub const MAX_PIN: Duration = Duration::from_secs(3650 * 86400);
 /// Longest pin reason, in characters.
 pub const MAX_REASON: usize = 500;
 
+/// `s` as a JSON string (for the pin file `write_pin` writes).
 fn json(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serializes")
+    serde_json::Value::from(s).to_string()
 }
 
 /// Whole seconds of a pin's duration (rounded up), checked against the limits.
@@ -78,16 +80,6 @@ fn pin_note(dur: Duration, reason: &str) -> String {
     }
 }
 
-/// `{"at":..,"by":..,"action":..,"from":null,"to":` — the rest follows in the script.
-fn hist_head(action: Action) -> String {
-    format!(
-        "{{\"at\":{},\"by\":{},\"action\":{},\"from\":null,\"to\":",
-        json(&now_rfc3339()),
-        json(&operator()),
-        json(action.as_str())
-    )
-}
-
 /// Parses `PINNED <id> <created> <expires>` into the pin that was written.
 fn parse_pinned(line: &str, id: &str, release: &str, reason: &str) -> Option<Pin> {
     let f: Vec<&str> = line.split('\t').collect();
@@ -133,17 +125,11 @@ pub fn pin(
     let base = with_launcher(root_script(PIN, host), host)?
         .param("TOKEN", lock.token.clone())
         .param("MODE", "pin")
-        .param("RELEASE", name.as_str())
-        .param(
-            "HIST_HEAD",
-            format!(
-                "{}{},\"note\":",
-                hist_head(Action::Pin),
-                json(name.as_str())
-            ),
-        )
-        .param("HIST_NOTE", json(&pin_note(dur, reason)));
-    let (script, id) = pin_params(base, dur, reason)?;
+        .param("RELEASE", name.as_str());
+    let hist = HistoryLine::new(Action::Pin)
+        .to(Some(name.as_str()))
+        .note(Some(&pin_note(dur, reason)));
+    let (script, id) = pin_params(hist.param(base), dur, reason)?;
     let out = run(t, &script)?;
     if !out.success() {
         return Err(super::script_error("pin", &out));
@@ -178,17 +164,11 @@ pub fn unpin(
         .param("TOKEN", lock.token.clone())
         .param("MODE", "unpin")
         .param("RELEASE", name.as_str())
-        .param("PIN_ID", id.unwrap_or_default())
-        .param(
-            "HIST_HEAD",
-            format!(
-                "{}{},\"note\":",
-                hist_head(Action::Unpin),
-                json(name.as_str())
-            ),
-        )
-        .param("HIST_NOTE", "null");
-    let out = run(t, &script)?;
+        .param("PIN_ID", id.unwrap_or_default());
+    let hist = HistoryLine::new(Action::Unpin)
+        .to(Some(name.as_str()))
+        .on_host(HostField::Note);
+    let out = run(t, &hist.param(script))?;
     if !out.success() {
         return Err(super::script_error("unpin", &out));
     }
@@ -253,16 +233,11 @@ pub fn resolve_full(
             let lock = acquire_waiting(t, host, Action::Pin, RESOLVE_WAIT_SECS)?;
             let base = with_launcher(base, host)?
                 .param("PIN", "1")
-                .param("TOKEN", lock.token.clone())
-                .param("HIST_HEAD", hist_head(Action::Pin))
-                .param(
-                    "HIST_TAIL",
-                    format!(
-                        ",\"note\":{}}}",
-                        json(&format!("resolve --pin {}", pin_note(dur, reason)))
-                    ),
-                );
-            let (script, id) = pin_params(base, dur, reason)?;
+                .param("TOKEN", lock.token.clone());
+            let hist = HistoryLine::new(Action::Pin)
+                .note(Some(&format!("resolve --pin {}", pin_note(dur, reason))))
+                .on_host(HostField::To);
+            let (script, id) = pin_params(hist.param(base), dur, reason)?;
             (script, Some(id), Some(lock))
         }
     };

@@ -35,10 +35,11 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::OpError;
+use super::history::{HistoryLine, HostField};
 use super::launcher::with_launcher;
 use super::lock::{HostLock, acquire};
 use super::scan::{root_script, scan};
-use super::{OpError, now_rfc3339, operator};
 use crate::config::HostConfig;
 use crate::model::{Action, HostState, printable};
 use crate::plan::prune::{PrunePlan, Verdict, prune_plan};
@@ -458,11 +459,7 @@ fn run_prune_script(
             ));
         }
     }
-    let head = format!(
-        "{{\"at\":{},\"by\":{},\"action\":\"prune\",\"from\":null,\"to\":null,\"note\":",
-        serde_json::to_string(&now_rfc3339()).expect("string"),
-        serde_json::to_string(&operator()).expect("string"),
-    );
+    let hist = HistoryLine::new(Action::Prune).on_host(HostField::Note);
     let script = match lock {
         Some(lock) => with_launcher(root_script(PRUNE, host), host)?
             .param("TOKEN", lock.token.clone())
@@ -472,9 +469,8 @@ fn run_prune_script(
     let script = script
         .param("DELETE", delete.join(" "))
         .param("PINS", pins.join(" "))
-        .param("STAGING", rep.plan.stale_staging.join(" "))
-        .param("HIST_HEAD", head);
-    let out = run(t, &script)?;
+        .param("STAGING", rep.plan.stale_staging.join(" "));
+    let out = run(t, &hist.param(script))?;
     match out.status {
         Some(0) => {}
         Some(super::script_exit::CONFLICT) => return Err(OpError::Conflict(out.stderr_line())),

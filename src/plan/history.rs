@@ -28,23 +28,34 @@ pub fn moves_link(e: &HistoryEntry) -> Option<&str> {
                 .is_some_and(|n| n.starts_with(NO_SWITCH_NOTE));
             (!no_switch).then_some(to)
         }
-        Action::Prune | Action::Pin | Action::Unpin | Action::Unlock | Action::Launch => None,
+        Action::Prune
+        | Action::Pin
+        | Action::Unpin
+        | Action::Unlock
+        | Action::Refuse
+        | Action::Probation
+        | Action::Accept
+        | Action::Launch => None,
     }
 }
 
 /// The releases that are bad: walking history oldest → newest, a `rollback` marks the
-/// release it moved away from (`from`) as bad — the operator judged it broken — and any
-/// later move of the link *to* a release (deploy, switch or rollback) clears its mark,
-/// because an operator who goes back to it on purpose has un-judged it.
+/// release it moved away from (`from`) as bad — the operator judged it broken — and a
+/// `refuse` marks its `to` (a guard judged it, SPEC §7); any later move of the link
+/// *to* a release (deploy, switch or rollback) clears its mark, because an operator
+/// who goes back to it on purpose has un-judged it.
 ///
 /// Names are returned as written in history; some may no longer exist on the host.
 pub fn bad_releases(history: &[HistoryEntry]) -> BTreeSet<String> {
     let mut bad = BTreeSet::new();
     for e in history {
-        if e.action == Action::Rollback
-            && let Some(from) = &e.from
-        {
-            bad.insert(from.clone());
+        let judged = match e.action {
+            Action::Rollback => &e.from,
+            Action::Refuse => &e.to,
+            _ => &None,
+        };
+        if let Some(name) = judged {
+            bad.insert(name.clone());
         }
         if let Some(to) = moves_link(e) {
             bad.remove(to);
@@ -266,6 +277,18 @@ mod tests {
         h.push(entry(Action::Unlock, None, None));
         assert_eq!(bad_releases(&h), set(&[r(2)]));
         assert!(bad_releases(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_refused_release_is_bad_until_something_switches_to_it() {
+        let mut h = deploys(&rs(1..=2));
+        h.push(entry(Action::Refuse, Some(&r(2)), Some(&r(3))));
+        h.push(entry(Action::Probation, None, Some(&r(2))));
+        h.push(entry(Action::Accept, None, Some(&r(2))));
+        assert_eq!(bad_releases(&h), set(&[r(3)]));
+        assert_eq!(live_stack(&h), [r(1), r(2)]);
+        h.push(switch(&r(2), &r(3)));
+        assert!(bad_releases(&h).is_empty());
     }
 
     #[test]

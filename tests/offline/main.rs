@@ -21,6 +21,7 @@ mod support;
 
 mod cli_language;
 mod deploy_local;
+mod history_lines;
 mod launch_local;
 mod link_local;
 mod prop_parsers;

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use crate::support;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use relman::tui::app::{App, Button, Cmd, Event, Msg, OpKind, Overlay, Pane, Pending, update};
-use crate::support;
 use support::fixture::{self, R};
 
 fn app() -> App {

@@ -3,6 +3,7 @@
 //! error, deploy progress, the fleet matrix, at 80×24 and at a larger size. Colours are
 //! not in the text, so key cells' styles are asserted separately.
 
+use crate::support;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -11,7 +12,6 @@ use ratatui::style::{Color, Modifier};
 use relman::ops::prune::{Outcome, PruneReport, Skip};
 use relman::plan;
 use relman::tui::app::{App, Cmd, Event, Failure, Msg, OpKind, update};
-use crate::support;
 use relman::tui::theme::Theme;
 use relman::tui::view::view;
 use support::fixture;

@@ -326,6 +326,59 @@ check_token() {
     }
 }
 
+# json_str VALUE: sets JSON_STR to VALUE as a JSON string: `"` and `\` escaped,
+# control characters as \n, \t, \r or \u00XX. No fork unless VALUE holds a control
+# character. Its variables are its own (_js_*).
+json_str() {
+    _js_r=$1
+    case $_js_r in
+        *[\\\"[:cntrl:]]*) ;;
+        *)
+            JSON_STR="\"$_js_r\""
+            return 0
+            ;;
+    esac
+    _js_o=
+    while [ -n "$_js_r" ]; do
+        _js_t=${_js_r#?}
+        _js_c=${_js_r%"$_js_t"}
+        _js_r=$_js_t
+        case $_js_c in
+            \\ | \") _js_o="$_js_o\\$_js_c" ;;
+            [[:cntrl:]])
+                case $(printf '%d' "'$_js_c") in
+                    9) _js_o="$_js_o\\t" ;;
+                    10) _js_o="$_js_o\\n" ;;
+                    13) _js_o="$_js_o\\r" ;;
+                    *) _js_o="$_js_o$(printf '\\u%04x' "'$_js_c")" ;;
+                esac
+                ;;
+            *) _js_o="$_js_o$_js_c" ;;
+        esac
+    done
+    JSON_STR="\"$_js_o\""
+}
+
+# hist_append LINE [FIELD VALUE]: appends LINE, one history object relman built
+# (ops/history.rs), to .relman/history.jsonl — with FIELD, the field relman left
+# null for the host to fill, set to VALUE as a JSON string (kept null when VALUE is
+# empty). The only way a script writes history. Fails, appending nothing, when LINE
+# has no null FIELD; fails when the file cannot be written.
+hist_append() {
+    _ha_line=$1
+    if [ "$#" -ge 2 ]; then
+        _ha_key="\"$2\":null"
+        _ha_head=${1%%"$_ha_key"*}
+        if [ "$_ha_head" = "$1" ]; then
+            echo "history line without a null $2" >&2
+            return 1
+        fi
+        if [ -n "${3-}" ]; then json_str "$3"; else JSON_STR=null; fi
+        _ha_line="$_ha_head\"$2\":$JSON_STR${1#*"$_ha_key"}"
+    fi
+    printf '%s\n' "$_ha_line" >>.relman/history.jsonl
+}
+
 # current_release: sets CUR to the release the link points at ("" if none) and
 # fails (exit 5) if the link is a real directory or file.
 current_release() {

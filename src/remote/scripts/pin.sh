@@ -1,8 +1,8 @@
 # pin.sh: MODE=pin — pin release RELEASE (a pin file, see write_pin); MODE=unpin —
 # remove every pin of RELEASE, or with PIN_ID only that pin. Under the host lock.
 # Params: ROOT LINK PREFIX TOKEN LAUNCHER MODE RELEASE PIN_ID PIN_SECS PIN_BY
-# PIN_REASON HIST_HEAD (a history object up to and including `"note":`) HIST_NOTE
-# (JSON string, for pin).
+# PIN_REASON HIST (the history line: for pin complete, for unpin its `note` the
+# host's to fill).
 # Prints `PINNED <id> <created> <expires>` or `UNPINNED <count>`. Exit 5 when the
 # release is not there (pin) or the root is missing, 4 if the lock was lost.
 
@@ -18,7 +18,7 @@ case $MODE in
             exit 5
         fi
         write_pin "$RELEASE" || exit 1
-        _note=$HIST_NOTE
+        set -- "$HIST" # hist_append's arguments: the line is complete
         ;;
     unpin)
         _count=0
@@ -36,14 +36,14 @@ case $MODE in
         done
         printf 'UNPINNED\t%s\n' "$_count"
         [ "$_count" -gt 0 ] || exit 0
-        _note="\"removed $_count pin(s)${PIN_ID:+ (id $PIN_ID)}\""
+        set -- "$HIST" note "removed $_count pin(s)${PIN_ID:+ (id $PIN_ID)}"
         ;;
     *)
         echo "unknown mode" >&2
         exit 1
         ;;
 esac
-printf '%s%s}\n' "$HIST_HEAD" "$_note" >>.relman/history.jsonl || {
+hist_append "$@" || {
     echo "done, but history.jsonl could not be written" >&2
     exit 1
 }

@@ -2,7 +2,7 @@
 # under the host lock, right before it goes.
 # Params: ROOT LINK PREFIX PREFIX_RE TOKEN LAUNCHER, DELETE (release names in the
 # order to delete them), PINS (ids of expired pins), STAGING (names of staging dirs),
-# HIST_HEAD (a history object up to and including `"note":`), DRY (0|1).
+# HIST (the `prune` history line, its `note` the host's to fill), DRY (0|1).
 #
 # DRY=1 (`prune --dry-run`, no host lock): the same checks, nothing changed; a release
 # that would go is reported `would <name>`, and nothing after the releases is done.
@@ -203,6 +203,6 @@ _note=
 [ "$_pins" -gt 0 ] && _note="${_note:+$_note; }removed $_pins expired pin(s)"
 [ "$_staged" -gt 0 ] && _note="${_note:+$_note; }removed $_staged stale upload(s)"
 if [ -n "$_note" ]; then
-    printf '%s"%s"}\n' "$HIST_HEAD" "$_note" >>.relman/history.jsonl || printf 'warn\thistory\n'
+    hist_append "$HIST" note "$_note" || printf 'warn\thistory\n'
 fi
 printf 'done\n'

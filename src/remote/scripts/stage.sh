@@ -3,7 +3,8 @@
 # STEP, and per step:
 #   prepare   LAUNCHER LIVE DIRS CANDS
 #   verify    MODE_EXEC MODE_PLAIN MANIFEST FILES
-#   publish   HIST_HEAD HIST_TAIL (empty: no history line; the switch writes it)
+#   publish   HIST (the `deploy` line, its `from` the host's to fill; empty: no
+#             history line, the switch writes it)
 #   unpublish, abort: nothing more
 # Lists are one record per line, fields tab-separated; paths are relative to the
 # release, checked again here (no empty, `.` or `..` component, no leading /).
@@ -224,9 +225,11 @@ publish)
     fi
     current_release
     mv -T -- "$_stage" "$NAME" || { echo "cannot move $_stage to $ROOT_ABS/$NAME" >&2; exit 1; }
-    if [ -n "$HIST_HEAD" ]; then
-        if [ -n "$CUR" ]; then _from="\"$CUR\""; else _from=null; fi
-        printf '%s%s%s\n' "$HIST_HEAD" "$_from" "$HIST_TAIL" >>.relman/history.jsonl || {
+    # Until ops/deploy sends HIST (ops::history::HistoryLine), its two halves
+    # around `from` make the same line with `from` null. TRANSITIONAL (issue 13).
+    [ -n "${HIST-}" ] || HIST=${HIST_HEAD:+${HIST_HEAD}null$HIST_TAIL}
+    if [ -n "$HIST" ]; then
+        hist_append "$HIST" from "$CUR" || {
             echo "published, but history.jsonl could not be written" >&2
             exit 1
         }

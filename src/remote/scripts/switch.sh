@@ -1,5 +1,5 @@
 # switch.sh: point the link at TARGET, atomically, if the link is still what the
-# operator saw. Params: ROOT LINK PREFIX TOKEN TARGET EXPECT EXPECT_SET HIST_HEAD HIST_TAIL
+# operator saw. Params: ROOT LINK PREFIX TOKEN TARGET EXPECT EXPECT_SET HIST
 # LAUNCHER (the job launcher, (re)installed first when it differs), FORCE (1: skip
 # the checks below that the operator overrides), FILES ("size<TAB>path" lines, the
 # files TARGET's manifest lists: each must be there with its size), CHECK_ONLY (1:
@@ -70,8 +70,7 @@ if [ "${CHECK_ONLY:-0}" = 1 ]; then
 fi
 ensure_launcher || exit 1
 switch_link "$TARGET" || exit 1
-if [ -n "$CUR" ]; then _from="\"$CUR\""; else _from=null; fi
-printf '%s%s%s\n' "$HIST_HEAD" "$_from" "$HIST_TAIL" >>.relman/history.jsonl || {
+hist_append "$HIST" from "$CUR" || {
     echo "switched, but history.jsonl could not be written" >&2
     exit 1
 }
