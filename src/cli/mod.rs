@@ -2,30 +2,10 @@
 //! exit codes. Human output is a table on stdout; `--json` prints one JSON object on
 //! stdout and nothing else; errors and progress go to stderr.
 
-// Every line the CLI prints goes through `out` (a closed stdout ends the output
-// quietly, SPEC §3): these two shadow std's macros in this module and its children,
-// so `println!` in cli/* can't panic with "failed printing to stdout".
-macro_rules! println {
-    () => {
-        $crate::cli::out::print(format_args!("\n"))
-    };
-    ($($arg:tt)*) => {
-        $crate::cli::out::print(format_args!("{}\n", format_args!($($arg)*)))
-    };
-}
-
-#[allow(unused_macros)]
-macro_rules! print {
-    ($($arg:tt)*) => {
-        $crate::cli::out::print(format_args!($($arg)*))
-    };
-}
-
 mod admin;
 mod deploy;
 mod install;
 mod launch;
-mod out;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -375,7 +355,7 @@ pub fn main() -> Result<ExitCode, Fatal> {
     };
     crate::logging::init(cli.global.verbose);
     let code = run(cli)?;
-    Ok(exit_code(out::finish(code)))
+    Ok(exit_code(crate::present::out::finish(code)))
 }
 
 /// The command's name for the log (`list`, `deploy`, ...).

@@ -3,7 +3,7 @@
 //! only that holder (if it is still a relman lock holder) and records `unlock` in the
 //! history. One round trip.
 
-use serde_json::json;
+use super::history::HistoryLine;
 
 use crate::config::HostConfig;
 use crate::model::{Action, LockInfo};
@@ -34,14 +34,14 @@ pub fn unlock(
     host: &HostConfig,
     confirmed: &LockInfo,
 ) -> Result<Unlocked, OpError> {
-    let hist = json!({"at": super::now_rfc3339(), "by": super::operator(), "action": Action::Unlock.as_str(),
-        "from": null, "to": null, "note": format!("broke the lock of {} ({})", confirmed.by, confirmed.action)});
-    let script = root_script(UNLOCK, host)
-        .param(
-            "PID",
-            confirmed.pid.map(|p| p.to_string()).unwrap_or_default(),
-        )
-        .param("HIST", hist.to_string());
+    let hist = HistoryLine::new(Action::Unlock).note(Some(&format!(
+        "broke the lock of {} ({})",
+        confirmed.by, confirmed.action
+    )));
+    let script = hist.param(root_script(UNLOCK, host)).param(
+        "PID",
+        confirmed.pid.map(|p| p.to_string()).unwrap_or_default(),
+    );
     let out = run(t, &script)?;
     match (out.status, String::from_utf8_lossy(&out.stdout).trim()) {
         (Some(0), "UNLOCKED") => Ok(Unlocked::Broke(confirmed.clone())),

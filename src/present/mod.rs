@@ -16,6 +16,7 @@ use crate::ops::{LinkChange, OpError};
 use crate::plan;
 
 pub mod check;
+pub mod out;
 pub mod summary;
 
 fn rfc3339(t: SystemTime) -> String {

@@ -15,6 +15,7 @@ use super::local::{LocalFile, MANIFEST_NAME};
 use crate::config::HostConfig;
 use crate::model::{ReleaseName, printable};
 use crate::ops::OpError;
+use crate::ops::history::HistoryLine;
 use crate::ops::launcher::with_launcher;
 use crate::ops::lock::HostLock;
 use crate::ops::scan::root_script;
@@ -484,7 +485,7 @@ pub fn manifest_file(text: &str) -> LocalFile {
     }
 }
 
-/// Renames the staged release into the root. With `history` (head, tail) a
+/// Renames the staged release into the root. With `history` a
 /// history line is appended with the live release as `from` (a `--no-switch`
 /// deploy; a switching deploy's line is written by the switch). Returns the live
 /// release the host saw (None: no link at a release).
@@ -493,12 +494,13 @@ pub fn publish(
     host: &HostConfig,
     lock: &HostLock,
     name: &ReleaseName,
-    history: Option<(String, String)>,
+    history: Option<HistoryLine>,
 ) -> Result<Option<String>, OpError> {
-    let (head, tail) = history.unwrap_or_default();
-    let script = step_script(host, lock, name, "publish")
-        .param("HIST_HEAD", head)
-        .param("HIST_TAIL", tail);
+    let script = step_script(host, lock, name, "publish");
+    let script = match &history {
+        Some(h) => h.param(script),
+        None => script.param("HIST", ""),
+    };
     let out = run(t, &script)?;
     if !out.success() || !ended_with(&out, "PUBLISHED") {
         return Err(fail("publish", &out));

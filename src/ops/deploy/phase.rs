@@ -33,12 +33,13 @@ use super::local::LocalFile;
 use super::report::{DeployEvent, HostReport, HostStatus, Phase};
 use crate::config::{Config, HostConfig};
 use crate::model::{Action, HostState, LinkState, Manifest, ManifestFile, ReleaseName, printable};
+use crate::ops::OpError;
+use crate::ops::history::{HistoryLine, HostField};
 use crate::ops::leader::{Leader, SettleOnDrop};
 use crate::ops::link::{Expect, switch_locked};
 use crate::ops::lock::{HostLock, acquire};
 use crate::ops::prune::prune_locked;
 use crate::ops::scan::scan;
-use crate::ops::{OpError, now_rfc3339, operator};
 use crate::plan::{self, FileAction, NO_SWITCH_NOTE};
 use crate::remote::{self, Transport};
 
@@ -432,7 +433,10 @@ pub(super) fn publish(h: &mut Host, run: &Run) {
         } else {
             format!("{NO_SWITCH_NOTE}: {}", run.req.message)
         };
-        history_parts(&r.name, &note)
+        HistoryLine::new(Action::Deploy)
+            .to(Some(r.name.as_str()))
+            .note(Some(&note))
+            .on_host(HostField::From)
     });
     let t0 = Instant::now();
     let res = host::publish(r.conn.t.as_ref(), h.cfg, &r.conn.lock, &r.name, history);
@@ -450,26 +454,6 @@ pub(super) fn publish(h: &mut Host, run: &Run) {
             };
         }
     }
-}
-
-/// `history` for `host::publish`: the JSON line around its `from`.
-fn history_parts(name: &ReleaseName, note: &str) -> (String, String) {
-    let head = format!(
-        "{{\"at\":{},\"by\":{},\"action\":\"deploy\",\"from\":",
-        json_string(&now_rfc3339()),
-        json_string(&operator()),
-    );
-    let tail = format!(
-        ",\"to\":{},\"note\":{}}}",
-        json_string(name.as_str()),
-        json_string(note),
-    );
-    (head, tail)
-}
-
-/// A JSON string literal (serializing a `&str` cannot fail).
-fn json_string(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
 }
 
 /// Switch (the same code as `relman switch`, history `deploy`), or with

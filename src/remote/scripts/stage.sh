@@ -225,9 +225,6 @@ publish)
     fi
     current_release
     mv -T -- "$_stage" "$NAME" || { echo "cannot move $_stage to $ROOT_ABS/$NAME" >&2; exit 1; }
-    # Until ops/deploy sends HIST (ops::history::HistoryLine), its two halves
-    # around `from` make the same line with `from` null. TRANSITIONAL (issue 13).
-    [ -n "${HIST-}" ] || HIST=${HIST_HEAD:+${HIST_HEAD}null$HIST_TAIL}
     if [ -n "$HIST" ]; then
         hist_append "$HIST" from "$CUR" || {
             echo "published, but history.jsonl could not be written" >&2

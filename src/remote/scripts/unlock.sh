@@ -26,5 +26,5 @@ while ! flock -n -s .relman/lock true; do
     sleep 0.1
 done
 : >.relman/lock
-printf '%s\n' "$HIST" >>.relman/history.jsonl
+hist_append "$HIST"
 echo UNLOCKED

@@ -1,5 +1,5 @@
-//! Stdout for the CLI: every line `println!`/`print!` writes in `cli/` comes here
-//! (see the macros in `cli/mod.rs`).
+//! Stdout for the CLI: every line `println!`/`print!` writes comes here
+//! (see the macros in `lib.rs`).
 //!
 //! A closed stdout (`relman list | head -1`: the reader had what it wanted) stops
 //! the output quietly: no panic, no message, and the exit code stays the command's
