@@ -10,6 +10,7 @@ pub mod link;
 pub mod lock;
 pub mod pin;
 pub mod prune;
+pub mod runs;
 pub mod scan;
 
 use crate::model::{LockInfo, age};
