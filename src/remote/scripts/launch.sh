@@ -241,16 +241,25 @@ case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -u 2>/dev/null)
 # The argv as data: joined by blanks, control characters removed, shortened, then
 # JSON-escaped; the scheduler's BUILD_TAG (else JOB_NAME) likewise. awk gets the words
 # as operands after "--", never as program text.
-_relman_cmd=$(awk -- 'function esc(s) {
+_relman_cmd=$(awk -- 'function esc(s,    o, c, i) {
         gsub(/[\001-\037\177]/, "", s)
         if (length(s) > 1000) s = substr(s, 1, 1000)
-        gsub(/\\/, "\\\\", s)
-        gsub(/"/, "\\\"", s)
-        return s
+        # Backslash and quote one by one: what gsub makes of "\\" differs by awk.
+        o = ""
+        for (i = 1; i <= length(s); i++) {
+            c = substr(s, i, 1)
+            if (c == "\\" || c == "\"") o = o "\\"
+            o = o c
+        }
+        return o
     }
     BEGIN {
+        # relman launch runs the job as sh -c <its start marker> relman-job CMD...
+        # (ops/launch.rs): the ledger keeps CMD...
+        f = 1
+        if (ARGC > 4 && ARGV[1] == "sh" && ARGV[3] == "relman-job" && ARGV[2] ~ /^printf .relman-launch: started/) f = 4
         c = ""
-        for (i = 1; i < ARGC; i++) c = c (i > 1 ? " " : "") ARGV[i]
+        for (i = f; i < ARGC; i++) c = c (i > f ? " " : "") ARGV[i]
         t = ENVIRON["BUILD_TAG"]
         if (t == "") t = ENVIRON["JOB_NAME"]
         if (length(t) > 200) t = substr(t, 1, 200)
