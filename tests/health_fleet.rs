@@ -456,3 +456,45 @@ fn a_full_filesystem_under_the_root_never_fails_the_job() {
     let h = health(&f, &rel);
     assert_eq!(h["runs"], 0, "{h}");
 }
+
+/// `relman launch` over SSH: the run is recorded with the job's own command (not
+/// relman's wrapper), and an interrupted relman stops it on the host (TERM to the
+/// process group): the ledger says `killed`.
+#[test]
+fn relman_launch_is_recorded_and_an_interrupt_records_killed() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let rel = deploy(&f);
+    let o = f
+        .relman()
+        .args(["--host", f.name(0), "launch", "--", "sh", "-c", "exit 4"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 4, "{}", err(&o));
+    assert_eq!(started(&f, 0, 1)["command"], "sh -c exit 4");
+    let mut child = Kill(
+        f.relman()
+            .args(["--host", f.name(0), "launch", "--", "sleep", "300"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let s = started(&f, 0, 2);
+    assert_eq!(s["command"], "sleep 300");
+    signal(child.0.id(), libc::SIGINT);
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    assert!(
+        wait_until(Duration::from_secs(20), || ledger(&f, 0)
+            .iter()
+            .any(|v| v["event"] == "end" && v["id"] == s["id"])),
+        "no end record: {:?}",
+        ledger(&f, 0)
+    );
+    let h = health(&f, &rel);
+    assert_eq!(h["runs"], 2, "{h}");
+    assert_eq!(h["failed"], 1, "{h}");
+    assert_eq!(h["killed"], 1, "{h}");
+    assert_eq!(h["last_failure"]["signal"], "TERM", "{h}");
+}

@@ -257,7 +257,8 @@ _relman_cmd=$(awk -- 'function esc(s,    o, c, i) {
         # relman launch runs the job as sh -c <its start marker> relman-job CMD...
         # (ops/launch.rs): the ledger keeps CMD...
         f = 1
-        if (ARGC > 4 && ARGV[1] == "sh" && ARGV[3] == "relman-job" && ARGV[2] ~ /^printf .relman-launch: started/) f = 4
+        if (ARGC > 5 && ARGV[1] == "sh" && ARGV[2] == "-c" && ARGV[4] == "relman-job" &&
+            ARGV[3] ~ /^printf .relman-launch: started/) f = 5
         c = ""
         for (i = f; i < ARGC; i++) c = c (i > f ? " " : "") ARGV[i]
         t = ENVIRON["BUILD_TAG"]
