@@ -514,6 +514,9 @@ pub fn parse_scan(
                 .remove(&key)
                 .unwrap_or_default()
                 .into_iter()
+                // The launcher waiting for its job holds the release too: the job is
+                // the job, its launcher not one more.
+                .filter(|(pid, _)| !infos.get(pid).is_some_and(|i| is_launcher(&i.argv)))
                 .map(|(pid, via)| {
                     let info = infos.get(&pid);
                     Job {
@@ -541,6 +544,14 @@ pub fn parse_scan(
     releases.sort_by(|a, b| b.name.cmp(&a.name));
     st.releases = releases;
     Ok(st)
+}
+
+/// A process running relman's launcher (`sh <root>/.relman/bin/launch ...`, or the
+/// launcher as its own program).
+fn is_launcher(argv: &[String]) -> bool {
+    argv.iter()
+        .take(2)
+        .any(|a| a.ends_with("/.relman/bin/launch"))
 }
 
 /// `-` is "none" in the ledger records.
@@ -754,6 +765,20 @@ mod tests {
             "".into(),
         ]
         .join("\n")
+    }
+
+    #[test]
+    fn the_launcher_waiting_for_its_job_is_not_a_job_itself() {
+        let launcher = hexs("/bin/sh\0/srv/deploy/.relman/bin/launch\0--\0java\0");
+        let out = sample().replace(
+            "clock\t",
+            &format!(
+                "job\tbatch_20261126093000\t/proc/43/fd/8\njobinfo\t43\tbatch\t100\t{launcher}\nclock\t"
+            ),
+        );
+        let st = parse_scan(out.as_bytes(), "/srv/deploy", "batch", "batch_").unwrap();
+        let pids: Vec<u32> = st.releases[1].jobs.iter().map(|j| j.pid).collect();
+        assert_eq!(pids, [42, 77]);
     }
 
     #[test]
