@@ -326,6 +326,8 @@ exec 7<&0
 } <&7 7<&- 9<&8 8<&- &
 _relman_job=$!
 exec 7<&-
+# launch itself leaves the release (it holds it by fd 8): only the job works there.
+cd / || :
 # Files the launcher creates from here on (the ledger) are shared by every job user.
 umask 0111
 for _relman_s in $_relman_pend; do kill "-$_relman_s" "$_relman_job" 2>/dev/null; done
