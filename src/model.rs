@@ -463,6 +463,8 @@ pub struct Release {
     pub origin: Origin,
     pub jobs: Vec<Job>,
     pub pins: Vec<Pin>,
+    /// What the run ledger says about the jobs started on it through the launcher.
+    pub health: Health,
 }
 
 impl Release {
@@ -471,6 +473,104 @@ impl Release {
             Origin::Relman(m) => Some(m),
             _ => None,
         }
+    }
+}
+
+/// How a run recorded by the launcher ended (SPEC §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Exit 0.
+    Ok,
+    /// A non-zero exit.
+    Failed,
+    /// Ended by a signal.
+    Killed,
+    /// No end record, its process alive.
+    Running,
+    /// No end record, its process gone (launch was killed, the host rebooted).
+    Lost,
+}
+
+impl RunStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "ok" => Self::Ok,
+            "failed" => Self::Failed,
+            "killed" => Self::Killed,
+            "running" => Self::Running,
+            "lost" => Self::Lost,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Killed => "killed",
+            Self::Running => "running",
+            Self::Lost => "lost",
+        }
+    }
+
+    /// Failed, killed or lost: what guards and `--failed` count.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::Killed | Self::Lost)
+    }
+}
+
+/// The newest failed, killed or lost run of a release.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LastFailure {
+    pub id: String,
+    /// When it ended (when it started, for a lost run), RFC 3339.
+    pub at: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub command: String,
+}
+
+/// A release's runs by outcome, from the run ledger (SPEC §3 `health`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    pub runs: u32,
+    pub ok: u32,
+    pub failed: u32,
+    pub killed: u32,
+    pub lost: u32,
+    pub running: u32,
+    pub last_failure: Option<LastFailure>,
+}
+
+impl Health {
+    /// Failed, killed and lost runs.
+    pub fn failures(&self) -> u32 {
+        self.failed + self.killed + self.lost
+    }
+}
+
+/// One run recorded by the launcher (`relman runs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub id: String,
+    pub release: String,
+    pub pid: u32,
+    pub user: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub command: String,
+}
+
+impl Run {
+    /// From start to end, when both times parse and the run has ended.
+    pub fn duration_ms(&self) -> Option<u64> {
+        let s = humantime::parse_rfc3339(&self.started_at).ok()?;
+        let e = humantime::parse_rfc3339(self.ended_at.as_deref()?).ok()?;
+        Some(e.duration_since(s).unwrap_or_default().as_millis() as u64)
     }
 }
 

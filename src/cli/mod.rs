@@ -181,6 +181,18 @@ pub enum Command {
         #[arg(short = 'n', value_name = "N", default_value_t = 20)]
         n: usize,
     },
+    /// The runs recorded by the launcher, newest first.
+    Runs {
+        /// Only this release's runs.
+        #[arg(long, value_name = "NAME")]
+        release: Option<String>,
+        /// How many runs to show per host, newest first.
+        #[arg(short = 'n', value_name = "N", default_value_t = 20)]
+        n: usize,
+        /// Only failed, killed and lost runs.
+        #[arg(long)]
+        failed: bool,
+    },
     /// Break a lock left behind, after showing who holds it.
     Unlock {
         /// Don't ask for confirmation.
@@ -527,6 +539,17 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
         Command::History { n } => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
             present::history(&results, n, g.json);
+            fleet::exit_code(&results)
+        }
+        Command::Runs { release, n, failed } => {
+            let q = ops::runs::RunsQuery {
+                release,
+                limit: n,
+                failed_only: failed,
+            };
+            let results =
+                fleet::for_each_host(cfg, &hosts, |t, h| ops::runs::runs(t, h, &q), |_, _| {});
+            present::runs::print(&results, g.json);
             fleet::exit_code(&results)
         }
         Command::Deploy {

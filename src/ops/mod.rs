@@ -13,6 +13,7 @@ pub mod link;
 pub mod lock;
 pub mod pin;
 pub mod prune;
+pub mod runs;
 pub mod scan;
 pub mod unlock;
 

@@ -69,6 +69,7 @@ pub(crate) mod testkit {
             origin: Origin::Unknown,
             jobs: Vec::new(),
             pins: Vec::new(),
+            health: Default::default(),
         }
     }
 

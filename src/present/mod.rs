@@ -17,6 +17,7 @@ use crate::plan;
 
 pub mod check;
 pub mod out;
+pub mod runs;
 pub mod summary;
 
 fn rfc3339(t: SystemTime) -> String {
@@ -71,6 +72,8 @@ pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemT
                 "pins": r.pins.iter().filter(|p| p.is_active(now)).map(|p| json!({
                     "id": p.id, "by": p.by, "expires_at": p.expires_at, "reason": p.reason,
                 })).collect::<Vec<_>>(),
+
+                "health": r.health,
             })
         })
         .collect();
@@ -256,11 +259,18 @@ pub fn list_lines(
         }
         let bad = plan::bad_releases(&st.history);
         let previous = plan::previous(st);
-        let mut rows = vec![
-            ["", "RELEASE", "AGE", "SIZE", "JOBS", "PINS", "ORIGIN"]
-                .map(String::from)
-                .to_vec(),
-        ];
+        // The RUNS column (the run ledger's health) only where a job ran through
+        // the launcher: a host without a ledger shows the table it always did.
+        let runs = st.releases.iter().any(|r| r.health.runs > 0);
+        let mut head = [
+            "", "RELEASE", "AGE", "SIZE", "JOBS", "PINS", "RUNS", "ORIGIN",
+        ]
+        .map(String::from)
+        .to_vec();
+        if !runs {
+            head.remove(6);
+        }
+        let mut rows = vec![head];
         for rel in &st.releases {
             let mut mark = String::new();
             if st.current() == Some(&rel.name) {
@@ -282,17 +292,21 @@ pub fn list_lines(
                 Origin::BadManifest(e) => format!("invalid manifest: {}", printable(e)),
             };
             let count = |n: usize| if n == 0 { "-".into() } else { n.to_string() };
-            rows.push(vec![
+            let mut row = vec![
                 mark,
                 printable(rel.name.as_str()),
                 age_since(rel.name.time(), now),
                 size(rel.size_bytes),
                 count(rel.jobs.len()),
                 count(pins),
-                origin,
-            ]);
+            ];
+            if runs {
+                row.push(runs::health_cell(&rel.health));
+            }
+            row.push(origin);
+            rows.push(row);
         }
-        let right = [false, false, false, true, true, true, false];
+        let right = [false, false, false, true, true, true, false, false];
         out.extend(table("  ", &rows, &right, width));
         out.push(String::new());
     }
@@ -648,6 +662,7 @@ mod tests {
                 origin: Origin::Unknown,
                 jobs: vec![],
                 pins: vec![],
+                health: Default::default(),
             });
         }
         let v = host_json(&host(), &Ok(st), now);
@@ -686,6 +701,7 @@ mod tests {
             "origin",
             "jobs",
             "pins",
+            "health",
         ];
         want.sort();
         assert_eq!(rk, want);
@@ -750,6 +766,7 @@ mod tests {
             usable: Default::default(),
             jobs: vec![],
             pins: vec![],
+            health: Default::default(),
         });
         st.releases.push(Release {
             origin: Origin::Unknown,
@@ -758,6 +775,7 @@ mod tests {
             usable: Default::default(),
             jobs: vec![],
             pins: vec![],
+            health: Default::default(),
         });
         st
     }

@@ -9,7 +9,16 @@ use super::quote::{NulByte, quote};
 
 /// Functions shared by every script (job scan, checks).
 pub const LIB: &str = include_str!("scripts/lib.sh");
-pub const SCAN: &str = include_str!("scripts/scan.sh");
+/// The scan, with the ledger reader (`ledger_read`) it shares with `runs.sh`.
+pub const SCAN: &str = concat!(
+    include_str!("scripts/ledger.sh"),
+    include_str!("scripts/scan.sh")
+);
+/// Recent runs from the run ledger (`relman runs`, the details pane).
+pub const RUNS: &str = concat!(
+    include_str!("scripts/ledger.sh"),
+    include_str!("scripts/runs.sh")
+);
 pub const LOCK: &str = include_str!("scripts/lock.sh");
 pub const SWITCH: &str = include_str!("scripts/switch.sh");
 pub const UNLOCK: &str = include_str!("scripts/unlock.sh");

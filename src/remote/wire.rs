@@ -23,8 +23,12 @@
 //! jobarg <pid>                       a process whose argv mentions the prefix
 //! jobinfo <pid> <user> <start ticks> <argv hex, NUL-separated>
 //! clock <ticks per sec> <boot time>
+//! health <release> <runs> <ok> <failed> <killed> <lost> <running>   from the run ledger
+//! lastfail <release> <id> <at> <exit|-> <signal|-> <command, JSON-escaped>
 //! end                                always last: a truncated output has no `end`
 //! ```
+//!
+//! `runs.sh` (`relman runs`) answers in a format of its own, [`parse_runs`].
 //!
 //! Anything else — an unknown record, a wrong field count, a bad number, output
 //! after `end` — is an error naming the line: a host's output is never
@@ -39,8 +43,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::{
-    HiddenUser, HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, Origin, Pin,
-    Release, ReleaseName, SudoScan, Trash, Usability, printable,
+    Health, HiddenUser, HistoryEntry, HostState, Job, JobVia, LastFailure, LinkState, LockInfo,
+    Manifest, Origin, Pin, Release, ReleaseName, Run, RunStatus, SudoScan, Trash, Usability,
+    printable,
 };
 
 pub const VERSION: &str = "1";
@@ -128,6 +133,7 @@ pub fn parse_scan(
     let mut job_args: Vec<u32> = Vec::new();
     let mut infos: BTreeMap<u32, JobInfo> = BTreeMap::new();
     let mut clock: Option<(u64, u64)> = None;
+    let mut health: BTreeMap<String, Health> = BTreeMap::new();
     let mut lock_held = false;
     let mut ended = false;
     // Entries reported as releases whose names relman refuses: foreign.
@@ -399,6 +405,49 @@ pub fn parse_scan(
                 want(3)?;
                 clock = Some((num(n, "ticks", f[1])?, num(n, "btime", f[2])?));
             }
+            "health" => {
+                want(8)?;
+                let Some(rel) = name(f[1]) else { continue };
+                let h = health.entry(rel.as_str().to_string()).or_default();
+                if h.runs > 0 {
+                    return Err(err(n, format!("health of {rel} reported twice")));
+                }
+                let c = |i: usize, what: &str| num::<u32>(n, what, f[i]);
+                *h = Health {
+                    runs: c(2, "runs")?,
+                    ok: c(3, "ok")?,
+                    failed: c(4, "failed")?,
+                    killed: c(5, "killed")?,
+                    lost: c(6, "lost")?,
+                    running: c(7, "running")?,
+                    last_failure: None,
+                };
+                let sum = [h.ok, h.failed, h.killed, h.lost, h.running]
+                    .iter()
+                    .map(|&x| u64::from(x))
+                    .sum::<u64>();
+                if sum != u64::from(h.runs) || h.runs == 0 {
+                    return Err(err(n, "health counts do not add up to the runs"));
+                }
+            }
+            "lastfail" => {
+                want(7)?;
+                let Some(rel) = name(f[1]) else { continue };
+                let Some(h) = health.get_mut(rel.as_str()) else {
+                    return Err(err(n, format!("lastfail of {rel} before its health")));
+                };
+                if h.failures() == 0 || h.last_failure.is_some() {
+                    return Err(err(n, format!("unexpected lastfail of {rel}")));
+                }
+                let (exit_code, signal) = end_fields(n, f[4], f[5])?;
+                h.last_failure = Some(LastFailure {
+                    id: run_id(n, f[2])?,
+                    at: opt(f[3]).map(printable).unwrap_or_default(),
+                    exit_code,
+                    signal,
+                    command: json_text(f[6]),
+                });
+            }
             "end" => {
                 want(1)?;
                 ended = true;
@@ -465,6 +514,9 @@ pub fn parse_scan(
                 .remove(&key)
                 .unwrap_or_default()
                 .into_iter()
+                // The launcher waiting for its job holds the release too: the job is
+                // the job, its launcher not one more.
+                .filter(|(pid, _)| !infos.get(pid).is_some_and(|i| is_launcher(&i.argv)))
                 .map(|(pid, via)| {
                     let info = infos.get(&pid);
                     Job {
@@ -479,6 +531,7 @@ pub fn parse_scan(
                 })
                 .collect();
             Release {
+                health: health.remove(&key).unwrap_or_default(),
                 origin: manifests.remove(&key).unwrap_or(Origin::Unknown),
                 pins: pins.iter().filter(|p| p.release == key).cloned().collect(),
                 name,
@@ -491,6 +544,139 @@ pub fn parse_scan(
     releases.sort_by(|a, b| b.name.cmp(&a.name));
     st.releases = releases;
     Ok(st)
+}
+
+/// A process running relman's launcher (`sh <root>/.relman/bin/launch ...`, or the
+/// launcher as its own program).
+fn is_launcher(argv: &[String]) -> bool {
+    argv.iter()
+        .take(2)
+        .any(|a| a.ends_with("/.relman/bin/launch"))
+}
+
+/// `-` is "none" in the ledger records.
+fn opt(s: &str) -> Option<&str> {
+    (s != "-").then_some(s)
+}
+
+/// A run id as the launcher makes it: `<epoch secs>-<pid>`.
+fn run_id(line: usize, s: &str) -> Result<String, WireError> {
+    match s.split_once('-') {
+        Some((a, b))
+            if !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit()) =>
+        {
+            Ok(s.to_string())
+        }
+        _ => Err(err(line, format!("bad run id {:?}", printable(s)))),
+    }
+}
+
+/// An end record's exit code and signal (`-` for none; not both).
+fn end_fields(
+    line: usize,
+    exit: &str,
+    signal: &str,
+) -> Result<(Option<i32>, Option<String>), WireError> {
+    let exit = opt(exit)
+        .map(|e| num::<i32>(line, "exit code", e))
+        .transpose()?;
+    let signal = match opt(signal) {
+        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            Some(s.to_string())
+        }
+        Some(s) => return Err(err(line, format!("bad signal {:?}", printable(s)))),
+        None => None,
+    };
+    if exit.is_some() && signal.is_some() {
+        return Err(err(line, "a run has an exit code and a signal"));
+    }
+    Ok((exit, signal))
+}
+
+/// The text of a JSON string's inside, as the launcher escaped it (`\\`, `\"`);
+/// anything that is not valid JSON escaping is shown as it came, printable.
+fn json_text(s: &str) -> String {
+    serde_json::from_str::<String>(&format!("\"{s}\""))
+        .map(|t| printable(&t))
+        .unwrap_or_else(|_| printable(s))
+}
+
+/// Parses `runs.sh`'s answer: `relman-runs 1`, `run` lines, `end`.
+///
+/// ```text
+/// run <id> <release> <pid> <user> <started_at> <ended_at|-> <exit|-> <signal|-> <status> <command>
+/// ```
+///
+/// Strict like the scan: anything else, or no `end`, is an error naming the line.
+/// Runs of names that are not releases under `prefix` are left out.
+pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
+    let text = String::from_utf8_lossy(out);
+    let mut lines = text.split('\n').enumerate().map(|(i, l)| (i + 1, l));
+    match lines.next() {
+        Some((_, "relman-runs\t1")) => {}
+        _ => {
+            return Err(err(
+                1,
+                "not relman runs output (is the remote shell printing a banner?)",
+            ));
+        }
+    }
+    let mut runs = Vec::new();
+    let mut ended = false;
+    for (n, l) in lines {
+        if l.is_empty() {
+            // The newline after the last record (or after all there was).
+            continue;
+        }
+        if ended {
+            return Err(err(n, "output after `end`"));
+        }
+        let f: Vec<&str> = l.split('\t').collect();
+        match f[0] {
+            "end" if f.len() == 1 => ended = true,
+            "run" if f.len() == 11 => {
+                if ReleaseName::parse(prefix, f[2]).is_err() {
+                    continue;
+                }
+                let status = RunStatus::parse(f[9])
+                    .ok_or_else(|| err(n, format!("unknown run status {:?}", printable(f[9]))))?;
+                let (exit_code, signal) = end_fields(n, f[7], f[8])?;
+                let ended_at = opt(f[6]).map(printable);
+                if ended_at.is_some()
+                    != matches!(
+                        status,
+                        RunStatus::Ok | RunStatus::Failed | RunStatus::Killed
+                    )
+                {
+                    return Err(err(n, "a run's end does not match its status"));
+                }
+                runs.push(Run {
+                    id: run_id(n, f[1])?,
+                    release: f[2].to_string(),
+                    pid: num(n, "pid", f[3])?,
+                    user: opt(f[4]).map(printable).unwrap_or_else(|| "?".into()),
+                    started_at: opt(f[5]).map(printable).unwrap_or_default(),
+                    ended_at,
+                    status,
+                    exit_code,
+                    signal,
+                    command: json_text(f[10]),
+                });
+            }
+            "run" | "end" => return Err(err(n, format!("`{}` has a wrong field count", f[0]))),
+            other => return Err(err(n, format!("unknown record {:?}", printable(other)))),
+        }
+    }
+    if !ended {
+        return Err(err(
+            text.split('\n').count(),
+            "output ended early (no `end` record)",
+        ));
+    }
+    Ok(runs)
 }
 
 /// A user name as `stat -c %U` prints it: non-empty, no control characters.
@@ -582,6 +768,20 @@ mod tests {
     }
 
     #[test]
+    fn the_launcher_waiting_for_its_job_is_not_a_job_itself() {
+        let launcher = hexs("/bin/sh\0/srv/deploy/.relman/bin/launch\0--\0java\0");
+        let out = sample().replace(
+            "clock\t",
+            &format!(
+                "job\tbatch_20261126093000\t/proc/43/fd/8\njobinfo\t43\tbatch\t100\t{launcher}\nclock\t"
+            ),
+        );
+        let st = parse_scan(out.as_bytes(), "/srv/deploy", "batch", "batch_").unwrap();
+        let pids: Vec<u32> = st.releases[1].jobs.iter().map(|j| j.pid).collect();
+        assert_eq!(pids, [42, 77]);
+    }
+
+    #[test]
     fn a_full_scan_parses() {
         let st = parse_scan(sample().as_bytes(), "/srv/deploy", "batch", "batch_").unwrap();
         assert!(st.root_exists);
@@ -649,6 +849,109 @@ mod tests {
         ] {
             let e = parse_scan(with(bad).as_bytes(), "r", "batch", "batch_").unwrap_err();
             assert!(e.line > 0, "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn release_health_is_read_strictly() {
+        let with = |rec: &str| sample().replace("procs\t", &format!("{rec}\nprocs\t"));
+        let rel = "batch_20261126221500";
+        let st = parse_scan(
+            with(&format!(
+                "health\t{rel}\t7\t2\t1\t1\t2\t1\n\
+                 lastfail\t{rel}\t1796174356-4818\t2026-12-02T01:19:16.781Z\t-\tTERM\tsh -c \\\"exit 3\\\" \\\\n\n\
+                 health\tbatch_20260101000000\t1\t1\t0\t0\t0\t0"
+            ))
+            .as_bytes(),
+            "/srv/deploy",
+            "batch",
+            "batch_",
+        )
+        .unwrap();
+        let r = st.releases.iter().find(|r| r.name.as_str() == rel).unwrap();
+        assert_eq!(
+            r.health,
+            Health {
+                runs: 7,
+                ok: 2,
+                failed: 1,
+                killed: 1,
+                lost: 2,
+                running: 1,
+                last_failure: Some(LastFailure {
+                    id: "1796174356-4818".into(),
+                    at: "2026-12-02T01:19:16.781Z".into(),
+                    exit_code: None,
+                    signal: Some("TERM".into()),
+                    command: "sh -c \"exit 3\" \\n".into(),
+                }),
+            }
+        );
+        let other = st.releases.iter().find(|r| r.name.as_str() != rel).unwrap();
+        assert_eq!(other.health, Health::default(), "no runs: zero health");
+        for (rec, needle) in [
+            (format!("health\t{rel}\t3\t1\t1\t0\t0\t0"), "add up"),
+            (format!("health\t{rel}\t1\t1\t0\t0\t0"), "needs 7 fields"),
+            (format!("health\t{rel}\tx\t1\t0\t0\t0\t0"), "not a number"),
+            (
+                format!("health\t{rel}\t1\t1\t0\t0\t0\t0\nhealth\t{rel}\t1\t1\t0\t0\t0\t0"),
+                "twice",
+            ),
+            (
+                format!("lastfail\t{rel}\t1-2\t-\t1\t-\tx"),
+                "before its health",
+            ),
+            (
+                format!("health\t{rel}\t1\t1\t0\t0\t0\t0\nlastfail\t{rel}\t1-2\t-\t1\t-\tx"),
+                "unexpected lastfail",
+            ),
+            (
+                format!("health\t{rel}\t1\t0\t1\t0\t0\t0\nlastfail\t{rel}\tx-2\t-\t1\t-\tx"),
+                "bad run id",
+            ),
+            (
+                format!("health\t{rel}\t1\t0\t1\t0\t0\t0\nlastfail\t{rel}\t1-2\t-\t1\tTERM\tx"),
+                "exit code and a signal",
+            ),
+        ] {
+            let e =
+                parse_scan(with(&rec).as_bytes(), "/srv/deploy", "batch", "batch_").unwrap_err();
+            assert!(e.msg.contains(needle), "{rec:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn runs_output_is_read_strictly() {
+        let ok = "relman-runs\t1\n\
+            run\t1796174356-4818\tbatch_20261126221500\t4856\tdeploy\t2026-12-02T01:19:16.502Z\t2026-12-02T01:19:17.502Z\t3\t-\tfailed\techo \\\"$(id)\\\"\n\
+            run\t1796174357-4819\tbatch_20261126221500\t4857\tdeploy\t2026-12-02T01:19:17.502Z\t-\t-\t-\trunning\tsleep 9\n\
+            run\t1796174358-4820\tnot_a_release\t4858\tdeploy\t2026-12-02T01:19:17.502Z\t-\t-\t-\tlost\tx\n\
+            end\n";
+        let runs = parse_runs(ok.as_bytes(), "batch_").unwrap();
+        assert_eq!(runs.len(), 2, "a name that is not a release is left out");
+        assert_eq!(runs[0].status, RunStatus::Failed);
+        assert_eq!(runs[0].exit_code, Some(3));
+        assert_eq!(runs[0].command, "echo \"$(id)\"");
+        assert_eq!(runs[0].duration_ms(), Some(1000));
+        assert_eq!(runs[1].status, RunStatus::Running);
+        assert_eq!(runs[1].ended_at, None);
+        for (bad, needle) in [
+            ("", "not relman runs output"),
+            ("relman-runs\t1\n", "ended early"),
+            ("relman-runs\t1\nend\nx\n", "after `end`"),
+            ("relman-runs\t1\nrun\t1-2\n", "wrong field count"),
+            ("relman-runs\t1\nwhat\nend\n", "unknown record"),
+            (
+                "relman-runs\t1\nrun\t1-2\tbatch_20261126221500\t1\tu\tt\t-\t-\t-\tok\tx\nend\n",
+                "does not match its status",
+            ),
+            (
+                "relman-runs\t1\nrun\t1-2\tbatch_20261126221500\t1\tu\tt\t-\t-\t-\tweird\tx\nend\n",
+                "unknown run status",
+            ),
+        ] {
+            let e = parse_runs(bad.as_bytes(), "batch_").unwrap_err();
+            assert!(e.msg.contains(needle), "{bad:?}: {e}");
         }
     }
 

@@ -108,6 +108,7 @@ pub fn release(i: usize) -> Release {
         origin,
         jobs: Vec::new(),
         pins: Vec::new(),
+        health: Default::default(),
     }
 }
 

@@ -180,6 +180,185 @@ RELEASE_NAME=$_relman_name
 export RELEASE_DIR RELEASE_NAME
 # relman's scripts mark their own processes (lib.sh); a job is not one of them.
 unset RELMAN_SELF
-# The locked descriptor moves to fd 9 for CMD (a fresh dup: shells that open fds with
-# close-on-exec, like ksh, can't drop it); the job and its children hold the lock.
-exec "$@" 9<&8 8<&-
+
+# ---- The run ledger (SPEC section 7) ----------------------------------------------
+# <root>/.relman/runs/<release>.jsonl: one JSON line when the job starts, one when it
+# ends. A line is built whole in a variable and written by ONE printf to a file opened
+# with O_APPEND (>>): the shell's printf buffers the line and hands it to one write(2),
+# and lines are kept under 4 KiB (command shortened to 1000 characters, at most 2000
+# once escaped), so lines of jobs starting at once never tear or interleave.
+# Bounded: past 512 KiB the file is renamed to <release>.jsonl.old (replacing the
+# older one) under a flock of runs/.rotate, so a release keeps 0.5-1 MiB of runs.
+# A ledger that can't be written (full disk, permissions) never stops the job: one
+# warning on stderr, the job runs and its status passes through.
+_relman_runs=$_relman_root/.relman/runs
+_relman_led=$_relman_runs/$_relman_name.jsonl
+_relman_warned=
+_relman_warn() {
+    [ -z "$_relman_warned" ] || return 0
+    _relman_warned=1
+    printf 'launch: warning: cannot write the run ledger %s (%s): the job runs unrecorded\n' \
+        "$_relman_led" "$1" >&2
+}
+# _relman_append LINE
+_relman_append() {
+    [ -z "$_relman_warned" ] || return 0
+    { printf '%s\n' "$1" >>"$_relman_led"; } 2>/dev/null || _relman_warn 'write failed'
+}
+# _relman_clock: _relman_ts (RFC 3339 UTC, milliseconds where date has %N) and
+# _relman_ep (epoch seconds), one date for both.
+_relman_clock() {
+    _relman_t=$(date -u '+%Y-%m-%dT%H:%M:%S.%3NZ %s' 2>/dev/null) || _relman_t=
+    _relman_ts=${_relman_t% *}
+    _relman_ep=${_relman_t##* }
+    case $_relman_ts in *.%3NZ) _relman_ts=${_relman_ts%.%3NZ}Z ;; esac
+    case $_relman_ep in '' | *[!0-9]*) _relman_ep=0 ;; esac
+    case $_relman_ts in
+        [0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]*Z) ;;
+        *) _relman_ts=1970-01-01T00:00:00Z ;;
+    esac
+}
+# _relman_pstart PID: _relman_ps = the process's start time (/proc/PID/stat field 22,
+# clock ticks since boot): with the pid, what tells a live run from a lost one (pids
+# are reused). The comm field may hold blanks and parentheses: cut after the last ") ".
+_relman_pstart() {
+    _relman_ps=0
+    { read -r _relman_l <"/proc/$1/stat"; } 2>/dev/null || return 0
+    _relman_l=${_relman_l##*) }
+    set -f
+    # shellcheck disable=SC2086
+    set -- $_relman_l
+    set +f
+    [ $# -lt 20 ] || _relman_ps=${20}
+    case $_relman_ps in '' | *[!0-9]*) _relman_ps=0 ;; esac
+}
+
+_relman_clock
+_relman_id=$_relman_ep-$$
+_relman_started=$_relman_ts
+_relman_user=$(id -un 2>/dev/null) || _relman_user=
+case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -u 2>/dev/null) || _relman_user='?' ;; esac
+# The argv as data: joined by blanks, control characters removed, shortened, then
+# JSON-escaped; the scheduler's BUILD_TAG (else JOB_NAME) likewise. awk gets the words
+# as operands after "--", never as program text.
+_relman_cmd=$(awk -- 'function esc(s,    o, c, i) {
+        gsub(/[\001-\037\177]/, "", s)
+        if (length(s) > 1000) s = substr(s, 1, 1000)
+        # Backslash and quote one by one: what gsub makes of "\\" differs by awk.
+        o = ""
+        for (i = 1; i <= length(s); i++) {
+            c = substr(s, i, 1)
+            if (c == "\\" || c == "\"") o = o "\\"
+            o = o c
+        }
+        return o
+    }
+    BEGIN {
+        # relman launch runs the job as sh -c <its start marker> relman-job CMD...
+        # (ops/launch.rs): the ledger keeps CMD...
+        f = 1
+        if (ARGC > 5 && ARGV[1] == "sh" && ARGV[2] == "-c" && ARGV[4] == "relman-job" &&
+            ARGV[3] ~ /^printf .relman-launch: started/) f = 5
+        c = ""
+        for (i = f; i < ARGC; i++) c = c (i > f ? " " : "") ARGV[i]
+        t = ENVIRON["BUILD_TAG"]
+        if (t == "") t = ENVIRON["JOB_NAME"]
+        if (length(t) > 200) t = substr(t, 1, 200)
+        t = esc(t)
+        printf "\"command\":\"%s\",\"trigger\":%s", esc(c), (t == "" ? "null" : "\"" t "\"")
+        exit 0
+    }' "$@" 2>/dev/null) || _relman_cmd=
+case $_relman_cmd in '"command":'*) ;; *) _relman_cmd='"command":"","trigger":null' ;; esac
+
+if [ ! -d "$_relman_runs" ]; then
+    # Shared by every user whose jobs run here, like /tmp (sticky).
+    mkdir -m 1777 "$_relman_runs" 2>/dev/null || [ -d "$_relman_runs" ] || _relman_warn 'cannot create it'
+fi
+if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
+    _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
+    _relman_sz=${_relman_sz##* }
+    case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
+    if [ "$_relman_sz" -gt 524288 ] && { command exec 6>>"$_relman_runs/.rotate"; } 2>/dev/null; then
+        # One launcher rotates; the others append meanwhile (to the old or the new
+        # file, both read by the scan). Checked again under the lock.
+        if flock -n 6; then
+            _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
+            _relman_sz=${_relman_sz##* }
+            case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
+            [ "$_relman_sz" -le 524288 ] || mv -f -- "$_relman_led" "$_relman_led.old" 2>/dev/null
+        fi
+        exec 6>&-
+    fi
+fi
+
+# ---- The job: a child, not exec'd ------------------------------------------------
+# Signals to launch are forwarded to the job; launch waits again after a trapped
+# signal interrupted `wait`, then exits with the job's status (128+N for signal N).
+_relman_job=
+_relman_pend=
+_relman_got=
+# shellcheck disable=SC2317 # called from the traps
+_relman_fwd() {
+    _relman_got=1
+    if [ -n "$_relman_job" ]; then
+        kill "-$1" "$_relman_job" 2>/dev/null
+    else
+        _relman_pend="$_relman_pend $1"
+    fi
+}
+for _relman_s in TERM INT HUP QUIT USR1 USR2; do
+    # shellcheck disable=SC2064
+    trap "_relman_fwd $_relman_s" "$_relman_s"
+done
+# stdin: an asynchronous command's stdin is /dev/null unless redirected, so the
+# launcher's stdin goes to the job through fd 7. The locked descriptor goes to the
+# job as fd 9 (a fresh dup: shells that open fds with close-on-exec, like ksh, can't
+# drop it); launch keeps fd 8, so the release stays held by both. dash and busybox sh
+# start an asynchronous command with INT and QUIT ignored and can't undo it in sh:
+# GNU env --default-signal (coreutils 8.31+) undoes it where it exists.
+exec 7<&0
+{
+    trap - INT QUIT
+    if [ -z "${BASH_VERSION:-}" ] && env --default-signal=INT true 2>/dev/null; then
+        exec env --default-signal=INT,QUIT -- "$@"
+    fi
+    exec "$@"
+} <&7 7<&- 9<&8 8<&- &
+_relman_job=$!
+exec 7<&-
+# launch itself leaves the release (it holds it by fd 8): only the job works there.
+cd / || :
+# Files the launcher creates from here on (the ledger) are shared by every job user.
+umask 0111
+for _relman_s in $_relman_pend; do kill "-$_relman_s" "$_relman_job" 2>/dev/null; done
+_relman_pstart "$_relman_job"
+_relman_append "{\"event\":\"start\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"pid_start\":$_relman_ps,\"user\":\"$_relman_user\",\"started_at\":\"$_relman_started\",$_relman_cmd}"
+
+# wait returns >128 when a trapped signal interrupts it: the job may still run
+# (the signal is forwarded already), so wait again. A wait that completed just
+# before the trap ran reaped the job: the next wait says 127 (not a child), and the
+# first status stands.
+_relman_prev=
+while :; do
+    _relman_got=
+    wait "$_relman_job" 2>/dev/null
+    _relman_st=$?
+    if [ -z "$_relman_got" ]; then
+        [ "$_relman_st" != 127 ] || [ -z "$_relman_prev" ] || _relman_st=$_relman_prev
+        break
+    fi
+    [ "$_relman_st" -gt 128 ] || break
+    _relman_prev=$_relman_st
+done
+
+_relman_clock
+if [ "$_relman_st" -gt 128 ]; then
+    _relman_sig=$(kill -l "$((_relman_st - 128))" 2>/dev/null) || _relman_sig=
+    _relman_sig=${_relman_sig#SIG}
+    case $_relman_sig in '' | *[!A-Z0-9]*) _relman_sig=$((_relman_st - 128)) ;; esac
+    _relman_end="\"exit_code\":null,\"signal\":\"$_relman_sig\""
+else
+    _relman_end="\"exit_code\":$_relman_st,\"signal\":null"
+fi
+_relman_append "{\"event\":\"end\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"ended_at\":\"$_relman_ts\",$_relman_end}"
+exit "$_relman_st"

@@ -143,5 +143,7 @@ if [ -d .relman/trash ] && [ ! -L .relman/trash ]; then
     fi
 fi
 
+# Each release's health from the run ledger (ledger.sh): one awk, no fork per run.
+[ "${LIGHT:-0}" = 1 ] || ledger_read health
 if [ "${LIGHT:-0}" = 1 ]; then printf 'procs\t0\t0\tunknown\n'; else scan_jobs; fi
 printf 'end\n'
