@@ -14,11 +14,11 @@ use std::io::{self, Read};
 use super::local::{LocalFile, MANIFEST_NAME};
 use crate::config::HostConfig;
 use crate::model::{ReleaseName, printable};
-use crate::ops::OpError;
 use crate::ops::history::HistoryLine;
 use crate::ops::launcher::with_launcher;
 use crate::ops::lock::HostLock;
 use crate::ops::scan::root_script;
+use crate::ops::{OpError, script_error, script_exit, script_failed};
 use crate::remote::quote::quote;
 use crate::remote::script::{STAGE, Script, UPLOAD};
 use crate::remote::{ExecOutput, RemoteError, Transport, run};
@@ -185,15 +185,12 @@ fn disk_full(host: &str, out: &ExecOutput) -> Option<OpError> {
     )))
 }
 
+/// A deploy step's failure: as every script's ([`script_error`]), except that a lost
+/// lock names the step (a deploy has several).
 fn fail(step: &str, out: &ExecOutput) -> OpError {
-    let line = out.stderr_line();
     match out.status {
-        Some(5) => OpError::Conflict(line),
-        Some(4) => OpError::Failed(format!("{step}: {line}")),
-        s => OpError::Failed(format!(
-            "{step} failed (exit {}): {line}",
-            s.map_or("signal".into(), |s| s.to_string())
-        )),
+        Some(script_exit::LOCK_LOST) => OpError::Failed(format!("{step}: {}", out.stderr_line())),
+        _ => script_error(step, out),
     }
 }
 
@@ -398,14 +395,10 @@ pub fn upload(
     if let Some(e) = disk_full(&host.name, &out) {
         return Err(e);
     }
-    if out.status == Some(4) {
-        return Err(OpError::Failed(format!("upload: {}", out.stderr_line())));
-    }
-    Err(OpError::Failed(format!(
-        "upload failed (exit {}): {}",
-        out.status.map_or("signal".into(), |s| s.to_string()),
-        out.stderr_line()
-    )))
+    Err(match out.status {
+        Some(script_exit::LOCK_LOST) => OpError::Failed(format!("upload: {}", out.stderr_line())),
+        _ => script_failed("upload", &out),
+    })
 }
 
 /// Sets the uploaded files' modes, writes the manifest, and checks every staged
