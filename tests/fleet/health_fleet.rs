@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{BUSYBOX, DEPLOY, Fleet, Kill, command_as, noise, wait_until};
+use support::{BUSYBOX, DEPLOY, Fleet, JOBS, Kill, command_as, noise, wait_until};
 
 const BBOX_BIN: &str = "/usr/local/lib/relman-test/bbox-bin";
 
@@ -127,6 +127,28 @@ fn health(f: &Fleet, release: &str) -> Value {
         .find(|r| r["name"] == release)
         .unwrap_or_else(|| panic!("{release} not listed: {v}"))["health"]
         .clone()
+}
+
+/// The first job on a host may be another user's, who may not write `.relman`:
+/// relman makes the ledger's directory when it installs the launcher, so that
+/// job is recorded too (before, it ran unrecorded with a warning).
+#[test]
+fn another_users_first_job_is_recorded() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let rel = deploy(&f);
+    let o = launch(&f, 0, JOBS)
+        .args(["--", "sh", "-c", "exit 4"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 4);
+    assert!(!err(&o).contains("warning"), "{}", err(&o));
+    let h = health(&f, &rel);
+    assert_eq!(
+        (h["runs"].as_u64(), h["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{h}"
+    );
+    assert_eq!(h["last_failure"]["exit_code"], 4, "{h}");
 }
 
 for_users!(statuses_streams_and_signals_pass_through: deploy, busybox);

@@ -433,6 +433,10 @@ ensure_launcher() {
     for _d in .relman .relman/bin; do
         [ -d "$_d" ] && [ ! -L "$_d" ] && chmod a+rx "$_d" 2>/dev/null
     done
+    # The run ledger's directory, made here because a job user usually may not
+    # write .relman: sticky and world-writable (as /tmp), so every job user's
+    # launcher can record its runs and none can remove another's files.
+    [ -d .relman/runs ] || mkdir -m 1777 .relman/runs 2>/dev/null
     if [ -f "$_lf" ] && [ ! -L "$_lf" ] && [ -x "$_lf" ] &&
         [ "$(cat -- "$_lf" 2>/dev/null)" = "$(printf '%s' "$LAUNCHER")" ]; then
         chmod 755 "$_lf" 2>/dev/null
