@@ -171,10 +171,12 @@ fn resolve_prints_the_path_and_pins_in_one_step() {
         err(&out)
     );
 
+    // 8 s: two switches and a prune must fit in it on a loaded machine (2 s did not).
+    let pinned_at = std::time::Instant::now();
     let out = f
         .relman()
         .args([
-            "--host", "h1", "resolve", "--pin", "2s", "--reason", "build-42",
+            "--host", "h1", "resolve", "--pin", "8s", "--reason", "build-42",
         ])
         .output()
         .unwrap();
@@ -199,7 +201,8 @@ fn resolve_prints_the_path_and_pins_in_one_step() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", err(&out));
     assert!(f.root(0).join(r(5)).exists(), "pinned");
-    std::thread::sleep(Duration::from_millis(2500));
+    let expiry = Duration::from_millis(8500);
+    std::thread::sleep(expiry.saturating_sub(pinned_at.elapsed()));
     let out = f
         .relman()
         .args(["--host", "h1", "prune", "--keep", "0"])
