@@ -5,7 +5,8 @@
 //! config → remote (transport + scripts) → scan → model → plan → ops → cli / tui.
 
 #![deny(clippy::unwrap_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used))]
+#![warn(clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 // Every line relman prints to stdout goes through `present::out` (a closed stdout
 // ends the output quietly, SPEC §3): these two shadow std's macros in the whole

@@ -455,6 +455,7 @@ pub fn prune(results: &[HostResult<crate::ops::prune::PruneReport>], as_json: bo
         print_json(&per_host_json(results, |rep| {
             // PruneReport derives Serialize over strings, numbers, lists and string-keyed
             // maps: to_value cannot fail on it (the tests below print one).
+            #[allow(clippy::expect_used)]
             serde_json::to_value(rep).expect("a PruneReport is plain JSON data")
         }));
         return;
