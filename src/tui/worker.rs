@@ -20,6 +20,9 @@ use crate::ops::{self, FailureKind, OpError};
 use crate::present::summary;
 use crate::remote::{self, Transport};
 
+/// Runs the details pane lists for a release (newest first).
+pub const RUNS_SHOWN: usize = 20;
+
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<dyn Transport>>>>;
 
 struct Shared {
@@ -123,6 +126,65 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             message,
             hosts,
         } => deploy(shared, paths, message, hosts),
+        Cmd::LockQuery { host } => {
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                let result = on_host(&sh, &host, ops::unlock::current)
+                    .await
+                    .map_err(|f| f.message);
+                let _ = sh.events.send(Event::Lock { host, result });
+            });
+        }
+        Cmd::Unlock { host, lock } => op(shared, host, OpKind::Unlock, move |t, h| {
+            Ok(match ops::unlock::unlock(t, h, &lock)? {
+                ops::unlock::Unlocked::Broke(l) => format!(
+                    "broke the lock of {} ({})",
+                    printable(&l.by),
+                    printable(&l.action)
+                ),
+                ops::unlock::Unlocked::WasFree => {
+                    "the lock was released meanwhile: nothing to break".to_string()
+                }
+            })
+        }),
+        Cmd::Check { host } => {
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                let result = on_host(&sh, &host, ops::check::check).await;
+                // The CLI's rows, from the same report (a failed connection is a row).
+                let not_applied = sh
+                    .cfg
+                    .host(&host)
+                    .map(|h| h.ssh.not_applied.clone())
+                    .unwrap_or_default();
+                let result = result.map_err(|f| OpError::Failed(f.message));
+                let rows =
+                    crate::present::check::rows(&sh.cfg.display_path(), &not_applied, &result);
+                let _ = sh.events.send(Event::Checked {
+                    host,
+                    at: SystemTime::now(),
+                    rows,
+                });
+            });
+        }
+        Cmd::Runs { host, release } => {
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                let q = ops::runs::RunsQuery {
+                    release: Some(release.clone()),
+                    limit: RUNS_SHOWN,
+                    failed_only: false,
+                };
+                let result = on_host(&sh, &host, move |t, h| ops::runs::runs(t, h, &q))
+                    .await
+                    .map_err(|f| f.message);
+                let _ = sh.events.send(Event::Runs {
+                    host,
+                    release,
+                    result,
+                });
+            });
+        }
         Cmd::Complete { input } => {
             let events = shared.events.clone();
             tokio::task::spawn_blocking(move || {

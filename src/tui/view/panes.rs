@@ -10,7 +10,9 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 
 use super::bytes;
 use crate::model::{HostState, LinkState, Origin, Release, age_since, printable};
+use crate::ops::check::{Level, TOOLS};
 use crate::plan::{self, Drift, Fleet};
+use crate::present::runs::{health_cell, runs_lines};
 use crate::tui::app::{App, DetailsMode, HostView, Pane};
 use crate::tui::theme::{self, Theme};
 
@@ -175,7 +177,51 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
             Drift::NoLive => Span::styled("no live release", t.warn()),
         },
     };
-    Row::new(vec![name, state_cell, live, jobs, lock, Cell::from(status)])
+    let mut status = vec![status];
+    status.extend(live_health(s, t));
+    Row::new(vec![
+        name,
+        state_cell,
+        live,
+        jobs,
+        lock,
+        Cell::from(Line::from(status)),
+    ])
+}
+
+/// The live release's health after the drift: its runs ("12: 2 failed"), or, when it
+/// fails more than the release live before it, the standout ("failing since … went
+/// live, 3 of 5 runs"). Nothing when the launcher recorded no run on it.
+fn live_health<'a>(s: &HostState, t: &Theme) -> Vec<Span<'a>> {
+    if let Some(so) = plan::health::standout(s) {
+        return vec![
+            Span::raw(" · "),
+            Span::styled(
+                format!(
+                    "{} failing since {} went live, {} of {}",
+                    theme::BAD,
+                    so.live,
+                    so.failures,
+                    crate::model::plural(u64::from(so.finished), "run")
+                ),
+                t.error(),
+            ),
+        ];
+    }
+    match s.current().and_then(|c| s.release(c.as_str())) {
+        Some(r) if r.health.runs > 0 => {
+            let style = if r.health.failures() > 0 {
+                t.warn()
+            } else {
+                t.dim()
+            };
+            vec![
+                Span::raw(" · "),
+                Span::styled(format!("runs {}", health_cell(&r.health)), style),
+            ]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The marker column of a release: live, previous, bad, pinned.
@@ -281,6 +327,14 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
         frame.render_widget(Paragraph::new(Span::styled(why, t.dim())).block(block), r);
         return;
     }
+    // The runs column shows once the launcher recorded a run of any release listed.
+    let with_runs = visible.iter().any(|r| r.health.runs > 0);
+    let runs_w = visible
+        .iter()
+        .map(|r| health_cell(&r.health).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24) as u16;
     let rows: Vec<Row> = visible
         .iter()
         .map(|rel| {
@@ -296,14 +350,25 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
             } else {
                 t.plain()
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(markers(rel, s, prev.as_ref(), &bad, app)),
                 Cell::from(Span::styled(rel.name.to_string(), style_name)),
                 jobs,
+            ];
+            if with_runs {
+                let style = if rel.health.failures() > 0 {
+                    t.bad()
+                } else {
+                    t.dim()
+                };
+                cells.push(Cell::from(Span::styled(health_cell(&rel.health), style)));
+            }
+            cells.extend([
                 Cell::from(age_since(rel.name.time(), app.now)),
                 Cell::from(bytes(rel.size_bytes)),
                 Cell::from(Span::styled(origin_text(rel), t.dim())),
-            ])
+            ]);
+            Row::new(cells)
         })
         .collect();
     let name_w = visible
@@ -311,24 +376,29 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
         .map(|r| r.name.as_str().chars().count())
         .max()
         .unwrap_or(20) as u16;
-    let header =
-        Row::new(["", "release", "jobs", "age", "size", "origin / message"]).style(t.dim());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(4),
-            Constraint::Length(name_w),
-            Constraint::Length(4),
-            Constraint::Length(11),
-            Constraint::Length(9),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(header)
-    .column_spacing(1)
-    .row_highlight_style(highlight(app, Pane::Releases))
-    .highlight_symbol("▸ ")
-    .block(block);
+    let mut head = vec!["", "release", "jobs"];
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(name_w),
+        Constraint::Length(4),
+    ];
+    if with_runs {
+        head.push("runs");
+        widths.push(Constraint::Length(runs_w));
+    }
+    head.extend(["age", "size", "origin / message"]);
+    widths.extend([
+        Constraint::Length(11),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+    ]);
+    let header = Row::new(head).style(t.dim());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(highlight(app, Pane::Releases))
+        .highlight_symbol("▸ ")
+        .block(block);
     let mut st = TableState::default().with_selected(Some(app.release_sel));
     frame.render_stateful_widget(table, r, &mut st);
 }
@@ -349,15 +419,20 @@ pub(super) fn details(app: &App, frame: &mut Frame, r: Rect) {
                 None => vec![Line::from(Span::styled("scanning…", app.theme.dim()))],
             },
         ),
+        (DetailsMode::Check, _) => (
+            format!(" check — {} (c: back) ", printable(&h.name)),
+            check_lines(app, &h.name),
+        ),
         (DetailsMode::History, Some(s)) => (
             format!(" history — {} (newest first; h: back) ", printable(&h.name)),
             history_lines(app, s),
         ),
         (DetailsMode::Release, Some(s)) => match app.selected_release() {
-            Some(rel) => (
-                format!(" details — {} ", rel.name),
-                release_lines(app, s, rel),
-            ),
+            Some(rel) => (format!(" details — {} ", rel.name), {
+                let mut l = release_lines(app, s, rel);
+                l.extend(runs_section(app, &h.name, rel, r.width));
+                l
+            }),
             None => (" details ".to_string(), host_lines(app, s)),
         },
     };
@@ -504,6 +579,121 @@ fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
                 printable(&sha),
                 printable(&f.path)
             )));
+        }
+    }
+    out
+}
+
+/// The selected release's recent runs: its health, then the runs the worker fetched
+/// (the CLI's `relman runs` table). Nothing for a release with no recorded run.
+fn runs_section<'a>(app: &App, host: &str, r: &Release, width: u16) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    if r.health.runs == 0 {
+        return Vec::new();
+    }
+    let style = if r.health.failures() > 0 {
+        t.bad()
+    } else {
+        t.dim()
+    };
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("{:<9}", "runs"), t.dim()),
+        Span::styled(health_cell(&r.health), style),
+    ])];
+    let shown = app
+        .runs
+        .as_ref()
+        .filter(|v| v.host == host && v.release == r.name.as_str());
+    match shown.and_then(|v| v.result.as_ref()) {
+        None => out.push(Line::from(Span::styled("  asking the host…", t.dim()))),
+        Some(Err(e)) => out.push(Line::from(Span::styled(
+            format!("  cannot read the runs: {}", printable(e)),
+            t.error(),
+        ))),
+        Some(Ok(runs)) if runs.is_empty() => {
+            out.push(Line::from(Span::styled("  no runs recorded", t.dim())))
+        }
+        Some(Ok(runs)) => {
+            let room = (width as usize).saturating_sub(2);
+            let lines = runs_lines(runs, app.now, Some(room));
+            for (i, l) in lines.into_iter().enumerate() {
+                let style = match i.checked_sub(1).and_then(|j| runs.get(j)) {
+                    None => t.dim(),
+                    Some(run) if run.status.is_failure() => t.bad(),
+                    Some(run) if run.status == crate::model::RunStatus::Running => t.jobs(),
+                    Some(_) => t.plain(),
+                };
+                out.push(Line::from(Span::styled(printable(&l), style)));
+            }
+        }
+    }
+    out
+}
+
+/// The host's check (`c`): the CLI's rows, tools first (found, or missing), then the
+/// rest with their level.
+fn check_lines<'a>(app: &App, host: &str) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let Some(rows) = app
+        .check
+        .as_ref()
+        .filter(|c| c.host == host)
+        .map(|c| c.rows.as_ref())
+    else {
+        return vec![Line::from(Span::styled("c checks this host", t.dim()))];
+    };
+    let Some(rows) = rows else {
+        return vec![Line::from(Span::styled("checking…", t.dim()))];
+    };
+    let level = |l: Level| {
+        let style = match l {
+            Level::Ok => t.ok(),
+            Level::Warn => t.warn(),
+            Level::Fail => t.error(),
+        };
+        Span::styled(format!("{:<5}", l.as_str().to_uppercase()), style)
+    };
+    let (tools, sanity): (Vec<_>, Vec<_>) =
+        rows.iter().partition(|r| TOOLS.contains(&r.what.as_str()));
+    let mut out = Vec::new();
+    if !tools.is_empty() {
+        let missing: Vec<String> = tools
+            .iter()
+            .filter(|r| r.level != Level::Ok)
+            .map(|r| printable(&r.what))
+            .collect();
+        let found = tools.len() - missing.len();
+        let mut line = vec![
+            level(if missing.is_empty() {
+                Level::Ok
+            } else {
+                Level::Fail
+            }),
+            Span::raw(format!(" tools: {found} of {} found", tools.len())),
+        ];
+        if !missing.is_empty() {
+            line.push(Span::styled(
+                format!("; missing: {}", missing.join(", ")),
+                t.error(),
+            ));
+        }
+        out.push(Line::from(line));
+    }
+    for r in sanity {
+        out.push(Line::from(vec![
+            level(r.level),
+            Span::raw(format!(" {:<24} ", printable(&r.what))),
+            Span::styled(printable(&r.detail), t.dim()),
+        ]));
+    }
+    if !tools.is_empty() {
+        out.push(Line::from(Span::styled("tools", t.dim())));
+        for r in tools {
+            out.push(Line::from(vec![
+                level(r.level),
+                Span::raw(format!(" {:<24} ", printable(&r.what))),
+                Span::styled(printable(&r.detail), t.dim()),
+            ]));
         }
     }
     out
