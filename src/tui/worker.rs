@@ -32,6 +32,9 @@ struct Shared {
     events: mpsc::UnboundedSender<Event>,
     /// Hosts with a scan queued or running: a second refresh of them is dropped.
     scanning: Mutex<HashSet<String>>,
+    /// The release whose runs were asked for last, per host: an older request still
+    /// queued behind the host's previous operation is dropped (the operator moved on).
+    runs_wanted: Mutex<HashMap<String, String>>,
 }
 
 /// Starts the worker on the current tokio runtime. Send it `Cmd`s; it reports on
@@ -49,6 +52,7 @@ pub fn spawn(cfg: Config, events: mpsc::UnboundedSender<Event>) -> mpsc::Unbound
         slots,
         events,
         scanning: Mutex::new(HashSet::new()),
+        runs_wanted: Mutex::new(HashMap::new()),
     });
     tokio::spawn(async move {
         while let Some(cmd) = rx.recv().await {
@@ -168,6 +172,9 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             });
         }
         Cmd::Runs { host, release } => {
+            if let Ok(mut w) = shared.runs_wanted.lock() {
+                w.insert(host.clone(), release.clone());
+            }
             let sh = shared.clone();
             tokio::spawn(async move {
                 let q = ops::runs::RunsQuery {
@@ -175,9 +182,26 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
                     limit: RUNS_SHOWN,
                     failed_only: false,
                 };
-                let result = on_host(&sh, &host, move |t, h| ops::runs::runs(t, h, &q))
-                    .await
-                    .map_err(|f| f.message);
+                let wanted = sh.clone();
+                let (h2, r2) = (host.clone(), release.clone());
+                let result = on_host(&sh, &host, move |t, h| {
+                    let still = wanted
+                        .runs_wanted
+                        .lock()
+                        .map(|w| w.get(&h2) == Some(&r2))
+                        .unwrap_or(true);
+                    if !still {
+                        return Ok(None);
+                    }
+                    ops::runs::runs(t, h, &q).map(Some)
+                })
+                .await
+                .map_err(|f| f.message);
+                let result = match result {
+                    Ok(None) => return,
+                    Ok(Some(runs)) => Ok(runs),
+                    Err(e) => Err(e),
+                };
                 let _ = sh.events.send(Event::Runs {
                     host,
                     release,

@@ -151,6 +151,8 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                     ));
                 }
                 Ok(Some(lock)) => {
+                    // The dialog says it all; "asking…" is over.
+                    app.message = None;
                     app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Unlock {
                         host,
                         lock,

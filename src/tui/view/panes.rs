@@ -12,7 +12,7 @@ use super::bytes;
 use crate::model::{HostState, LinkState, Origin, Release, age_since, printable};
 use crate::ops::check::{Level, TOOLS};
 use crate::plan::{self, Drift, Fleet};
-use crate::present::runs::{health_cell, runs_lines};
+use crate::present::runs::health_cell;
 use crate::tui::app::{App, DetailsMode, HostView, Pane};
 use crate::tui::theme::{self, Theme};
 
@@ -160,7 +160,7 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
         Some(l) => Cell::from(Span::styled(lock_text(app, l, wide), t.warn())),
         None => Cell::from(Span::styled("free", t.dim())),
     };
-    let status = match &h.error {
+    let status_span = match &h.error {
         Some(e) => Span::styled(
             format!(
                 "{} (last good {})",
@@ -177,8 +177,16 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
             Drift::NoLive => Span::styled("no live release", t.warn()),
         },
     };
-    let mut status = vec![status];
-    status.extend(live_health(s, t));
+    let (first, after) = live_health(s, t);
+    let mut status: Vec<Span> = first.into_iter().collect();
+    if !status.is_empty() {
+        status.push(Span::raw(" · "));
+    }
+    status.push(status_span);
+    if let Some(a) = after {
+        status.push(Span::raw(" · "));
+        status.push(a);
+    }
     Row::new(vec![
         name,
         state_cell,
@@ -189,24 +197,13 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
     ])
 }
 
-/// The live release's health after the drift: its runs ("12: 2 failed"), or, when it
-/// fails more than the release live before it, the standout ("failing since … went
-/// live, 3 of 5 runs"). Nothing when the launcher recorded no run on it.
-fn live_health<'a>(s: &HostState, t: &Theme) -> Vec<Span<'a>> {
+/// The live release's health: when it fails more than the release live before it,
+/// the standout ("✗ failing since … went live, 3 of 5 runs", put first: it matters
+/// most); else its runs at a glance ("runs 4 ok"). Nothing when the launcher recorded
+/// no run on it.
+fn live_health<'a>(s: &HostState, t: &Theme) -> (Option<Span<'a>>, Option<Span<'a>>) {
     if let Some(so) = plan::health::standout(s) {
-        return vec![
-            Span::raw(" · "),
-            Span::styled(
-                format!(
-                    "{} failing since {} went live, {} of {}",
-                    theme::BAD,
-                    so.live,
-                    so.failures,
-                    crate::model::plural(u64::from(so.finished), "run")
-                ),
-                t.error(),
-            ),
-        ];
+        return (Some(Span::styled(standout_text(&so), t.error())), None);
     }
     match s.current().and_then(|c| s.release(c.as_str())) {
         Some(r) if r.health.runs > 0 => {
@@ -215,12 +212,44 @@ fn live_health<'a>(s: &HostState, t: &Theme) -> Vec<Span<'a>> {
             } else {
                 t.dim()
             };
-            vec![
-                Span::raw(" · "),
-                Span::styled(format!("runs {}", health_cell(&r.health)), style),
-            ]
+            (
+                None,
+                Some(Span::styled(format!("runs {}", glance(&r.health)), style)),
+            )
         }
-        _ => Vec::new(),
+        _ => (None, None),
+    }
+}
+
+/// "✗ failing since batch_… went live, 3 of 5 runs".
+fn standout_text(so: &plan::health::Standout) -> String {
+    format!(
+        "{} failing since {} went live, {} of {}",
+        theme::BAD,
+        so.live,
+        so.failures,
+        crate::model::plural(u64::from(so.finished), "run")
+    )
+}
+
+/// A release's runs at a glance: "12 ok · 2 failed" (failed, killed and lost count as
+/// failed here, as the guards count them; the details pane tells them apart), or
+/// "3 running" while none has finished; "-" without runs.
+pub(crate) fn glance(h: &crate::model::Health) -> String {
+    let mut parts = Vec::new();
+    if h.ok > 0 {
+        parts.push(format!("{} ok", h.ok));
+    }
+    if h.failures() > 0 {
+        parts.push(format!("{} failed", h.failures()));
+    }
+    if parts.is_empty() && h.running > 0 {
+        parts.push(format!("{} running", h.running));
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" · ")
     }
 }
 
@@ -331,10 +360,10 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
     let with_runs = visible.iter().any(|r| r.health.runs > 0);
     let runs_w = visible
         .iter()
-        .map(|r| health_cell(&r.health).chars().count())
+        .map(|r| glance(&r.health).chars().count())
         .max()
         .unwrap_or(4)
-        .clamp(4, 24) as u16;
+        .clamp(4, 20) as u16;
     let rows: Vec<Row> = visible
         .iter()
         .map(|rel| {
@@ -361,7 +390,7 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
                 } else {
                     t.dim()
                 };
-                cells.push(Cell::from(Span::styled(health_cell(&rel.health), style)));
+                cells.push(Cell::from(Span::styled(glance(&rel.health), style)));
             }
             cells.extend([
                 Cell::from(age_since(rel.name.time(), app.now)),
@@ -409,6 +438,10 @@ pub(super) fn details(app: &App, frame: &mut Frame, r: Rect) {
         return;
     };
     let (title, lines) = match (app.details_mode, &h.state) {
+        (DetailsMode::Check, _) => (
+            format!(" check — {} (c: back) ", printable(&h.name)),
+            check_lines(app, &h.name),
+        ),
         (_, None) => (
             " details ".to_string(),
             match &h.error {
@@ -419,20 +452,15 @@ pub(super) fn details(app: &App, frame: &mut Frame, r: Rect) {
                 None => vec![Line::from(Span::styled("scanning…", app.theme.dim()))],
             },
         ),
-        (DetailsMode::Check, _) => (
-            format!(" check — {} (c: back) ", printable(&h.name)),
-            check_lines(app, &h.name),
-        ),
         (DetailsMode::History, Some(s)) => (
             format!(" history — {} (newest first; h: back) ", printable(&h.name)),
             history_lines(app, s),
         ),
         (DetailsMode::Release, Some(s)) => match app.selected_release() {
-            Some(rel) => (format!(" details — {} ", rel.name), {
-                let mut l = release_lines(app, s, rel);
-                l.extend(runs_section(app, &h.name, rel, r.width));
-                l
-            }),
+            Some(rel) => (
+                format!(" details — {} ", rel.name),
+                release_lines(app, s, rel, runs_section(app, &h.name, s, rel, r.width)),
+            ),
             None => (" details ".to_string(), host_lines(app, s)),
         },
     };
@@ -447,7 +475,9 @@ fn kv<'a>(t: &Theme, k: &str, v: String) -> Line<'a> {
     Line::from(vec![Span::styled(format!("{k:<9}"), t.dim()), Span::raw(v)])
 }
 
-fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
+/// A release's details; `runs` (its recent runs) go after its jobs and pins, before
+/// its files.
+fn release_lines<'a>(app: &App, s: &HostState, r: &Release, runs: Vec<Line<'a>>) -> Vec<Line<'a>> {
     let t = &app.theme;
     let mut out = Vec::new();
     let bad = plan::bad_releases(&s.history);
@@ -564,6 +594,7 @@ fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
             ]));
         }
     }
+    out.extend(runs);
     // Files.
     if let Some(m) = r.manifest() {
         out.push(Line::from(Span::styled(
@@ -586,7 +617,13 @@ fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
 
 /// The selected release's recent runs: its health, then the runs the worker fetched
 /// (the CLI's `relman runs` table). Nothing for a release with no recorded run.
-fn runs_section<'a>(app: &App, host: &str, r: &Release, width: u16) -> Vec<Line<'a>> {
+fn runs_section<'a>(
+    app: &App,
+    host: &str,
+    s: &HostState,
+    r: &Release,
+    width: u16,
+) -> Vec<Line<'a>> {
     let t = &app.theme;
     if r.health.runs == 0 {
         return Vec::new();
@@ -600,6 +637,33 @@ fn runs_section<'a>(app: &App, host: &str, r: &Release, width: u16) -> Vec<Line<
         Span::styled(format!("{:<9}", "runs"), t.dim()),
         Span::styled(health_cell(&r.health), style),
     ])];
+    if let Some(so) = plan::health::standout(s).filter(|so| so.live == r.name) {
+        let before = match so.before.as_ref().and_then(|b| s.release(b.as_str())) {
+            Some(b) => format!(
+                "before it {}: {} of {} failed",
+                b.name,
+                b.health.failures(),
+                crate::model::plural(u64::from(plan::health::finished(&b.health)), "run")
+            ),
+            None => "no release live before it to compare with".into(),
+        };
+        out.push(Line::from(vec![
+            Span::raw(" ".repeat(9)),
+            Span::styled(
+                format!(
+                    "{} failing since it went live, {} of {}",
+                    theme::BAD,
+                    so.failures,
+                    crate::model::plural(u64::from(so.finished), "run")
+                ),
+                t.error(),
+            ),
+        ]));
+        out.push(Line::from(vec![
+            Span::raw(" ".repeat(11)),
+            Span::styled(before, t.dim()),
+        ]));
+    }
     let shown = app
         .runs
         .as_ref()
@@ -615,7 +679,7 @@ fn runs_section<'a>(app: &App, host: &str, r: &Release, width: u16) -> Vec<Line<
         }
         Some(Ok(runs)) => {
             let room = (width as usize).saturating_sub(2);
-            let lines = runs_lines(runs, app.now, Some(room));
+            let lines = run_rows(runs, app.now, room);
             for (i, l) in lines.into_iter().enumerate() {
                 let style = match i.checked_sub(1).and_then(|j| runs.get(j)) {
                     None => t.dim(),
@@ -628,6 +692,43 @@ fn runs_section<'a>(app: &App, host: &str, r: &Release, width: u16) -> Vec<Line<
         }
     }
     out
+}
+
+/// The runs as `relman runs` writes them (its status, exit/signal and duration
+/// words), without the release (the pane's title names it) and the user: status,
+/// exit, started, duration, command, the command cut to the pane's width.
+fn run_rows(runs: &[crate::model::Run], now: std::time::SystemTime, width: usize) -> Vec<String> {
+    use crate::model::RunStatus;
+    let mut rows = vec![
+        ["STATUS", "EXIT", "STARTED", "DURATION", "COMMAND"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for r in runs {
+        let started = humantime::parse_rfc3339(&r.started_at).ok();
+        let duration = match (r.duration_ms(), r.status, started) {
+            (Some(ms), _, _) if ms < 1000 => format!("{ms}ms"),
+            (Some(ms), _, _) => crate::model::span(std::time::Duration::from_millis(ms)),
+            (None, RunStatus::Running, Some(s)) => format!(
+                "{} so far",
+                crate::model::span(now.duration_since(s).unwrap_or_default())
+            ),
+            _ => "-".into(),
+        };
+        let exit = match (&r.signal, r.exit_code) {
+            (Some(sig), _) => format!("SIG{}", printable(sig)),
+            (None, Some(c)) => c.to_string(),
+            (None, None) => "-".into(),
+        };
+        rows.push(vec![
+            r.status.as_str().to_string(),
+            exit,
+            started.map_or_else(|| "?".into(), |s| age_since(s, now)),
+            duration,
+            printable(&r.command),
+        ]);
+    }
+    crate::present::table("  ", &rows, &[false, true, false, true, false], Some(width))
 }
 
 /// The host's check (`c`): the CLI's rows, tools first (found, or missing), then the
