@@ -4,6 +4,7 @@
 //! details pane's recent runs after a refresh, through the worker (`ops::scan`,
 //! `ops::runs::runs`) as the console drives it: `update` turns keys and events into
 //! commands, the worker answers them. As root and as the non-root deploy user.
+//! Also the console's `u` (unlock) and `c` (check) the same way, end to end.
 
 use crate::support;
 
@@ -13,8 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use relman::model::RunStatus;
-use relman::tui::app::{App, Cmd, Event, HostView, Msg, update};
+use relman::model::{Action, RunStatus};
+use relman::ops::check::Level;
+use relman::tui::app::{App, Cmd, DetailsMode, Event, HostView, Msg, Overlay, Pending, update};
 use relman::tui::view::view;
 use relman::tui::worker;
 use serde_json::Value;
@@ -122,7 +124,7 @@ fn a_failing_run_appears_in_the_panes_after_a_refresh(user: &str) {
         let s = screen(&app, 100, 48);
         let row = |s: &str, name: &str| {
             s.lines()
-                .find(|l| l.contains(name) && l.contains("ago"))
+                .find(|l| l.contains(&format!(" {name} ")) && l.contains("ago"))
                 .unwrap_or_default()
                 .to_string()
         };
@@ -165,6 +167,90 @@ fn a_failing_run_appears_in_the_panes_after_a_refresh(user: &str) {
             "{run_line}"
         );
         assert!(run_line.contains("ago"), "{run_line}");
+        drop(tx);
+    });
+}
+
+for_users!(u_breaks_the_lock_it_showed_and_c_checks_the_host: root, deploy);
+fn u_breaks_the_lock_it_showed_and_c_checks_the_host(user: &str) {
+    let f = Fleet::start_as(1, user);
+    deploy(&f, "one");
+    let (cfg, h) = (f.config(), f.host_config(0));
+    let t = relman::remote::open(&cfg, &h).expect("connects");
+    // A holder relman lost track of (one this test holds and forgets about).
+    let held = relman::ops::lock::acquire(t.as_ref(), &h, Action::Deploy).expect("locks");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (etx, mut rx) = mpsc::unbounded_channel();
+        let tx = worker::spawn(f.config(), etx);
+        let mut app = App::new("fleet", vec![HostView::new("h1", &[])], SystemTime::now());
+        update(&mut app, Msg::Resize(100, 48));
+        let cmds = app.start();
+        pump(&mut app, &tx, &mut rx, cmds, |a| {
+            a.hosts[0].state.is_some() && !a.hosts[0].scanning
+        })
+        .await;
+        assert!(app.hosts[0].state.as_ref().unwrap().lock.is_some());
+
+        let cmds = key(&mut app, 'u');
+        assert_eq!(cmds, vec![Cmd::LockQuery { host: "h1".into() }]);
+        pump(&mut app, &tx, &mut rx, cmds, |a| a.overlay.is_some()).await;
+        let shown = match &app.overlay {
+            Some(Overlay::Confirm(d)) => match &d.pending {
+                Pending::Unlock { lock, .. } => lock.clone(),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(shown.action, "deploy");
+        assert!(screen(&app, 100, 48).contains(&shown.by));
+        let cmds = key(&mut app, 'y');
+        pump(&mut app, &tx, &mut rx, cmds, |a| {
+            a.in_flight.is_empty() && !a.hosts[0].scanning
+        })
+        .await;
+        let said = app
+            .message
+            .as_ref()
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            said,
+            format!("h1: broke the lock of {} (deploy)", shown.by),
+            "{:?}",
+            app.overlay
+        );
+        assert_eq!(app.hosts[0].state.as_ref().unwrap().lock, None);
+        let history = fs::read_to_string(f.root(0).join(".relman/history.jsonl")).unwrap();
+        assert!(
+            history
+                .lines()
+                .last()
+                .unwrap()
+                .contains("\"action\":\"unlock\""),
+            "{history}"
+        );
+        drop(held);
+
+        // c: the host's check in the details pane, the CLI's rows.
+        let cmds = key(&mut app, 'c');
+        assert_eq!(cmds, vec![Cmd::Check { host: "h1".into() }]);
+        pump(&mut app, &tx, &mut rx, cmds, |a| {
+            a.check.as_ref().is_some_and(|c| c.rows.is_some())
+        })
+        .await;
+        assert_eq!(app.details_mode, DetailsMode::Check);
+        let rows = app.check.as_ref().unwrap().rows.clone().unwrap();
+        assert!(rows.iter().all(|r| r.level != Level::Fail), "{rows:?}");
+        let s = screen(&app, 100, 48);
+        assert!(s.contains("check — h1"), "{s}");
+        assert!(s.contains("OK    tools: "), "{s}");
+        assert!(s.contains("OK    connect, host key, auth"), "{s}");
+        assert!(s.contains("mv -T"), "{s}");
         drop(tx);
     });
 }
