@@ -127,6 +127,8 @@ fn unlock_dialog(app: &mut App) -> Vec<Cmd> {
     );
     assert!(app.overlay.is_none(), "no dialog before the host answered");
     assert!(app.busy());
+    let s = text(app, 100, 30);
+    assert!(s.contains("asking batch-2 who holds its lock"), "{s}");
     update(
         app,
         Msg::Worker(Event::Lock {
@@ -261,7 +263,12 @@ fn the_check_report_shows_tools_and_sanity_with_their_level() {
         }]
     );
     assert_eq!(app.details_mode, DetailsMode::Check);
-    assert!(text(&app, 100, 30).contains("checking…"));
+    let s = text(&app, 100, 30);
+    assert!(s.contains("checking…"), "{s}");
+    assert!(
+        s.contains("checking batch-1"),
+        "the header says what is pending: {s}"
+    );
     update(&mut app, Msg::Worker(check_answer()));
     let s = text(&app, 100, 30);
     for want in [
