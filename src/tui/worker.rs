@@ -3,6 +3,9 @@
 //! back. Every blocking operation runs in `spawn_blocking`; hosts work in parallel,
 //! at most `cfg.parallel` at once, one operation at a time per host. A host that is
 //! down reports its error while the others proceed. The UI never waits on it.
+//! Besides the operations: the lock holder for the unlock dialog, a host's check (as
+//! the CLI's rows) and a release's recent runs (a request the operator has moved past
+//! while it waited for the host is dropped).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

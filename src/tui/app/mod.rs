@@ -7,8 +7,12 @@
 //! confirmation dialog holding one, and only `y` in that dialog (or `yes` typed, for
 //! more than one host) turns it into a `Cmd`.
 //!
-//! `confirm` holds the dangerous actions and their dialogs, `forms` the deploy and pin
-//! prompts, `events` what the worker reports.
+//! `confirm` holds the dangerous actions and their dialogs (unlock among them: `u` asks
+//! the host for its lock holder first, the dialog shows that one), `forms` the deploy
+//! and pin prompts, `events` what the worker reports. Data the details pane shows on
+//! demand is asked for the same way: `c` sends `Cmd::Check`; the selected release's
+//! recent runs are asked for by `update` itself (`want_runs`) whenever the selection,
+//! or its health in the last scan, differs from what was fetched.
 
 mod confirm;
 mod events;
