@@ -518,3 +518,42 @@ fn a_fleet_without_runs_never_asks_for_them() {
     cmds.extend(ch(&mut app, 'R'));
     assert!(runs_cmds(&cmds).is_empty(), "{cmds:?}");
 }
+
+#[test]
+fn health_check_and_runs_render_at_any_size_and_hostile_text_stays_data() {
+    let mut app = fixture::health_app();
+    let mut runs = fixture::live_runs();
+    runs[0].command = "sh -c 'x'\x1b[2J\x07\nrm -rf /".into();
+    runs[1].signal = Some("TERM\x1b[31m".into());
+    runs[1].status = relman::model::RunStatus::Killed;
+    update(&mut app, Msg::Resize(100, 48));
+    select_release(&mut app, R[4]);
+    answer_runs(&mut app, R[4], Ok(runs));
+    let s = text(&app, 100, 48);
+    assert!(!s.contains('\x1b') && !s.contains('\x07'), "{s}");
+    assert!(s.contains("sh -c 'x'?[2J??rm -rf /"), "{s}");
+    let sizes = [
+        (1, 1),
+        (10, 3),
+        (20, 5),
+        (40, 10),
+        (80, 3),
+        (80, 24),
+        (300, 100),
+    ];
+    for (w, h) in sizes {
+        update(&mut app, Msg::Resize(w, h));
+        let _ = render(&app, w, h);
+    }
+    ch(&mut app, 'c');
+    update(&mut app, Msg::Worker(check_answer()));
+    for (w, h) in sizes {
+        update(&mut app, Msg::Resize(w, h));
+        let _ = render(&app, w, h);
+    }
+    unlock_dialog(&mut app);
+    for (w, h) in sizes {
+        update(&mut app, Msg::Resize(w, h));
+        let _ = render(&app, w, h);
+    }
+}
