@@ -9,6 +9,7 @@
 //! - [`prune`]: the keep policy of SPEC §4 as a verdict (with reasons) per release.
 //! - [`deploy`]: the name of a new release and which files a delta deploy can hard-link.
 //! - [`drift`](mod@drift): how far a host's live release is behind the fleet (TUI hosts pane).
+//! - [`health`]: whether the live release fails more than the one live before it.
 //!
 //! Order between releases always comes from their names ([`ReleaseName`]'s `Ord`),
 //! never from the order of a list handed in and never from mtimes.
@@ -17,6 +18,7 @@
 
 pub mod deploy;
 pub mod drift;
+pub mod health;
 pub mod history;
 pub mod link;
 pub mod prune;

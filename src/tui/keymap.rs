@@ -79,6 +79,10 @@ pub enum Action {
     Deploy,
     Prune,
     Pin,
+    /// Break the selected host's lock (after confirming its holder).
+    Unlock,
+    /// Check the selected host (details pane).
+    Check,
     History,
     Fleet,
     /// In the fleet view: switch every host that has the selected release to it.
@@ -330,6 +334,22 @@ pub static BINDINGS: &[Binding] = &[
         "pin",
         "pin the selected release for a duration, or unpin it",
         ON_RELEASE,
+    )),
+    quiet(mutating(b(
+        &[ch('u')],
+        "u",
+        A::Unlock,
+        "unlock",
+        "unlock: who holds the host's lock, since when, doing what; break it after confirming",
+        MAIN,
+    ))),
+    quiet(b(
+        &[ch('c')],
+        "c",
+        A::Check,
+        "check",
+        "check the host: tools found/missing and sanity, in the details pane (toggle)",
+        MAIN,
     )),
     b(
         &[ch('h')],
@@ -639,6 +659,8 @@ mod tests {
             (ch('p'), A::Prune),
             (ch('P'), A::Pin),
             (ch('h'), A::History),
+            (ch('u'), A::Unlock),
+            (ch('c'), A::Check),
             (ch('a'), A::Fleet),
             (ch('/'), A::Filter),
             (ch('R'), A::Refresh),
@@ -691,7 +713,7 @@ mod tests {
         let enter = lookup(Ctx::Dialog, k(C::Enter)).unwrap();
         assert_ne!(enter.action, A::Confirm);
         assert_eq!(lookup(Ctx::Dialog, ch('y')).unwrap().action, A::Confirm);
-        for opener in ["s", "r", "p", "P", "d"] {
+        for opener in ["s", "r", "p", "P", "d", "u"] {
             let c = opener.chars().next().unwrap();
             assert!(lookup(Ctx::Dialog, ch(c)).is_none(), "{opener}");
         }

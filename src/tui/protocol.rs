@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::model::HostState;
+use crate::model::{HostState, LockInfo, Run};
 use crate::ops::prune::PruneReport;
+use crate::present::check::Row;
 
 /// Operations the worker runs on the operator's request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +19,7 @@ pub enum OpKind {
     Unpin,
     Deploy,
     PrunePlan,
+    Unlock,
 }
 
 impl OpKind {
@@ -30,6 +32,7 @@ impl OpKind {
             OpKind::Unpin => "unpin",
             OpKind::Deploy => "deploy",
             OpKind::PrunePlan => "prune plan",
+            OpKind::Unlock => "unlock",
         }
     }
 }
@@ -75,6 +78,24 @@ pub enum Cmd {
         paths: Vec<PathBuf>,
         message: String,
         hosts: Vec<String>,
+    },
+    /// Ask the host who holds its lock now (`ops::unlock::current`), for the dialog.
+    LockQuery {
+        host: String,
+    },
+    /// Break the lock the operator confirmed (`ops::unlock::unlock`): only that holder.
+    Unlock {
+        host: String,
+        lock: LockInfo,
+    },
+    /// Check the host (`ops::check::check`), for the details pane.
+    Check {
+        host: String,
+    },
+    /// The recent runs of one release (`ops::runs::runs`), for the details pane.
+    Runs {
+        host: String,
+        release: String,
     },
     /// List local paths completing `input` (the deploy prompt's Tab).
     Complete {
@@ -141,5 +162,23 @@ pub enum Event {
     Completions {
         input: String,
         candidates: Vec<String>,
+    },
+    /// Who holds the host's lock now (`None`: nobody).
+    Lock {
+        host: String,
+        result: Result<Option<LockInfo>, String>,
+    },
+    /// A host's check as the CLI's rows (`present::check::rows`: config, ssh notes,
+    /// the connection, then the host's findings).
+    Checked {
+        host: String,
+        at: SystemTime,
+        rows: Vec<Row>,
+    },
+    /// The recent runs of one release, newest first.
+    Runs {
+        host: String,
+        release: String,
+        result: Result<Vec<Run>, String>,
     },
 }

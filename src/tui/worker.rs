@@ -3,6 +3,9 @@
 //! back. Every blocking operation runs in `spawn_blocking`; hosts work in parallel,
 //! at most `cfg.parallel` at once, one operation at a time per host. A host that is
 //! down reports its error while the others proceed. The UI never waits on it.
+//! Besides the operations: the lock holder for the unlock dialog, a host's check (as
+//! the CLI's rows) and a release's recent runs (a request the operator has moved past
+//! while it waited for the host is dropped).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +23,9 @@ use crate::ops::{self, FailureKind, OpError};
 use crate::present::summary;
 use crate::remote::{self, Transport};
 
+/// Runs the details pane lists for a release (newest first).
+pub const RUNS_SHOWN: usize = 20;
+
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<dyn Transport>>>>;
 
 struct Shared {
@@ -29,6 +35,9 @@ struct Shared {
     events: mpsc::UnboundedSender<Event>,
     /// Hosts with a scan queued or running: a second refresh of them is dropped.
     scanning: Mutex<HashSet<String>>,
+    /// The release whose runs were asked for last, per host: an older request still
+    /// queued behind the host's previous operation is dropped (the operator moved on).
+    runs_wanted: Mutex<HashMap<String, String>>,
 }
 
 /// Starts the worker on the current tokio runtime. Send it `Cmd`s; it reports on
@@ -46,6 +55,7 @@ pub fn spawn(cfg: Config, events: mpsc::UnboundedSender<Event>) -> mpsc::Unbound
         slots,
         events,
         scanning: Mutex::new(HashSet::new()),
+        runs_wanted: Mutex::new(HashMap::new()),
     });
     tokio::spawn(async move {
         while let Some(cmd) = rx.recv().await {
@@ -123,6 +133,85 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             message,
             hosts,
         } => deploy(shared, paths, message, hosts),
+        Cmd::LockQuery { host } => {
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                let result = on_host(&sh, &host, ops::unlock::current)
+                    .await
+                    .map_err(|f| f.message);
+                let _ = sh.events.send(Event::Lock { host, result });
+            });
+        }
+        Cmd::Unlock { host, lock } => op(shared, host, OpKind::Unlock, move |t, h| {
+            Ok(match ops::unlock::unlock(t, h, &lock)? {
+                ops::unlock::Unlocked::Broke(l) => format!(
+                    "broke the lock of {} ({})",
+                    printable(&l.by),
+                    printable(&l.action)
+                ),
+                ops::unlock::Unlocked::WasFree => {
+                    "the lock was released meanwhile: nothing to break".to_string()
+                }
+            })
+        }),
+        Cmd::Check { host } => {
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                let result = on_host(&sh, &host, ops::check::check).await;
+                // The CLI's rows, from the same report (a failed connection is a row).
+                let not_applied = sh
+                    .cfg
+                    .host(&host)
+                    .map(|h| h.ssh.not_applied.clone())
+                    .unwrap_or_default();
+                let result = result.map_err(|f| OpError::Failed(f.message));
+                let rows =
+                    crate::present::check::rows(&sh.cfg.display_path(), &not_applied, &result);
+                let _ = sh.events.send(Event::Checked {
+                    host,
+                    at: SystemTime::now(),
+                    rows,
+                });
+            });
+        }
+        Cmd::Runs { host, release } => {
+            if let Ok(mut w) = shared.runs_wanted.lock() {
+                w.insert(host.clone(), release.clone());
+            }
+            let sh = shared.clone();
+            tokio::spawn(async move {
+                let q = ops::runs::RunsQuery {
+                    release: Some(release.clone()),
+                    limit: RUNS_SHOWN,
+                    failed_only: false,
+                };
+                let wanted = sh.clone();
+                let (h2, r2) = (host.clone(), release.clone());
+                let result = on_host(&sh, &host, move |t, h| {
+                    let still = wanted
+                        .runs_wanted
+                        .lock()
+                        .map(|w| w.get(&h2) == Some(&r2))
+                        .unwrap_or(true);
+                    if !still {
+                        return Ok(None);
+                    }
+                    ops::runs::runs(t, h, &q).map(Some)
+                })
+                .await
+                .map_err(|f| f.message);
+                let result = match result {
+                    Ok(None) => return,
+                    Ok(Some(runs)) => Ok(runs),
+                    Err(e) => Err(e),
+                };
+                let _ = sh.events.send(Event::Runs {
+                    host,
+                    release,
+                    result,
+                });
+            });
+        }
         Cmd::Complete { input } => {
             let events = shared.events.clone();
             tokio::task::spawn_blocking(move || {

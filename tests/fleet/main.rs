@@ -41,5 +41,6 @@ mod prune_fleet;
 mod prune_pipeline_fleet;
 mod ssh_fidelity;
 mod transport;
+mod tui_health;
 mod tui_ssh;
 mod voice;

@@ -28,6 +28,7 @@ mod prop_parsers;
 mod prune_jobscan_local;
 mod prune_local;
 mod scan_local;
+mod tui_health;
 mod tui_keys;
 mod tui_language;
 mod tui_svg;

@@ -4,8 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use relman::model::{
-    Action, HistoryEntry, HostState, Job, JobVia, LinkState, LockInfo, Manifest, ManifestFile,
-    Origin, Pin, Release, ReleaseName,
+    Action, Health, HistoryEntry, HostState, Job, JobVia, LastFailure, LinkState, LockInfo,
+    Manifest, ManifestFile, Origin, Pin, Release, ReleaseName, Run, RunStatus,
 };
 use relman::tui::app::{App, HostView};
 use relman::tui::theme::Theme;
@@ -279,4 +279,116 @@ pub fn app() -> App {
     let mut app = App::new("prod.toml", hosts, now());
     app.theme = Theme { color: true };
     app
+}
+
+/// A release's health: `ok`, `failed`, `killed`, `lost`, `running` runs (the last
+/// failure, when there is one, a failed `--job=import` 10 minutes ago).
+pub fn health(ok: u32, failed: u32, killed: u32, lost: u32, running: u32) -> Health {
+    Health {
+        runs: ok + failed + killed + lost + running,
+        ok,
+        failed,
+        killed,
+        lost,
+        running,
+        last_failure: (failed + killed + lost > 0).then(|| LastFailure {
+            id: "1796174356-4818".into(),
+            at: rfc(ago(600)),
+            exit_code: Some(3),
+            signal: None,
+            command: "java -jar app.jar --job=import".into(),
+        }),
+    }
+}
+
+fn set_health(s: &mut HostState, release: &str, h: Health) {
+    if let Some(r) = s.releases.iter_mut().find(|r| r.name.as_str() == release) {
+        r.health = h;
+    }
+}
+
+/// [`app`] with the launcher's runs recorded: on batch-1 the live R[4] fails 3 of its
+/// 5 finished runs (one more running) where R[3], live before it, failed 1 of 12; the
+/// bad R[5] failed both its runs. batch-2's live R[5] ran 4 times, all ok.
+pub fn health_app() -> App {
+    let mut app = app();
+    if let Some(s) = app.hosts[0].state.as_mut() {
+        set_health(s, R[4], health(2, 2, 1, 0, 1));
+        set_health(s, R[3], health(11, 1, 0, 0, 0));
+        set_health(s, R[5], health(0, 2, 0, 0, 0));
+        set_health(s, R[2], health(30, 0, 0, 0, 0));
+    }
+    if let Some(s) = app.hosts[1].state.as_mut() {
+        set_health(s, R[5], health(4, 0, 0, 0, 0));
+    }
+    app
+}
+
+fn run(n: u32, started_secs_ago: u64, secs: Option<u64>, status: RunStatus, command: &str) -> Run {
+    let started = ago(started_secs_ago);
+    let ended = secs.map(|d| started + Duration::from_millis(d));
+    Run {
+        id: format!("1796174356-{}", 4800 + n),
+        release: R[4].into(),
+        pid: 4800 + n,
+        user: "batch".into(),
+        started_at: humantime::format_rfc3339_millis(started).to_string(),
+        ended_at: ended.map(|e| humantime::format_rfc3339_millis(e).to_string()),
+        status,
+        exit_code: match status {
+            RunStatus::Ok => Some(0),
+            RunStatus::Failed => Some(3),
+            _ => None,
+        },
+        signal: (status == RunStatus::Killed).then(|| "TERM".into()),
+        command: command.into(),
+    }
+}
+
+/// The recent runs of batch-1's live R[4] (its health in [`health_app`]), newest first.
+pub fn live_runs() -> Vec<Run> {
+    vec![
+        run(
+            6,
+            120,
+            None,
+            RunStatus::Running,
+            "java -jar app.jar --job=export",
+        ),
+        run(
+            5,
+            600,
+            Some(2_279),
+            RunStatus::Failed,
+            "java -jar app.jar --job=import",
+        ),
+        run(
+            4,
+            1800,
+            Some(61_000),
+            RunStatus::Killed,
+            "java -jar app.jar --job=reconcile",
+        ),
+        run(
+            3,
+            3600,
+            Some(840),
+            RunStatus::Failed,
+            "java -jar app.jar --job=import",
+        ),
+        run(
+            2,
+            7200,
+            Some(95_500),
+            RunStatus::Ok,
+            "java -jar app.jar --job=export",
+        ),
+        run(
+            1,
+            10_800,
+            Some(12_030),
+            RunStatus::Ok,
+            "java -jar app.jar --job=import",
+        ),
+    ]
 }

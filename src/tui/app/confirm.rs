@@ -58,6 +58,11 @@ pub enum Pending {
         /// `Some(keep)`: the config prunes after the deploy.
         prune_keep: Option<usize>,
     },
+    /// Break the host's lock: the holder as the host named it just now.
+    Unlock {
+        host: String,
+        lock: crate::model::LockInfo,
+    },
     Quit {
         in_flight: Vec<String>,
     },
@@ -89,7 +94,8 @@ impl Pending {
             | Pending::Rollback { host, .. }
             | Pending::Prune { host, .. }
             | Pending::Pin { host, .. }
-            | Pending::Unpin { host, .. } => vec![host.as_str()],
+            | Pending::Unpin { host, .. }
+            | Pending::Unlock { host, .. } => vec![host.as_str()],
             Pending::Deploy { targets, .. } => targets.iter().map(|t| t.host.as_str()).collect(),
             Pending::FleetSwitch { targets, .. } => {
                 targets.iter().map(|t| t.host.as_str()).collect()
@@ -107,6 +113,7 @@ impl Pending {
             Pending::Pin { .. } => "Pin",
             Pending::Unpin { .. } => "Unpin",
             Pending::Deploy { .. } => "Deploy",
+            Pending::Unlock { .. } => "Unlock",
             Pending::Quit { .. } => "Quit",
         }
     }
@@ -159,6 +166,7 @@ impl Pending {
                 message,
                 hosts: targets.into_iter().map(|t| t.host).collect(),
             }],
+            Pending::Unlock { host, lock } => vec![Cmd::Unlock { host, lock }],
             Pending::Quit { .. } => vec![Cmd::Quit],
         }
     }
@@ -347,6 +355,17 @@ pub(super) fn ask_prune_plan(app: &mut App) -> Vec<Cmd> {
     }]
 }
 
+/// `u`: ask the host who holds its lock now; the dialog opens on the answer
+/// (`events`), showing that holder, and only that holder is broken.
+pub(super) fn ask_lock(app: &mut App) -> Vec<Cmd> {
+    let Some((host, _)) = host_state(app) else {
+        return Vec::new();
+    };
+    app.say(format!("{host}: asking the host who holds its lock…"));
+    app.lock_pending = Some(host.clone());
+    vec![Cmd::LockQuery { host }]
+}
+
 pub(super) fn confirm(app: &mut App) -> Vec<Cmd> {
     let Some(Overlay::Confirm(d)) = app.overlay.take() else {
         return Vec::new();
@@ -373,6 +392,7 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
         Pending::Pin { .. } => Some(OpKind::Pin),
         Pending::Unpin { .. } => Some(OpKind::Unpin),
         Pending::Deploy { .. } => Some(OpKind::Deploy),
+        Pending::Unlock { .. } => Some(OpKind::Unlock),
         Pending::Quit { .. } => None,
     };
     if let Some(op) = op {

@@ -139,6 +139,66 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
             on_completions(app, input, candidates);
             Vec::new()
         }
+        Event::Lock { host, result } => {
+            if app.lock_pending.as_deref() == Some(host.as_str()) {
+                app.lock_pending = None;
+            }
+            match result {
+                Ok(None) => app.say(format!("{host} is not locked: nothing to unlock")),
+                Ok(Some(_)) if app.overlay.is_some() => {
+                    app.warn(format!(
+                        "{host}: its lock holder is known, but a dialog is open"
+                    ));
+                }
+                Ok(Some(lock)) => {
+                    // The dialog says it all; "asking…" is over.
+                    app.message = None;
+                    app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Unlock {
+                        host,
+                        lock,
+                    })));
+                }
+                Err(e) => {
+                    let e = clean(&e);
+                    app.warn(format!("{host}: cannot read its lock: {e}"));
+                    show_error(app, "Unlock failed", format!("{host}: {e}"));
+                }
+            }
+            Vec::new()
+        }
+        Event::Checked { host, at, rows } => {
+            if let Some(c) = app.check.as_mut().filter(|c| c.host == host) {
+                let failed = rows
+                    .iter()
+                    .filter(|r| r.level == crate::ops::check::Level::Fail)
+                    .count();
+                c.rows = Some(rows);
+                c.at = Some(at);
+                if failed == 0 {
+                    app.say(format!("{host}: check done"));
+                } else {
+                    app.warn(format!(
+                        "{host}: check: {} failed",
+                        crate::model::plural(failed as u64, "item")
+                    ));
+                }
+            }
+            Vec::new()
+        }
+        Event::Runs {
+            host,
+            release,
+            result,
+        } => {
+            if let Some(v) = app
+                .runs
+                .as_mut()
+                .filter(|v| v.host == host && v.release == release)
+            {
+                v.result = Some(result.map_err(|e| clean(&e)));
+            }
+            Vec::new()
+        }
     }
 }
 

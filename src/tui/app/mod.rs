@@ -7,8 +7,12 @@
 //! confirmation dialog holding one, and only `y` in that dialog (or `yes` typed, for
 //! more than one host) turns it into a `Cmd`.
 //!
-//! `confirm` holds the dangerous actions and their dialogs, `forms` the deploy and pin
-//! prompts, `events` what the worker reports.
+//! `confirm` holds the dangerous actions and their dialogs (unlock among them: `u` asks
+//! the host for its lock holder first, the dialog shows that one), `forms` the deploy
+//! and pin prompts, `events` what the worker reports. Data the details pane shows on
+//! demand is asked for the same way: `c` sends `Cmd::Check`; the selected release's
+//! recent runs are asked for by `update` itself (`want_runs`) whenever the selection,
+//! or its health in the last scan, differs from what was fetched.
 
 mod confirm;
 mod events;
@@ -32,7 +36,7 @@ pub use super::protocol::{Cmd, Event, Failure, OpKind};
 
 pub use confirm::{Button, DeployTarget, Dialog, Pending};
 use confirm::{
-    ask_prune_plan, cancel, confirm, open_fleet_switch, open_rollback, open_switch, quit,
+    ask_lock, ask_prune_plan, cancel, confirm, open_fleet_switch, open_rollback, open_switch, quit,
 };
 use events::on_event;
 pub use forms::{DeployField, DeployForm, PinField, PinForm, TargetChoice, split_paths};
@@ -78,6 +82,29 @@ pub enum Pane {
 pub enum DetailsMode {
     Release,
     History,
+    /// The selected host's check (`c`).
+    Check,
+}
+
+/// The check the details pane shows (`c`): for one host, running or done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckView {
+    pub host: String,
+    /// The CLI's rows; `None` while the check runs.
+    pub rows: Option<Vec<crate::present::check::Row>>,
+    /// When the answer came.
+    pub at: Option<SystemTime>,
+}
+
+/// The recent runs the details pane shows for the selected release, fetched on demand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunsView {
+    pub host: String,
+    pub release: String,
+    /// The release's health when they were asked for: a scan with other counts asks again.
+    pub health: crate::model::Health,
+    /// `None` while the host is asked.
+    pub result: Option<Result<Vec<crate::model::Run>, String>>,
 }
 
 /// Everything that can happen to the console.
@@ -183,6 +210,12 @@ pub struct App {
     pub in_flight: Vec<InFlight>,
     /// A prune plan being computed for this host.
     pub plan_pending: Option<String>,
+    /// The lock of this host being looked up (for the unlock dialog).
+    pub lock_pending: Option<String>,
+    /// The last check asked for (`c`).
+    pub check: Option<CheckView>,
+    /// The selected release's recent runs (the details pane).
+    pub runs: Option<RunsView>,
     pub spinner: usize,
     pub deploy: Option<DeployRun>,
     pub message: Option<Flash>,
@@ -211,6 +244,9 @@ impl App {
             filter_editing: false,
             in_flight: Vec::new(),
             plan_pending: None,
+            lock_pending: None,
+            check: None,
+            runs: None,
             spinner: 0,
             deploy: None,
             message: None,
@@ -250,6 +286,8 @@ impl App {
     pub fn busy(&self) -> bool {
         !self.in_flight.is_empty()
             || self.plan_pending.is_some()
+            || self.lock_pending.is_some()
+            || self.check.as_ref().is_some_and(|c| c.rows.is_none())
             || self.hosts.iter().any(|h| h.scanning)
     }
 
@@ -366,6 +404,45 @@ pub fn clean(s: &str) -> String {
 
 /// The console's transition function.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    let mut cmds = update_inner(app, msg);
+    cmds.extend(want_runs(app));
+    cmds
+}
+
+/// Asks for the selected release's recent runs when the details pane would show them
+/// and what is there is for another release, or from before the last scan changed its
+/// health (a refresh that saw new runs asks again). Releases with no recorded run ask
+/// nothing: their health says there is nothing to list.
+fn want_runs(app: &mut App) -> Vec<Cmd> {
+    if app.details_mode != DetailsMode::Release {
+        return Vec::new();
+    }
+    let Some((host, release, health)) = app.host().and_then(|h| {
+        let r = app.selected_release()?;
+        Some((h.name.clone(), r.name.to_string(), r.health.clone()))
+    }) else {
+        return Vec::new();
+    };
+    if health.runs == 0 {
+        return Vec::new();
+    }
+    if app
+        .runs
+        .as_ref()
+        .is_some_and(|v| v.host == host && v.release == release && v.health == health)
+    {
+        return Vec::new();
+    }
+    app.runs = Some(RunsView {
+        host: host.clone(),
+        release: release.clone(),
+        health,
+        result: None,
+    });
+    vec![Cmd::Runs { host, release }]
+}
+
+fn update_inner(app: &mut App, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Key(ev) => match Key::from_event(&ev) {
             Some(key) => on_key(app, key),
@@ -462,7 +539,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         }
         Action::History => {
             app.details_mode = match app.details_mode {
-                DetailsMode::Release => DetailsMode::History,
+                DetailsMode::Release | DetailsMode::Check => DetailsMode::History,
                 DetailsMode::History => DetailsMode::Release,
             };
             app.details_scroll = 0;
@@ -495,8 +572,12 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         }
         Action::Refresh => {
             app.say("refreshing every host");
+            // The runs shown are asked for again too.
+            app.runs = None;
             app.refresh_all()
         }
+        Action::Unlock => ask_lock(app),
+        Action::Check => check_host(app),
         Action::Quit => quit(app),
         Action::Switch => open_switch(app),
         Action::FleetSwitch => open_fleet_switch(app),
@@ -674,6 +755,36 @@ fn move_by(app: &mut App, by: isize) -> Vec<Cmd> {
         }
     }
     Vec::new()
+}
+
+/// `c`: check the selected host (reachable or not: a failed connection is the
+/// check's first row); the details pane shows the report. `c` again: back.
+fn check_host(app: &mut App) -> Vec<Cmd> {
+    if app.details_mode == DetailsMode::Check {
+        app.details_mode = DetailsMode::Release;
+        app.details_scroll = 0;
+        return Vec::new();
+    }
+    let Some(host) = app.host().map(|h| h.name.clone()) else {
+        app.warn("no host selected");
+        return Vec::new();
+    };
+    app.details_mode = DetailsMode::Check;
+    app.details_scroll = 0;
+    if app
+        .check
+        .as_ref()
+        .is_some_and(|c| c.host == host && c.rows.is_none())
+    {
+        return Vec::new();
+    }
+    app.check = Some(CheckView {
+        host: host.clone(),
+        rows: None,
+        at: None,
+    });
+    app.say(format!("{host}: checking…"));
+    vec![Cmd::Check { host }]
 }
 
 /// The selected host's name and state, or a message saying why there is none.

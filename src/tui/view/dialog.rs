@@ -365,6 +365,48 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                 )));
             }
         }
+        Pending::Unlock { host, lock } => {
+            out.push(Line::from(vec![
+                Span::raw("Break the lock of "),
+                b(printable(host)),
+            ]));
+            out.push(Line::from(""));
+            let who = if lock.holder_known() {
+                printable(&lock.by)
+            } else {
+                "unknown (the lock file names no holder)".into()
+            };
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<8}", "held by"), t.dim()),
+                Span::styled(who, t.warn()),
+            ]));
+            let since = humantime::parse_rfc3339(&lock.since)
+                .map(|at| {
+                    format!(
+                        "{} ({})",
+                        printable(&lock.since),
+                        crate::model::age_since(at, app.now)
+                    )
+                })
+                .unwrap_or_else(|_| printable(&lock.since));
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<8}", "since"), t.dim()),
+                Span::raw(since),
+            ]));
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<8}", "action"), t.dim()),
+                Span::raw(printable(&lock.action)),
+            ]));
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<8}", "pid"), t.dim()),
+                Span::raw(lock.pid.map_or_else(|| "unknown".into(), |p| p.to_string())),
+            ]));
+            out.push(Line::from(""));
+            out.push(Line::from(
+                "Only this holder is killed, and only if it is still relman's lock holder; \
+                 the history records the unlock. If it finished meanwhile, nothing is broken.",
+            ));
+        }
         Pending::Quit { in_flight } => {
             out.push(Line::from("Still in flight:"));
             for f in in_flight {

@@ -86,6 +86,10 @@ fn busy_text(app: &App) -> String {
         }
     } else if let Some(h) = &app.plan_pending {
         format!("asking {h} for the prune plan")
+    } else if let Some(h) = &app.lock_pending {
+        format!("asking {h} who holds its lock")
+    } else if let Some(c) = app.check.as_ref().filter(|c| c.rows.is_none()) {
+        format!("checking {}", c.host)
     } else {
         let n = app.hosts.iter().filter(|h| h.scanning).count();
         format!("scanning {n} host{}", if n == 1 { "" } else { "s" })

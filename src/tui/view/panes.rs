@@ -10,7 +10,9 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, 
 
 use super::bytes;
 use crate::model::{HostState, LinkState, Origin, Release, age_since, printable};
+use crate::ops::check::{Level, TOOLS};
 use crate::plan::{self, Drift, Fleet};
+use crate::present::runs::health_cell;
 use crate::tui::app::{App, DetailsMode, HostView, Pane};
 use crate::tui::theme::{self, Theme};
 
@@ -158,7 +160,7 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
         Some(l) => Cell::from(Span::styled(lock_text(app, l, wide), t.warn())),
         None => Cell::from(Span::styled("free", t.dim())),
     };
-    let status = match &h.error {
+    let status_span = match &h.error {
         Some(e) => Span::styled(
             format!(
                 "{} (last good {})",
@@ -175,7 +177,80 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
             Drift::NoLive => Span::styled("no live release", t.warn()),
         },
     };
-    Row::new(vec![name, state_cell, live, jobs, lock, Cell::from(status)])
+    let (first, after) = live_health(s, t);
+    let mut status: Vec<Span> = first.into_iter().collect();
+    if !status.is_empty() {
+        status.push(Span::raw(" · "));
+    }
+    status.push(status_span);
+    if let Some(a) = after {
+        status.push(Span::raw(" · "));
+        status.push(a);
+    }
+    Row::new(vec![
+        name,
+        state_cell,
+        live,
+        jobs,
+        lock,
+        Cell::from(Line::from(status)),
+    ])
+}
+
+/// The live release's health: when it fails more than the release live before it,
+/// the standout ("✗ failing since … went live, 3 of 5 runs", put first: it matters
+/// most); else its runs at a glance ("runs 4 ok"). Nothing when the launcher recorded
+/// no run on it.
+fn live_health<'a>(s: &HostState, t: &Theme) -> (Option<Span<'a>>, Option<Span<'a>>) {
+    if let Some(so) = plan::health::standout(s) {
+        return (Some(Span::styled(standout_text(&so), t.error())), None);
+    }
+    match s.current().and_then(|c| s.release(c.as_str())) {
+        Some(r) if r.health.runs > 0 => {
+            let style = if r.health.failures() > 0 {
+                t.warn()
+            } else {
+                t.dim()
+            };
+            (
+                None,
+                Some(Span::styled(format!("runs {}", glance(&r.health)), style)),
+            )
+        }
+        _ => (None, None),
+    }
+}
+
+/// "✗ failing since batch_… went live, 3 of 5 runs".
+fn standout_text(so: &plan::health::Standout) -> String {
+    format!(
+        "{} failing since {} went live, {} of {}",
+        theme::BAD,
+        so.live,
+        so.failures,
+        crate::model::plural(u64::from(so.finished), "run")
+    )
+}
+
+/// A release's runs at a glance: "12 ok · 2 failed" (failed, killed and lost count as
+/// failed here, as the guards count them; the details pane tells them apart), or
+/// "3 running" while none has finished; "-" without runs.
+pub(crate) fn glance(h: &crate::model::Health) -> String {
+    let mut parts = Vec::new();
+    if h.ok > 0 {
+        parts.push(format!("{} ok", h.ok));
+    }
+    if h.failures() > 0 {
+        parts.push(format!("{} failed", h.failures()));
+    }
+    if parts.is_empty() && h.running > 0 {
+        parts.push(format!("{} running", h.running));
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" · ")
+    }
 }
 
 /// The marker column of a release: live, previous, bad, pinned.
@@ -281,6 +356,14 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
         frame.render_widget(Paragraph::new(Span::styled(why, t.dim())).block(block), r);
         return;
     }
+    // The runs column shows once the launcher recorded a run of any release listed.
+    let with_runs = visible.iter().any(|r| r.health.runs > 0);
+    let runs_w = visible
+        .iter()
+        .map(|r| glance(&r.health).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 20) as u16;
     let rows: Vec<Row> = visible
         .iter()
         .map(|rel| {
@@ -296,14 +379,25 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
             } else {
                 t.plain()
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(markers(rel, s, prev.as_ref(), &bad, app)),
                 Cell::from(Span::styled(rel.name.to_string(), style_name)),
                 jobs,
+            ];
+            if with_runs {
+                let style = if rel.health.failures() > 0 {
+                    t.bad()
+                } else {
+                    t.dim()
+                };
+                cells.push(Cell::from(Span::styled(glance(&rel.health), style)));
+            }
+            cells.extend([
                 Cell::from(age_since(rel.name.time(), app.now)),
                 Cell::from(bytes(rel.size_bytes)),
                 Cell::from(Span::styled(origin_text(rel), t.dim())),
-            ])
+            ]);
+            Row::new(cells)
         })
         .collect();
     let name_w = visible
@@ -311,24 +405,29 @@ pub(super) fn releases(app: &App, frame: &mut Frame, r: Rect) {
         .map(|r| r.name.as_str().chars().count())
         .max()
         .unwrap_or(20) as u16;
-    let header =
-        Row::new(["", "release", "jobs", "age", "size", "origin / message"]).style(t.dim());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(4),
-            Constraint::Length(name_w),
-            Constraint::Length(4),
-            Constraint::Length(11),
-            Constraint::Length(9),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(header)
-    .column_spacing(1)
-    .row_highlight_style(highlight(app, Pane::Releases))
-    .highlight_symbol("▸ ")
-    .block(block);
+    let mut head = vec!["", "release", "jobs"];
+    let mut widths = vec![
+        Constraint::Length(4),
+        Constraint::Length(name_w),
+        Constraint::Length(4),
+    ];
+    if with_runs {
+        head.push("runs");
+        widths.push(Constraint::Length(runs_w));
+    }
+    head.extend(["age", "size", "origin / message"]);
+    widths.extend([
+        Constraint::Length(11),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+    ]);
+    let header = Row::new(head).style(t.dim());
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(highlight(app, Pane::Releases))
+        .highlight_symbol("▸ ")
+        .block(block);
     let mut st = TableState::default().with_selected(Some(app.release_sel));
     frame.render_stateful_widget(table, r, &mut st);
 }
@@ -339,6 +438,10 @@ pub(super) fn details(app: &App, frame: &mut Frame, r: Rect) {
         return;
     };
     let (title, lines) = match (app.details_mode, &h.state) {
+        (DetailsMode::Check, _) => (
+            format!(" check — {} (c: back) ", printable(&h.name)),
+            check_lines(app, &h.name),
+        ),
         (_, None) => (
             " details ".to_string(),
             match &h.error {
@@ -356,7 +459,7 @@ pub(super) fn details(app: &App, frame: &mut Frame, r: Rect) {
         (DetailsMode::Release, Some(s)) => match app.selected_release() {
             Some(rel) => (
                 format!(" details — {} ", rel.name),
-                release_lines(app, s, rel),
+                release_lines(app, s, rel, runs_section(app, &h.name, s, rel, r.width)),
             ),
             None => (" details ".to_string(), host_lines(app, s)),
         },
@@ -372,7 +475,9 @@ fn kv<'a>(t: &Theme, k: &str, v: String) -> Line<'a> {
     Line::from(vec![Span::styled(format!("{k:<9}"), t.dim()), Span::raw(v)])
 }
 
-fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
+/// A release's details; `runs` (its recent runs) go after its jobs and pins, before
+/// its files.
+fn release_lines<'a>(app: &App, s: &HostState, r: &Release, runs: Vec<Line<'a>>) -> Vec<Line<'a>> {
     let t = &app.theme;
     let mut out = Vec::new();
     let bad = plan::bad_releases(&s.history);
@@ -489,6 +594,7 @@ fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
             ]));
         }
     }
+    out.extend(runs);
     // Files.
     if let Some(m) = r.manifest() {
         out.push(Line::from(Span::styled(
@@ -504,6 +610,191 @@ fn release_lines<'a>(app: &App, s: &HostState, r: &Release) -> Vec<Line<'a>> {
                 printable(&sha),
                 printable(&f.path)
             )));
+        }
+    }
+    out
+}
+
+/// The selected release's recent runs: its health, then the runs the worker fetched
+/// (the CLI's `relman runs` table). Nothing for a release with no recorded run.
+fn runs_section<'a>(
+    app: &App,
+    host: &str,
+    s: &HostState,
+    r: &Release,
+    width: u16,
+) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    if r.health.runs == 0 {
+        return Vec::new();
+    }
+    let style = if r.health.failures() > 0 {
+        t.bad()
+    } else {
+        t.dim()
+    };
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("{:<9}", "runs"), t.dim()),
+        Span::styled(health_cell(&r.health), style),
+    ])];
+    if let Some(so) = plan::health::standout(s).filter(|so| so.live == r.name) {
+        let before = match so.before.as_ref().and_then(|b| s.release(b.as_str())) {
+            Some(b) => format!(
+                "before it {}: {} of {} failed",
+                b.name,
+                b.health.failures(),
+                crate::model::plural(u64::from(plan::health::finished(&b.health)), "run")
+            ),
+            None => "no release live before it to compare with".into(),
+        };
+        out.push(Line::from(vec![
+            Span::raw(" ".repeat(9)),
+            Span::styled(
+                format!(
+                    "{} failing since it went live, {} of {}",
+                    theme::BAD,
+                    so.failures,
+                    crate::model::plural(u64::from(so.finished), "run")
+                ),
+                t.error(),
+            ),
+        ]));
+        out.push(Line::from(vec![
+            Span::raw(" ".repeat(11)),
+            Span::styled(before, t.dim()),
+        ]));
+    }
+    let shown = app
+        .runs
+        .as_ref()
+        .filter(|v| v.host == host && v.release == r.name.as_str());
+    match shown.and_then(|v| v.result.as_ref()) {
+        None => out.push(Line::from(Span::styled("  asking the host…", t.dim()))),
+        Some(Err(e)) => out.push(Line::from(Span::styled(
+            format!("  cannot read the runs: {}", printable(e)),
+            t.error(),
+        ))),
+        Some(Ok(runs)) if runs.is_empty() => {
+            out.push(Line::from(Span::styled("  no runs recorded", t.dim())))
+        }
+        Some(Ok(runs)) => {
+            let room = (width as usize).saturating_sub(2);
+            let lines = run_rows(runs, app.now, room);
+            for (i, l) in lines.into_iter().enumerate() {
+                let style = match i.checked_sub(1).and_then(|j| runs.get(j)) {
+                    None => t.dim(),
+                    Some(run) if run.status.is_failure() => t.bad(),
+                    Some(run) if run.status == crate::model::RunStatus::Running => t.jobs(),
+                    Some(_) => t.plain(),
+                };
+                out.push(Line::from(Span::styled(printable(&l), style)));
+            }
+        }
+    }
+    out
+}
+
+/// The runs as `relman runs` writes them (its status, exit/signal and duration
+/// words), without the release (the pane's title names it) and the user: status,
+/// exit, started, duration, command, the command cut to the pane's width.
+fn run_rows(runs: &[crate::model::Run], now: std::time::SystemTime, width: usize) -> Vec<String> {
+    use crate::model::RunStatus;
+    let mut rows = vec![
+        ["STATUS", "EXIT", "STARTED", "DURATION", "COMMAND"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for r in runs {
+        let started = humantime::parse_rfc3339(&r.started_at).ok();
+        let duration = match (r.duration_ms(), r.status, started) {
+            (Some(ms), _, _) if ms < 1000 => format!("{ms}ms"),
+            (Some(ms), _, _) => crate::model::span(std::time::Duration::from_millis(ms)),
+            (None, RunStatus::Running, Some(s)) => format!(
+                "{} so far",
+                crate::model::span(now.duration_since(s).unwrap_or_default())
+            ),
+            _ => "-".into(),
+        };
+        let exit = match (&r.signal, r.exit_code) {
+            (Some(sig), _) => format!("SIG{}", printable(sig)),
+            (None, Some(c)) => c.to_string(),
+            (None, None) => "-".into(),
+        };
+        rows.push(vec![
+            r.status.as_str().to_string(),
+            exit,
+            started.map_or_else(|| "?".into(), |s| age_since(s, now)),
+            duration,
+            printable(&r.command),
+        ]);
+    }
+    crate::present::table("  ", &rows, &[false, true, false, true, false], Some(width))
+}
+
+/// The host's check (`c`): the CLI's rows, tools first (found, or missing), then the
+/// rest with their level.
+fn check_lines<'a>(app: &App, host: &str) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let Some(rows) = app
+        .check
+        .as_ref()
+        .filter(|c| c.host == host)
+        .map(|c| c.rows.as_ref())
+    else {
+        return vec![Line::from(Span::styled("c checks this host", t.dim()))];
+    };
+    let Some(rows) = rows else {
+        return vec![Line::from(Span::styled("checking…", t.dim()))];
+    };
+    let level = |l: Level| {
+        let style = match l {
+            Level::Ok => t.ok(),
+            Level::Warn => t.warn(),
+            Level::Fail => t.error(),
+        };
+        Span::styled(format!("{:<5}", l.as_str().to_uppercase()), style)
+    };
+    let (tools, sanity): (Vec<_>, Vec<_>) =
+        rows.iter().partition(|r| TOOLS.contains(&r.what.as_str()));
+    let mut out = Vec::new();
+    if !tools.is_empty() {
+        let missing: Vec<String> = tools
+            .iter()
+            .filter(|r| r.level != Level::Ok)
+            .map(|r| printable(&r.what))
+            .collect();
+        let found = tools.len() - missing.len();
+        let mut line = vec![
+            level(if missing.is_empty() {
+                Level::Ok
+            } else {
+                Level::Fail
+            }),
+            Span::raw(format!(" tools: {found} of {} found", tools.len())),
+        ];
+        if !missing.is_empty() {
+            line.push(Span::styled(
+                format!("; missing: {}", missing.join(", ")),
+                t.error(),
+            ));
+        }
+        out.push(Line::from(line));
+    }
+    for r in sanity {
+        out.push(Line::from(vec![
+            level(r.level),
+            Span::raw(format!(" {:<24} ", printable(&r.what))),
+            Span::styled(printable(&r.detail), t.dim()),
+        ]));
+    }
+    if !tools.is_empty() {
+        out.push(Line::from(Span::styled("tools", t.dim())));
+        for r in tools {
+            out.push(Line::from(vec![
+                level(r.level),
+                Span::raw(format!(" {:<24} ", printable(&r.what))),
+                Span::styled(printable(&r.detail), t.dim()),
+            ]));
         }
     }
     out
