@@ -77,7 +77,7 @@ pub fn print(results: &[HostResult<Vec<Run>>], as_json: bool) {
                 if runs.is_empty() {
                     println!("  (no runs recorded)");
                 } else {
-                    for line in runs_lines(runs, now, super::table_width()) {
+                    for line in runs_lines(runs, now, super::table_width(), RunColumns::All) {
                         println!("{line}");
                     }
                 }
@@ -90,21 +90,36 @@ pub fn print(results: &[HostResult<Vec<Run>>], as_json: bool) {
 /// The exit code, or the signal, of a run that ended.
 fn outcome(r: &Run) -> String {
     match (&r.signal, r.exit_code) {
-        (Some(s), _) => format!("SIG{s}"),
+        (Some(s), _) => format!("SIG{}", printable(s)),
         (None, Some(c)) => c.to_string(),
         (None, None) => "-".into(),
     }
 }
 
-/// The table's lines for one host's runs, newest first (as given).
-pub fn runs_lines(runs: &[Run], now: SystemTime, width: Option<usize>) -> Vec<String> {
-    let mut rows = vec![
-        [
-            "STATUS", "EXIT", "STARTED", "DURATION", "RELEASE", "USER", "COMMAND",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+/// Which columns a runs table has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunColumns {
+    /// `relman runs`: a host's runs of every release and user.
+    All,
+    /// One release's runs (the console's details pane): no RELEASE and USER columns.
+    OfRelease,
+}
+
+/// The table's lines for runs, newest first (as given): the CLI's `relman runs` and
+/// the console's details pane say the same of a run.
+pub fn runs_lines(
+    runs: &[Run],
+    now: SystemTime,
+    width: Option<usize>,
+    cols: RunColumns,
+) -> Vec<String> {
+    let all = cols == RunColumns::All;
+    let mut head = vec!["STATUS", "EXIT", "STARTED", "DURATION"];
+    if all {
+        head.extend(["RELEASE", "USER"]);
+    }
+    head.push("COMMAND");
+    let mut rows = vec![head.into_iter().map(String::from).collect::<Vec<_>>()];
     for r in runs {
         let started = humantime::parse_rfc3339(&r.started_at).ok();
         let duration = match (r.duration_ms(), r.status, started) {
@@ -114,22 +129,23 @@ pub fn runs_lines(runs: &[Run], now: SystemTime, width: Option<usize>) -> Vec<St
             }
             _ => "-".into(),
         };
-        rows.push(vec![
+        let mut row = vec![
             r.status.as_str().to_string(),
             outcome(r),
             started.map_or_else(|| "?".into(), |s| age_since(s, now)),
             duration,
-            printable(&r.release),
-            printable(&r.user),
-            printable(&r.command),
-        ]);
+        ];
+        if all {
+            row.extend([printable(&r.release), printable(&r.user)]);
+        }
+        row.push(printable(&r.command));
+        rows.push(row);
     }
-    table(
-        "  ",
-        &rows,
-        &[false, true, false, true, false, false, false],
-        width,
-    )
+    let right: Vec<bool> = rows[0]
+        .iter()
+        .map(|h| h == "EXIT" || h == "DURATION")
+        .collect();
+    table("  ", &rows, &right, width)
 }
 
 /// A run's duration: milliseconds under a second, else as the ages are written.
@@ -225,6 +241,26 @@ mod tests {
     }
 
     #[test]
+    fn one_releases_runs_leave_out_release_and_user() {
+        let now = humantime::parse_rfc3339("2026-12-02T01:29:16Z").unwrap();
+        let runs = [run(RunStatus::Killed, None, Some("TERM"))];
+        let all = runs_lines(&runs, now, None, RunColumns::All);
+        let one = runs_lines(&runs, now, None, RunColumns::OfRelease);
+        assert!(
+            all[0].contains("RELEASE") && all[0].contains("USER"),
+            "{all:?}"
+        );
+        assert!(
+            !one[0].contains("RELEASE") && !one[0].contains("USER"),
+            "{one:?}"
+        );
+        assert!(
+            one[1].contains("SIGTERM") && !one[1].contains("batch_"),
+            "{one:?}"
+        );
+    }
+
+    #[test]
     fn the_table_shows_status_exit_and_duration() {
         let now = humantime::parse_rfc3339("2026-12-02T01:29:16Z").unwrap();
         let lines = runs_lines(
@@ -234,6 +270,7 @@ mod tests {
             ],
             now,
             None,
+            RunColumns::All,
         );
         assert_eq!(lines.len(), 3);
         assert!(lines[0].trim_start().starts_with("STATUS"), "{lines:?}");

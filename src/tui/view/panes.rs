@@ -694,41 +694,10 @@ fn runs_section<'a>(
     out
 }
 
-/// The runs as `relman runs` writes them (its status, exit/signal and duration
-/// words), without the release (the pane's title names it) and the user: status,
-/// exit, started, duration, command, the command cut to the pane's width.
+/// The selected release's recent runs, in the CLI's words (`present::runs`).
 fn run_rows(runs: &[crate::model::Run], now: std::time::SystemTime, width: usize) -> Vec<String> {
-    use crate::model::RunStatus;
-    let mut rows = vec![
-        ["STATUS", "EXIT", "STARTED", "DURATION", "COMMAND"]
-            .map(String::from)
-            .to_vec(),
-    ];
-    for r in runs {
-        let started = humantime::parse_rfc3339(&r.started_at).ok();
-        let duration = match (r.duration_ms(), r.status, started) {
-            (Some(ms), _, _) if ms < 1000 => format!("{ms}ms"),
-            (Some(ms), _, _) => crate::model::span(std::time::Duration::from_millis(ms)),
-            (None, RunStatus::Running, Some(s)) => format!(
-                "{} so far",
-                crate::model::span(now.duration_since(s).unwrap_or_default())
-            ),
-            _ => "-".into(),
-        };
-        let exit = match (&r.signal, r.exit_code) {
-            (Some(sig), _) => format!("SIG{}", printable(sig)),
-            (None, Some(c)) => c.to_string(),
-            (None, None) => "-".into(),
-        };
-        rows.push(vec![
-            r.status.as_str().to_string(),
-            exit,
-            started.map_or_else(|| "?".into(), |s| age_since(s, now)),
-            duration,
-            printable(&r.command),
-        ]);
-    }
-    crate::present::table("  ", &rows, &[false, true, false, true, false], Some(width))
+    use crate::present::runs::{RunColumns, runs_lines};
+    runs_lines(runs, now, Some(width), RunColumns::OfRelease)
 }
 
 /// The host's check (`c`): the CLI's rows, tools first (found, or missing), then the
