@@ -9,8 +9,6 @@
 //! scanned and checked before any link moves: a fleet is never left split because
 //! one host could not take the change (SPEC §3).
 
-use serde::Serialize;
-
 use super::OpError;
 use super::fleet::{self, Held, HostResult, lock_fleet, par_map};
 use super::history::{HistoryLine, HostField};
@@ -24,7 +22,7 @@ use crate::remote::script::{SCAN, SWITCH};
 use crate::remote::{Transport, run};
 
 /// What a switch or rollback did on one host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkChange {
     pub host: String,
     /// The release live before (None: no link, or not at a release).
@@ -32,10 +30,26 @@ pub struct LinkChange {
     pub to: String,
     /// False when the link already pointed at `to` (nothing written).
     pub changed: bool,
-    /// Said to the operator alongside (e.g. "already live; nothing changed").
-    pub note: Option<String>,
-    /// What the operator should know about the target (it is a bad release here).
-    pub warning: Option<String>,
+    /// Said to the operator alongside (`present::summary` has the words).
+    pub note: Option<LinkNote>,
+    /// What the operator should know about the target.
+    pub warning: Option<LinkWarning>,
+}
+
+/// What goes with a switch or rollback that did what was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkNote {
+    /// The link already named the target: nothing was written.
+    AlreadyLive,
+    /// A rollback went to a release marked bad (named with `--to`): the mark is cleared.
+    ClearedBadMark,
+}
+
+/// What the operator should know about the target of a switch or rollback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkWarning {
+    /// The target is marked bad on this host (a rollback left it); `action` clears it.
+    MarkedBad { release: String, action: Action },
 }
 
 /// Validates a release name from the operator before anything is sent.
@@ -139,12 +153,12 @@ fn switch_checked(
     let out = run(t, &script)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
-    let change = |from: Option<String>, changed, note: Option<&str>| LinkChange {
+    let change = |from: Option<String>, changed, note: Option<LinkNote>| LinkChange {
         host: host.name.clone(),
         from,
         to: target.to_string(),
         changed,
-        note: note.map(str::to_string),
+        note,
         warning: None,
     };
     match (out.status, fields.as_slice()) {
@@ -157,20 +171,18 @@ fn switch_checked(
         (Some(0), ["SAME", to]) if *to == target.as_str() && !check_only => Ok(change(
             Some(to.to_string()),
             false,
-            Some("already live; nothing changed"),
+            Some(LinkNote::AlreadyLive),
         )),
         _ => Err(super::script_error("switch", &out)),
     }
 }
 
 /// The warning for switching to a release a rollback left (it is bad here).
-fn bad_warning(name: &ReleaseName, action: Action) -> String {
-    let verb = if action == Action::Rollback {
-        "rolling back"
-    } else {
-        "switching"
-    };
-    format!("{name} is marked bad on this host (a rollback left it); {verb} to it clears the mark")
+fn bad_warning(name: &ReleaseName, action: Action) -> LinkWarning {
+    LinkWarning::MarkedBad {
+        release: name.to_string(),
+        action,
+    }
 }
 
 /// Checks `target` against a scan taken under the lock, then switches (a host of
@@ -228,7 +240,7 @@ fn run_checked(
         &checks,
     )?;
     if note.is_some() {
-        change.note = note;
+        change.note = Some(LinkNote::ClearedBadMark);
     }
     Ok(change)
 }

@@ -389,7 +389,9 @@ fn link_results(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) 
             .map(|r| match &r.result {
                 Ok(c) => {
                     json!({"name": r.host, "ok": true, "error": null, "from": c.from, "to": c.to,
-                                "changed": c.changed, "note": c.note, "warning": c.warning})
+                                "changed": c.changed,
+                                "note": c.note.map(|n| summary::link_note(n, &c.to)),
+                                "warning": c.warning.as_ref().map(summary::link_warning)})
                 }
                 Err(e) => json!({"name": r.host, "ok": false, "error": e.to_string(), "from": null,
                                  "to": null, "changed": false, "note": null, "warning": null}),
@@ -402,7 +404,7 @@ fn link_results(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) 
                 warning: Some(w), ..
             }) = &r.result
             {
-                eprintln!("{}: warning: {w}", r.host);
+                eprintln!("{}: warning: {}", r.host, summary::link_warning(w));
             }
         }
         return;
@@ -411,7 +413,7 @@ fn link_results(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) 
         match &r.result {
             Ok(c) => {
                 if let Some(w) = &c.warning {
-                    eprintln!("{}: warning: {w}", r.host);
+                    eprintln!("{}: warning: {}", r.host, summary::link_warning(w));
                 }
                 if !quiet {
                     println!("{}: {}", r.host, summary::link_change(c));

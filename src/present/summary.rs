@@ -3,8 +3,9 @@
 
 use std::time::SystemTime;
 
-use crate::model::{LockInfo, age, plural, printable};
+use crate::model::{Action, LockInfo, age, plural, printable};
 use crate::ops::LinkChange;
+use crate::ops::link::{LinkNote, LinkWarning};
 use crate::ops::prune::{Outcome, PruneReport};
 use crate::ops::unlock::Unlocked;
 
@@ -16,10 +17,37 @@ pub fn link_change(c: &LinkChange) -> String {
     let from = c.from.as_deref().unwrap_or("(none)");
     let note = c
         .note
-        .as_deref()
-        .map(|n| format!("  ({n})"))
+        .map(|n| format!("  ({})", link_note(n, &c.to)))
         .unwrap_or_default();
     format!("{from} → {}{note}", c.to)
+}
+
+/// The words of a switch's note (also its JSON `note`).
+pub fn link_note(n: LinkNote, to: &str) -> String {
+    match n {
+        LinkNote::AlreadyLive => "already live; nothing changed".into(),
+        LinkNote::ClearedBadMark => format!(
+            "{} was marked bad; rolling back to it clears the mark",
+            printable(to)
+        ),
+    }
+}
+
+/// The words of a switch's warning (also its JSON `warning`).
+pub fn link_warning(w: &LinkWarning) -> String {
+    match w {
+        LinkWarning::MarkedBad { release, action } => {
+            let verb = if *action == Action::Rollback {
+                "rolling back"
+            } else {
+                "switching"
+            };
+            format!(
+                "{} is marked bad on this host (a rollback left it); {verb} to it clears the mark",
+                printable(release)
+            )
+        }
+    }
 }
 
 /// The console's summary of a switch or rollback: "switched a → b" when the link moved,
@@ -95,20 +123,39 @@ pub const NOT_LOCKED: &str = "not locked";
 mod tests {
     use super::*;
 
-    fn change(from: Option<&str>, to: &str, changed: bool, note: Option<&str>) -> LinkChange {
+    fn change(from: Option<&str>, to: &str, changed: bool, note: Option<LinkNote>) -> LinkChange {
         LinkChange {
             host: "h1".into(),
             from: from.map(str::to_string),
             to: to.into(),
             changed,
-            note: note.map(str::to_string),
+            note,
             warning: None,
         }
     }
 
     #[test]
+    fn notes_and_warnings_are_worded_here_from_data() {
+        let c = change(Some("a"), "b", true, Some(LinkNote::ClearedBadMark));
+        assert_eq!(
+            link_change(&c),
+            "a → b  (b was marked bad; rolling back to it clears the mark)"
+        );
+        let w = |action| LinkWarning::MarkedBad {
+            release: "b\x1b".into(),
+            action,
+        };
+        // A name from the host is shown printable: no control character reaches a terminal.
+        assert_eq!(
+            link_warning(&w(Action::Switch)),
+            "b? is marked bad on this host (a rollback left it); switching to it clears the mark"
+        );
+        assert!(link_warning(&w(Action::Rollback)).contains("rolling back to it"));
+    }
+
+    #[test]
     fn an_unchanged_link_says_already_live_once() {
-        let c = change(Some("b"), "b", false, Some("already live; nothing changed"));
+        let c = change(Some("b"), "b", false, Some(LinkNote::AlreadyLive));
         assert_eq!(link_change(&c), "b → b  (already live; nothing changed)");
         assert_eq!(link_done("switched", &c), link_change(&c));
         assert_eq!(link_done("switched", &c).matches("already live").count(), 1);
