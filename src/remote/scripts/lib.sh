@@ -433,6 +433,12 @@ ensure_launcher() {
     for _d in .relman .relman/bin; do
         [ -d "$_d" ] && [ ! -L "$_d" ] && chmod a+rx "$_d" 2>/dev/null
     done
+    # The run ledger's directory, shared by every user whose jobs run here (sticky,
+    # like /tmp): made now, as launch makes it, because a job user other than the
+    # deploy user can't create it in .relman, and its runs would go unrecorded.
+    if [ ! -d .relman/runs ] && [ ! -L .relman/runs ]; then
+        mkdir -m 1777 .relman/runs 2>/dev/null
+    fi
     if [ -f "$_lf" ] && [ ! -L "$_lf" ] && [ -x "$_lf" ] &&
         [ "$(cat -- "$_lf" 2>/dev/null)" = "$(printf '%s' "$LAUNCHER")" ]; then
         chmod 755 "$_lf" 2>/dev/null
