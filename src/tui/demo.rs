@@ -13,9 +13,11 @@
 //! Every run in the ledgers is real: the demo installs relman's own launcher into each
 //! root and runs the releases' `bin/run.sh` jobs through it (the newest release's import
 //! job fails, one of its runs is killed by TERM), then leaves one long job per host
-//! running through `launch` (a sleep, on an older release on `batch-1`). Dropping the
-//! `Demo` kills the jobs and the lock holder (each in its own process group, so the
-//! launcher's child goes too) and deletes the directory.
+//! running through `launch` (`bin/run.sh follow`, on an older release on `batch-1`).
+//! Dropping the `Demo` kills the jobs and the lock holder (each in its own process
+//! group, so the launcher's child goes too) and deletes the directory. The long jobs
+//! and the holder also end by themselves when relman dies without dropping it (kill
+//! -9): each reads a pipe from relman and stops at its end of file.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader};
@@ -148,7 +150,8 @@ fn run_sh(failing: bool) -> String {
          # Started by cron through relman's launcher: runs one batch job of this release.\n\
          # (The demo's stand-in for `exec java -jar app.jar \"$@\"`.)\n\
          job=${1:-import}\n\
-         if [ \"$job\" = sleep ]; then exec sleep \"${2:-86400}\"; fi\n",
+         # follow: runs until its input ends (the demo's long job: relman holds the pipe).\n\
+         if [ \"$job\" = follow ]; then exec cat >/dev/null; fi\n",
     );
     if failing {
         s.push_str(
@@ -272,12 +275,12 @@ fn hold_lock(root: &Path, owner: &str) -> io::Result<Child> {
     cmd.arg("-c")
         .arg(
             "cd \"$1\" || exit 1; exec 9>>.relman/lock; flock -n 9 || exit 1; \
-             printf '%s,\"pid\":%s}\\n' \"$2\" \"$$\" >.relman/lock; echo LOCKED; exec sleep 86400",
+             printf '%s,\"pid\":%s}\\n' \"$2\" \"$$\" >.relman/lock; echo LOCKED; exec cat >/dev/null",
         )
         .arg("relman-demo-lock")
         .arg(root)
         .arg(owner)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .process_group(0);
@@ -361,7 +364,9 @@ impl Demo {
         // One long job per host, and a lock held on the last host.
         for (h, &i) in RUNNING.iter().enumerate() {
             let root = self.root_of(h);
-            let child = launch(&root, &names[i], &["bin/run.sh", "sleep", "86400"]).spawn()?;
+            let mut cmd = launch(&root, &names[i], &["bin/run.sh", "follow"]);
+            // relman keeps the write end: the job ends when relman does, however.
+            let child = cmd.stdin(Stdio::piped()).spawn()?;
             self.children.push(child);
         }
         let since = rfc(now - Duration::from_secs(4 * 60));
@@ -369,13 +374,22 @@ impl Demo {
             "{{\"by\":\"alice@ops-laptop\",\"action\":\"deploy\",\"since\":{}",
             to_json(&since)?
         );
-        let holder = hold_lock(&self.root_of(2), &owner)?;
-        self.children.push(holder);
-        // The long jobs' start records are in before the console's first scan.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // Without flock on this machine there is no lock to show: the demo goes on.
+        if let Ok(holder) = hold_lock(&self.root_of(2), &owner) {
+            self.children.push(holder);
+        }
+        // The long jobs' start records are in before the console's first scan (unless
+        // a job ended: launch refused to start it, e.g. without flock).
+        let deadline = Instant::now() + Duration::from_secs(2);
         for (h, list) in RUNS.iter().enumerate() {
             let root = self.root_of(h);
-            while ledger_lines(&root) < 2 * list.len() + 1 && Instant::now() < deadline {
+            while ledger_lines(&root) < 2 * list.len() + 1
+                && Instant::now() < deadline
+                && matches!(
+                    self.children.get_mut(h).map(Child::try_wait),
+                    Some(Ok(None))
+                )
+            {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }

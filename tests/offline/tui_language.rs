@@ -298,6 +298,29 @@ fn the_demo_root_goes_on_sigterm() {
     );
 }
 
+/// kill -9 leaves relman no chance to clean up: its temporary directory stays (in
+/// TMPDIR), but the demo's jobs and lock holder end by themselves (their input from
+/// relman ends), so no process is left running.
+#[test]
+fn the_demo_jobs_end_when_relman_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = demo_in_tmux(dir.path(), "kill");
+    let out = tmux
+        .cmd()
+        .args(["display-message", "-p", "-t", "t", "#{pane_pid}"])
+        .output()
+        .unwrap();
+    let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    // SAFETY: a plain kill(2) of the console this test started (exec'd as the pane).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    assert!(
+        support::wait_until(Duration::from_secs(30), || demo_processes(dir.path())
+            .is_empty()),
+        "processes left behind: {:?}",
+        demo_processes(dir.path())
+    );
+}
+
 #[test]
 fn a_lock_without_holder_reads_as_such_in_the_console() {
     let mut app = sized(100, 30);
