@@ -38,6 +38,8 @@ command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v sudo >/dev/null 2>&1 || need="$need sudo"
 dpkg -s libssl-dev >/dev/null 2>&1 || need="$need libssl-dev"
+# A JDK: tests/fleet/spring_batch.rs compiles and runs a tiny Java main.
+command -v javac >/dev/null 2>&1 || need="$need default-jdk-headless"
 if [ -n "$need" ]; then
     echo "tests/setup-hosts.sh: installing:$need"
     export DEBIAN_FRONTEND=noninteractive

@@ -182,7 +182,7 @@ pub fn tui(g: &Global, readonly: bool, demo: bool) -> i32 {
             }
         };
         // `d` lives until the console returns; dropping it stops the demo job.
-        run(Config::local_demo(d.root()), opts)
+        run(d.config(), opts)
     } else {
         let cfg = match super::load(g) {
             Ok(c) => c,

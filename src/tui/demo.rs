@@ -1,30 +1,90 @@
-//! `relman --demo`: a real deploy root in a temporary directory, so the console can be
-//! tried without SSH or a config. Six releases (each with `app.jar`, `lib/*.jar`,
-//! `bin/run.sh` and a `.relman.json` manifest with real sizes, modes and sha256), the
-//! link, a history with deploys and a rollback (so one release is bad), a pin, and a
-//! real running job: a `sleep` whose working directory is an older release. Dropping
-//! the `Demo` kills the job and deletes the directory.
+//! `relman --demo`: a small fleet of real deploy roots in a temporary directory, so the
+//! console can be tried without SSH or a config. Three hosts on the `local` transport
+//! ([`HOSTS`]), each its own root under the one temporary directory:
+//!
+//! - `batch-1`: six releases (each with `app.jar`, `lib/*.jar`, `bin/run.sh` and a
+//!   `.relman.json` manifest with real sizes, modes and sha256), a history with deploys
+//!   and a rollback away from the newest release (so it is bad), a pin, and the link at
+//!   the release rolled back to;
+//! - `batch-2`: still live on that newest release, which fails: its runs (and the ok
+//!   runs of the release live before it) make the host stand out;
+//! - `batch-3`: on an older release (drift), its lock held by a real holder process.
+//!
+//! Every run in the ledgers is real: the demo installs relman's own launcher into each
+//! root and runs the releases' `bin/run.sh` jobs through it (the newest release's import
+//! job fails, one of its runs is killed by TERM), then leaves one long job per host
+//! running through `launch` (`bin/run.sh follow`, on an older release on `batch-1`).
+//! Dropping the `Demo` kills the jobs and the lock holder (each in its own process
+//! group, so the launcher's child goes too) and deletes the directory. The long jobs
+//! and the holder also end by themselves when relman dies without dropping it (kill
+//! -9): each reads a pipe from relman and stops at its end of file.
 
 use std::fs;
-use std::io;
+use std::io::{self, BufRead, BufReader};
 use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+use crate::config::{Config, HostConfig};
 use crate::model::{Action, HistoryEntry, Manifest, ManifestFile, Pin, ReleaseName};
+use crate::ops::launcher::{LAUNCHER_PATH, launcher_text};
 
-/// Link and prefix of the demo root (relman's defaults).
+/// Link and prefix of the demo roots (relman's defaults).
 pub const LINK: &str = "batch";
 pub const PREFIX: &str = "batch_";
 
-/// A demo deploy root and its running job.
+/// The demo fleet's hosts, in the console's order.
+pub const HOSTS: [&str; 3] = ["batch-1", "batch-2", "batch-3"];
+
+/// The release the newest deploy made: it fails (rolled back on `batch-1`, still live
+/// on `batch-2`).
+pub const FAILING: usize = 5;
+
+/// Which releases each host has (indexes into the release names, oldest first) and
+/// which one its link points at.
+const LAYOUT: [(&[usize], usize); 3] = [
+    (&[0, 1, 2, 3, 4, 5], 4),
+    (&[2, 3, 4, 5], 5),
+    (&[1, 2, 3], 3),
+];
+
+/// The finished runs of each host: (release, job). `bin/run.sh` decides the outcome:
+/// `import` fails on the failing release, `export` is killed by TERM there.
+const RUNS: [&[(usize, &str)]; 3] = [
+    &[
+        (4, "import"),
+        (4, "import"),
+        (4, "reconcile"),
+        (5, "import"),
+        (5, "reconcile"),
+        (5, "import"),
+    ],
+    &[
+        (4, "import"),
+        (4, "import"),
+        (4, "reconcile"),
+        (5, "import"),
+        (5, "reconcile"),
+        (5, "import"),
+        (5, "export"),
+        (5, "import"),
+    ],
+    &[(3, "import"), (3, "reconcile")],
+];
+
+/// The release each host's long-running job runs in.
+const RUNNING: [usize; 3] = [1, 5, 3];
+
+/// A demo fleet: its roots, its running jobs and its lock holder.
 pub struct Demo {
-    root: TempDir,
-    job: Child,
+    dir: TempDir,
+    /// Jobs through the launcher, and the lock holder: each leads its process group.
+    children: Vec<Child>,
     releases: Vec<String>,
 }
 
@@ -82,6 +142,29 @@ fn write_file(dir: &Path, rel: &str, data: &[u8], mode: u32) -> io::Result<Manif
     })
 }
 
+/// The demo's `bin/run.sh`: a stand-in for `exec java -jar app.jar JOB` that needs no
+/// JVM. On the failing release, `import` fails and `export` is killed by TERM.
+fn run_sh(failing: bool) -> String {
+    let mut s = String::from(
+        "#!/bin/sh\n\
+         # Started by cron through relman's launcher: runs one batch job of this release.\n\
+         # (The demo's stand-in for `exec java -jar app.jar \"$@\"`.)\n\
+         job=${1:-import}\n\
+         # follow: runs until its input ends (the demo's long job: relman holds the pipe).\n\
+         if [ \"$job\" = follow ]; then exec cat >/dev/null; fi\n",
+    );
+    if failing {
+        s.push_str(
+            "case $job in\n\
+             import) echo 'import: ERROR: column \"amount_cents\" does not exist' >&2; exit 1 ;;\n\
+             export) kill -TERM $$ ;;\n\
+             esac\n",
+        );
+    }
+    s.push_str("echo \"$job: done\"\n");
+    s
+}
+
 fn make_release(
     root: &Path,
     name: &str,
@@ -91,8 +174,6 @@ fn make_release(
 ) -> io::Result<()> {
     let dir = root.join(name);
     fs::create_dir(&dir)?;
-    let run_sh = "#!/bin/sh\n# Started by cron every minute: runs one Spring Batch job.\n\
-                  cd \"$(dirname \"$0\")/..\" && exec java -jar app.jar \"$@\"\n";
     let mut files = vec![
         write_file(
             &dir,
@@ -100,7 +181,7 @@ fn make_release(
             &filler(&format!("{name}/app"), 96 * 1024 + i * 4096),
             0o644,
         )?,
-        write_file(&dir, "bin/run.sh", run_sh.as_bytes(), 0o755)?,
+        write_file(&dir, "bin/run.sh", run_sh(i == FAILING).as_bytes(), 0o755)?,
         write_file(
             &dir,
             "lib/postgresql-42.7.4.jar",
@@ -125,12 +206,113 @@ fn make_release(
     fs::write(dir.join(".relman.json"), to_json(&manifest)? + "\n")
 }
 
+fn write_history(state: &Path, history: &[HistoryEntry]) -> io::Result<()> {
+    let mut text = String::new();
+    for e in history {
+        text.push_str(&to_json(e)?);
+        text.push('\n');
+    }
+    fs::write(state.join("history.jsonl"), text)
+}
+
+/// The deploys of `have` (indexes, oldest first), one history entry each.
+fn deploys(names: &[String], made: &[SystemTime], have: &[usize]) -> Vec<HistoryEntry> {
+    have.iter()
+        .enumerate()
+        .map(|(k, &i)| HistoryEntry {
+            at: rfc(made[i] + Duration::from_secs(20 + 7 * k as u64)),
+            by: "ci@jenkins-2".into(),
+            action: Action::Deploy,
+            from: k.checked_sub(1).map(|p| names[have[p]].clone()),
+            to: Some(names[i].clone()),
+            note: Some(MESSAGES[i].into()),
+        })
+        .collect()
+}
+
+/// `cmd` in its own process group (so the whole group can be killed), no terminal.
+fn grouped(mut cmd: Command) -> Command {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    cmd
+}
+
+fn launch(root: &Path, release: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(root.join(LAUNCHER_PATH));
+    cmd.arg("--release").arg(release).arg("--").args(args);
+    cmd.env("JOB_NAME", "cron");
+    grouped(cmd)
+}
+
+/// Kills `child`'s process group (the launcher and its job, or the lock holder).
+fn kill_group(child: &mut Child) {
+    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child's process group; no memory is touched.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+    let _ = child.wait();
+}
+
+/// Lines in the ledger files of `root` (start and end records).
+fn ledger_lines(root: &Path) -> usize {
+    let Ok(dir) = fs::read_dir(root.join(".relman/runs")) else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| fs::read_to_string(e.path()).ok())
+        .map(|t| t.lines().count())
+        .sum()
+}
+
+/// A real holder of `root`'s host lock, as `lock.sh` takes it: an flock on
+/// `.relman/lock` with its owner written in; returns once the lock is held.
+fn hold_lock(root: &Path, owner: &str) -> io::Result<Child> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(
+            "cd \"$1\" || exit 1; exec 9>>.relman/lock; flock -n 9 || exit 1; \
+             printf '%s,\"pid\":%s}\\n' \"$2\" \"$$\" >.relman/lock; echo LOCKED; exec cat >/dev/null",
+        )
+        .arg("relman-demo-lock")
+        .arg(root)
+        .arg(owner)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        BufReader::new(out).read_line(&mut line)?;
+    }
+    if line.trim() != "LOCKED" {
+        kill_group(&mut child);
+        return Err(io::Error::other(
+            "the demo's lock holder could not take the lock",
+        ));
+    }
+    Ok(child)
+}
+
 impl Demo {
-    /// Builds the demo root under a new temporary directory and starts its job.
+    /// Builds the demo fleet under a new temporary directory and starts its jobs.
     pub fn build() -> io::Result<Demo> {
-        let tmp = tempfile::Builder::new().prefix("relman-demo-").tempdir()?;
-        let root = tmp.path().join("deploy");
-        fs::create_dir(&root)?;
+        let dir = tempfile::Builder::new().prefix("relman-demo-").tempdir()?;
+        let mut demo = Demo {
+            dir,
+            children: Vec::new(),
+            releases: Vec::new(),
+        };
+        // On an error, dropping `demo` stops whatever already runs.
+        demo.populate()?;
+        Ok(demo)
+    }
+
+    fn populate(&mut self) -> io::Result<()> {
         let now = SystemTime::now();
         // Whole seconds, and names in the same UTC second order as the ages.
         let made: Vec<SystemTime> = AGES.iter().map(|a| now - Duration::from_secs(*a)).collect();
@@ -138,118 +320,196 @@ impl Demo {
             .iter()
             .map(|t| ReleaseName::new(PREFIX, *t, 0).to_string())
             .collect();
-        for (i, name) in names.iter().enumerate() {
-            make_release(&root, name, made[i], MESSAGES[i], i)?;
+        self.releases = names.clone();
+        let cfg = self.config();
+        for (h, host) in cfg.hosts.iter().enumerate() {
+            let root = PathBuf::from(&host.root);
+            fs::create_dir(&root)?;
+            let (have, live) = LAYOUT[h];
+            for &i in have {
+                make_release(&root, &names[i], made[i], MESSAGES[i], i)?;
+            }
+            let state = root.join(".relman");
+            fs::create_dir_all(state.join("pins"))?;
+            fs::create_dir_all(state.join("bin"))?;
+            let launcher = root.join(LAUNCHER_PATH);
+            let text = launcher_text(host).map_err(|e| io::Error::other(e.to_string()))?;
+            fs::write(&launcher, text)?;
+            fs::set_permissions(&launcher, fs::Permissions::from_mode(0o755))?;
+            let history = match h {
+                0 => first_host_history(&state, &names, &made, now)?,
+                _ => deploys(&names, &made, have),
+            };
+            write_history(&state, &history)?;
+            // The link, relative.
+            symlink(&names[live], root.join(LINK))?;
         }
         // Something that is not a release: counted as foreign, never touched.
-        fs::write(root.join("README.ops"), "batch releases; see relman\n")?;
-
-        // History: six deploys, then a rollback from the newest: it is bad.
-        let state = root.join(".relman");
-        fs::create_dir_all(state.join("pins"))?;
-        let mut history = Vec::new();
-        for (i, name) in names.iter().enumerate() {
-            history.push(HistoryEntry {
-                at: rfc(made[i] + Duration::from_secs(20)),
-                by: "ci@jenkins-2".into(),
-                action: Action::Deploy,
-                from: i.checked_sub(1).map(|p| names[p].clone()),
-                to: Some(name.clone()),
-                note: Some(MESSAGES[i].into()),
-            });
-        }
-        let pin_created = now - Duration::from_secs(75 * 60);
-        history.insert(
-            5,
-            HistoryEntry {
-                at: rfc(pin_created),
-                by: "ci@jenkins-2".into(),
-                action: Action::Pin,
-                from: None,
-                to: Some(names[2].clone()),
-                note: Some("pipeline nightly-4810".into()),
-            },
-        );
-        history.push(HistoryEntry {
-            at: rfc(now - Duration::from_secs(20 * 60)),
-            by: "alice@ops-laptop".into(),
-            action: Action::Rollback,
-            from: Some(names[5].clone()),
-            to: Some(names[4].clone()),
-            note: Some("import job failing".into()),
-        });
-        let mut text = String::new();
-        for e in &history {
-            text.push_str(&to_json(e)?);
-            text.push('\n');
-        }
-        fs::write(state.join("history.jsonl"), text)?;
-
-        // A pin on an older release, for a pipeline.
-        let id = format!("p-{}-demo", &names[2][PREFIX.len()..]);
-        let pin = Pin {
-            id: id.clone(),
-            release: names[2].clone(),
-            by: "ci@jenkins-2".into(),
-            created_at: rfc(pin_created),
-            expires_at: rfc(now + Duration::from_secs(6 * 3600)),
-            reason: "pipeline nightly-4810".into(),
-        };
         fs::write(
-            state.join("pins").join(format!("{id}.json")),
-            to_json(&pin)? + "\n",
+            self.root_of(0).join("README.ops"),
+            "batch releases; see relman\n",
         )?;
 
-        // The link, relative, at the release the rollback went back to.
-        symlink(&names[4], root.join(LINK))?;
-
-        // A real job running from an older release.
-        let job = spawn_job(&root.join(&names[1]))?;
-        Ok(Demo {
-            root: tmp,
-            job,
-            releases: names,
-        })
+        // The finished runs, all at once, through the real launcher.
+        let mut runs = Vec::new();
+        for (h, list) in RUNS.iter().enumerate() {
+            let root = self.root_of(h);
+            for (i, job) in list.iter() {
+                runs.push(launch(&root, &names[*i], &["bin/run.sh", job]).spawn()?);
+            }
+        }
+        for mut r in runs {
+            r.wait()?;
+        }
+        // One long job per host, and a lock held on the last host.
+        for (h, &i) in RUNNING.iter().enumerate() {
+            let root = self.root_of(h);
+            let mut cmd = launch(&root, &names[i], &["bin/run.sh", "follow"]);
+            // relman keeps the write end: the job ends when relman does, however.
+            let child = cmd.stdin(Stdio::piped()).spawn()?;
+            self.children.push(child);
+        }
+        let since = rfc(now - Duration::from_secs(4 * 60));
+        let owner = format!(
+            "{{\"by\":\"alice@ops-laptop\",\"action\":\"deploy\",\"since\":{}",
+            to_json(&since)?
+        );
+        // Without flock on this machine there is no lock to show: the demo goes on.
+        if let Ok(holder) = hold_lock(&self.root_of(2), &owner) {
+            self.children.push(holder);
+        }
+        // The long jobs' start records are in before the console's first scan (unless
+        // a job ended: launch refused to start it, e.g. without flock).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for (h, list) in RUNS.iter().enumerate() {
+            let root = self.root_of(h);
+            while ledger_lines(&root) < 2 * list.len() + 1
+                && Instant::now() < deadline
+                && matches!(
+                    self.children.get_mut(h).map(Child::try_wait),
+                    Some(Ok(None))
+                )
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
     }
 
-    /// The deploy root (absolute).
+    /// The demo's built-in config: its hosts, on this machine, each with its own root.
+    pub fn config(&self) -> Config {
+        let mut cfg = Config::local_demo(self.root_of(0));
+        let first = cfg.hosts.first().cloned();
+        cfg.hosts = HOSTS
+            .iter()
+            .enumerate()
+            .map(|(h, name)| {
+                let root = self.root_of(h).to_string_lossy().into_owned();
+                let mut host = HostConfig::local(name, &root);
+                if let Some(f) = &first {
+                    host.user = f.user.clone();
+                }
+                host
+            })
+            .collect();
+        cfg
+    }
+
+    /// The deploy root of the first host (absolute).
     pub fn root(&self) -> PathBuf {
-        self.root.path().join("deploy")
+        self.root_of(0)
     }
 
-    /// The release names, oldest first.
+    /// The deploy root of host `h` (its index in [`HOSTS`]).
+    pub fn root_of(&self, h: usize) -> PathBuf {
+        self.dir
+            .path()
+            .join(HOSTS.get(h).copied().unwrap_or("none"))
+    }
+
+    /// The release names, oldest first (the first host has them all).
     pub fn releases(&self) -> &[String] {
         &self.releases
     }
 
-    /// The running job's pid.
+    /// The pid of the first host's running job (in an older release), as its start
+    /// record in the ledger says (the launcher's child); 0 if it is not recorded.
     pub fn job_pid(&self) -> u32 {
-        self.job.id()
+        let ledger = self.root_of(0).join(".relman/runs").join(format!(
+            "{}.jsonl",
+            self.releases.get(RUNNING[0]).map_or("", |n| n)
+        ));
+        fs::read_to_string(ledger)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["event"] == "start")
+            .filter_map(|v| v["pid"].as_u64())
+            .filter_map(|p| u32::try_from(p).ok())
+            .next()
+            .unwrap_or(0)
     }
 }
 
-fn spawn_job(dir: &Path) -> io::Result<Child> {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg("cd \"$1\" && exec sleep 86400")
-        .arg("relman-demo-job")
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    cmd.spawn()
+/// The first host's history: its deploys, a pin, and a rollback from the newest
+/// release (which makes it bad); writes the pin.
+fn first_host_history(
+    state: &Path,
+    names: &[String],
+    made: &[SystemTime],
+    now: SystemTime,
+) -> io::Result<Vec<HistoryEntry>> {
+    let mut history = deploys(names, made, &[0, 1, 2, 3, 4, 5]);
+    let pin_created = now - Duration::from_secs(75 * 60);
+    history.insert(
+        5,
+        HistoryEntry {
+            at: rfc(pin_created),
+            by: "ci@jenkins-2".into(),
+            action: Action::Pin,
+            from: None,
+            to: Some(names[2].clone()),
+            note: Some("pipeline nightly-4810".into()),
+        },
+    );
+    history.push(HistoryEntry {
+        at: rfc(now - Duration::from_secs(20 * 60)),
+        by: "alice@ops-laptop".into(),
+        action: Action::Rollback,
+        from: Some(names[5].clone()),
+        to: Some(names[4].clone()),
+        note: Some("import job failing".into()),
+    });
+    // A pin on an older release, for a pipeline.
+    let id = format!("p-{}-demo", &names[2][PREFIX.len()..]);
+    let pin = Pin {
+        id: id.clone(),
+        release: names[2].clone(),
+        by: "ci@jenkins-2".into(),
+        created_at: rfc(pin_created),
+        expires_at: rfc(now + Duration::from_secs(6 * 3600)),
+        reason: "pipeline nightly-4810".into(),
+    };
+    fs::write(
+        state.join("pins").join(format!("{id}.json")),
+        to_json(&pin)? + "\n",
+    )?;
+    Ok(history)
 }
 
 impl Drop for Demo {
     fn drop(&mut self) {
-        let _ = self.job.kill();
-        let _ = self.job.wait();
+        for child in &mut self.children {
+            kill_group(child);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{HostState, LinkState};
+    use crate::remote::local::LocalTransport;
 
     #[test]
     fn builds_a_root_relman_can_read() {
@@ -265,20 +525,22 @@ mod tests {
             PathBuf::from(&names[4]),
             "relative link at the release rolled back to"
         );
-        for n in &names {
-            let m: Manifest =
-                serde_json::from_slice(&fs::read(root.join(n).join(".relman.json")).unwrap())
-                    .unwrap();
-            assert_eq!(&m.name, n);
-            for f in &m.files {
-                let data = fs::read(root.join(n).join(&f.path)).unwrap();
-                assert_eq!(data.len() as u64, f.size);
-                assert_eq!(hex::encode(Sha256::digest(&data)), f.sha256);
-                let mode = fs::metadata(root.join(n).join(&f.path))
-                    .unwrap()
-                    .permissions()
-                    .mode();
-                assert_eq!(mode & 0o7777, f.mode, "{}", f.path);
+        for (h, (have, _)) in LAYOUT.iter().enumerate() {
+            for &i in *have {
+                let dir = demo.root_of(h).join(&names[i]);
+                let m: Manifest =
+                    serde_json::from_slice(&fs::read(dir.join(".relman.json")).unwrap()).unwrap();
+                assert_eq!(m.name, names[i]);
+                for f in &m.files {
+                    let data = fs::read(dir.join(&f.path)).unwrap();
+                    assert_eq!(data.len() as u64, f.size);
+                    assert_eq!(hex::encode(Sha256::digest(&data)), f.sha256);
+                    let mode = fs::metadata(dir.join(&f.path))
+                        .unwrap()
+                        .permissions()
+                        .mode();
+                    assert_eq!(mode & 0o7777, f.mode, "{}", f.path);
+                }
             }
         }
         let history = fs::read_to_string(root.join(".relman/history.jsonl")).unwrap();
@@ -306,5 +568,102 @@ mod tests {
         // Killed and reaped: /proc/<pid> is gone (or reused by something else).
         let still = fs::read_link(format!("/proc/{pid}/cwd")).ok();
         assert_ne!(still, Some(cwd));
+    }
+
+    fn live(st: &HostState) -> String {
+        match &st.link {
+            LinkState::Release { name, .. } => name.to_string(),
+            other => panic!("no live release: {other:?}"),
+        }
+    }
+
+    fn release<'a>(st: &'a HostState, name: &str) -> &'a crate::model::Release {
+        st.releases
+            .iter()
+            .find(|r| r.name.to_string() == name)
+            .unwrap_or_else(|| panic!("{name} on {}", st.root))
+    }
+
+    /// Processes whose command line mentions `needle` (the demo's jobs and holder).
+    fn processes_with(needle: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        for e in fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cwd = fs::read_link(e.path().join("cwd")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(needle)
+                || cwd.to_string_lossy().contains(needle)
+            {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    /// The fleet a newcomer sees, through relman's own scan of each host: three hosts,
+    /// drift (three different live releases, one host on an older one), a lock held by
+    /// a live process, the failing release's real runs (failed, killed, ok), jobs
+    /// running through the launcher; and nothing left behind when the demo ends.
+    #[test]
+    fn the_demo_is_a_fleet_with_drift_a_lock_and_a_failing_release() {
+        let demo = Demo::build().expect("demo");
+        let names = demo.releases().to_vec();
+        let cfg = demo.config();
+        let hosts: Vec<&str> = cfg.hosts.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(hosts, HOSTS);
+        let states: Vec<HostState> = cfg
+            .hosts
+            .iter()
+            .map(|h| crate::ops::scan::scan(&LocalTransport::new(&h.name), h).expect("scan"))
+            .collect();
+        let lives: Vec<String> = states.iter().map(live).collect();
+        assert_eq!(
+            lives,
+            [names[4].clone(), names[5].clone(), names[3].clone()],
+            "drift"
+        );
+        assert_eq!(states[2].releases.len(), 3, "an older host, fewer releases");
+
+        // The lock, held by a real process.
+        assert!(states[0].lock.is_none() && states[1].lock.is_none());
+        let lock = states[2].lock.as_ref().expect("batch-3's lock is held");
+        assert_eq!(
+            (lock.by.as_str(), lock.action.as_str()),
+            ("alice@ops-laptop", "deploy")
+        );
+        let holder = lock.pid.expect("the holder's pid");
+        assert!(Path::new(&format!("/proc/{holder}")).exists());
+
+        // The failing release: rolled back on batch-1, still live on batch-2.
+        let h1 = &release(&states[0], &names[FAILING]).health;
+        assert_eq!(
+            (h1.runs, h1.ok, h1.failed, h1.killed),
+            (3, 1, 2, 0),
+            "{h1:?}"
+        );
+        let h2 = &release(&states[1], &names[FAILING]).health;
+        assert_eq!(
+            (h2.runs, h2.ok, h2.failed, h2.killed, h2.running),
+            (6, 1, 3, 1, 1),
+            "{h2:?}"
+        );
+        assert!(h2.last_failure.is_some(), "{h2:?}");
+        let before = &release(&states[1], &names[4]).health;
+        assert_eq!((before.runs, before.ok, before.failures()), (3, 3, 0));
+        // Jobs running through the launcher, on each host.
+        for (h, &i) in RUNNING.iter().enumerate() {
+            let r = release(&states[h], &names[i]);
+            assert_eq!(r.health.running, 1, "{}: {:?}", HOSTS[h], r.health);
+            assert!(!r.jobs.is_empty(), "{}: the job is seen", HOSTS[h]);
+        }
+        let dir = demo.dir.path().to_path_buf();
+        let alive = processes_with(&dir.to_string_lossy());
+        assert!(alive.len() >= 4, "jobs and the holder: {alive:?}");
+        drop(demo);
+        assert!(!dir.exists(), "the demo cleans up");
+        let left = processes_with(&dir.to_string_lossy());
+        assert!(left.is_empty(), "left behind: {left:?}");
     }
 }

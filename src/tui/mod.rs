@@ -4,7 +4,7 @@
 //! pure `view(&App, &mut Frame)` (`view`), one key table (`keymap`), colours and
 //! symbols (`theme`), and a `worker` that owns the host connections and runs every
 //! operation off the UI thread. `run` wires them to the terminal; `demo` builds the
-//! `--demo` deploy root.
+//! `--demo` fleet (three local deploy roots).
 
 pub mod app;
 pub mod demo;
@@ -35,7 +35,7 @@ pub use demo::Demo;
 pub struct TuiOptions {
     /// Disable every key that changes a host; the header says READ-ONLY.
     pub readonly: bool,
-    /// Opened on `relman --demo`'s temporary root (the header calls the fleet "demo").
+    /// Opened on `relman --demo`'s temporary fleet (the header calls the fleet "demo").
     pub demo: bool,
 }
 

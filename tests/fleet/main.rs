@@ -39,6 +39,7 @@ mod nonroot_launch;
 mod nonroot_prune;
 mod prune_fleet;
 mod prune_pipeline_fleet;
+mod spring_batch;
 mod ssh_fidelity;
 mod transport;
 mod tui_health;

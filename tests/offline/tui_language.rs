@@ -213,6 +213,26 @@ fn demo_roots(tmp: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Processes working in, or naming, a demo root under `tmp` (the demo's jobs through
+/// the launcher and its lock holder), but not the console itself (its `TMPDIR`).
+fn demo_processes(tmp: &Path) -> Vec<u32> {
+    let needle = tmp.join("relman-demo-").to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle)
+            || cwd.to_string_lossy().contains(&needle)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 fn demo_in_tmux(tmp: &Path, name: &str) -> Tmux {
     let script = format!(
         "exec env TMPDIR='{}' HOME='{}' NO_COLOR=1 '{}' --demo",
@@ -222,8 +242,13 @@ fn demo_in_tmux(tmp: &Path, name: &str) -> Tmux {
     );
     let socket = format!("relman-lang-{name}-{}", std::process::id());
     let tmux = Tmux::start(socket, 100, 30, &script, &[]);
-    tmux.wait_for("releases — demo (6)", Duration::from_secs(60));
+    tmux.wait_for("releases — batch-1 (6)", Duration::from_secs(60));
     assert_eq!(demo_roots(tmp).len(), 1, "the demo root is made");
+    assert!(
+        demo_processes(tmp).len() >= 4,
+        "the demo's jobs and lock holder run: {:?}",
+        demo_processes(tmp)
+    );
     tmux
 }
 
@@ -238,6 +263,12 @@ fn the_demo_root_goes_when_the_terminal_is_closed() {
             .is_empty()),
         "left behind: {:?}",
         demo_roots(dir.path())
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(30), || demo_processes(dir.path())
+            .is_empty()),
+        "processes left behind: {:?}",
+        demo_processes(dir.path())
     );
 }
 
@@ -258,6 +289,35 @@ fn the_demo_root_goes_on_sigterm() {
             .is_empty()),
         "left behind: {:?}",
         demo_roots(dir.path())
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(30), || demo_processes(dir.path())
+            .is_empty()),
+        "processes left behind: {:?}",
+        demo_processes(dir.path())
+    );
+}
+
+/// kill -9 leaves relman no chance to clean up: its temporary directory stays (in
+/// TMPDIR), but the demo's jobs and lock holder end by themselves (their input from
+/// relman ends), so no process is left running.
+#[test]
+fn the_demo_jobs_end_when_relman_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = demo_in_tmux(dir.path(), "kill");
+    let out = tmux
+        .cmd()
+        .args(["display-message", "-p", "-t", "t", "#{pane_pid}"])
+        .output()
+        .unwrap();
+    let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    // SAFETY: a plain kill(2) of the console this test started (exec'd as the pane).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    assert!(
+        support::wait_until(Duration::from_secs(30), || demo_processes(dir.path())
+            .is_empty()),
+        "processes left behind: {:?}",
+        demo_processes(dir.path())
     );
 }
 

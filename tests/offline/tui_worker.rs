@@ -22,6 +22,56 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// What the console gets from `relman --demo`'s own config: three hosts, drift (each
+/// on its own release), batch-3's lock held, and batch-2 live on the failing release,
+/// whose real runs fail more than those of the release live before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_sees_the_demo_fleet() {
+    use relman::tui::demo::{FAILING, HOSTS};
+    let demo = Demo::build().expect("demo");
+    let names = demo.releases().to_vec();
+    let cfg = demo.config();
+    assert_eq!(cfg.hosts.len(), 3);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::Refresh {
+        hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
+    })
+    .unwrap();
+    let mut states = std::collections::BTreeMap::new();
+    while states.len() < HOSTS.len() {
+        match next(&mut rx).await {
+            Event::Scanned { host, result, .. } => {
+                states.insert(host.clone(), result.expect("every demo host scans"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let live: Vec<String> = HOSTS
+        .iter()
+        .map(|h| {
+            states[*h]
+                .current()
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    let want = [&names[4], &names[FAILING], &names[3]];
+    assert_eq!(live.iter().collect::<Vec<_>>(), want, "drift");
+    assert!(states["batch-1"].lock.is_none());
+    let lock = states["batch-3"].lock.as_ref().expect("batch-3 is locked");
+    assert_eq!(lock.by, "alice@ops-laptop");
+    let failing = &states["batch-2"].release(&names[FAILING]).unwrap().health;
+    let before = &states["batch-2"].release(&names[4]).unwrap().health;
+    assert!(failing.failures() > failing.ok, "{failing:?}");
+    assert_eq!(before.failures(), 0, "{before:?}");
+    assert!(failing.last_failure.is_some(), "{failing:?}");
+    for h in HOSTS {
+        let running: u32 = states[h].releases.iter().map(|r| r.health.running).sum();
+        assert_eq!(running, 1, "{h}: one job runs through the launcher");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn scans_the_demo_and_reports_a_down_host_alongside() {
     let demo = Demo::build().expect("demo");

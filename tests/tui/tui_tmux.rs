@@ -1,4 +1,4 @@
-//! The console in a real terminal (tmux), on the demo root: it opens on the hosts pane,
+//! The console in a real terminal (tmux), on the demo fleet: it opens on the hosts pane,
 //! shows the releases with their markers, a switch dialog cancels on Enter, `y` runs a
 //! rollback on the host, `q` quits and the terminal leaves the alternate screen.
 //!
@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use relman::config::Config;
 use relman::tui::{Demo, TuiOptions};
 
 use crate::support;
@@ -27,7 +26,7 @@ fn console_child() {
         readonly: false,
         demo: true,
     };
-    relman::tui::run(Config::local_demo(demo.root()), opts).expect("console");
+    relman::tui::run(demo.config(), opts).expect("console");
 }
 
 #[test]
@@ -51,7 +50,11 @@ fn console_in_a_real_terminal() {
     let long = Duration::from_secs(60);
     let s = tmux.wait_for("fleet: demo", long);
     assert!(s.contains("hosts"), "{s}");
-    let s = tmux.wait_for("releases — demo (6)", long);
+    // The demo fleet: three hosts, the first one selected.
+    for host in relman::tui::demo::HOSTS {
+        assert!(s.contains(host), "{host} in the hosts pane:\n{s}");
+    }
+    let s = tmux.wait_for("releases — batch-1 (6)", long);
     assert!(s.contains("●"), "live marker:\n{s}");
     assert!(s.contains("✗"), "bad marker:\n{s}");
     assert!(s.contains("⚑"), "pin marker:\n{s}");
@@ -72,7 +75,7 @@ fn console_in_a_real_terminal() {
     tmux.keys(&["r"]);
     tmux.wait_for("Roll back — confirm", long);
     tmux.keys(&["y"]);
-    tmux.wait_for("demo: rolled back", long);
+    tmux.wait_for("batch-1: rolled back", long);
     assert_ne!(std::fs::read_link(root.join("batch")).unwrap(), live_before);
 
     // A deploy from the prompt: path, message, this host, y.
