@@ -128,11 +128,20 @@ fn a_launched_job_keeps_its_release_until_it_exits() {
         launch.to_str().unwrap(),
         &["--release", &r(1), "--", "sh", "-c", &script],
     );
-    let pid = job.0.id();
+    // launch stays the job's parent (SPEC §7): the job is its one child.
+    let launch_pid = job.0.id();
+    let child = || {
+        fs::read_to_string(format!("/proc/{launch_pid}/task/{launch_pid}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next()?.parse::<u32>().ok())
+    };
     wait_until("the launched job to hold its lock and leave", || {
         launcher_lock_held(&root(&h), &r(1))
-            && fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|p| p == Path::new("/"))
+            && child().is_some_and(|pid| {
+                fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|p| p == Path::new("/"))
+            })
     });
+    let pid = child().unwrap();
     // The hold is the job's descriptor on the release directory (fd 9): the /proc
     // scan sees it there even after the job left (another user's, hidden from the
     // scan, is kept by the lock: prune_fleet, fixes_jobs).
