@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use super::Global;
 use crate::config::{Config, HostConfig};
 use crate::ops::deploy::{
-    self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase,
+    self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase, Smoke,
+    SmokeResult, SmokeStatus,
 };
 use crate::present::size;
 
@@ -48,6 +49,7 @@ fn release_sigint() {
 }
 
 /// `relman deploy`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     cfg: &Config,
     hosts: &[&HostConfig],
@@ -56,12 +58,26 @@ pub fn run(
     message: String,
     no_switch: bool,
     prune: bool,
+    smoke: Option<Smoke>,
 ) -> i32 {
+    if let Some(s) = &smoke {
+        if s.command.trim().is_empty() {
+            eprintln!("relman: deploy: --smoke needs a command (nothing was sent)");
+            return 2;
+        }
+        if s.command.contains('\0') {
+            eprintln!(
+                "relman: deploy: --smoke: a command cannot hold a NUL byte (nothing was sent)"
+            );
+            return 2;
+        }
+    }
     let req = DeployRequest {
         paths,
         message,
         switch: !no_switch,
         prune,
+        smoke,
     };
     let show = std::io::stderr().is_terminal() && !g.quiet && !g.json;
     let bars = Bars::new(show);
@@ -124,6 +140,7 @@ fn host_json(h: &HostReport) -> Value {
         HostStatus::NotDeployed => "not_deployed",
         HostStatus::Failed { .. } => "failed",
         HostStatus::SwitchFailed { .. } => "switch_failed",
+        HostStatus::Refused { .. } => "refused",
     };
     let phase = match &h.status {
         HostStatus::Failed { phase, .. } => Some(*phase),
@@ -132,7 +149,10 @@ fn host_json(h: &HostReport) -> Value {
     };
     let published = matches!(
         h.status,
-        HostStatus::Switched | HostStatus::Published | HostStatus::SwitchFailed { .. }
+        HostStatus::Switched
+            | HostStatus::Published
+            | HostStatus::SwitchFailed { .. }
+            | HostStatus::Refused { .. }
     );
     json!({
         "name": h.host,
@@ -154,12 +174,34 @@ fn host_json(h: &HostReport) -> Value {
             Some(Ok(p)) => serde_json::to_value(p).unwrap_or(Value::Null),
             Some(Err(e)) => json!({ "error": e }),
         },
+        "smoke": h.smoke.as_ref().map(smoke_json),
+        "marked_bad": matches!(h.status, HostStatus::Refused { marked: true }),
         "warnings": h.warnings,
         "timings_ms": h
             .timings
             .iter()
             .map(|(k, d)| (k.to_string(), json!(d.as_millis() as u64)))
             .collect::<serde_json::Map<String, Value>>(),
+    })
+}
+
+/// A host's smoke in `--json`: `{"status","exit_code","error","duration_ms","tail"}`,
+/// status one of `passed`, `failed`, `timed_out`, `error` (it could not run),
+/// `called_off`; `tail` the last lines of its stdout and stderr together.
+fn smoke_json(s: &SmokeResult) -> Value {
+    let (status, exit_code, error) = match &s.status {
+        SmokeStatus::Passed => ("passed", Some(0), None),
+        SmokeStatus::Failed { exit_code } => ("failed", Some(*exit_code), None),
+        SmokeStatus::TimedOut => ("timed_out", None, None),
+        SmokeStatus::Error(e) => ("error", None, Some(e.clone())),
+        SmokeStatus::CalledOff => ("called_off", None, None),
+    };
+    json!({
+        "status": status,
+        "exit_code": exit_code,
+        "error": error,
+        "duration_ms": s.duration.as_millis() as u64,
+        "tail": s.tail,
     })
 }
 
@@ -218,6 +260,26 @@ fn print_human(r: &DeployReport, quiet: bool) {
                 eprintln!("relman: {a}");
             }
         }
+        Outcome::Refused => {
+            for h in &r.hosts {
+                let Some(s) = h.smoke.as_ref().filter(|s| !s.passed()) else {
+                    continue;
+                };
+                if s.tail.is_empty() {
+                    eprintln!("{}: smoke output: (none)", h.host);
+                } else {
+                    eprintln!("{}: smoke output (last {} lines):", h.host, s.tail.len());
+                    for l in &s.tail {
+                        eprintln!("{}:   {l}", h.host);
+                    }
+                }
+            }
+            eprintln!(
+                "relman: REFUSED: the smoke did not pass, so no host was switched; {rel} is \
+                 marked bad on every host (history `refuse`) and each host stays on the \
+                 release it had"
+            );
+        }
         Outcome::NotSwitched => eprintln!(
             "relman: {rel} was published on every host but the link was switched on none; \
              switch with `relman switch {rel}` once the cause is fixed"
@@ -248,6 +310,9 @@ pub fn step(phase: Phase) -> &'static str {
         Phase::Verify => "hashing",
         Phase::Staged => "waiting for the other hosts",
         Phase::Publish => "publishing",
+        Phase::Smoke => "smoke testing",
+        Phase::SmokePassed => "smoke passed, waiting for the other hosts",
+        Phase::Refuse => "refused",
         Phase::Switch => "switching",
         Phase::Prune => "pruning",
         Phase::Done => "done",
@@ -259,7 +324,7 @@ pub fn step(phase: Phase) -> &'static str {
 /// What one host's line shows in `phase` with `sent` of `total` bytes sent.
 pub fn look(phase: Phase, sent: u64, total: u64) -> Look {
     match phase {
-        Phase::Done | Phase::Failed | Phase::Aborted => Look::Finished(step(phase)),
+        Phase::Done | Phase::Failed | Phase::Aborted | Phase::Refuse => Look::Finished(step(phase)),
         Phase::Upload if total > 0 && sent > 0 => Look::Bar { sent, total },
         Phase::Upload if total == 0 => Look::Spinner("linking (nothing to send)"),
         p => Look::Spinner(step(p)),
@@ -509,6 +574,7 @@ mod tests {
             prune: None,
             warnings: vec![],
             timings: vec![],
+            smoke: None,
         };
         let v = host_json(&h);
         for k in [

@@ -88,6 +88,14 @@ pub enum Command {
         /// Prune old releases afterwards (under the same lock).
         #[arg(long)]
         prune: bool,
+        /// Before any switch, run CMD (`sh -c`) on every host in the new release,
+        /// through its launcher; any non-zero exit: no host switches, the release is
+        /// marked bad everywhere, exit 7.
+        #[arg(long, value_name = "CMD")]
+        smoke: Option<String>,
+        /// How long the smoke may run on a host before it counts as failed.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+        smoke_timeout: std::time::Duration,
     },
     /// Point the link at RELEASE.
     Switch {
@@ -557,7 +565,15 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
             message,
             no_switch,
             prune,
-        } => deploy::run(cfg, &hosts, g, paths, message, no_switch, prune),
+            smoke,
+            smoke_timeout,
+        } => {
+            let smoke = smoke.map(|command| ops::deploy::Smoke {
+                command,
+                timeout: smoke_timeout,
+            });
+            deploy::run(cfg, &hosts, g, paths, message, no_switch, prune, smoke)
+        }
         Command::Prune { keep, dry_run } => {
             let keep = keep.unwrap_or(cfg.keep);
             let results = fleet::for_each_host(

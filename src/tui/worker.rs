@@ -282,6 +282,7 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
             message,
             switch: true,
             prune: false,
+            smoke: None,
         };
         tracing::info!(hosts = ?hosts, "console: deploy starts");
         let cancel = AtomicBool::new(false);

@@ -91,6 +91,7 @@ fn req(app: &Path) -> DeployRequest {
         message: "first".into(),
         switch: true,
         prune: false,
+        smoke: None,
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::smoke::{SmokeResult, SmokeStatus};
+use crate::ops::FailureKind;
 use crate::ops::prune::PruneReport;
 
 /// Where a host is in the deploy.
@@ -20,6 +22,12 @@ pub enum Phase {
     /// Phase 1 done; waiting for the other hosts.
     Staged,
     Publish,
+    /// `--smoke`: the smoke command runs on the published release.
+    Smoke,
+    /// The smoke passed here; waiting for the other hosts'.
+    SmokePassed,
+    /// A guard refused the release: marking it bad here.
+    Refuse,
     Switch,
     Prune,
     Done,
@@ -38,6 +46,9 @@ impl Phase {
             Phase::Verify => "verifying",
             Phase::Staged => "staged",
             Phase::Publish => "publishing",
+            Phase::Smoke => "smoke testing",
+            Phase::SmokePassed => "smoke passed",
+            Phase::Refuse => "refused",
             Phase::Switch => "switching",
             Phase::Prune => "pruning",
             Phase::Done => "done",
@@ -85,6 +96,10 @@ pub enum HostStatus {
     },
     /// Published, but the link could not be switched: still on the old release.
     SwitchFailed { error: String, code: i32 },
+    /// Published, then refused by a guard (the smoke failed here or elsewhere):
+    /// not switched, the release marked bad (`marked`: its `refuse` history line
+    /// was written here).
+    Refused { marked: bool },
 }
 
 /// What happened on one host.
@@ -108,6 +123,8 @@ pub struct HostReport {
     /// How long each step took here (`connect`, `lock`, `scan`, `prepare`, `upload`,
     /// `verify`, `publish`, `switch`, `prune`), in order.
     pub timings: Vec<(&'static str, Duration)>,
+    /// `--smoke`: how the smoke ended here (None: not run here).
+    pub smoke: Option<SmokeResult>,
 }
 
 impl HostReport {
@@ -124,6 +141,7 @@ impl HostReport {
             prune: None,
             warnings: Vec::new(),
             timings: Vec::new(),
+            smoke: None,
         }
     }
 
@@ -148,6 +166,19 @@ impl HostReport {
                 "published but not switched (still on {}): {error}",
                 self.from.as_deref().unwrap_or("no release")
             )),
+            HostStatus::Refused { .. } => Some(match self.smoke.as_ref().map(|s| &s.status) {
+                Some(SmokeStatus::Passed) => format!(
+                    "refused: the smoke passed here but failed on another host; not switched \
+                     (still on {})",
+                    self.from.as_deref().unwrap_or("no release")
+                ),
+                Some(s) => format!(
+                    "refused: the smoke {}; not switched (still on {})",
+                    smoke_failure(s),
+                    self.from.as_deref().unwrap_or("no release")
+                ),
+                None => "refused by a guard; not switched".to_string(),
+            }),
             HostStatus::NotDeployed => Some(
                 "not deployed: the deploy stopped (it failed on another host, or was called off)"
                     .into(),
@@ -162,6 +193,7 @@ impl HostReport {
             HostStatus::Switched | HostStatus::Published => 0,
             HostStatus::Failed { code, .. } | HostStatus::SwitchFailed { code, .. } => *code,
             HostStatus::NotDeployed => 1,
+            HostStatus::Refused { .. } => FailureKind::Refused.exit_code(),
         }
     }
 
@@ -188,6 +220,17 @@ impl HostReport {
     }
 }
 
+/// How a smoke that did not pass ended, for a sentence: "failed (exit 3)".
+pub fn smoke_failure(s: &SmokeStatus) -> String {
+    match s {
+        SmokeStatus::Passed => "passed".into(),
+        SmokeStatus::Failed { exit_code } => format!("failed (exit {exit_code})"),
+        SmokeStatus::TimedOut => "timed out".into(),
+        SmokeStatus::Error(e) => format!("could not run: {e}"),
+        SmokeStatus::CalledOff => "was called off".into(),
+    }
+}
+
 /// A byte count as people read it (`3.2 MiB`): the one formatter, [`crate::model::human_bytes`].
 pub use crate::model::human_bytes;
 
@@ -205,6 +248,9 @@ pub enum Outcome {
     Diverged,
     /// Published everywhere, switched nowhere.
     NotSwitched,
+    /// A guard refused the release: published everywhere, switched nowhere, marked
+    /// bad (exit 7).
+    Refused,
 }
 
 impl Outcome {
@@ -257,6 +303,7 @@ impl DeployReport {
             Outcome::Deployed => 0,
             Outcome::Cancelled => 1,
             Outcome::Diverged => 6,
+            Outcome::Refused => FailureKind::Refused.exit_code(),
             Outcome::NotSwitched => crate::ops::fleet::exit_code_of(&failed),
             Outcome::NotDeployed => match failed.first() {
                 Some(&c) if failed.iter().all(|&x| x == c) => c,

@@ -1,0 +1,270 @@
+//! Guarded deploys (issue 16, SPEC §7) on real sshd hosts whose deploy user is not
+//! root: `deploy --smoke` (a smoke failing anywhere switches no host, marks the
+//! release bad everywhere, exit 7; one passing is a normal deploy; one hanging is
+//! cut at `--smoke-timeout`), the `[hooks]`, and the fleet rollback's common target.
+
+use crate::support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{DEPLOY, Fleet};
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            err(o)
+        )
+    })
+}
+
+fn relman(f: &Fleet, args: &[&str]) -> Output {
+    f.relman().args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn app(f: &Fleet, text: &str) -> String {
+    let app = f.dir().join("app");
+    fs::create_dir_all(&app).unwrap();
+    fs::write(app.join("app.jar"), text).unwrap();
+    app.display().to_string()
+}
+
+/// A plain deploy of a small app to every host; the release's name.
+fn deploy(f: &Fleet, text: &str) -> String {
+    let app = app(f, text);
+    let o = relman(f, &["--all", "deploy", "--json", &app]);
+    assert_eq!(code(&o), 0, "deploy: {}", err(&o));
+    json(&o)["release"].as_str().unwrap().to_string()
+}
+
+fn link(root: &Path) -> String {
+    fs::read_link(root.join("batch"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// Runs `args` while a thread polls every host's link; the output and every link
+/// value seen that is not `want[i]`.
+fn polled(f: &Fleet, args: &[&str], want: &[String]) -> (Output, Vec<String>) {
+    let roots: Vec<_> = (0..f.len()).map(|i| f.root(i).to_path_buf()).collect();
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let poller = {
+        let (done, seen, want) = (done.clone(), seen.clone(), want.to_vec());
+        std::thread::spawn(move || {
+            let mut polls = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                for (r, w) in roots.iter().zip(&want) {
+                    let l = link(r);
+                    if &l != w {
+                        seen.lock().unwrap().push(format!("{}: {l}", r.display()));
+                    }
+                }
+                polls += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            polls
+        })
+    };
+    let o = relman(f, args);
+    done.store(true, Ordering::Relaxed);
+    let polls = poller.join().unwrap();
+    assert!(polls > 1, "the link was polled while the deploy ran");
+    let seen = seen.lock().unwrap().clone();
+    (o, seen)
+}
+
+fn list_host(f: &Fleet, i: usize) -> Value {
+    let o = relman(f, &["--host", f.name(i), "list", "--json"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    json(&o)["hosts"][0].clone()
+}
+
+fn release<'a>(h: &'a Value, name: &str) -> &'a Value {
+    h["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not listed: {h}"))
+}
+
+fn history(f: &Fleet, i: usize) -> Vec<Value> {
+    let text = fs::read_to_string(f.root(i).join(".relman/history.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The smoke fails where `$ROOT/smoke-fails` exists (h2 only); the others pass after
+/// a second, so the link is polled through the whole smoke.
+const SMOKE: &str = "sleep 1; test -f app.jar || exit 9; if [ -e \"$RELEASE_DIR/../smoke-fails\" ]; \
+                     then echo 'smoke: the app is broken on purpose' >&2; exit 3; fi; echo smoke ok";
+
+#[test]
+fn a_smoke_failing_on_one_host_switches_none_and_marks_the_release_bad_everywhere() {
+    let f = Fleet::start_as(3, DEPLOY);
+    let v1 = deploy(&f, "one");
+    f.sh(1, "touch \"$ROOT/smoke-fails\"");
+    let app = app(&f, "two");
+    let want = vec![v1.clone(); 3];
+    let (o, moved) = polled(&f, &["--all", "deploy", "--smoke", SMOKE, &app], &want);
+    let e = err(&o);
+    assert_eq!(code(&o), 7, "{e}");
+    assert!(
+        moved.is_empty(),
+        "a link moved during a refused deploy: {moved:?}"
+    );
+    assert!(e.contains("h2: smoke output"), "{e}");
+    assert!(
+        e.contains("h2:   smoke: the app is broken on purpose"),
+        "{e}"
+    );
+    assert!(e.contains("REFUSED"), "{e}");
+    assert!(e.contains("failed (exit 3)"), "{e}");
+    let v2 = (0..3)
+        .map(|i| list_host(&f, i))
+        .map(|h| {
+            assert_eq!(h["current"], v1.as_str(), "{h}");
+            let names: Vec<&str> = h["releases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap())
+                .collect();
+            let v2 = names[0].to_string();
+            assert_ne!(v2, v1, "the refused release is kept: {names:?}");
+            assert_eq!(release(&h, &v2)["bad"], true, "{h}");
+            assert_eq!(release(&h, &v1)["bad"], false, "{h}");
+            v2
+        })
+        .collect::<Vec<_>>();
+    for (i, v2) in v2.iter().enumerate() {
+        let h = history(&f, i);
+        let last = h.last().unwrap();
+        assert_eq!(last["action"], "refuse", "h{}: {h:?}", i + 1);
+        assert_eq!(last["to"], v2.as_str());
+        assert_eq!(last["from"], v1.as_str());
+        let note = last["note"].as_str().unwrap();
+        assert!(note.contains("h2 failed (exit 3)"), "{note}");
+    }
+    // A plain switch to it now warns it is bad; the deploy itself never moved a link.
+    assert_eq!(link(f.root(0)), v1);
+}
+
+#[test]
+fn a_passing_smoke_is_a_normal_deploy_and_its_run_is_in_the_ledger() {
+    let f = Fleet::start_as(2, DEPLOY);
+    let v1 = deploy(&f, "one");
+    let app = app(&f, "two");
+    let o = relman(
+        &f,
+        &[
+            "--all",
+            "deploy",
+            "--json",
+            "--smoke",
+            "test -f app.jar && echo fine",
+            &app,
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let v = json(&o);
+    assert_eq!(v["outcome"], "deployed");
+    let v2 = v["release"].as_str().unwrap().to_string();
+    assert_ne!(v2, v1);
+    for (i, h) in v["hosts"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(h["status"], "switched", "{h}");
+        assert_eq!(h["smoke"]["status"], "passed", "{h}");
+        assert_eq!(h["smoke"]["exit_code"], 0, "{h}");
+        assert_eq!(h["smoke"]["tail"], serde_json::json!(["fine"]), "{h}");
+        assert_eq!(link(f.root(i)), v2);
+        let hist = history(&f, i);
+        assert!(
+            hist.iter().all(|l| l["action"] != "refuse"),
+            "no refuse: {hist:?}"
+        );
+    }
+    // The smoke went through the launcher: its run is recorded for the new release.
+    let o = relman(&f, &["--host", f.name(0), "runs", "--json"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let runs = json(&o)["hosts"][0]["runs"].clone();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["release"], v2.as_str());
+    assert_eq!(runs[0]["status"], "ok");
+}
+
+#[test]
+fn a_hanging_smoke_is_cut_at_its_timeout_and_refuses_the_release() {
+    let f = Fleet::start_as(2, DEPLOY);
+    let v1 = deploy(&f, "one");
+    f.sh(0, "touch \"$ROOT/smoke-hangs\"");
+    let app = app(&f, "two");
+    let smoke =
+        "if [ -e \"$RELEASE_DIR/../smoke-hangs\" ]; then echo hanging; sleep 317; fi; echo ok";
+    let o = relman(
+        &f,
+        &[
+            "--all",
+            "deploy",
+            "--json",
+            "--smoke",
+            smoke,
+            "--smoke-timeout",
+            "2s",
+            &app,
+        ],
+    );
+    assert_eq!(code(&o), 7, "{}", err(&o));
+    let v = json(&o);
+    assert_eq!(v["outcome"], "refused");
+    let hosts = v["hosts"].as_array().unwrap();
+    assert_eq!(hosts[0]["smoke"]["status"], "timed_out", "{v}");
+    assert_eq!(
+        hosts[0]["smoke"]["tail"],
+        serde_json::json!(["hanging"]),
+        "{v}"
+    );
+    assert_eq!(hosts[1]["smoke"]["status"], "passed", "{v}");
+    for (i, h) in hosts.iter().enumerate() {
+        assert_eq!(h["status"], "refused", "{h}");
+        assert_eq!(h["ok"], false, "{h}");
+        assert_eq!(h["switched"], false, "{h}");
+        assert_eq!(h["marked_bad"], true, "{h}");
+        assert_eq!(link(f.root(i)), v1);
+    }
+    let gone = support::wait_until(Duration::from_secs(20), || {
+        !support::processes()
+            .iter()
+            .any(|(_, _, cmd)| cmd.contains("sleep 317"))
+    });
+    assert!(gone, "the hung smoke was stopped on the host");
+}
+
+#[test]
+fn an_empty_smoke_command_is_a_usage_error_before_anything_is_sent() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let app = app(&f, "one");
+    let o = relman(&f, &["--all", "deploy", "--smoke", " ", &app]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    let e = err(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.contains("--smoke needs a command"), "{e}");
+    assert_eq!(link(f.root(0)), "");
+}
