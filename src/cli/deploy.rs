@@ -20,6 +20,7 @@ use crate::ops::deploy::{
     self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase, Smoke,
     SmokeResult, SmokeStatus,
 };
+use crate::ops::hooks::{self, Hook, HookInput};
 use crate::present::size;
 
 /// Set by the SIGINT handler.
@@ -111,13 +112,27 @@ pub fn run(
             return 2;
         }
     };
+    let json = report_json(&report);
     if g.json {
         // A `Value`'s alternate Display is `to_string_pretty`, and cannot fail.
-        println!("{:#}", report_json(&report));
+        println!("{json:#}");
     } else {
         print_human(&report, g.quiet);
     }
-    report.exit_code()
+    let code = report.exit_code();
+    let input = HookInput {
+        hosts: report.hosts.iter().map(|h| h.host.clone()).collect(),
+        from: report.hosts.iter().map(|h| h.from.clone()).collect(),
+        to: report.hosts.iter().map(|h| h.release.clone()).collect(),
+        exit: code,
+        json: json.to_string(),
+    };
+    // A refused release first (the pager), then the deploy's own hook.
+    if report.outcome == Outcome::Refused {
+        hooks::run_and_report(&cfg.hooks, Hook::OnRefuse, &input);
+    }
+    hooks::run_and_report(&cfg.hooks, Hook::AfterDeploy, &input);
+    code
 }
 
 /// The `--json` object: `{"release","outcome","hosts":[{"name","ok","error",...}]}`.

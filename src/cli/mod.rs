@@ -15,6 +15,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::engine::ArgValueCandidates;
 
 use crate::config::{Config, Selection};
+use crate::ops::hooks::{self, Hook, HookInput};
 use crate::ops::{self, fleet};
 use crate::present;
 
@@ -247,6 +248,33 @@ fn progress_line(on: bool) -> ProgressLine {
 fn parse_pin_id(s: &str) -> Result<String, String> {
     ops::pin::check_pin_id(s).map_err(|e| e.to_string())?;
     Ok(s.to_string())
+}
+
+/// Runs the switch's or rollback's hook (if configured) with its result.
+fn link_hook(
+    cfg: &Config,
+    hook: Hook,
+    results: &[ops::fleet::HostResult<ops::LinkChange>],
+    asked: Option<&str>,
+    exit: i32,
+) {
+    let input = HookInput {
+        hosts: results.iter().map(|r| r.host.clone()).collect(),
+        from: results
+            .iter()
+            .map(|r| r.result.as_ref().ok().and_then(|c| c.from.clone()))
+            .collect(),
+        to: results
+            .iter()
+            .map(|r| match &r.result {
+                Ok(c) => Some(c.to.clone()),
+                Err(_) => asked.map(str::to_string),
+            })
+            .collect(),
+        exit,
+        json: present::link_results_json(results).to_string(),
+    };
+    hooks::run_and_report(&cfg.hooks, hook, &input);
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -517,7 +545,9 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
                 };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
                 present::fleet_link(&f, g.json, g.quiet);
-                return Ok(f.exit_code());
+                let code = f.exit_code();
+                link_hook(cfg, Hook::AfterSwitch, &f.results, Some(&release), code);
+                return Ok(code);
             }
             let results = fleet::for_each_host(
                 cfg,
@@ -526,14 +556,18 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
                 |h, r| on_done.call(h, r),
             );
             present::link_changes(&results, g.json, g.quiet);
-            fleet::exit_code(&results)
+            let code = fleet::exit_code(&results);
+            link_hook(cfg, Hook::AfterSwitch, &results, Some(&release), code);
+            code
         }
         Command::Rollback { to, each, force } => {
             if hosts.len() > 1 && !each {
                 let req = ops::link::LinkRequest::Rollback { to: to.as_deref() };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
                 present::fleet_link(&f, g.json, g.quiet);
-                return Ok(f.exit_code());
+                let code = f.exit_code();
+                link_hook(cfg, Hook::AfterRollback, &f.results, to.as_deref(), code);
+                return Ok(code);
             }
             let results = fleet::for_each_host(
                 cfg,
@@ -542,7 +576,9 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
                 |h, r| on_done.call(h, r),
             );
             present::link_changes(&results, g.json, g.quiet);
-            fleet::exit_code(&results)
+            let code = fleet::exit_code(&results);
+            link_hook(cfg, Hook::AfterRollback, &results, to.as_deref(), code);
+            code
         }
         Command::History { n } => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});

@@ -6,6 +6,7 @@ pub mod check;
 pub mod deploy;
 pub mod fleet;
 pub mod history;
+pub mod hooks;
 pub mod launch;
 pub mod launcher;
 pub(crate) mod leader;

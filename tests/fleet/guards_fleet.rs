@@ -268,3 +268,175 @@ fn an_empty_smoke_command_is_a_usage_error_before_anything_is_sent() {
     assert!(e.contains("--smoke needs a command"), "{e}");
     assert_eq!(link(f.root(0)), "");
 }
+
+/// Adds `[hooks]` to the fleet's config file.
+fn with_hooks(f: &Fleet, hooks: &str) {
+    let mut text = fs::read_to_string(f.config_path()).unwrap();
+    text.push_str("\n[hooks]\n");
+    text.push_str(hooks);
+    fs::write(f.config_path(), text).unwrap();
+}
+
+/// A hook that writes its RELMAN_* environment and its stdin to `<dir>/<name>.env`
+/// and `<dir>/<name>.json`.
+fn recorder(f: &Fleet, name: &str) -> String {
+    let d = f.dir().display();
+    support::toml_str(&format!(
+        "env | grep -E '^RELMAN_(ACTION|HOSTS|FROM|TO|EXIT)=' | sort > '{d}/{name}.env'; cat > '{d}/{name}.json'"
+    ))
+}
+
+fn recorded(f: &Fleet, name: &str) -> (Vec<String>, Value) {
+    let env = fs::read_to_string(f.dir().join(format!("{name}.env")))
+        .unwrap_or_else(|e| panic!("hook {name} did not run: {e}"));
+    let json: Value =
+        serde_json::from_str(&fs::read_to_string(f.dir().join(format!("{name}.json"))).unwrap())
+            .unwrap();
+    (env.lines().map(str::to_string).collect(), json)
+}
+
+#[test]
+fn hooks_get_the_environment_and_the_json_result_of_their_command() {
+    let f = Fleet::start_as(2, DEPLOY);
+    let v1 = deploy(&f, "one");
+    with_hooks(
+        &f,
+        &format!(
+            "on_refuse = {}\nafter_deploy = {}\nafter_switch = {}\n",
+            recorder(&f, "refuse"),
+            recorder(&f, "deploy"),
+            recorder(&f, "switch")
+        ),
+    );
+    f.sh(1, "touch \"$ROOT/smoke-fails\"");
+    let app = app(&f, "two");
+    let o = relman(&f, &["--all", "deploy", "--smoke", SMOKE, &app]);
+    assert_eq!(code(&o), 7, "{}", err(&o));
+    assert!(o.stdout.is_empty() || !String::from_utf8_lossy(&o.stdout).contains("RELMAN_"));
+    let v2 = list_host(&f, 0)["releases"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (env, json) = recorded(&f, "refuse");
+    assert_eq!(
+        env,
+        vec![
+            "RELMAN_ACTION=refuse".to_string(),
+            format!("RELMAN_EXIT=7"),
+            format!("RELMAN_FROM={v1}"),
+            "RELMAN_HOSTS=h1 h2".to_string(),
+            format!("RELMAN_TO={v2}"),
+        ]
+    );
+    assert_eq!(json["outcome"], "refused", "{json}");
+    assert_eq!(json["hosts"][1]["smoke"]["status"], "failed", "{json}");
+    let (env, json) = recorded(&f, "deploy");
+    assert!(env.contains(&"RELMAN_ACTION=deploy".to_string()), "{env:?}");
+    assert!(env.contains(&"RELMAN_EXIT=7".to_string()), "{env:?}");
+    assert_eq!(json["release"], v2.as_str());
+
+    // A switch: its hook, with the switch's JSON.
+    let o = relman(&f, &["--host", "h1", "switch", &v2]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let (env, json) = recorded(&f, "switch");
+    assert_eq!(
+        env,
+        vec![
+            "RELMAN_ACTION=switch".to_string(),
+            "RELMAN_EXIT=0".to_string(),
+            format!("RELMAN_FROM={v1}"),
+            "RELMAN_HOSTS=h1".to_string(),
+            format!("RELMAN_TO={v2}"),
+        ]
+    );
+    assert_eq!(json["hosts"][0]["to"], v2.as_str(), "{json}");
+    assert_eq!(json["hosts"][0]["changed"], true, "{json}");
+}
+
+#[test]
+fn a_failing_or_hanging_hook_changes_no_result_and_is_reported() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let v1 = deploy(&f, "one");
+    let v2 = deploy(&f, "two");
+    with_hooks(
+        &f,
+        "after_rollback = \"echo rollback hook ran; exit 9\"\n\
+         after_switch = \"sleep 318 & sleep 318\"\ntimeout = \"1s\"\n",
+    );
+    let o = relman(&f, &["--host", "h1", "rollback", "--json"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(
+        json(&o)["hosts"][0]["to"],
+        v1.as_str(),
+        "stdout stays the JSON"
+    );
+    let e = err(&o);
+    assert!(
+        e.contains("rollback hook ran"),
+        "the hook's output goes to stderr: {e}"
+    );
+    assert!(
+        e.contains("relman: hook after_rollback failed (exit 9); the rollback result stands"),
+        "{e}"
+    );
+    assert_eq!(link(f.root(0)), v1);
+
+    let o = relman(&f, &["--host", "h1", "switch", &v2]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let e = err(&o);
+    assert!(
+        e.contains("relman: hook after_switch still ran after 1s and was killed"),
+        "{e}"
+    );
+    assert_eq!(link(f.root(0)), v2);
+    assert!(
+        !support::processes()
+            .iter()
+            .any(|(_, _, cmd)| cmd.starts_with("sleep 318")),
+        "the hook's whole process group was killed"
+    );
+}
+
+/// SPEC §7 fleet rollback: the common target is the newest release that is not bad
+/// (on any host), was live before on each, and exists everywhere; without one,
+/// nothing changes (link and history), exit 5, each host's lack named.
+#[test]
+fn a_fleet_rollback_skips_a_release_bad_on_one_host_and_without_a_target_changes_nothing() {
+    const A: &str = "batch_20261126090000";
+    const B: &str = "batch_20261126100000";
+    const C: &str = "batch_20261126110000";
+    let f = Fleet::start_as(2, DEPLOY);
+    for i in 0..2 {
+        for r in [A, B, C] {
+            f.sh(
+                i,
+                &format!("mkdir -p \"$ROOT/{r}\" && echo {r} > \"$ROOT/{r}/app.jar\""),
+            );
+        }
+        f.sh(i, &format!("ln -sfn {A} \"$ROOT/batch\""));
+    }
+    for r in [B, C] {
+        let o = relman(&f, &["--all", "switch", r]);
+        assert_eq!(code(&o), 0, "{}", err(&o));
+    }
+    // B refused on h2 (a guard marked it bad there).
+    f.sh(
+        1,
+        &format!(
+            "printf '%s\\n' '{{\"at\":\"2026-11-26T12:00:00Z\",\"by\":\"t@x\",\"action\":\"refuse\",\"from\":null,\"to\":\"{B}\",\"note\":\"smoke\"}}' >> \"$ROOT/.relman/history.jsonl\""
+        ),
+    );
+    let o = relman(&f, &["--all", "rollback"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!((link(f.root(0)), link(f.root(1))), (A.into(), A.into()));
+
+    // Now nothing older than A was live before on either host: nothing changes.
+    let hist: Vec<usize> = (0..2).map(|i| history(&f, i).len()).collect();
+    let o = relman(&f, &["--all", "rollback"]);
+    assert_eq!(code(&o), 5, "{}", err(&o));
+    let e = err(&o);
+    assert!(e.contains("h1") && e.contains("h2"), "each host named: {e}");
+    assert_eq!((link(f.root(0)), link(f.root(1))), (A.into(), A.into()));
+    let after: Vec<usize> = (0..2).map(|i| history(&f, i).len()).collect();
+    assert_eq!(hist, after, "no history line written");
+}
