@@ -440,3 +440,64 @@ fn a_fleet_rollback_skips_a_release_bad_on_one_host_and_without_a_target_changes
     let after: Vec<usize> = (0..2).map(|i| history(&f, i).len()).collect();
     assert_eq!(hist, after, "no history line written");
 }
+
+/// The worked example, `assets/hooks/slack.sh`, as `on_refuse`: it posts one JSON
+/// `{"text"}` line to `$SLACK_WEBHOOK_URL` with curl (a fake curl here records it).
+#[test]
+fn the_slack_example_hook_posts_a_refused_release() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let v1 = deploy(&f, "one");
+    let bin = f.dir().join("fakebin");
+    fs::create_dir_all(&bin).unwrap();
+    let posted = f.dir().join("posted");
+    support::write_file(
+        &bin.join("curl"),
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\n",
+            posted.display()
+        )
+        .as_bytes(),
+        0o755,
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/hooks/slack.sh");
+    with_hooks(&f, &format!("on_refuse = {}\n", support::toml_str(script)));
+    let app = app(&f, "two");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = f
+        .relman()
+        .args(["--all", "deploy", "--smoke", "echo no; exit 1", &app])
+        .env("PATH", path)
+        .env("SLACK_WEBHOOK_URL", "https://hooks.example/T0/B0/x")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 7, "{}", err(&o));
+    let args = fs::read_to_string(&posted).expect("curl was called");
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(
+        args.last(),
+        Some(&"https://hooks.example/T0/B0/x"),
+        "{args:?}"
+    );
+    let data = args
+        .iter()
+        .position(|a| *a == "--data-binary")
+        .map(|i| args[i + 1])
+        .unwrap();
+    let v: Value = serde_json::from_str(data).unwrap();
+    let text = v["text"].as_str().unwrap();
+    let v2 = list_host(&f, 0)["releases"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.starts_with(&format!(
+            ":no_entry: relman REFUSED {v2} on h1: a guard failed, every host stays on {v1}"
+        )),
+        "{text}"
+    );
+}
