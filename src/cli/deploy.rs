@@ -12,16 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Value, json};
 
 use super::Global;
 use crate::config::{Config, HostConfig};
-use crate::ops::deploy::{
-    self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase, Smoke,
-    SmokeResult, SmokeStatus,
-};
+use crate::ops::deploy::{self, DeployEvent, DeployRequest, Outcome, Phase, Smoke};
 use crate::ops::hooks::{self, Hook, HookInput};
-use crate::present::size;
+use crate::present::{self, size};
 
 /// Set by the SIGINT handler.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -112,12 +108,12 @@ pub fn run(
             return 2;
         }
     };
-    let json = report_json(&report);
+    let json = present::deploy::report_json(&report);
     if g.json {
         // A `Value`'s alternate Display is `to_string_pretty`, and cannot fail.
         println!("{json:#}");
     } else {
-        print_human(&report, g.quiet);
+        present::deploy::print_human(&report, g.quiet);
     }
     let code = report.exit_code();
     let input = HookInput {
@@ -133,173 +129,6 @@ pub fn run(
     }
     hooks::run_and_report(&cfg.hooks, Hook::AfterDeploy, &input);
     code
-}
-
-/// The `--json` object: `{"release","outcome","hosts":[{"name","ok","error",...}]}`.
-pub fn report_json(r: &DeployReport) -> Value {
-    let hosts: Vec<Value> = r.hosts.iter().map(host_json).collect();
-    json!({
-        "release": r.release,
-        "outcome": r.outcome,
-        "switch": r.switch,
-        "files": r.files,
-        "bytes": r.bytes,
-        "hosts": hosts,
-    })
-}
-
-fn host_json(h: &HostReport) -> Value {
-    let status = match &h.status {
-        HostStatus::Switched => "switched",
-        HostStatus::Published => "published",
-        HostStatus::NotDeployed => "not_deployed",
-        HostStatus::Failed { .. } => "failed",
-        HostStatus::SwitchFailed { .. } => "switch_failed",
-        HostStatus::Refused { .. } => "refused",
-    };
-    let phase = match &h.status {
-        HostStatus::Failed { phase, .. } => Some(*phase),
-        HostStatus::SwitchFailed { .. } => Some(Phase::Switch),
-        _ => None,
-    };
-    let published = matches!(
-        h.status,
-        HostStatus::Switched
-            | HostStatus::Published
-            | HostStatus::SwitchFailed { .. }
-            | HostStatus::Refused { .. }
-    );
-    json!({
-        "name": h.host,
-        "ok": h.ok(),
-        "error": h.error(),
-        "status": status,
-        "failed_phase": phase,
-        "release": h.release,
-        "published": published,
-        "switched": h.status == HostStatus::Switched,
-        "from": h.from,
-        "to": if published { h.release.clone() } else { None },
-        "uploaded_bytes": h.uploaded_bytes,
-        "uploaded_files": h.uploaded_files,
-        "linked_files": h.linked_files,
-        "stale_removed": h.stale_removed,
-        "prune": match &h.prune {
-            None => Value::Null,
-            Some(Ok(p)) => serde_json::to_value(p).unwrap_or(Value::Null),
-            Some(Err(e)) => json!({ "error": e }),
-        },
-        "smoke": h.smoke.as_ref().map(smoke_json),
-        "marked_bad": matches!(h.status, HostStatus::Refused { marked: true }),
-        "warnings": h.warnings,
-        "timings_ms": h
-            .timings
-            .iter()
-            .map(|(k, d)| (k.to_string(), json!(d.as_millis() as u64)))
-            .collect::<serde_json::Map<String, Value>>(),
-    })
-}
-
-/// A host's smoke in `--json`: `{"status","exit_code","error","duration_ms","tail"}`,
-/// status one of `passed`, `failed`, `timed_out`, `error` (it could not run),
-/// `called_off`; `tail` the last lines of its stdout and stderr together.
-fn smoke_json(s: &SmokeResult) -> Value {
-    let (status, exit_code, error) = match &s.status {
-        SmokeStatus::Passed => ("passed", Some(0), None),
-        SmokeStatus::Failed { exit_code } => ("failed", Some(*exit_code), None),
-        SmokeStatus::TimedOut => ("timed_out", None, None),
-        SmokeStatus::Error(e) => ("error", None, Some(e.clone())),
-        SmokeStatus::CalledOff => ("called_off", None, None),
-    };
-    json!({
-        "status": status,
-        "exit_code": exit_code,
-        "error": error,
-        "duration_ms": s.duration.as_millis() as u64,
-        "tail": s.tail,
-    })
-}
-
-fn print_human(r: &DeployReport, quiet: bool) {
-    for h in &r.hosts {
-        if h.ok() {
-            if !quiet {
-                println!("{}: {}", h.host, h.summary());
-            }
-        } else {
-            eprintln!("{}: {}", h.host, h.summary());
-        }
-        if let Some(p) = &h.prune {
-            match p {
-                Ok(p) => {
-                    let d = p.deleted();
-                    if quiet {
-                    } else if !d.is_empty() {
-                        println!("{}: prune: deleted {}", h.host, d.join(", "));
-                    } else if !p.failed() {
-                        println!("{}: prune: nothing to delete", h.host);
-                    }
-                    // Not freed, or not moved out of the root: say so, with why.
-                    for (n, o) in p.outcomes.iter().filter(|(_, o)| o.is_failure()) {
-                        eprintln!("{}: prune: {n}: {o}", h.host);
-                    }
-                }
-                Err(e) => eprintln!("{}: prune failed: {e}", h.host),
-            }
-        }
-        for w in &h.warnings {
-            eprintln!("{}: warning: {w}", h.host);
-        }
-    }
-    let rel = r.release.as_deref().unwrap_or("the release");
-    match r.outcome {
-        Outcome::Deployed => {}
-        Outcome::NotDeployed => {
-            let failed: Vec<&str> = r
-                .hosts
-                .iter()
-                .filter(|h| matches!(h.status, HostStatus::Failed { .. }))
-                .map(|h| h.host.as_str())
-                .collect();
-            eprintln!(
-                "relman: NOT deployed on any host: failed on {} (a deploy changes every chosen \
-                 host or none; nothing was switched, no new release is left)",
-                failed.join(", ")
-            );
-        }
-        Outcome::Cancelled => {
-            eprintln!("relman: deploy cancelled: nothing was published or switched")
-        }
-        Outcome::Diverged => {
-            if let Some(a) = r.advice() {
-                eprintln!("relman: {a}");
-            }
-        }
-        Outcome::Refused => {
-            for h in &r.hosts {
-                let Some(s) = h.smoke.as_ref().filter(|s| !s.passed()) else {
-                    continue;
-                };
-                if s.tail.is_empty() {
-                    eprintln!("{}: smoke output: (none)", h.host);
-                } else {
-                    eprintln!("{}: smoke output (last {} lines):", h.host, s.tail.len());
-                    for l in &s.tail {
-                        eprintln!("{}:   {l}", h.host);
-                    }
-                }
-            }
-            eprintln!(
-                "relman: REFUSED: the smoke did not pass, so no host was switched; {rel} is \
-                 marked bad on every host (history `refuse`) and each host stays on the \
-                 release it had"
-            );
-        }
-        Outcome::NotSwitched => eprintln!(
-            "relman: {rel} was published on every host but the link was switched on none; \
-             switch with `relman switch {rel}` once the cause is fixed"
-        ),
-    }
 }
 
 /// What a progress line shows for a host (or all hosts) in a given state: a spinner
@@ -573,50 +402,5 @@ mod tests {
             overall_look("uploading", 3, 9),
             Look::Bar { sent: 3, total: 9 }
         );
-    }
-
-    #[test]
-    fn json_names_every_field_the_spec_and_scripts_need() {
-        let mut h = HostReport {
-            host: "h1".into(),
-            release: Some("batch_20261126221500".into()),
-            status: HostStatus::Switched,
-            from: Some("batch_20261126093000".into()),
-            uploaded_files: 1,
-            uploaded_bytes: 42,
-            linked_files: 7,
-            stale_removed: vec![],
-            prune: None,
-            warnings: vec![],
-            timings: vec![],
-            smoke: None,
-        };
-        let v = host_json(&h);
-        for k in [
-            "name",
-            "ok",
-            "error",
-            "release",
-            "uploaded_bytes",
-            "linked_files",
-            "switched",
-            "from",
-            "to",
-        ] {
-            assert!(v.get(k).is_some(), "{k}");
-        }
-        assert_eq!(v["ok"], true);
-        assert_eq!(v["error"], Value::Null);
-        assert_eq!(v["to"], "batch_20261126221500");
-        h.status = HostStatus::Failed {
-            phase: Phase::Upload,
-            error: "boom".into(),
-            code: 1,
-        };
-        let v = host_json(&h);
-        assert_eq!(v["ok"], false);
-        assert_eq!(v["error"], "uploading: boom");
-        assert_eq!(v["to"], Value::Null);
-        assert_eq!(v["failed_phase"], "upload");
     }
 }

@@ -16,6 +16,7 @@ use crate::ops::{LinkChange, OpError};
 use crate::plan;
 
 pub mod check;
+pub mod deploy;
 pub mod out;
 pub mod runs;
 pub mod summary;

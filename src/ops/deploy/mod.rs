@@ -219,7 +219,7 @@ fn refuse_note(fleet: &[Host]) -> String {
         .iter()
         .filter_map(|h| {
             let s = h.report.smoke.as_ref()?;
-            (!s.passed()).then(|| format!("{} {}", h.cfg.name, report::smoke_failure(&s.status)))
+            (!s.passed()).then(|| format!("{} {}", h.cfg.name, s.status.describe()))
         })
         .collect();
     format!("smoke: {}", failed.join("; "))

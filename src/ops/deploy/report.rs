@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::smoke::{SmokeResult, SmokeStatus};
+use super::smoke::SmokeResult;
 use crate::ops::FailureKind;
 use crate::ops::prune::PruneReport;
 
@@ -158,35 +158,6 @@ impl HostReport {
         matches!(self.status, HostStatus::Switched | HostStatus::Published)
     }
 
-    /// The error to show, if any.
-    pub fn error(&self) -> Option<String> {
-        match &self.status {
-            HostStatus::Failed { phase, error, .. } => Some(format!("{}: {error}", phase.as_str())),
-            HostStatus::SwitchFailed { error, .. } => Some(format!(
-                "published but not switched (still on {}): {error}",
-                self.from.as_deref().unwrap_or("no release")
-            )),
-            HostStatus::Refused { .. } => Some(match self.smoke.as_ref().map(|s| &s.status) {
-                Some(SmokeStatus::Passed) => format!(
-                    "refused: the smoke passed here but failed on another host; not switched \
-                     (still on {})",
-                    self.from.as_deref().unwrap_or("no release")
-                ),
-                Some(s) => format!(
-                    "refused: the smoke {}; not switched (still on {})",
-                    smoke_failure(s),
-                    self.from.as_deref().unwrap_or("no release")
-                ),
-                None => "refused by a guard; not switched".to_string(),
-            }),
-            HostStatus::NotDeployed => Some(
-                "not deployed: the deploy stopped (it failed on another host, or was called off)"
-                    .into(),
-            ),
-            _ => None,
-        }
-    }
-
     /// The exit code of this host alone (0 when done).
     pub fn code(&self) -> i32 {
         match &self.status {
@@ -195,39 +166,6 @@ impl HostReport {
             HostStatus::NotDeployed => 1,
             HostStatus::Refused { .. } => FailureKind::Refused.exit_code(),
         }
-    }
-
-    /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MiB), 49 linked`.
-    pub fn summary(&self) -> String {
-        let rel = self.release.as_deref().unwrap_or("-");
-        let moved = format!(
-            "{} sent ({}), {} linked",
-            crate::model::plural(self.uploaded_files as u64, "file"),
-            human_bytes(self.uploaded_bytes),
-            self.linked_files
-        );
-        match &self.status {
-            HostStatus::Switched => format!(
-                "{rel} live (was {}); {moved}",
-                self.from.as_deref().unwrap_or("no release")
-            ),
-            HostStatus::Published => format!(
-                "{rel} staged, link left on {} (--no-switch); {moved}",
-                self.from.as_deref().unwrap_or("no release")
-            ),
-            _ => self.error().unwrap_or_default(),
-        }
-    }
-}
-
-/// How a smoke that did not pass ended, for a sentence: "failed (exit 3)".
-pub fn smoke_failure(s: &SmokeStatus) -> String {
-    match s {
-        SmokeStatus::Passed => "passed".into(),
-        SmokeStatus::Failed { exit_code } => format!("failed (exit {exit_code})"),
-        SmokeStatus::TimedOut => "timed out".into(),
-        SmokeStatus::Error(e) => format!("could not run: {e}"),
-        SmokeStatus::CalledOff => "was called off".into(),
     }
 }
 
@@ -310,40 +248,6 @@ impl DeployReport {
                 _ => 1,
             },
         }
-    }
-
-    /// For a divergence: which hosts run what, and the commands that make them agree.
-    pub fn advice(&self) -> Option<String> {
-        if self.outcome != Outcome::Diverged {
-            return None;
-        }
-        let rel = self.release.as_deref().unwrap_or("?");
-        let on: Vec<&str> = self
-            .hosts
-            .iter()
-            .filter(|h| h.status == HostStatus::Switched)
-            .map(|h| h.host.as_str())
-            .collect();
-        let off: Vec<&str> = self
-            .hosts
-            .iter()
-            .filter(|h| matches!(h.status, HostStatus::SwitchFailed { .. }))
-            .map(|h| h.host.as_str())
-            .collect();
-        let flags = |hs: &[&str]| {
-            hs.iter()
-                .map(|h| format!("--host {h}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        Some(format!(
-            "HOSTS DIVERGED: {rel} is live on {} but NOT on {}. To go back everywhere: \
-             relman rollback {}; to finish the deploy: relman switch {rel} {}",
-            on.join(", "),
-            off.join(", "),
-            flags(&on),
-            flags(&off)
-        ))
     }
 }
 

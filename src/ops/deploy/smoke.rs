@@ -57,6 +57,20 @@ pub struct SmokeResult {
     pub duration: Duration,
 }
 
+impl SmokeStatus {
+    /// How it ended, as the `refuse` history note and the report say it:
+    /// "failed (exit 3)", "timed out".
+    pub fn describe(&self) -> String {
+        match self {
+            SmokeStatus::Passed => "passed".into(),
+            SmokeStatus::Failed { exit_code } => format!("failed (exit {exit_code})"),
+            SmokeStatus::TimedOut => "timed out".into(),
+            SmokeStatus::Error(e) => format!("could not run: {e}"),
+            SmokeStatus::CalledOff => "was called off".into(),
+        }
+    }
+}
+
 impl SmokeResult {
     pub fn passed(&self) -> bool {
         self.status == SmokeStatus::Passed
