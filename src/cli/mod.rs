@@ -95,7 +95,8 @@ pub enum Command {
         #[arg(long, value_name = "CMD")]
         smoke: Option<String>,
         /// How long the smoke may run on a host before it counts as failed.
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m",
+              requires = "smoke")]
         smoke_timeout: std::time::Duration,
     },
     /// Point the link at RELEASE.

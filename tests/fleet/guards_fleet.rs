@@ -266,7 +266,15 @@ fn an_empty_smoke_command_is_a_usage_error_before_anything_is_sent() {
     let e = err(&o);
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(e.contains("--smoke needs a command"), "{e}");
-    assert_eq!(link(f.root(0)), "");
+    let o = relman(&f, &["--all", "deploy", "--smoke-timeout", "3s", &app]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    let e = err(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.contains("--smoke <CMD>"),
+        "a timeout without a smoke: {e}"
+    );
+    assert_eq!(link(f.root(0)), "", "nothing was deployed");
 }
 
 /// Adds `[hooks]` to the fleet's config file.
