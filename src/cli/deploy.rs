@@ -1,8 +1,10 @@
-//! `relman deploy PATH... [--message TEXT] [--no-switch] [--prune]`: runs
-//! `ops::deploy`, shows its progress (indicatif bars on stderr, only when stderr is a
-//! terminal: one per host and one overall, with throughput and ETA), then one summary
-//! line per host, or the `--json` object. Ctrl-C calls the deploy off while nothing
-//! is published yet (the staged uploads are removed); a second Ctrl-C quits at once.
+//! `relman deploy PATH... [--message TEXT] [--no-switch] [--prune] [--smoke CMD
+//! [--smoke-timeout D]]`: runs `ops::deploy`, shows its progress (indicatif bars on
+//! stderr, only when stderr is a terminal: one per host and one overall, with
+//! throughput and ETA), then one summary line per host (`present::deploy`), or the
+//! `--json` object, then the `[hooks]`. Ctrl-C calls the deploy off while nothing
+//! is published yet or while the smoke runs (the staged or published uploads are
+//! removed); a second Ctrl-C quits at once.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

@@ -509,3 +509,61 @@ fn the_slack_example_hook_posts_a_refused_release() {
         "{text}"
     );
 }
+
+/// Ctrl-C while the smoke runs calls the deploy off: the smoke is stopped on the
+/// host, the published release withdrawn everywhere (it was never live), no link
+/// moves and nothing is marked bad: exit 1, as a cancelled deploy.
+#[test]
+fn an_interrupt_during_the_smoke_withdraws_the_release_and_switches_nothing() {
+    let f = Fleet::start_as(2, DEPLOY);
+    let v1 = deploy(&f, "one");
+    let app = app(&f, "two");
+    let mut child = f
+        .relman()
+        .args([
+            "--all",
+            "deploy",
+            "--smoke",
+            "echo started; sleep 319",
+            &app,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let smoking = || {
+        support::processes()
+            .iter()
+            .filter(|(_, _, cmd)| cmd.starts_with("sleep 319"))
+            .count()
+    };
+    assert!(
+        support::wait_until(Duration::from_secs(30), || smoking() == 2),
+        "the smoke runs on both hosts"
+    );
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert!(err(&o).contains("deploy cancelled"), "{}", err(&o));
+    for i in 0..2 {
+        assert_eq!(link(f.root(i)), v1);
+        let h = list_host(&f, i);
+        let names: Vec<&str> = h["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec![v1.as_str()], "the smoked release was withdrawn");
+        assert!(history(&f, i).iter().all(|l| l["action"] != "refuse"));
+    }
+    assert!(
+        support::wait_until(Duration::from_secs(20), || smoking() == 0),
+        "the smoke was stopped on the hosts"
+    );
+}

@@ -63,7 +63,8 @@ pub struct DeployRequest {
 
 /// Deploys `req.paths` to `hosts` (see the module doc). `Err` only for bad local
 /// input, found before anything is sent; everything else is in the report.
-/// `cancel` calls the deploy off while nothing is published yet.
+/// `cancel` calls the deploy off while nothing is published yet, or while the smoke
+/// runs (the smoke is stopped and the published release withdrawn).
 ///
 /// A short driver: each phase ([`phase`]) runs on every host through the crate's
 /// one fan-out, and between phases the driver decides whether the deploy goes on.

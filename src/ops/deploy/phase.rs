@@ -149,7 +149,8 @@ pub(super) struct Run<'a> {
     pub(super) cfg: &'a Config,
     pub(super) req: &'a DeployRequest,
     on_event: &'a (dyn Fn(&DeployEvent) + Sync),
-    /// Set by the operator: call the deploy off while nothing is published.
+    /// Set by the operator: call the deploy off while nothing is published (or the
+    /// smoke runs).
     cancel: &'a AtomicBool,
     /// Set when a host fails: the others stop early.
     stop: AtomicBool,
