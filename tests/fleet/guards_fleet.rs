@@ -518,7 +518,7 @@ fn an_interrupt_during_the_smoke_withdraws_the_release_and_switches_nothing() {
     let f = Fleet::start_as(2, DEPLOY);
     let v1 = deploy(&f, "one");
     let app = app(&f, "two");
-    let mut child = f
+    let child = f
         .relman()
         .args([
             "--all",
