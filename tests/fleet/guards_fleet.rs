@@ -567,3 +567,45 @@ fn an_interrupt_during_the_smoke_withdraws_the_release_and_switches_nothing() {
         "the smoke was stopped on the hosts"
     );
 }
+
+/// Where the refused release cannot be marked bad (its history is not writable),
+/// it does not stay there to be switched to: it is withdrawn, and the report says so.
+#[test]
+fn a_refused_release_that_cannot_be_marked_bad_is_withdrawn_there() {
+    let f = Fleet::start_as(2, DEPLOY);
+    let v1 = deploy(&f, "one");
+    f.sh(1, "chmod 0444 \"$ROOT/.relman/history.jsonl\"");
+    let app = app(&f, "two");
+    let o = relman(
+        &f,
+        &[
+            "--all",
+            "deploy",
+            "--json",
+            "--smoke",
+            "echo no; exit 4",
+            &app,
+        ],
+    );
+    assert_eq!(code(&o), 7, "{}", err(&o));
+    let v = json(&o);
+    let v2 = v["release"].as_str().unwrap().to_string();
+    let hosts = v["hosts"].as_array().unwrap();
+    assert_eq!(hosts[0]["marked_bad"], true, "{v}");
+    assert_eq!(hosts[1]["marked_bad"], false, "{v}");
+    let w = hosts[1]["warnings"][0].as_str().unwrap_or_default();
+    assert!(w.contains("could not be marked bad here"), "{w}");
+    assert!(w.contains("withdrawn from this host"), "{w}");
+    f.sh(1, "chmod 0644 \"$ROOT/.relman/history.jsonl\"");
+    let h1 = list_host(&f, 0);
+    assert_eq!(release(&h1, &v2)["bad"], true);
+    let h2 = list_host(&f, 1);
+    let names: Vec<&str> = h2["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec![v1.as_str()], "withdrawn on h2");
+    assert_eq!((link(f.root(0)), link(f.root(1))), (v1.clone(), v1));
+}

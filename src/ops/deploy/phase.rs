@@ -490,7 +490,8 @@ pub(super) fn smoke(h: &mut Host, run: &Run, smoke: &Smoke) {
 
 /// A guard refused the release: marks it bad here (history `refuse`, `note` says
 /// why, `from` the live release) under the lock, and leaves the link alone:
-/// `Published` → `Unswitched`, status `Refused`.
+/// `Published` → `Unswitched`, status `Refused`. Where it cannot be marked (the
+/// history cannot be written), it is withdrawn instead, so no one switches to it.
 pub(super) fn refuse(h: &mut Host, run: &Run, note: &str) {
     let HostStage::Published(r) = h.take() else {
         return;
@@ -502,10 +503,18 @@ pub(super) fn refuse(h: &mut Host, run: &Run, note: &str) {
         .on_host(HostField::From);
     let res = host::refuse(r.conn.t.as_ref(), h.cfg, &r.conn.lock, &r.name, &line);
     if let Err(e) = &res {
-        h.report.warnings.push(format!(
-            "{} could not be marked bad here: {e}; mark it by hand before anyone switches to it",
-            r.name
-        ));
+        // Not marked bad, it must not stay to be switched to: withdraw it here.
+        let warning = match host::unpublish(r.conn.t.as_ref(), h.cfg, &r.conn.lock, &r.name) {
+            Ok(()) => format!(
+                "{} could not be marked bad here ({e}), so it was withdrawn from this host",
+                r.name
+            ),
+            Err(e2) => format!(
+                "{} could not be marked bad here ({e}) nor withdrawn ({e2}): do not switch to it",
+                r.name
+            ),
+        };
+        h.report.warnings.push(warning);
     }
     h.report.status = HostStatus::Refused {
         marked: res.is_ok(),
