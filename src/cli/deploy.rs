@@ -1,8 +1,10 @@
-//! `relman deploy PATH... [--message TEXT] [--no-switch] [--prune]`: runs
-//! `ops::deploy`, shows its progress (indicatif bars on stderr, only when stderr is a
-//! terminal: one per host and one overall, with throughput and ETA), then one summary
-//! line per host, or the `--json` object. Ctrl-C calls the deploy off while nothing
-//! is published yet (the staged uploads are removed); a second Ctrl-C quits at once.
+//! `relman deploy PATH... [--message TEXT] [--no-switch] [--prune] [--smoke CMD
+//! [--smoke-timeout D]]`: runs `ops::deploy`, shows its progress (indicatif bars on
+//! stderr, only when stderr is a terminal: one per host and one overall, with
+//! throughput and ETA), then one summary line per host (`present::deploy`), or the
+//! `--json` object, then the `[hooks]`. Ctrl-C calls the deploy off while nothing
+//! is published yet or while the smoke runs (the staged or published uploads are
+//! removed); a second Ctrl-C quits at once.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -12,14 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Value, json};
 
 use super::Global;
 use crate::config::{Config, HostConfig};
-use crate::ops::deploy::{
-    self, DeployEvent, DeployReport, DeployRequest, HostReport, HostStatus, Outcome, Phase,
-};
-use crate::present::size;
+use crate::ops::deploy::{self, DeployEvent, DeployRequest, Outcome, Phase, Smoke};
+use crate::ops::hooks::{self, Hook, HookInput};
+use crate::present::{self, size};
 
 /// Set by the SIGINT handler.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -48,6 +48,7 @@ fn release_sigint() {
 }
 
 /// `relman deploy`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     cfg: &Config,
     hosts: &[&HostConfig],
@@ -56,12 +57,26 @@ pub fn run(
     message: String,
     no_switch: bool,
     prune: bool,
+    smoke: Option<Smoke>,
 ) -> i32 {
+    if let Some(s) = &smoke {
+        if s.command.trim().is_empty() {
+            eprintln!("relman: deploy: --smoke needs a command (nothing was sent)");
+            return 2;
+        }
+        if s.command.contains('\0') {
+            eprintln!(
+                "relman: deploy: --smoke: a command cannot hold a NUL byte (nothing was sent)"
+            );
+            return 2;
+        }
+    }
     let req = DeployRequest {
         paths,
         message,
         switch: !no_switch,
         prune,
+        smoke,
     };
     let show = std::io::stderr().is_terminal() && !g.quiet && !g.json;
     let bars = Bars::new(show);
@@ -95,134 +110,27 @@ pub fn run(
             return 2;
         }
     };
+    let json = present::deploy::report_json(&report);
     if g.json {
         // A `Value`'s alternate Display is `to_string_pretty`, and cannot fail.
-        println!("{:#}", report_json(&report));
+        println!("{json:#}");
     } else {
-        print_human(&report, g.quiet);
+        present::deploy::print_human(&report, g.quiet);
     }
-    report.exit_code()
-}
-
-/// The `--json` object: `{"release","outcome","hosts":[{"name","ok","error",...}]}`.
-pub fn report_json(r: &DeployReport) -> Value {
-    let hosts: Vec<Value> = r.hosts.iter().map(host_json).collect();
-    json!({
-        "release": r.release,
-        "outcome": r.outcome,
-        "switch": r.switch,
-        "files": r.files,
-        "bytes": r.bytes,
-        "hosts": hosts,
-    })
-}
-
-fn host_json(h: &HostReport) -> Value {
-    let status = match &h.status {
-        HostStatus::Switched => "switched",
-        HostStatus::Published => "published",
-        HostStatus::NotDeployed => "not_deployed",
-        HostStatus::Failed { .. } => "failed",
-        HostStatus::SwitchFailed { .. } => "switch_failed",
+    let code = report.exit_code();
+    let input = HookInput {
+        hosts: report.hosts.iter().map(|h| h.host.clone()).collect(),
+        from: report.hosts.iter().map(|h| h.from.clone()).collect(),
+        to: report.hosts.iter().map(|h| h.release.clone()).collect(),
+        exit: code,
+        json: json.to_string(),
     };
-    let phase = match &h.status {
-        HostStatus::Failed { phase, .. } => Some(*phase),
-        HostStatus::SwitchFailed { .. } => Some(Phase::Switch),
-        _ => None,
-    };
-    let published = matches!(
-        h.status,
-        HostStatus::Switched | HostStatus::Published | HostStatus::SwitchFailed { .. }
-    );
-    json!({
-        "name": h.host,
-        "ok": h.ok(),
-        "error": h.error(),
-        "status": status,
-        "failed_phase": phase,
-        "release": h.release,
-        "published": published,
-        "switched": h.status == HostStatus::Switched,
-        "from": h.from,
-        "to": if published { h.release.clone() } else { None },
-        "uploaded_bytes": h.uploaded_bytes,
-        "uploaded_files": h.uploaded_files,
-        "linked_files": h.linked_files,
-        "stale_removed": h.stale_removed,
-        "prune": match &h.prune {
-            None => Value::Null,
-            Some(Ok(p)) => serde_json::to_value(p).unwrap_or(Value::Null),
-            Some(Err(e)) => json!({ "error": e }),
-        },
-        "warnings": h.warnings,
-        "timings_ms": h
-            .timings
-            .iter()
-            .map(|(k, d)| (k.to_string(), json!(d.as_millis() as u64)))
-            .collect::<serde_json::Map<String, Value>>(),
-    })
-}
-
-fn print_human(r: &DeployReport, quiet: bool) {
-    for h in &r.hosts {
-        if h.ok() {
-            if !quiet {
-                println!("{}: {}", h.host, h.summary());
-            }
-        } else {
-            eprintln!("{}: {}", h.host, h.summary());
-        }
-        if let Some(p) = &h.prune {
-            match p {
-                Ok(p) => {
-                    let d = p.deleted();
-                    if quiet {
-                    } else if !d.is_empty() {
-                        println!("{}: prune: deleted {}", h.host, d.join(", "));
-                    } else if !p.failed() {
-                        println!("{}: prune: nothing to delete", h.host);
-                    }
-                    // Not freed, or not moved out of the root: say so, with why.
-                    for (n, o) in p.outcomes.iter().filter(|(_, o)| o.is_failure()) {
-                        eprintln!("{}: prune: {n}: {o}", h.host);
-                    }
-                }
-                Err(e) => eprintln!("{}: prune failed: {e}", h.host),
-            }
-        }
-        for w in &h.warnings {
-            eprintln!("{}: warning: {w}", h.host);
-        }
+    // A refused release first (the pager), then the deploy's own hook.
+    if report.outcome == Outcome::Refused {
+        hooks::run_and_report(&cfg.hooks, Hook::OnRefuse, &input);
     }
-    let rel = r.release.as_deref().unwrap_or("the release");
-    match r.outcome {
-        Outcome::Deployed => {}
-        Outcome::NotDeployed => {
-            let failed: Vec<&str> = r
-                .hosts
-                .iter()
-                .filter(|h| matches!(h.status, HostStatus::Failed { .. }))
-                .map(|h| h.host.as_str())
-                .collect();
-            eprintln!(
-                "relman: NOT deployed on any host: failed on {} (a deploy changes every chosen \
-                 host or none; nothing was switched, no new release is left)",
-                failed.join(", ")
-            );
-        }
-        Outcome::Cancelled => {
-            eprintln!("relman: deploy cancelled: nothing was published or switched")
-        }
-        Outcome::Diverged => {
-            if let Some(a) = r.advice() {
-                eprintln!("relman: {a}");
-            }
-        }
-        Outcome::NotSwitched => eprintln!(
-            "relman: {rel} was published on every host but the link was switched on none; \
-             switch with `relman switch {rel}` once the cause is fixed"
-        ),
-    }
+    hooks::run_and_report(&cfg.hooks, Hook::AfterDeploy, &input);
+    code
 }
 
 /// What a progress line shows for a host (or all hosts) in a given state: a spinner
@@ -248,6 +156,9 @@ pub fn step(phase: Phase) -> &'static str {
         Phase::Verify => "hashing",
         Phase::Staged => "waiting for the other hosts",
         Phase::Publish => "publishing",
+        Phase::Smoke => "smoke testing",
+        Phase::SmokePassed => "smoke passed, waiting for the other hosts",
+        Phase::Refuse => "refused",
         Phase::Switch => "switching",
         Phase::Prune => "pruning",
         Phase::Done => "done",
@@ -259,7 +170,7 @@ pub fn step(phase: Phase) -> &'static str {
 /// What one host's line shows in `phase` with `sent` of `total` bytes sent.
 pub fn look(phase: Phase, sent: u64, total: u64) -> Look {
     match phase {
-        Phase::Done | Phase::Failed | Phase::Aborted => Look::Finished(step(phase)),
+        Phase::Done | Phase::Failed | Phase::Aborted | Phase::Refuse => Look::Finished(step(phase)),
         Phase::Upload if total > 0 && sent > 0 => Look::Bar { sent, total },
         Phase::Upload if total == 0 => Look::Spinner("linking (nothing to send)"),
         p => Look::Spinner(step(p)),
@@ -493,49 +404,5 @@ mod tests {
             overall_look("uploading", 3, 9),
             Look::Bar { sent: 3, total: 9 }
         );
-    }
-
-    #[test]
-    fn json_names_every_field_the_spec_and_scripts_need() {
-        let mut h = HostReport {
-            host: "h1".into(),
-            release: Some("batch_20261126221500".into()),
-            status: HostStatus::Switched,
-            from: Some("batch_20261126093000".into()),
-            uploaded_files: 1,
-            uploaded_bytes: 42,
-            linked_files: 7,
-            stale_removed: vec![],
-            prune: None,
-            warnings: vec![],
-            timings: vec![],
-        };
-        let v = host_json(&h);
-        for k in [
-            "name",
-            "ok",
-            "error",
-            "release",
-            "uploaded_bytes",
-            "linked_files",
-            "switched",
-            "from",
-            "to",
-        ] {
-            assert!(v.get(k).is_some(), "{k}");
-        }
-        assert_eq!(v["ok"], true);
-        assert_eq!(v["error"], Value::Null);
-        assert_eq!(v["to"], "batch_20261126221500");
-        h.status = HostStatus::Failed {
-            phase: Phase::Upload,
-            error: "boom".into(),
-            code: 1,
-        };
-        let v = host_json(&h);
-        assert_eq!(v["ok"], false);
-        assert_eq!(v["error"], "uploading: boom");
-        assert_eq!(v["to"], Value::Null);
-        assert_eq!(v["failed_phase"], "upload");
     }
 }

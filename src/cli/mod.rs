@@ -15,6 +15,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::engine::ArgValueCandidates;
 
 use crate::config::{Config, Selection};
+use crate::ops::hooks::{self, Hook, HookInput};
 use crate::ops::{self, fleet};
 use crate::present;
 
@@ -88,6 +89,15 @@ pub enum Command {
         /// Prune old releases afterwards (under the same lock).
         #[arg(long)]
         prune: bool,
+        /// Before any switch, run CMD (`sh -c`) on every host in the new release,
+        /// through its launcher; any non-zero exit: no host switches, the release is
+        /// marked bad everywhere, exit 7.
+        #[arg(long, value_name = "CMD")]
+        smoke: Option<String>,
+        /// How long the smoke may run on a host before it counts as failed.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m",
+              requires = "smoke")]
+        smoke_timeout: std::time::Duration,
     },
     /// Point the link at RELEASE.
     Switch {
@@ -239,6 +249,33 @@ fn progress_line(on: bool) -> ProgressLine {
 fn parse_pin_id(s: &str) -> Result<String, String> {
     ops::pin::check_pin_id(s).map_err(|e| e.to_string())?;
     Ok(s.to_string())
+}
+
+/// Runs the switch's or rollback's hook (if configured) with its result.
+fn link_hook(
+    cfg: &Config,
+    hook: Hook,
+    results: &[ops::fleet::HostResult<ops::LinkChange>],
+    asked: Option<&str>,
+    exit: i32,
+) {
+    let input = HookInput {
+        hosts: results.iter().map(|r| r.host.clone()).collect(),
+        from: results
+            .iter()
+            .map(|r| r.result.as_ref().ok().and_then(|c| c.from.clone()))
+            .collect(),
+        to: results
+            .iter()
+            .map(|r| match &r.result {
+                Ok(c) => Some(c.to.clone()),
+                Err(_) => asked.map(str::to_string),
+            })
+            .collect(),
+        exit,
+        json: present::link_results_json(results).to_string(),
+    };
+    hooks::run_and_report(&cfg.hooks, hook, &input);
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -509,7 +546,9 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
                 };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
                 present::fleet_link(&f, g.json, g.quiet);
-                return Ok(f.exit_code());
+                let code = f.exit_code();
+                link_hook(cfg, Hook::AfterSwitch, &f.results, Some(&release), code);
+                return Ok(code);
             }
             let results = fleet::for_each_host(
                 cfg,
@@ -518,14 +557,18 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
                 |h, r| on_done.call(h, r),
             );
             present::link_changes(&results, g.json, g.quiet);
-            fleet::exit_code(&results)
+            let code = fleet::exit_code(&results);
+            link_hook(cfg, Hook::AfterSwitch, &results, Some(&release), code);
+            code
         }
         Command::Rollback { to, each, force } => {
             if hosts.len() > 1 && !each {
                 let req = ops::link::LinkRequest::Rollback { to: to.as_deref() };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
                 present::fleet_link(&f, g.json, g.quiet);
-                return Ok(f.exit_code());
+                let code = f.exit_code();
+                link_hook(cfg, Hook::AfterRollback, &f.results, to.as_deref(), code);
+                return Ok(code);
             }
             let results = fleet::for_each_host(
                 cfg,
@@ -534,7 +577,9 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
                 |h, r| on_done.call(h, r),
             );
             present::link_changes(&results, g.json, g.quiet);
-            fleet::exit_code(&results)
+            let code = fleet::exit_code(&results);
+            link_hook(cfg, Hook::AfterRollback, &results, to.as_deref(), code);
+            code
         }
         Command::History { n } => {
             let results = fleet::for_each_host(cfg, &hosts, ops::scan, |_, _| {});
@@ -557,7 +602,15 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
             message,
             no_switch,
             prune,
-        } => deploy::run(cfg, &hosts, g, paths, message, no_switch, prune),
+            smoke,
+            smoke_timeout,
+        } => {
+            let smoke = smoke.map(|command| ops::deploy::Smoke {
+                command,
+                timeout: smoke_timeout,
+            });
+            deploy::run(cfg, &hosts, g, paths, message, no_switch, prune, smoke)
+        }
         Command::Prune { keep, dry_run } => {
             let keep = keep.unwrap_or(cfg.keep);
             let results = fleet::for_each_host(

@@ -24,8 +24,18 @@ pub const TOP_KEYS: &[&str] = &[
     "global_known_hosts",
     "identities_only",
     "prune_after_deploy",
+    "hooks",
     "defaults",
     "hosts",
+];
+
+/// Keys of `[hooks]` (SPEC §7): the four hooks and how long each may run.
+pub const HOOK_KEYS: &[&str] = &[
+    "after_deploy",
+    "after_switch",
+    "after_rollback",
+    "on_refuse",
+    "timeout",
 ];
 
 /// Keys of a `[[hosts]]` entry.
@@ -102,6 +112,7 @@ pub struct RawConfig {
     pub global_known_hosts: Option<String>,
     pub identities_only: Option<bool>,
     pub prune_after_deploy: Option<bool>,
+    pub hooks: super::Hooks,
     pub defaults: HostKeys,
     pub hosts: Vec<RawHost>,
 }
@@ -185,6 +196,10 @@ pub fn read(doc: &Doc<'_>) -> Result<RawConfig, ConfigError> {
             }
             "identities_only" => raw.identities_only = Some(read_bool(doc, v, key)?),
             "prune_after_deploy" => raw.prune_after_deploy = Some(read_bool(doc, v, key)?),
+            "hooks" => {
+                let t = read_table(doc, v, key, "a table ([hooks])")?;
+                raw.hooks = read_hooks(doc, t)?;
+            }
             "defaults" => {
                 let t = read_table(doc, v, key, "a table ([defaults])")?;
                 raw.defaults = read_host_keys(doc, t, "defaults", DEFAULT_KEYS)?;
@@ -385,6 +400,40 @@ fn read_table<'a, 'i>(
     v.get_ref()
         .as_table()
         .ok_or_else(|| wrong_type(doc, v, key, expected))
+}
+
+/// `[hooks]`: each hook a command for `sh -c` (not empty, no NUL byte), `timeout`
+/// a duration.
+fn read_hooks(doc: &Doc<'_>, t: &DeTable<'_>) -> Result<super::Hooks, ConfigError> {
+    let mut h = super::Hooks::default();
+    for (k, v) in entries(t) {
+        let name = k.get_ref().as_ref();
+        let key = format!("hooks.{name}");
+        if name == "timeout" {
+            h.timeout = read_duration(doc, v, &key)?;
+            continue;
+        }
+        let slot = match name {
+            "after_deploy" => &mut h.after_deploy,
+            "after_switch" => &mut h.after_switch,
+            "after_rollback" => &mut h.after_rollback,
+            "on_refuse" => &mut h.on_refuse,
+            _ => return Err(unknown_key(doc, k, Some("hooks"), HOOK_KEYS)),
+        };
+        let s = read_str(doc, v, &key)?;
+        if s.trim().is_empty() {
+            return Err(doc.err(
+                v.span().start,
+                &key,
+                "must not be empty (leave the key out)",
+            ));
+        }
+        if s.contains('\0') {
+            return Err(doc.err(v.span().start, &key, "must not contain a NUL byte"));
+        }
+        *slot = Some(s.to_string());
+    }
+    Ok(h)
 }
 
 fn read_hosts(doc: &Doc<'_>, v: &Spanned<DeValue<'_>>) -> Result<Vec<RawHost>, ConfigError> {

@@ -18,6 +18,9 @@
 //!   file's directory. `prune_after_deploy` defaults to false. `stall_timeout`
 //!   (default 60 s, more than zero): a remote command that moves no byte for that
 //!   long fails, naming the host.
+//! - **`[hooks]`** (SPEC §7): `after_deploy`, `after_switch`, `after_rollback`,
+//!   `on_refuse`, each a non-empty command for `sh -c` on this machine; `timeout`
+//!   (default 60 s, more than zero) bounds each run.
 //! - **`[defaults]`** may hold every host key except `name` and `address`. A key set on a
 //!   host replaces the default entirely (`groups` too: lists are not merged).
 //! - **Names**: host and group names are `[A-Za-z0-9._-]+`; host names are unique.
@@ -197,6 +200,8 @@ pub struct Config {
     /// `identities_only = true`: `IdentitiesOnly yes` for every host.
     pub identities_only: bool,
     pub prune_after_deploy: bool,
+    /// `[hooks]` (SPEC §7): local commands run after an operation.
+    pub hooks: Hooks,
     pub hosts: Vec<HostConfig>,
     /// `~/.ssh/config` as read, kept to resolve ProxyJump hops ([`Config::resolve_jump`]).
     pub ssh_config: SshConfig,
@@ -220,6 +225,7 @@ impl Default for Config {
             global_known_hosts: PathBuf::from(DEFAULT_GLOBAL_KNOWN_HOSTS),
             identities_only: false,
             prune_after_deploy: false,
+            hooks: Hooks::default(),
             hosts: Vec::new(),
             ssh_config: SshConfig::empty(),
             env,
@@ -246,6 +252,32 @@ pub struct JumpHost {
 pub struct ConfigError(pub String);
 
 /// What the config reads from the environment, passed in so parsing stays pure.
+/// `[hooks]`: commands run on this machine with `sh -c`, once per command
+/// ([`crate::ops::hooks`]); `timeout` (default 60 s) bounds each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hooks {
+    pub after_deploy: Option<String>,
+    pub after_switch: Option<String>,
+    pub after_rollback: Option<String>,
+    pub on_refuse: Option<String>,
+    pub timeout: Duration,
+}
+
+/// How long a hook may run before its process group is killed.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            after_deploy: None,
+            after_switch: None,
+            after_rollback: None,
+            on_refuse: None,
+            timeout: DEFAULT_HOOK_TIMEOUT,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Env {
     /// `$HOME`, for `~` expansion.
@@ -335,6 +367,7 @@ impl Config {
             ),
             identities_only: raw.identities_only.unwrap_or(false),
             prune_after_deploy: raw.prune_after_deploy.unwrap_or(false),
+            hooks: raw.hooks.clone(),
             hosts,
             ssh_config: ssh.clone(),
             env: env.clone(),

@@ -73,6 +73,7 @@ fn empty_file_gives_defaults_and_no_hosts() {
             global_known_hosts: PathBuf::from("/etc/ssh/ssh_known_hosts"),
             identities_only: false,
             prune_after_deploy: false,
+            hooks: Default::default(),
             hosts: vec![],
             ssh_config: SshConfig::parse("", SSH_CONFIG_NAME).expect("empty"),
             env: env(),
@@ -903,4 +904,43 @@ fn global_known_hosts_and_identities_only_keys() {
         PathBuf::from("/etc/ssh/ssh_known_hosts")
     );
     assert!(!c.identities_only);
+}
+
+#[test]
+fn hooks_are_read_with_their_timeout_and_default_to_none() {
+    let c = ok("");
+    assert_eq!(c.hooks.after_deploy, None);
+    assert_eq!(c.hooks.timeout, Duration::from_secs(60));
+    let c = ok(
+        "[hooks]\nafter_deploy = \"./notify.sh deploy\"\nafter_switch = \"a\"\n\
+         after_rollback = \"b\"\non_refuse = \"c\"\ntimeout = \"5s\"\n",
+    );
+    assert_eq!(c.hooks.after_deploy.as_deref(), Some("./notify.sh deploy"));
+    assert_eq!(c.hooks.after_switch.as_deref(), Some("a"));
+    assert_eq!(c.hooks.after_rollback.as_deref(), Some("b"));
+    assert_eq!(c.hooks.on_refuse.as_deref(), Some("c"));
+    assert_eq!(c.hooks.timeout, Duration::from_secs(5));
+}
+
+#[test]
+fn bad_hooks_are_one_line_errors_naming_line_and_key() {
+    let msg = err_at("keep = 3\n[hooks]\nafter_deploi = \"x\"\n", 3);
+    assert!(msg.contains("hooks: unknown key \"after_deploi\""), "{msg}");
+    assert!(msg.contains("did you mean \"after_deploy\""), "{msg}");
+    let msg = err_at("[hooks]\non_refuse = 3\n", 2);
+    assert!(msg.contains("hooks.on_refuse: expected a string"), "{msg}");
+    let msg = err_at("[hooks]\nafter_switch = \"  \"\n", 2);
+    assert!(
+        msg.contains("hooks.after_switch: must not be empty"),
+        "{msg}"
+    );
+    let msg = err_at("[hooks]\ntimeout = \"soon\"\n", 2);
+    assert!(
+        msg.contains("hooks.timeout: cannot parse duration"),
+        "{msg}"
+    );
+    let msg = err_at("[hooks]\nafter_deploy = \"a\\u0000b\"\n", 2);
+    assert!(msg.contains("NUL"), "{msg}");
+    let msg = err_at("hooks = 1\n", 1);
+    assert!(msg.contains("hooks: expected a table"), "{msg}");
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod deploy;
 pub mod fleet;
 pub mod history;
+pub mod hooks;
 pub mod launch;
 pub mod launcher;
 pub(crate) mod leader;
@@ -68,11 +69,14 @@ pub enum FailureKind {
     /// The host is not as the operator saw it: `--expect` mismatch, release missing or
     /// bad, nothing to roll back to (exit 5).
     Conflict,
+    /// A guard (SPEC §7: `--smoke`...) refused the release: nothing was switched to
+    /// it, or the hosts switched are back (exit 7).
+    Refused,
 }
 
 impl FailureKind {
     /// SPEC §3 exit codes, in this one place: 1 failed, 2 usage, 3 unreachable,
-    /// 4 locked, 5 conflict.
+    /// 4 locked, 5 conflict, 7 refused by a guard.
     pub fn exit_code(self) -> i32 {
         match self {
             FailureKind::Failed => 1,
@@ -80,6 +84,7 @@ impl FailureKind {
             FailureKind::Unreachable => 3,
             FailureKind::Locked => 4,
             FailureKind::Conflict => 5,
+            FailureKind::Refused => 7,
         }
     }
 }
@@ -189,6 +194,7 @@ mod tests {
             (FailureKind::Unreachable, 3),
             (FailureKind::Locked, 4),
             (FailureKind::Conflict, 5),
+            (FailureKind::Refused, 7),
         ];
         for (kind, code) in table {
             assert_eq!(kind.exit_code(), code, "{kind:?}");

@@ -16,6 +16,7 @@ use crate::ops::{LinkChange, OpError};
 use crate::plan;
 
 pub mod check;
+pub mod deploy;
 pub mod out;
 pub mod runs;
 pub mod summary;
@@ -382,22 +383,27 @@ pub fn fleet_link(f: &FleetLink, as_json: bool, quiet: bool) {
     );
 }
 
+/// The `--json` object of a switch or rollback (also what its hooks read on stdin).
+pub fn link_results_json(results: &[HostResult<LinkChange>]) -> Value {
+    let hosts: Vec<Value> = results
+        .iter()
+        .map(|r| match &r.result {
+            Ok(c) => {
+                json!({"name": r.host, "ok": true, "error": null, "from": c.from, "to": c.to,
+                            "changed": c.changed,
+                            "note": c.note.map(|n| summary::link_note(n, &c.to)),
+                            "warning": c.warning.as_ref().map(summary::link_warning)})
+            }
+            Err(e) => json!({"name": r.host, "ok": false, "error": e.to_string(), "from": null,
+                             "to": null, "changed": false, "note": null, "warning": null}),
+        })
+        .collect();
+    json!({ "hosts": hosts })
+}
+
 fn link_results(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) {
     if as_json {
-        let hosts: Vec<Value> = results
-            .iter()
-            .map(|r| match &r.result {
-                Ok(c) => {
-                    json!({"name": r.host, "ok": true, "error": null, "from": c.from, "to": c.to,
-                                "changed": c.changed,
-                                "note": c.note.map(|n| summary::link_note(n, &c.to)),
-                                "warning": c.warning.as_ref().map(summary::link_warning)})
-                }
-                Err(e) => json!({"name": r.host, "ok": false, "error": e.to_string(), "from": null,
-                                 "to": null, "changed": false, "note": null, "warning": null}),
-            })
-            .collect();
-        print_json(&json!({ "hosts": hosts }));
+        print_json(&link_results_json(results));
         // Warnings reach stderr even with --json (stdout stays one JSON object).
         for r in results {
             if let Ok(LinkChange {

@@ -371,25 +371,28 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
             message,
             switch: true,
             prune: false,
+            smoke: None,
         };
         tracing::info!(hosts = ?hosts, "console: deploy starts");
         let cancel = AtomicBool::new(false);
         match ops::deploy::deploy(&sh.cfg, &targets, &req, &on_event, &cancel) {
             Ok(report) => {
                 for h in &report.hosts {
+                    let summary = crate::present::deploy::host_summary(h);
                     let result = if h.ok() {
-                        Ok(h.summary())
+                        Ok(summary.clone())
                     } else {
-                        Err(h.error().unwrap_or_else(|| h.summary()))
+                        Err(crate::present::deploy::host_error(h)
+                            .unwrap_or_else(|| summary.clone()))
                     };
-                    tracing::info!(host = %h.host, "console: deploy: {}", h.summary());
+                    tracing::info!(host = %h.host, "console: deploy: {summary}");
                     send(Event::DeployHost {
                         host: h.host.clone(),
                         result,
                     });
                 }
                 send(Event::DeployDone {
-                    alert: report.advice(),
+                    alert: crate::present::deploy::advice(&report),
                 });
             }
             Err(e) => {

@@ -32,6 +32,7 @@ mod fixes_jobs;
 mod fixes_prune;
 mod fixes_switch;
 mod fleet_scale;
+mod guards_fleet;
 mod health_fleet;
 mod install;
 mod jump;

@@ -91,6 +91,7 @@ fn req(app: &Path) -> DeployRequest {
         message: "first".into(),
         switch: true,
         prune: false,
+        smoke: None,
     }
 }
 
@@ -299,7 +300,11 @@ fn a_host_that_fails_staging_stops_every_host() {
         rep.hosts[1].status,
         HostStatus::Failed { code: 5, .. }
     ));
-    assert!(rep.hosts[1].error().unwrap().contains("not a symlink"));
+    assert!(
+        relman::present::deploy::host_error(&rep.hosts[1])
+            .unwrap()
+            .contains("not a symlink")
+    );
     for i in [0, 2] {
         assert_eq!(rep.hosts[i].status, HostStatus::NotDeployed);
     }
@@ -438,7 +443,7 @@ fn a_switch_failing_after_others_switched_is_reported_as_divergence() {
     assert_eq!(link(&s.root(0)), second);
     assert_eq!(link(&s.root(1)), "batch_20200101000000");
     assert!(s.root(1).join(&second).is_dir(), "published on h2");
-    let advice = rep.advice().unwrap();
+    let advice = relman::present::deploy::advice(&rep).unwrap();
     assert!(advice.contains("relman rollback --host h1"), "{advice}");
     assert!(
         advice.contains(&format!("relman switch {second} --host h2")),
@@ -510,7 +515,9 @@ fn a_locked_host_stops_the_deploy_with_exit_4() {
     assert_eq!(rep.outcome, Outcome::NotDeployed);
     assert_eq!(rep.exit_code(), 4);
     assert!(
-        rep.hosts[0].error().unwrap().contains("locked by"),
+        relman::present::deploy::host_error(&rep.hosts[0])
+            .unwrap()
+            .contains("locked by"),
         "{rep:#?}"
     );
     drop(held);

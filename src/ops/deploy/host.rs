@@ -508,6 +508,24 @@ pub fn publish(
     Ok(from)
 }
 
+/// A guard refused the published release `name`: appends `history` (a `refuse`
+/// line, its `from` the host's live release) under the lock, which marks it bad;
+/// the release stays and the link is not touched.
+pub fn refuse(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    name: &ReleaseName,
+    history: &HistoryLine,
+) -> Result<(), OpError> {
+    let out = run(t, &history.param(step_script(host, lock, name, "refuse")))?;
+    if out.success() && ended_with(&out, "REFUSED") {
+        Ok(())
+    } else {
+        Err(fail("marking the release bad", &out))
+    }
+}
+
 /// Takes a published (not live) release back out of the root and deletes it.
 pub fn unpublish(
     t: &dyn Transport,

@@ -18,6 +18,10 @@
 //!    `--no-switch` a `deploy` history line whose note starts with `no-switch`.
 //!    Then prune, if asked.
 //!
+//! 5. **Guards**, between publish and switch: `--smoke CMD` ([`smoke`]) runs on
+//!    every host; any that does not pass: no host switches, the release is marked
+//!    bad everywhere (history `refuse`), exit 7 ([`Outcome::Refused`]).
+//!
 //! If any host fails phase 1, no host publishes anything and every staging
 //! directory is removed. An interrupted relman leaves at most a staging directory
 //! (never listed as a release), removed by the next deploy or prune; the lock dies
@@ -27,6 +31,7 @@ pub mod host;
 pub mod local;
 mod phase;
 mod report;
+pub mod smoke;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -41,6 +46,7 @@ use crate::plan;
 pub use local::{InputError, LocalFile};
 use phase::{Files, Host, Run};
 pub use report::{DeployEvent, DeployReport, HostReport, HostStatus, Outcome, Phase, human_bytes};
+pub use smoke::{Smoke, SmokeResult, SmokeStatus};
 
 /// What the operator asked for.
 #[derive(Debug, Clone, Default)]
@@ -51,11 +57,14 @@ pub struct DeployRequest {
     pub switch: bool,
     /// Prune after the deploy (`--prune`; the config's `prune_after_deploy` also does).
     pub prune: bool,
+    /// `--smoke CMD` (with `--smoke-timeout`): run before any switch.
+    pub smoke: Option<Smoke>,
 }
 
 /// Deploys `req.paths` to `hosts` (see the module doc). `Err` only for bad local
 /// input, found before anything is sent; everything else is in the report.
-/// `cancel` calls the deploy off while nothing is published yet.
+/// `cancel` calls the deploy off while nothing is published yet, or while the smoke
+/// runs (the smoke is stopped and the published release withdrawn).
 ///
 /// A short driver: each phase ([`phase`]) runs on every host through the crate's
 /// one fan-out, and between phases the driver decides whether the deploy goes on.
@@ -161,7 +170,26 @@ pub fn deploy(
         return Ok(report);
     }
 
-    // (Guards of the published release — smoke, canary — go here: see `phase`.)
+    // Guards of the published release: the smoke (a canary would go here too).
+    if let Some(sm) = &req.smoke {
+        each(&mut fleet, &|h| phase::smoke(h, &run, sm));
+        if run.cancelled() {
+            report.outcome = Outcome::Cancelled;
+            each(&mut fleet, &|h| phase::clean_up(h, &run));
+            report.hosts = finish(fleet);
+            return Ok(report);
+        }
+        if !fleet
+            .iter()
+            .all(|h| h.report.smoke.as_ref().is_some_and(SmokeResult::passed))
+        {
+            let note = refuse_note(&fleet);
+            each(&mut fleet, &|h| phase::refuse(h, &run, &note));
+            report.outcome = Outcome::Refused;
+            report.hosts = finish(fleet);
+            return Ok(report);
+        }
+    }
 
     // Switch everywhere (the same code as `relman switch`), then prune if asked,
     // under the same lock.
@@ -184,6 +212,18 @@ fn fleet_name(fleet: &[Host], prefix: &str) -> ReleaseName {
         .map(|st| st.scanned_at)
         .fold(SystemTime::now(), SystemTime::max);
     plan::deploy_name(prefix, now, &taken_refs)
+}
+
+/// The `refuse` history note: which hosts' smoke did not pass, and how.
+fn refuse_note(fleet: &[Host]) -> String {
+    let failed: Vec<String> = fleet
+        .iter()
+        .filter_map(|h| {
+            let s = h.report.smoke.as_ref()?;
+            (!s.passed()).then(|| format!("{} {}", h.cfg.name, s.status.describe()))
+        })
+        .collect();
+    format!("smoke: {}", failed.join("; "))
 }
 
 /// The hosts' reports, everything they held released.

@@ -23,6 +23,9 @@
 //! or withdraw everywhere" check as after `publish`. A phase that needs its own
 //! stage (a canary running on the new release) adds a variant after `Published`
 //! and teaches [`clean_up`] how to undo it.
+//!
+//! [`smoke`] is such a phase; when a smoke did not pass, [`refuse`] marks the
+//! published release bad on every host and keeps the link where it was.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -31,6 +34,7 @@ use super::DeployRequest;
 use super::host::{self, Sent};
 use super::local::LocalFile;
 use super::report::{DeployEvent, HostReport, HostStatus, Phase};
+use super::smoke::{self, Smoke};
 use crate::config::{Config, HostConfig};
 use crate::model::{Action, HostState, LinkState, Manifest, ManifestFile, ReleaseName, printable};
 use crate::ops::OpError;
@@ -145,10 +149,13 @@ pub(super) struct Run<'a> {
     pub(super) cfg: &'a Config,
     pub(super) req: &'a DeployRequest,
     on_event: &'a (dyn Fn(&DeployEvent) + Sync),
-    /// Set by the operator: call the deploy off while nothing is published.
+    /// Set by the operator: call the deploy off while nothing is published (or the
+    /// smoke runs).
     cancel: &'a AtomicBool,
     /// Set when a host fails: the others stop early.
     stop: AtomicBool,
+    /// Set when a host's smoke did not pass: smokes not started yet are skipped.
+    smoke_failed: AtomicBool,
 }
 
 impl<'a> Run<'a> {
@@ -164,6 +171,7 @@ impl<'a> Run<'a> {
             on_event,
             cancel,
             stop: AtomicBool::new(false),
+            smoke_failed: AtomicBool::new(false),
         }
     }
 
@@ -454,6 +462,64 @@ pub(super) fn publish(h: &mut Host, run: &Run) {
             };
         }
     }
+}
+
+/// `--smoke`: runs the smoke on the published release (through the host's
+/// launcher, on the deploy's connection; the lock stays held). `Published` stays
+/// `Published`; the result is in the report. Skipped (no result) once another
+/// host's smoke did not pass.
+pub(super) fn smoke(h: &mut Host, run: &Run, smoke: &Smoke) {
+    let HostStage::Published(r) = &h.stage else {
+        return;
+    };
+    if run.smoke_failed.load(Ordering::Relaxed) || run.cancelled() {
+        return;
+    }
+    run.emit(&h.cfg.name, Phase::Smoke, 0, 0);
+    let stop = || run.cancelled();
+    let res = smoke::run(r.conn.t.as_ref(), h.cfg, r.name.as_str(), smoke, &stop);
+    h.report.timings.push(("smoke", res.duration));
+    if res.passed() {
+        run.emit(&h.cfg.name, Phase::SmokePassed, 0, 0);
+    } else {
+        run.smoke_failed.store(true, Ordering::Relaxed);
+        run.emit(&h.cfg.name, Phase::Failed, 0, 0);
+    }
+    h.report.smoke = Some(res);
+}
+
+/// A guard refused the release: marks it bad here (history `refuse`, `note` says
+/// why, `from` the live release) under the lock, and leaves the link alone:
+/// `Published` → `Unswitched`, status `Refused`. Where it cannot be marked (the
+/// history cannot be written), it is withdrawn instead, so no one switches to it.
+pub(super) fn refuse(h: &mut Host, run: &Run, note: &str) {
+    let HostStage::Published(r) = h.take() else {
+        return;
+    };
+    run.emit(&h.cfg.name, Phase::Refuse, 0, 0);
+    let line = HistoryLine::new(Action::Refuse)
+        .to(Some(r.name.as_str()))
+        .note(Some(note))
+        .on_host(HostField::From);
+    let res = host::refuse(r.conn.t.as_ref(), h.cfg, &r.conn.lock, &r.name, &line);
+    if let Err(e) = &res {
+        // Not marked bad, it must not stay to be switched to: withdraw it here.
+        let warning = match host::unpublish(r.conn.t.as_ref(), h.cfg, &r.conn.lock, &r.name) {
+            Ok(()) => format!(
+                "{} could not be marked bad here ({e}), so it was withdrawn from this host",
+                r.name
+            ),
+            Err(e2) => format!(
+                "{} could not be marked bad here ({e}) nor withdrawn ({e2}): do not switch to it",
+                r.name
+            ),
+        };
+        h.report.warnings.push(warning);
+    }
+    h.report.status = HostStatus::Refused {
+        marked: res.is_ok(),
+    };
+    h.stage = HostStage::Unswitched { _kept: r.conn };
 }
 
 /// Switch (the same code as `relman switch`, history `deploy`), or with

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::smoke::SmokeResult;
+use crate::ops::FailureKind;
 use crate::ops::prune::PruneReport;
 
 /// Where a host is in the deploy.
@@ -20,6 +22,12 @@ pub enum Phase {
     /// Phase 1 done; waiting for the other hosts.
     Staged,
     Publish,
+    /// `--smoke`: the smoke command runs on the published release.
+    Smoke,
+    /// The smoke passed here; waiting for the other hosts'.
+    SmokePassed,
+    /// A guard refused the release: marking it bad here.
+    Refuse,
     Switch,
     Prune,
     Done,
@@ -38,6 +46,9 @@ impl Phase {
             Phase::Verify => "verifying",
             Phase::Staged => "staged",
             Phase::Publish => "publishing",
+            Phase::Smoke => "smoke testing",
+            Phase::SmokePassed => "smoke passed",
+            Phase::Refuse => "refused",
             Phase::Switch => "switching",
             Phase::Prune => "pruning",
             Phase::Done => "done",
@@ -85,6 +96,10 @@ pub enum HostStatus {
     },
     /// Published, but the link could not be switched: still on the old release.
     SwitchFailed { error: String, code: i32 },
+    /// Published, then refused by a guard (the smoke failed here or elsewhere):
+    /// not switched, the release marked bad (`marked`: its `refuse` history line
+    /// was written here).
+    Refused { marked: bool },
 }
 
 /// What happened on one host.
@@ -108,6 +123,8 @@ pub struct HostReport {
     /// How long each step took here (`connect`, `lock`, `scan`, `prepare`, `upload`,
     /// `verify`, `publish`, `switch`, `prune`), in order.
     pub timings: Vec<(&'static str, Duration)>,
+    /// `--smoke`: how the smoke ended here (None: not run here).
+    pub smoke: Option<SmokeResult>,
 }
 
 impl HostReport {
@@ -124,6 +141,7 @@ impl HostReport {
             prune: None,
             warnings: Vec::new(),
             timings: Vec::new(),
+            smoke: None,
         }
     }
 
@@ -140,50 +158,13 @@ impl HostReport {
         matches!(self.status, HostStatus::Switched | HostStatus::Published)
     }
 
-    /// The error to show, if any.
-    pub fn error(&self) -> Option<String> {
-        match &self.status {
-            HostStatus::Failed { phase, error, .. } => Some(format!("{}: {error}", phase.as_str())),
-            HostStatus::SwitchFailed { error, .. } => Some(format!(
-                "published but not switched (still on {}): {error}",
-                self.from.as_deref().unwrap_or("no release")
-            )),
-            HostStatus::NotDeployed => Some(
-                "not deployed: the deploy stopped (it failed on another host, or was called off)"
-                    .into(),
-            ),
-            _ => None,
-        }
-    }
-
     /// The exit code of this host alone (0 when done).
     pub fn code(&self) -> i32 {
         match &self.status {
             HostStatus::Switched | HostStatus::Published => 0,
             HostStatus::Failed { code, .. } | HostStatus::SwitchFailed { code, .. } => *code,
             HostStatus::NotDeployed => 1,
-        }
-    }
-
-    /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MiB), 49 linked`.
-    pub fn summary(&self) -> String {
-        let rel = self.release.as_deref().unwrap_or("-");
-        let moved = format!(
-            "{} sent ({}), {} linked",
-            crate::model::plural(self.uploaded_files as u64, "file"),
-            human_bytes(self.uploaded_bytes),
-            self.linked_files
-        );
-        match &self.status {
-            HostStatus::Switched => format!(
-                "{rel} live (was {}); {moved}",
-                self.from.as_deref().unwrap_or("no release")
-            ),
-            HostStatus::Published => format!(
-                "{rel} staged, link left on {} (--no-switch); {moved}",
-                self.from.as_deref().unwrap_or("no release")
-            ),
-            _ => self.error().unwrap_or_default(),
+            HostStatus::Refused { .. } => FailureKind::Refused.exit_code(),
         }
     }
 }
@@ -205,6 +186,9 @@ pub enum Outcome {
     Diverged,
     /// Published everywhere, switched nowhere.
     NotSwitched,
+    /// A guard refused the release: published everywhere, switched nowhere, marked
+    /// bad (exit 7).
+    Refused,
 }
 
 impl Outcome {
@@ -257,46 +241,13 @@ impl DeployReport {
             Outcome::Deployed => 0,
             Outcome::Cancelled => 1,
             Outcome::Diverged => 6,
+            Outcome::Refused => FailureKind::Refused.exit_code(),
             Outcome::NotSwitched => crate::ops::fleet::exit_code_of(&failed),
             Outcome::NotDeployed => match failed.first() {
                 Some(&c) if failed.iter().all(|&x| x == c) => c,
                 _ => 1,
             },
         }
-    }
-
-    /// For a divergence: which hosts run what, and the commands that make them agree.
-    pub fn advice(&self) -> Option<String> {
-        if self.outcome != Outcome::Diverged {
-            return None;
-        }
-        let rel = self.release.as_deref().unwrap_or("?");
-        let on: Vec<&str> = self
-            .hosts
-            .iter()
-            .filter(|h| h.status == HostStatus::Switched)
-            .map(|h| h.host.as_str())
-            .collect();
-        let off: Vec<&str> = self
-            .hosts
-            .iter()
-            .filter(|h| matches!(h.status, HostStatus::SwitchFailed { .. }))
-            .map(|h| h.host.as_str())
-            .collect();
-        let flags = |hs: &[&str]| {
-            hs.iter()
-                .map(|h| format!("--host {h}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        Some(format!(
-            "HOSTS DIVERGED: {rel} is live on {} but NOT on {}. To go back everywhere: \
-             relman rollback {}; to finish the deploy: relman switch {rel} {}",
-            on.join(", "),
-            off.join(", "),
-            flags(&on),
-            flags(&off)
-        ))
     }
 }
 

@@ -5,6 +5,7 @@
 #   verify    MODE_EXEC MODE_PLAIN MANIFEST FILES
 #   publish   HIST (the `deploy` line, its `from` the host's to fill; empty: no
 #             history line, the switch writes it)
+#   refuse    HIST (the `refuse` line of a guard, its `from` the host's to fill)
 #   unpublish, abort: nothing more
 # Lists are one record per line, fields tab-separated; paths are relative to the
 # release, checked again here (no empty, `.` or `..` component, no leading /).
@@ -19,7 +20,7 @@
 #   F <idx> <size> <mode> <sha|->  facts of a file: sha "-" when its size differs
 #                                   from the one expected (not worth reading)
 #   M <idx>                         not a regular file
-#   OK | PUBLISHED <from|-> | WITHDRAWN | ABORTED   the step's last line
+#   OK | PUBLISHED <from|-> | REFUSED <from|-> | WITHDRAWN | ABORTED   the last line
 # A write that failed on a full disk says so on stderr, `NOSPACE <root> <bytes free>`,
 # and exits 28 (ENOSPC), so relman can tell "the disk filled up" from a bad upload.
 
@@ -232,6 +233,20 @@ publish)
         }
     fi
     printf 'PUBLISHED\t%s\n' "${CUR:--}"
+    ;;
+refuse)
+    # A guard refused the published release: it stays (for the operator to look
+    # at) and the history line marks it bad; the link is not touched.
+    if [ ! -d "$NAME" ] || [ -L "$NAME" ]; then
+        echo "$NAME is not a release in $ROOT_ABS" >&2
+        exit 5
+    fi
+    current_release
+    hist_append "$HIST" from "$CUR" || {
+        echo "history.jsonl could not be written: $NAME is not marked bad" >&2
+        exit 1
+    }
+    printf 'REFUSED\t%s\n' "${CUR:--}"
     ;;
 unpublish)
     current_release

@@ -1,0 +1,353 @@
+//! What a deploy says (ops returns a [`DeployReport`], plain data): its `--json`
+//! object, its lines for people (CLI and console), and the advice when hosts
+//! diverged or a guard refused the release.
+
+use serde_json::{Value, json};
+
+use crate::model::human_bytes;
+use crate::ops::deploy::{
+    DeployReport, HostReport, HostStatus, Outcome, Phase, SmokeResult, SmokeStatus,
+};
+
+/// The error to show, if any.
+pub fn host_error(h: &HostReport) -> Option<String> {
+    match &h.status {
+        HostStatus::Failed { phase, error, .. } => Some(format!("{}: {error}", phase.as_str())),
+        HostStatus::SwitchFailed { error, .. } => Some(format!(
+            "published but not switched (still on {}): {error}",
+            h.from.as_deref().unwrap_or("no release")
+        )),
+        HostStatus::Refused { .. } => Some(match h.smoke.as_ref().map(|s| &s.status) {
+            Some(SmokeStatus::Passed) => format!(
+                "refused: the smoke passed here but failed on another host; not switched \
+                 (still on {})",
+                h.from.as_deref().unwrap_or("no release")
+            ),
+            Some(s) => format!(
+                "refused: the smoke {}; not switched (still on {})",
+                s.describe(),
+                h.from.as_deref().unwrap_or("no release")
+            ),
+            None => "refused by a guard; not switched".to_string(),
+        }),
+        HostStatus::NotDeployed => Some(
+            "not deployed: the deploy stopped (it failed on another host, or was called off)"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+/// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MiB), 49 linked`.
+pub fn host_summary(h: &HostReport) -> String {
+    let rel = h.release.as_deref().unwrap_or("-");
+    let moved = format!(
+        "{} sent ({}), {} linked",
+        crate::model::plural(h.uploaded_files as u64, "file"),
+        human_bytes(h.uploaded_bytes),
+        h.linked_files
+    );
+    match &h.status {
+        HostStatus::Switched => format!(
+            "{rel} live (was {}); {moved}",
+            h.from.as_deref().unwrap_or("no release")
+        ),
+        HostStatus::Published => format!(
+            "{rel} staged, link left on {} (--no-switch); {moved}",
+            h.from.as_deref().unwrap_or("no release")
+        ),
+        _ => host_error(h).unwrap_or_default(),
+    }
+}
+
+/// For a divergence: which hosts run what, and the commands that make them agree.
+pub fn advice(r: &DeployReport) -> Option<String> {
+    if r.outcome != Outcome::Diverged {
+        return None;
+    }
+    let rel = r.release.as_deref().unwrap_or("?");
+    let on: Vec<&str> = r
+        .hosts
+        .iter()
+        .filter(|h| h.status == HostStatus::Switched)
+        .map(|h| h.host.as_str())
+        .collect();
+    let off: Vec<&str> = r
+        .hosts
+        .iter()
+        .filter(|h| matches!(h.status, HostStatus::SwitchFailed { .. }))
+        .map(|h| h.host.as_str())
+        .collect();
+    let flags = |hs: &[&str]| {
+        hs.iter()
+            .map(|h| format!("--host {h}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(format!(
+        "HOSTS DIVERGED: {rel} is live on {} but NOT on {}. To go back everywhere: \
+         relman rollback {}; to finish the deploy: relman switch {rel} {}",
+        on.join(", "),
+        off.join(", "),
+        flags(&on),
+        flags(&off)
+    ))
+}
+
+/// The `--json` object: `{"release","outcome","hosts":[{"name","ok","error",...}]}`.
+pub fn report_json(r: &DeployReport) -> Value {
+    let hosts: Vec<Value> = r.hosts.iter().map(host_json).collect();
+    json!({
+        "release": r.release,
+        "outcome": r.outcome,
+        "switch": r.switch,
+        "files": r.files,
+        "bytes": r.bytes,
+        "hosts": hosts,
+    })
+}
+
+fn host_json(h: &HostReport) -> Value {
+    let status = match &h.status {
+        HostStatus::Switched => "switched",
+        HostStatus::Published => "published",
+        HostStatus::NotDeployed => "not_deployed",
+        HostStatus::Failed { .. } => "failed",
+        HostStatus::SwitchFailed { .. } => "switch_failed",
+        HostStatus::Refused { .. } => "refused",
+    };
+    let phase = match &h.status {
+        HostStatus::Failed { phase, .. } => Some(*phase),
+        HostStatus::SwitchFailed { .. } => Some(Phase::Switch),
+        _ => None,
+    };
+    let published = matches!(
+        h.status,
+        HostStatus::Switched
+            | HostStatus::Published
+            | HostStatus::SwitchFailed { .. }
+            | HostStatus::Refused { .. }
+    );
+    json!({
+        "name": h.host,
+        "ok": h.ok(),
+        "error": host_error(h),
+        "status": status,
+        "failed_phase": phase,
+        "release": h.release,
+        "published": published,
+        "switched": h.status == HostStatus::Switched,
+        "from": h.from,
+        "to": if published { h.release.clone() } else { None },
+        "uploaded_bytes": h.uploaded_bytes,
+        "uploaded_files": h.uploaded_files,
+        "linked_files": h.linked_files,
+        "stale_removed": h.stale_removed,
+        "prune": match &h.prune {
+            None => Value::Null,
+            Some(Ok(p)) => serde_json::to_value(p).unwrap_or(Value::Null),
+            Some(Err(e)) => json!({ "error": e }),
+        },
+        "smoke": h.smoke.as_ref().map(smoke_json),
+        "marked_bad": matches!(h.status, HostStatus::Refused { marked: true }),
+        "warnings": h.warnings,
+        "timings_ms": h
+            .timings
+            .iter()
+            .map(|(k, d)| (k.to_string(), json!(d.as_millis() as u64)))
+            .collect::<serde_json::Map<String, Value>>(),
+    })
+}
+
+/// A host's smoke in `--json`: `{"status","exit_code","error","duration_ms","tail"}`,
+/// status one of `passed`, `failed`, `timed_out`, `error` (it could not run),
+/// `called_off`; `tail` the last lines of its stdout and stderr together.
+fn smoke_json(s: &SmokeResult) -> Value {
+    let (status, exit_code, error) = match &s.status {
+        SmokeStatus::Passed => ("passed", Some(0), None),
+        SmokeStatus::Failed { exit_code } => ("failed", Some(*exit_code), None),
+        SmokeStatus::TimedOut => ("timed_out", None, None),
+        SmokeStatus::Error(e) => ("error", None, Some(e.clone())),
+        SmokeStatus::CalledOff => ("called_off", None, None),
+    };
+    json!({
+        "status": status,
+        "exit_code": exit_code,
+        "error": error,
+        "duration_ms": s.duration.as_millis() as u64,
+        "tail": s.tail,
+    })
+}
+
+/// The human output: one line per host (done on stdout, the rest on stderr), prune
+/// results, warnings, then what the outcome means for the fleet.
+pub fn print_human(r: &DeployReport, quiet: bool) {
+    for h in &r.hosts {
+        if h.ok() {
+            if !quiet {
+                println!("{}: {}", h.host, host_summary(h));
+            }
+        } else {
+            eprintln!("{}: {}", h.host, host_summary(h));
+        }
+        if let Some(p) = &h.prune {
+            match p {
+                Ok(p) => {
+                    let d = p.deleted();
+                    if quiet {
+                    } else if !d.is_empty() {
+                        println!("{}: prune: deleted {}", h.host, d.join(", "));
+                    } else if !p.failed() {
+                        println!("{}: prune: nothing to delete", h.host);
+                    }
+                    // Not freed, or not moved out of the root: say so, with why.
+                    for (n, o) in p.outcomes.iter().filter(|(_, o)| o.is_failure()) {
+                        eprintln!("{}: prune: {n}: {o}", h.host);
+                    }
+                }
+                Err(e) => eprintln!("{}: prune failed: {e}", h.host),
+            }
+        }
+        for w in &h.warnings {
+            eprintln!("{}: warning: {w}", h.host);
+        }
+    }
+    let rel = r.release.as_deref().unwrap_or("the release");
+    match r.outcome {
+        Outcome::Deployed => {}
+        Outcome::NotDeployed => {
+            let failed: Vec<&str> = r
+                .hosts
+                .iter()
+                .filter(|h| matches!(h.status, HostStatus::Failed { .. }))
+                .map(|h| h.host.as_str())
+                .collect();
+            eprintln!(
+                "relman: NOT deployed on any host: failed on {} (a deploy changes every chosen \
+                 host or none; nothing was switched, no new release is left)",
+                failed.join(", ")
+            );
+        }
+        Outcome::Cancelled => {
+            eprintln!("relman: deploy cancelled: nothing was published or switched")
+        }
+        Outcome::Diverged => {
+            if let Some(a) = advice(r) {
+                eprintln!("relman: {a}");
+            }
+        }
+        Outcome::Refused => {
+            for h in &r.hosts {
+                let Some(s) = h.smoke.as_ref().filter(|s| !s.passed()) else {
+                    continue;
+                };
+                if s.tail.is_empty() {
+                    eprintln!("{}: smoke output: (none)", h.host);
+                } else {
+                    eprintln!("{}: smoke output (last {} lines):", h.host, s.tail.len());
+                    for l in &s.tail {
+                        eprintln!("{}:   {l}", h.host);
+                    }
+                }
+            }
+            eprintln!(
+                "relman: REFUSED: the smoke did not pass, so no host was switched; {rel} is \
+                 marked bad on every host (history `refuse`) and each host stays on the \
+                 release it had"
+            );
+        }
+        Outcome::NotSwitched => eprintln!(
+            "relman: {rel} was published on every host but the link was switched on none; \
+             switch with `relman switch {rel}` once the cause is fixed"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_names_every_field_the_spec_and_scripts_need() {
+        let mut h = HostReport {
+            host: "h1".into(),
+            release: Some("batch_20261126221500".into()),
+            status: HostStatus::Switched,
+            from: Some("batch_20261126093000".into()),
+            uploaded_files: 1,
+            uploaded_bytes: 42,
+            linked_files: 7,
+            stale_removed: vec![],
+            prune: None,
+            warnings: vec![],
+            timings: vec![],
+            smoke: None,
+        };
+        let v = host_json(&h);
+        for k in [
+            "name",
+            "ok",
+            "error",
+            "release",
+            "uploaded_bytes",
+            "linked_files",
+            "switched",
+            "from",
+            "to",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["error"], Value::Null);
+        assert_eq!(v["to"], "batch_20261126221500");
+        h.status = HostStatus::Failed {
+            phase: Phase::Upload,
+            error: "boom".into(),
+            code: 1,
+        };
+        let v = host_json(&h);
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["error"], "uploading: boom");
+        assert_eq!(v["to"], Value::Null);
+        assert_eq!(v["failed_phase"], "upload");
+    }
+
+    #[test]
+    fn a_refused_host_says_how_its_smoke_ended_and_where_it_stays() {
+        let mut h = HostReport {
+            host: "h2".into(),
+            release: Some("batch_20261126221500".into()),
+            status: HostStatus::Refused { marked: true },
+            from: Some("batch_20261126093000".into()),
+            uploaded_files: 0,
+            uploaded_bytes: 0,
+            linked_files: 0,
+            stale_removed: vec![],
+            prune: None,
+            warnings: vec![],
+            timings: vec![],
+            smoke: Some(SmokeResult {
+                status: SmokeStatus::Failed { exit_code: 3 },
+                tail: vec!["boom".into()],
+                duration: std::time::Duration::from_millis(5),
+            }),
+        };
+        assert_eq!(
+            host_summary(&h),
+            "refused: the smoke failed (exit 3); not switched (still on batch_20261126093000)"
+        );
+        let v = host_json(&h);
+        assert_eq!(v["status"], "refused");
+        assert_eq!(v["marked_bad"], true);
+        assert_eq!(v["smoke"]["status"], "failed");
+        assert_eq!(v["smoke"]["exit_code"], 3);
+        assert_eq!(v["smoke"]["tail"], json!(["boom"]));
+        h.smoke = Some(SmokeResult {
+            status: SmokeStatus::Passed,
+            tail: vec![],
+            duration: std::time::Duration::ZERO,
+        });
+        assert!(host_summary(&h).contains("passed here but failed on another host"));
+        assert_eq!(host_json(&h)["smoke"]["status"], "passed");
+    }
+}
