@@ -210,6 +210,15 @@ fn statuses_streams_and_signals_pass_through(user: &str) {
         );
         let start = started(&f, 0, n + 1);
         assert_eq!(start["release"], rel.as_str());
+        // Until the job is `sleep` (env has reset INT and QUIT and exec'd it), an INT
+        // or QUIT would find them still ignored: a documented start-up window.
+        let job = start["pid"].as_u64().unwrap();
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                fs::read_to_string(format!("/proc/{job}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            }),
+            "{user} {name}: the job never became sleep"
+        );
         signal(child.0.id(), sig);
         let st = child.0.wait().unwrap();
         assert_eq!(st.code(), Some(128 + sig), "{user} {name}");
