@@ -138,19 +138,41 @@ pub fn signal_number(name: &str) -> Option<i32> {
     })
 }
 
-/// The command line for the SSH user's login shell (see the module's doc).
+/// The scheduler's names for a run (Jenkins sets both), passed on to the launcher so
+/// the ledger's `trigger` says which build ran the job (SPEC §7).
+pub const TRIGGER_VARS: [&str; 2] = ["BUILD_TAG", "JOB_NAME"];
+
+/// [`TRIGGER_VARS`] as relman's own environment has them (set and not empty).
+pub fn trigger_env() -> Vec<(&'static str, String)> {
+    TRIGGER_VARS
+        .iter()
+        .filter_map(|k| {
+            let v = std::env::var(k).ok().filter(|v| !v.is_empty())?;
+            Some((*k, v))
+        })
+        .collect()
+}
+
+/// The command line for the SSH user's login shell (see the module's doc); `env`
+/// ([`trigger_env`]) goes to the launcher as quoted assignments.
 pub fn wrapper_command(
     host: &HostConfig,
     release: Option<&str>,
     command: &[String],
+    env: &[(&str, String)],
 ) -> Result<String, OpError> {
     if command.is_empty() {
         return Err(OpError::Invalid("launch needs a command after --".into()));
     }
     let q = |s: &str| quote(s).map_err(|e| OpError::Remote(RemoteError::from(e)));
     let launcher = format!("{}/{LAUNCHER_PATH}", host.root.trim_end_matches('/'));
+    let mut assigns = String::new();
+    for (k, v) in env {
+        debug_assert!(TRIGGER_VARS.contains(k), "only known names reach the shell");
+        assigns.push_str(&format!("{k}={} ", q(v)?));
+    }
     let mut s = format!(
-        "printf '{PID_MARK}%s\\n' \"$$\" >&2; L={}; [ -x \"$L\" ] || {{ printf '{NO_LAUNCHER_MARK}\\n' >&2; exit 127; }}; exec \"$L\"",
+        "printf '{PID_MARK}%s\\n' \"$$\" >&2; L={}; [ -x \"$L\" ] || {{ printf '{NO_LAUNCHER_MARK}\\n' >&2; exit 127; }}; {assigns}exec \"$L\"",
         q(&launcher)?
     );
     if let Some(r) = release {
@@ -371,7 +393,7 @@ pub fn launch(
         }
         (None, None) => None,
     };
-    let command = wrapper_command(host, release.as_deref(), req.command)?;
+    let command = wrapper_command(host, release.as_deref(), req.command, &trigger_env())?;
     let mut installed = false;
     local.arm();
     loop {
@@ -561,6 +583,7 @@ mod tests {
             &host(),
             Some("batch_20261126221500"),
             &args(&["java", "-jar", "a b"]),
+            &[("BUILD_TAG", "jenkins-nightly-7".into())],
         )
         .unwrap();
         std::fs::write(&f, format!("{cmd}\n")).unwrap();
@@ -603,7 +626,8 @@ mod tests {
             "*",
             "-n",
         ];
-        let cmd = wrapper_command(&host(), Some("batch_20261126221500"), &args(&hostile)).unwrap();
+        let cmd =
+            wrapper_command(&host(), Some("batch_20261126221500"), &args(&hostile), &[]).unwrap();
         let out = Command::new("sh")
             .arg("-c")
             .arg(&cmd)
@@ -632,5 +656,42 @@ mod tests {
             .unwrap();
         assert_eq!(out.status.code(), Some(127));
         assert!(String::from_utf8_lossy(&out.stderr).contains(NO_LAUNCHER_MARK));
+    }
+
+    /// The scheduler's BUILD_TAG and JOB_NAME reach the launcher's environment as data
+    /// (the ledger's `trigger`), whatever they hold.
+    #[test]
+    fn the_trigger_reaches_the_launcher_as_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("deploy/.relman/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("launch");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nprintf '[%s][%s]' \"${BUILD_TAG-unset}\" \"${JOB_NAME-unset}\"\n",
+        )
+        .unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let tag = "jenkins-x-'q'-$(touch y)-`id`";
+        let env = [("BUILD_TAG", tag.to_string()), ("JOB_NAME", "a b".into())];
+        for (env, want) in [
+            (&env[..], format!("[{tag}][a b]")),
+            (&[][..], "[unset][unset]".to_string()),
+        ] {
+            let cmd = wrapper_command(&host(), None, &args(&["true"]), env).unwrap();
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .current_dir(dir.path())
+                .env_remove("BUILD_TAG")
+                .env_remove("JOB_NAME")
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), want);
+        }
+        assert!(!dir.path().join("y").exists());
     }
 }

@@ -497,11 +497,16 @@ fn relman_launch_is_recorded_and_an_interrupt_records_killed() {
     let o = f
         .relman()
         .args(["--host", f.name(0), "launch", "--", "sh", "-c", "exit 4"])
+        .env("BUILD_TAG", "jenkins-batch-'17'")
+        .env_remove("JOB_NAME")
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_eq!(code(&o), 4, "{}", err(&o));
-    assert_eq!(started(&f, 0, 1)["command"], "sh -c exit 4");
+    let first = started(&f, 0, 1);
+    assert_eq!(first["command"], "sh -c exit 4");
+    // Jenkins runs jobs through relman launch: its BUILD_TAG is the run's trigger.
+    assert_eq!(first["trigger"], "jenkins-batch-'17'", "{first}");
     let mut child = Kill(
         f.relman()
             .args(["--host", f.name(0), "launch", "--", "sleep", "300"])
