@@ -599,23 +599,23 @@ mod tests {
         );
     }
 
-    /// The wrapper through a real sh, with a stand-in launcher that prints its
-    /// arguments: every argument arrives verbatim, none is interpreted.
-    #[test]
-    fn the_wrapper_passes_arguments_verbatim() {
+    /// A stand-in launcher at `<dir>/deploy/.relman/bin/launch` running `body`.
+    fn fake_launcher(body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("deploy/.relman/bin");
         std::fs::create_dir_all(&bin).unwrap();
         let fake = bin.join("launch");
-        std::fs::write(
-            &fake,
-            "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done\n",
-        )
-        .unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        std::fs::write(&fake, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (dir, fake)
+    }
+
+    /// The wrapper through a real sh, with a stand-in launcher that prints its
+    /// arguments: every argument arrives verbatim, none is interpreted.
+    #[test]
+    fn the_wrapper_passes_arguments_verbatim() {
+        let (dir, fake) = fake_launcher("for a in \"$@\"; do printf '[%s]' \"$a\"; done");
         let hostile = [
             "a b",
             "'q'",
@@ -662,19 +662,8 @@ mod tests {
     /// (the ledger's `trigger`), whatever they hold.
     #[test]
     fn the_trigger_reaches_the_launcher_as_data() {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("deploy/.relman/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let fake = bin.join("launch");
-        std::fs::write(
-            &fake,
-            "#!/bin/sh\nprintf '[%s][%s]' \"${BUILD_TAG-unset}\" \"${JOB_NAME-unset}\"\n",
-        )
-        .unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        let (dir, _fake) =
+            fake_launcher("printf '[%s][%s]' \"${BUILD_TAG-unset}\" \"${JOB_NAME-unset}\"");
         let tag = "jenkins-x-'q'-$(touch y)-`id`";
         let env = [("BUILD_TAG", tag.to_string()), ("JOB_NAME", "a b".into())];
         for (env, want) in [
