@@ -22,6 +22,7 @@ mod support;
 mod cli_language;
 mod deploy_local;
 mod history_lines;
+mod jobscan_crowd_local;
 mod launch_local;
 mod link_local;
 mod prop_parsers;
