@@ -28,6 +28,7 @@ mod link_local;
 mod prop_parsers;
 mod prune_jobscan_local;
 mod prune_local;
+mod prune_recheck_local;
 mod scan_local;
 mod tui_keys;
 mod tui_language;
