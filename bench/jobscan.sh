@@ -36,7 +36,7 @@ trap cleanup EXIT
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-nproc_now() { find /proc -maxdepth 1 -name '[0-9]*' | wc -l; }
+nproc_now() { printf '%s\n' /proc/[0-9]* | wc -l; }
 
 root=$work/root
 mkdir -p "$root" "$work/files"
