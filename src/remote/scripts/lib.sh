@@ -564,3 +564,148 @@ release_jobs() {
     JOB_PIDS=${JOB_PIDS% }
     [ -z "$JOB_PIDS" ]
 }
+
+# Prune's two-step job check (issue 17): one scan of /proc for every candidate, then
+# per candidate a cheap re-check of only what could have started using it since.
+#
+# jobs_scan_all NAMES: the processes now (JOBS_BASE, pids, one a line, taken first:
+# a process started during the scan counts as new), then one scan_jobs over NAMES
+# (space-separated) into JOBS_ALL, with the caller's fds 6 and 8 closed as in
+# release_jobs.
+jobs_scan_all() {
+    JOBS_BASE=$(printf '%s\n' /proc/[0-9]*)
+    JOBS_ALL=$(
+        exec 6<&- 8<&-
+        JOB_NAMES=$1 scan_jobs 2>/dev/null
+    ) || JOBS_ALL=
+}
+
+# release_jobs_in NAME: release_jobs' verdict on NAME from JOBS_ALL (0 none, 1 jobs
+# in JOB_PIDS, 2 cannot be determined), by the same rules.
+release_jobs_in() {
+    JOB_PIDS=
+    _rt=$(printf '\t')
+    _rn='
+'
+    case $(printf '%s\n' "$JOBS_ALL" | sed -n 1p) in
+        "procs$_rt"*"${_rt}known") ;;
+        *) return 2 ;;
+    esac
+    for _u in $(printf '%s\n' "$JOBS_ALL" | sed -n "s/^hidden${_rt}\([^$_rt]*\)${_rt}[0-9]*${_rt}other\$/\1/p"); do
+        is_job_user "$_u" || continue
+        case "$_rn$JOBS_ALL$_rn" in *"${_rn}sudo$_rt$_u${_rt}ok$_rn"*) ;; *) return 2 ;; esac
+    done
+    for _pid in $(printf '%s\n' "$JOBS_ALL" |
+        sed -n "s|^job${_rt}$1${_rt}/proc/\([0-9][0-9]*\)/.*|\1|p"); do
+        JOB_PIDS="$JOB_PIDS $_pid"
+    done
+    for _pid in $(printf '%s\n' "$JOBS_ALL" | sed -n "s/^jobarg$_rt\([0-9][0-9]*\)\$/\1/p"); do
+        cmdline_names "$_pid" "$1" && JOB_PIDS="$JOB_PIDS $_pid"
+    done
+    # shellcheck disable=SC2086 # pids: split on purpose
+    JOB_PIDS=$(printf '%s\n' $JOB_PIDS | sort -nu | tr '\n' ' ')
+    JOB_PIDS=${JOB_PIDS% }
+    [ -z "$JOB_PIDS" ]
+}
+
+# release_jobs_since NAME: right before NAME goes, what may have started using it
+# since jobs_scan_all: the cwd and exe of every process (two links each), and the
+# open files and argv of the processes that are new since JOBS_BASE — not every fd
+# of every process again. 0: nothing; 1: jobs, in JOB_PIDS; 3: this cheap check
+# can't tell (the /proc walk failed, or a new process is hidden from us): the
+# caller then runs the full release_jobs NAME. relman's own processes (this shell,
+# and whatever carries RELMAN_SELF) are never jobs. The caller's fds 6 and 8 are
+# closed for the walk.
+release_jobs_since() {
+    JOB_PIDS=
+    _rt=$(printf '\t')
+    _new=$({
+        printf '%s\n' "$JOBS_BASE"
+        echo --
+        printf '%s\n' /proc/[0-9]*
+    } | awk '$0 == "--" { s = 1; next } !s { B[$0] = 1; next } !($0 in B) { sub("^/proc/", ""); print }')
+    _fdd=
+    for _pid in $_new; do
+        [ "$_pid" = "$$" ] && continue
+        if [ ! -e "/proc/$_pid/cwd" ] && [ -e "/proc/$_pid" ]; then
+            # hidden (another user's), or exiting: let the full check decide
+            [ "$JOB_USERS" = "" ] || return 3
+        fi
+        _fdd="$_fdd /proc/$_pid/fd/"
+    done
+    _how=$(job_scan_method) || return 3
+    _rl=$(
+        exec 6<&- 8<&-
+        # shellcheck disable=SC2086 # /proc paths: no blanks
+        if [ "$_how" = find ]; then
+            { {
+                find /proc/[0-9]*/cwd /proc/[0-9]*/exe $_fdd -maxdepth 1 \
+                    \( -lname "$(glob_escape "$ROOT_ABS/$1")" -o -lname "$(glob_escape "$ROOT_ABS/$1")/*" \) \
+                    -printf "%p$_rt%l\n" 2>&1 1>&3 3>&-
+                printf 'rc\t%s\n' "$?" >&3
+            } | _t=$_rt proc_errors; } 3>&1
+        else
+            _fdg=
+            for _d in $_fdd; do _fdg="$_fdg $_d*"; done
+            { {
+                ls -ld /proc/[0-9]*/cwd /proc/[0-9]*/exe $_fdg 2>&1 1>&3 3>&-
+                _lr=$?
+                [ "$_lr" -eq 2 ] && _lr=1
+                printf 'rc\t%s\n' "$_lr" >&3
+            } | _t=$_rt proc_errors; } 3>&1 |
+                sed -n -e "s|^[^/]* \(/proc/[0-9][0-9]*/[a-z0-9/]*\) -> |\1$_rt|p" \
+                    -e "/^rc$_rt/p" -e "/^exp\$/p" -e "/err$_rt/p"
+        fi
+    )
+    case $_rl in *"err$_rt"*) return 3 ;; esac
+    case "
+$_rl
+" in
+        *"
+rc${_rt}0
+"*) ;;
+        *"
+rc${_rt}1
+"*) case "
+$_rl
+" in *"
+exp
+"*) ;; *) return 3 ;; esac ;;
+        *) return 3 ;;
+    esac
+    _cand=$(printf '%s\n' "$_rl" | while IFS= read -r _l; do
+        case $_l in /proc/*"$_rt"*) ;; *) continue ;; esac
+        _g=${_l#*"$_rt"}
+        case $_g in "$ROOT_ABS/$1" | "$ROOT_ABS/$1/"*) ;; *) continue ;; esac
+        _p=${_l#/proc/}
+        printf '%s\n' "${_p%%/*}"
+    done)
+    if [ -n "$_new" ]; then
+        _cf=
+        for _pid in $_new; do _cf="$_cf /proc/$_pid/cmdline"; done
+        # shellcheck disable=SC2086,SC2013 # /proc paths: no blanks
+        for _c in $(grep -l -a -e "$PREFIX_RE" $_cf 2>/dev/null); do
+            _pid=${_c#/proc/}
+            _pid=${_pid%/cmdline}
+            cmdline_names "$_pid" "$1" && _cand="$_cand $_pid"
+        done
+    fi
+    _own=" $$ "
+    _ef=
+    for _pid in $_cand; do _ef="$_ef /proc/$_pid/environ"; done
+    if [ -n "$_ef" ]; then
+        # shellcheck disable=SC2086,SC2013 # /proc paths: no blanks
+        for _f in $(grep -l -a -F -e "RELMAN_SELF=$RELMAN_SELF" $_ef 2>/dev/null); do
+            _f=${_f#/proc/}
+            _own="$_own${_f%/environ} "
+        done
+    fi
+    for _pid in $_cand; do
+        case $_own in *" $_pid "*) continue ;; esac
+        JOB_PIDS="$JOB_PIDS $_pid"
+    done
+    # shellcheck disable=SC2086 # pids: split on purpose
+    JOB_PIDS=$(printf '%s\n' $JOB_PIDS | sort -nu | tr '\n' ' ')
+    JOB_PIDS=${JOB_PIDS% }
+    [ -z "$JOB_PIDS" ]
+}

@@ -11,8 +11,9 @@
 # symlink is never followed); its launcher lock (a flock on the release directory,
 # and an older launcher's .relman/run/<name>.lock if there is one) is taken
 # exclusively without waiting — a job started through `launch` holds it shared, so
-# the release is skipped; its jobs are scanned again (any job, or jobs that can't
-# be determined, keep it); then, still holding the lock, it is renamed into
+# the release is skipped; its jobs (from one scan of every candidate at the start,
+# then re-checked for what started since: any job, or jobs that can't be
+# determined, keep it); then, still holding the lock, it is renamed into
 # .relman/trash (atomic: never a half-deleted release in the root) and removed.
 # "deleted" means gone from the root and from the trash. A release moved out of the
 # root whose files rm could not all remove (another user's directory inside it) is
@@ -49,6 +50,11 @@ for _n in $DELETE; do
 done
 
 printf 'relman-prune\t1\n'
+# One walk of /proc for every candidate (not one per candidate: with thousands of
+# processes that is most of a prune's time under the lock); each candidate is then
+# re-checked right before it goes, cheaply (release_jobs_since, lib.sh), and in full
+# (release_jobs) when that cheap check can't tell.
+jobs_scan_all "$DELETE"
 _deleted=
 _skipped=
 _failed=
@@ -86,8 +92,17 @@ for _n in $DELETE; do
             continue
         fi
     fi
-    release_jobs "$_n"
-    case $? in
+    release_jobs_in "$_n"
+    _rc=$?
+    if [ "$_rc" -eq 0 ]; then
+        release_jobs_since "$_n"
+        _rc=$?
+        if [ "$_rc" -eq 3 ]; then
+            release_jobs "$_n"
+            _rc=$?
+        fi
+    fi
+    case $_rc in
         0) ;;
         1)
             exec 6<&- 8<&-
