@@ -7,7 +7,7 @@ use std::path::Path;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use relman::tui::app::{Msg, update};
+use relman::tui::app::{Event, Msg, update};
 use relman::tui::view;
 
 use crate::support;
@@ -17,12 +17,24 @@ const W: u16 = 120;
 const H: u16 = 32;
 
 fn picture() -> String {
-    let mut app = fixture::app();
+    // The fixture fleet with the run ledger's health: runs per release, a host whose
+    // live release fails more than the one before it.
+    let mut app = fixture::health_app();
     update(&mut app, Msg::Resize(W, H));
     // The releases pane in focus on the live release, its jobs in the details.
     for code in [KeyCode::Tab, KeyCode::Char('j')] {
         update(&mut app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     }
+    // The worker's answer for the live release's recent runs.
+    let live = fixture::R[4];
+    update(
+        &mut app,
+        Msg::Worker(Event::Runs {
+            host: "batch-1".into(),
+            release: live.into(),
+            result: Ok(fixture::live_runs()),
+        }),
+    );
     let mut term = Terminal::new(TestBackend::new(W, H)).expect("test backend");
     term.draw(|f| view::view(&app, f)).expect("draw");
     svg::buffer_to_svg(term.backend().buffer())
