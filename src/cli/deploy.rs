@@ -19,6 +19,7 @@ use super::Global;
 use crate::config::{Config, HostConfig};
 use crate::ops::deploy::{self, DeployEvent, DeployRequest, Outcome, Phase, Smoke};
 use crate::ops::hooks::{self, Hook, HookInput};
+use crate::present::deploy::progress_step;
 use crate::present::{self, size};
 
 /// Set by the SIGINT handler.
@@ -146,34 +147,15 @@ pub enum Look {
     Finished(&'static str),
 }
 
-/// The step as the operator reads it (the deploy's phases, named by what they do).
-pub fn step(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Connect => "connecting",
-        Phase::Lock => "locking",
-        Phase::Stage => "scanning",
-        Phase::Upload => "uploading",
-        Phase::Verify => "hashing",
-        Phase::Staged => "waiting for the other hosts",
-        Phase::Publish => "publishing",
-        Phase::Smoke => "smoke testing",
-        Phase::SmokePassed => "smoke passed, waiting for the other hosts",
-        Phase::Refuse => "refused",
-        Phase::Switch => "switching",
-        Phase::Prune => "pruning",
-        Phase::Done => "done",
-        Phase::Failed => "failed",
-        Phase::Aborted => "not deployed",
-    }
-}
-
 /// What one host's line shows in `phase` with `sent` of `total` bytes sent.
 pub fn look(phase: Phase, sent: u64, total: u64) -> Look {
     match phase {
-        Phase::Done | Phase::Failed | Phase::Aborted | Phase::Refuse => Look::Finished(step(phase)),
+        Phase::Done | Phase::Failed | Phase::Aborted | Phase::Refuse => {
+            Look::Finished(progress_step(phase))
+        }
         Phase::Upload if total > 0 && sent > 0 => Look::Bar { sent, total },
         Phase::Upload if total == 0 => Look::Spinner("linking (nothing to send)"),
-        p => Look::Spinner(step(p)),
+        p => Look::Spinner(progress_step(p)),
     }
 }
 

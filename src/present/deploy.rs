@@ -9,10 +9,54 @@ use crate::ops::deploy::{
     DeployReport, HostReport, HostStatus, Outcome, Phase, SmokeResult, SmokeStatus,
 };
 
+/// A deploy phase in one word or two, as a host's status reads (the console's
+/// progress, a failed host's error: "uploading: disk full").
+pub fn phase_word(p: Phase) -> &'static str {
+    match p {
+        Phase::Connect => "connecting",
+        Phase::Lock => "locking",
+        Phase::Stage => "staging",
+        Phase::Upload => "uploading",
+        Phase::Verify => "verifying",
+        Phase::Staged => "staged",
+        Phase::Publish => "publishing",
+        Phase::Smoke => "smoke testing",
+        Phase::SmokePassed => "smoke passed",
+        Phase::Refuse => "refused",
+        Phase::Switch => "switching",
+        Phase::Prune => "pruning",
+        Phase::Done => "done",
+        Phase::Failed => "failed",
+        Phase::Aborted => "not deployed",
+    }
+}
+
+/// The step on a host's progress line as the CLI draws it while the others go on
+/// ("waiting for the other hosts" where [`phase_word`] says "staged").
+pub fn progress_step(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Connect => "connecting",
+        Phase::Lock => "locking",
+        Phase::Stage => "scanning",
+        Phase::Upload => "uploading",
+        Phase::Verify => "hashing",
+        Phase::Staged => "waiting for the other hosts",
+        Phase::Publish => "publishing",
+        Phase::Smoke => "smoke testing",
+        Phase::SmokePassed => "smoke passed, waiting for the other hosts",
+        Phase::Refuse => "refused",
+        Phase::Switch => "switching",
+        Phase::Prune => "pruning",
+        Phase::Done => "done",
+        Phase::Failed => "failed",
+        Phase::Aborted => "not deployed",
+    }
+}
+
 /// The error to show, if any.
 pub fn host_error(h: &HostReport) -> Option<String> {
     match &h.status {
-        HostStatus::Failed { phase, error, .. } => Some(format!("{}: {error}", phase.as_str())),
+        HostStatus::Failed { phase, error, .. } => Some(format!("{}: {error}", phase_word(*phase))),
         HostStatus::SwitchFailed { error, .. } => Some(format!(
             "published but not switched (still on {}): {error}",
             h.from.as_deref().unwrap_or("no release")

@@ -36,6 +36,7 @@ pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemT
                 "name": host.name, "ok": false, "error": e.to_string(), "root": host.root,
                 "link": host.link, "current": null, "previous": null, "locked": null,
                 "foreign": 0, "hidden_processes": 0, "releases": [], "trash": null,
+                "probation": null,
             });
         }
         Ok(st) => st,
@@ -93,6 +94,8 @@ pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemT
         "trash": st.trash.as_ref().map(|t| json!({
             "entries": t.entries, "files": t.files, "bytes": t.bytes,
         })),
+        // SPEC §3: a host's probation (issue 16); relman does not start one yet.
+        "probation": null,
     })
 }
 
@@ -689,6 +692,7 @@ mod tests {
             "hidden_processes",
             "releases",
             "trash",
+            "probation",
         ];
         want.sort();
         let mut keys = keys;

@@ -20,7 +20,7 @@ use crate::config::{Config, HostConfig};
 use crate::model::printable;
 use crate::ops::deploy::{DeployEvent, DeployRequest};
 use crate::ops::{self, FailureKind, OpError};
-use crate::present::summary;
+use crate::present::{self, summary};
 use crate::remote::{self, Transport};
 
 /// Runs the details pane lists for a release (newest first).
@@ -357,7 +357,7 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
                 host: host.clone(),
                 sent: *sent,
                 total: *total,
-                phase: phase.as_str().to_string(),
+                phase: present::deploy::phase_word(*phase).to_string(),
             }),
         };
         let targets: Vec<&HostConfig> = sh

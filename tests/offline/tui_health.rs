@@ -310,6 +310,40 @@ fn a_host_that_cannot_be_reached_checks_as_a_failed_connection() {
 
 // ---- Keys ----
 
+/// Esc while the console waits for a host's answer (the lock holder for `u`, the
+/// prune plan for `p`) calls the dialog off: the answer, when it comes, opens nothing.
+#[test]
+fn esc_while_asking_calls_the_dialog_off() {
+    let mut app = sized(fixture::app(), 80, 24);
+    app.focus = Pane::Hosts;
+    ch(&mut app, 'g');
+    ch(&mut app, 'j');
+    assert_eq!(ch(&mut app, 'u').len(), 1);
+    assert!(app.busy());
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.busy(), "no longer asking");
+    assert!(message(&app).contains("called off"), "{}", message(&app));
+    let cmds = update(
+        &mut app,
+        Msg::Worker(Event::Lock {
+            host: "batch-2".into(),
+            result: Ok(Some(carol())),
+        }),
+    );
+    assert!(cmds.is_empty());
+    assert!(app.overlay.is_none(), "the late answer opened a dialog");
+    // Without Esc the same answer opens the dialog (the test can fail).
+    assert_eq!(ch(&mut app, 'u').len(), 1);
+    update(
+        &mut app,
+        Msg::Worker(Event::Lock {
+            host: "batch-2".into(),
+            result: Ok(Some(carol())),
+        }),
+    );
+    assert!(matches!(app.overlay, Some(Overlay::Confirm(_))));
+}
+
 #[test]
 fn u_confirms_the_holder_the_host_named_and_y_breaks_only_that_lock() {
     let mut app = sized(fixture::app(), 80, 24);

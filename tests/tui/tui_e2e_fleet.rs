@@ -94,7 +94,8 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
 
     // p: the prune plan with verdicts and reasons; Esc changes nothing.
     t.keys(&["p"]);
-    let s = t.wait_for("keep", WAIT);
+    // The dialog's own words: the status line says "keep 3" while the host answers.
+    let s = t.wait_for("Prune — confirm", WAIT);
     assert!(s.contains("live"), "plan shows reasons:\n{s}");
     t.keys(&["Escape"]);
     for r in [A, B, C] {

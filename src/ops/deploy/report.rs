@@ -36,28 +36,6 @@ pub enum Phase {
     Aborted,
 }
 
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Connect => "connecting",
-            Phase::Lock => "locking",
-            Phase::Stage => "staging",
-            Phase::Upload => "uploading",
-            Phase::Verify => "verifying",
-            Phase::Staged => "staged",
-            Phase::Publish => "publishing",
-            Phase::Smoke => "smoke testing",
-            Phase::SmokePassed => "smoke passed",
-            Phase::Refuse => "refused",
-            Phase::Switch => "switching",
-            Phase::Prune => "pruning",
-            Phase::Done => "done",
-            Phase::Failed => "failed",
-            Phase::Aborted => "not deployed",
-        }
-    }
-}
-
 /// Progress, for the CLI's bars and the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeployEvent {

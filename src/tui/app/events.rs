@@ -11,10 +11,13 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
             Vec::new()
         }
         Event::Plan { host, at, result } => {
-            if app.plan_pending.as_deref() == Some(host.as_str()) {
+            let wanted = app.plan_pending.as_deref() == Some(host.as_str());
+            if wanted {
                 app.plan_pending = None;
             }
             match result {
+                Ok((state, _)) if !wanted => scanned(app, &host, at, Ok(state)),
+                Err(_) if !wanted => {}
                 Ok((state, report)) => {
                     scanned(app, &host, at, Ok(state));
                     if app.overlay.is_some() {
@@ -140,10 +143,12 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
             Vec::new()
         }
         Event::Lock { host, result } => {
-            if app.lock_pending.as_deref() == Some(host.as_str()) {
+            let wanted = app.lock_pending.as_deref() == Some(host.as_str());
+            if wanted {
                 app.lock_pending = None;
             }
             match result {
+                _ if !wanted => {}
                 Ok(None) => app.say(format!("{host} is not locked: nothing to unlock")),
                 Ok(Some(_)) if app.overlay.is_some() => {
                     app.warn(format!(

@@ -561,7 +561,11 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             Vec::new()
         }
         Action::ClearFilter => {
-            if !app.filter.is_empty() {
+            // Esc while a dialog's data is on its way calls the dialog off: it must
+            // not open by itself later, after the operator has moved on.
+            if let Some(host) = app.plan_pending.take().or_else(|| app.lock_pending.take()) {
+                app.say(format!("{host}: called off"));
+            } else if !app.filter.is_empty() {
                 app.filter.clear();
                 app.release_sel = 0;
                 app.say("filter cleared");
