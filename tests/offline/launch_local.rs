@@ -286,3 +286,62 @@ fn the_launcher_is_rewritten_only_when_it_differs() {
         0o755
     );
 }
+
+/// Whether INT is ignored in the job's own process (SigIgn of /proc/self/status; INT
+/// is signal 2, bit 1), the job launched by `dash launch`.
+fn int_ignored(x: &Root) -> bool {
+    let o = Command::new("dash")
+        .arg(&x.launch)
+        .args(["--", "grep", "^SigIgn:", "/proc/self/status"])
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = stdout(&o);
+    let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    mask & 0b10 != 0
+}
+
+#[test]
+fn the_env_probe_is_recorded_at_install_and_read_by_every_launch() {
+    let x = setup();
+    let rec = x.root.join(".relman/bin/env-default-signal");
+    // This machine's GNU env has --default-signal: relman probed and recorded it.
+    assert_eq!(fs::read_to_string(&rec).unwrap(), "yes\n");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&rec).unwrap().permissions()) & 0o777,
+        0o644,
+        "every job user reads it"
+    );
+    assert!(
+        !int_ignored(&x),
+        "dash job: INT back to default through env"
+    );
+    // The launcher believes the record (no probe of its own): "no" leaves INT ignored
+    // as dash starts an asynchronous command.
+    fs::write(&rec, "no\n").unwrap();
+    assert!(
+        int_ignored(&x),
+        "the recorded answer is what the launcher uses"
+    );
+    // A current launcher keeps the recorded answer; a rewritten one probes again.
+    {
+        let lock = ops::lock::acquire(&x.t, &x.h, Action::Pin).unwrap();
+        ops::launcher::ensure_launcher(&x.t, &x.h, &lock).unwrap();
+    }
+    assert_eq!(fs::read_to_string(&rec).unwrap(), "no\n");
+    let text = fs::read_to_string(&x.launch).unwrap();
+    fs::write(&x.launch, "#!/bin/sh\necho old\n").unwrap();
+    {
+        let lock = ops::lock::acquire(&x.t, &x.h, Action::Pin).unwrap();
+        ops::launcher::ensure_launcher(&x.t, &x.h, &lock).unwrap();
+    }
+    assert_eq!(fs::read_to_string(&x.launch).unwrap(), text);
+    assert_eq!(fs::read_to_string(&rec).unwrap(), "yes\n");
+    // No answer recorded (a root set up by an older relman): the launcher probes.
+    fs::remove_file(&rec).unwrap();
+    assert!(!int_ignored(&x), "no record: probed at launch");
+    fs::write(&rec, "garbage\n").unwrap();
+    assert!(!int_ignored(&x), "an unreadable answer: probed at launch");
+}

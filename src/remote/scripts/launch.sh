@@ -315,12 +315,21 @@ done
 # job as fd 9 (a fresh dup: shells that open fds with close-on-exec, like ksh, can't
 # drop it); launch keeps fd 8, so the release stays held by both. dash and busybox sh
 # start an asynchronous command with INT and QUIT ignored and can't undo it in sh:
-# GNU env --default-signal (coreutils 8.31+) undoes it where it exists.
+# GNU env --default-signal (coreutils 8.31+) undoes it where it exists. Whether it
+# does was probed once by relman when it installed this launcher (ensure_launcher,
+# lib.sh) and recorded in .relman/bin/env-default-signal (yes/no), read here without
+# a fork; with no answer recorded (a root set up before), probed here as before.
 exec 7<&0
 {
     trap - INT QUIT
-    if [ -z "${BASH_VERSION:-}" ] && env --default-signal=INT true 2>/dev/null; then
-        exec env --default-signal=INT,QUIT -- "$@"
+    if [ -z "${BASH_VERSION:-}" ]; then
+        _relman_eds=
+        { read -r _relman_eds <"$_relman_root/.relman/bin/env-default-signal"; } 2>/dev/null
+        case $_relman_eds in
+            yes | no) ;;
+            *) env --default-signal=INT true 2>/dev/null && _relman_eds=yes ;;
+        esac
+        [ "$_relman_eds" != yes ] || exec env --default-signal=INT,QUIT -- "$@"
     fi
     exec "$@"
 } <&7 7<&- 9<&8 8<&- &
