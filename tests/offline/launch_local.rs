@@ -345,3 +345,52 @@ fn the_env_probe_is_recorded_at_install_and_read_by_every_launch() {
     fs::write(&rec, "garbage\n").unwrap();
     assert!(!int_ignored(&x), "an unreadable answer: probed at launch");
 }
+
+/// A PATH directory holding (links to) the tools a launch may use, but those named
+/// in `leave_out`.
+fn tool_path(dir: &Path, leave_out: &[&str]) -> PathBuf {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for tool in [
+        "awk", "flock", "date", "env", "wc", "mv", "tr", "mkdir", "readlink", "grep", "true",
+        "cat", "sh", "dash", "id", "test", "sleep",
+    ] {
+        if leave_out.contains(&tool) {
+            continue;
+        }
+        let p = ["/usr/local/bin", "/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{tool} not found"));
+        std::os::unix::fs::symlink(p, bin.join(tool)).unwrap();
+    }
+    bin
+}
+
+fn ledger(x: &Root, rel: &str) -> String {
+    fs::read_to_string(x.root.join(".relman/runs").join(format!("{rel}.jsonl"))).unwrap()
+}
+
+#[test]
+fn the_ledger_names_the_user_without_id() {
+    let x = setup();
+    let me = Command::new("id").arg("-un").output().unwrap();
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tool_path(tools.path(), &["id"]);
+    let o = Command::new("dash")
+        .arg(&x.launch)
+        .args(["--", "true"])
+        .env("PATH", &bin)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let l = ledger(&x, &r(2));
+    assert!(
+        l.contains(&format!("\"user\":\"{me}\"")),
+        "the user named from /proc and /etc/passwd, no id on PATH: {l}"
+    );
+}

@@ -236,12 +236,13 @@ _relman_pstart() {
 _relman_clock
 _relman_id=$_relman_ep-$$
 _relman_started=$_relman_ts
-_relman_user=$(id -un 2>/dev/null) || _relman_user=
-case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -u 2>/dev/null) || _relman_user='?' ;; esac
 # The argv as data: joined by blanks, control characters removed, shortened, then
 # JSON-escaped; the scheduler's BUILD_TAG (else JOB_NAME) likewise. awk gets the words
-# as operands after "--", never as program text.
-_relman_cmd=$(awk -- 'function esc(s,    o, c, i) {
+# as operands after "--", never as program text. The same awk names the user (no
+# fork of id): the effective uid from /proc/self/status (awk's, the launcher's user),
+# its name from /etc/passwd; it prints "USER JSON" (USER empty when not found there,
+# e.g. a directory user: then id -un, as before).
+_relman_out=$(awk -- 'function esc(s,    o, c, i) {
         gsub(/[\001-\037\177]/, "", s)
         if (length(s) > 1000) s = substr(s, 1, 1000)
         # Backslash and quote one by one: what gsub makes of "\\" differs by awk.
@@ -265,10 +266,25 @@ _relman_cmd=$(awk -- 'function esc(s,    o, c, i) {
         if (t == "") t = ENVIRON["JOB_NAME"]
         if (length(t) > 200) t = substr(t, 1, 200)
         t = esc(t)
-        printf "\"command\":\"%s\",\"trigger\":%s", esc(c), (t == "" ? "null" : "\"" t "\"")
+        u = ""
+        uid = ""
+        while ((getline l < "/proc/self/status") > 0)
+            if (l ~ /^Uid:/) { split(l, a); uid = a[3] ""; break }
+        close("/proc/self/status")
+        if (uid ~ /^[0-9]+$/) {
+            while ((getline l < "/etc/passwd") > 0)
+                if (split(l, p, ":") >= 3 && p[3] "" == uid) { u = p[1]; break }
+            close("/etc/passwd")
+        }
+        if (u !~ /^[A-Za-z0-9._@-]+$/) u = ""
+        printf "%s \"command\":\"%s\",\"trigger\":%s", u, esc(c), (t == "" ? "null" : "\"" t "\"")
         exit 0
-    }' "$@" 2>/dev/null) || _relman_cmd=
+    }' "$@" 2>/dev/null) || _relman_out=
+_relman_user=${_relman_out%% *}
+_relman_cmd=${_relman_out#* }
 case $_relman_cmd in '"command":'*) ;; *) _relman_cmd='"command":"","trigger":null' ;; esac
+case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -un 2>/dev/null) || _relman_user= ;; esac
+case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -u 2>/dev/null) || _relman_user='?' ;; esac
 
 if [ ! -d "$_relman_runs" ]; then
     # Shared by every user whose jobs run here, like /tmp (sticky).
