@@ -394,3 +394,36 @@ fn the_ledger_names_the_user_without_id() {
         "the user named from /proc and /etc/passwd, no id on PATH: {l}"
     );
 }
+
+#[test]
+fn the_ledger_is_rotated_after_the_job_not_before_it_starts() {
+    let x = setup();
+    let runs = x.root.join(".relman/runs");
+    let cur = runs.join(format!("{}.jsonl", r(2)));
+    let old = runs.join(format!("{}.jsonl.old", r(2)));
+    // Past the 512 KiB bound (lines the scan skips).
+    fs::write(&cur, "x\n".repeat(300_000)).unwrap();
+    let probe = r#"if [ -e "$1" ]; then echo rotated; else echo not-yet; fi"#;
+    let o = launch(
+        &x.launch,
+        &["--", "sh", "-c", probe, "sh", old.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "not-yet\n",
+        "no size check before the job starts"
+    );
+    // The bound holds: rotated once the job ended, its records kept (in .old).
+    let o_text = fs::read_to_string(&old).unwrap();
+    assert!(o_text.starts_with("x\n"));
+    let tail: Vec<&str> = o_text.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(tail.len(), 2, "start and end records: {tail:?}");
+    assert!(tail[0].contains("\"event\":\"start\"") && tail[1].contains("\"event\":\"end\""));
+    assert!(!cur.exists(), "the current file starts afresh");
+    // The next run goes to a new file, under the bound: no rotation.
+    let o = launch(&x.launch, &["--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(ledger(&x, &r(2)).lines().count(), 2);
+    assert_eq!(fs::read_to_string(&old).unwrap(), o_text);
+}

@@ -188,7 +188,8 @@ unset RELMAN_SELF
 # and lines are kept under 4 KiB (command shortened to 1000 characters, at most 2000
 # once escaped), so lines of jobs starting at once never tear or interleave.
 # Bounded: past 512 KiB the file is renamed to <release>.jsonl.old (replacing the
-# older one) under a flock of runs/.rotate, so a release keeps 0.5-1 MiB of runs.
+# older one) under a flock of runs/.rotate, by the launcher that finds it so once its
+# job ended, so a release keeps 0.5-1 MiB of runs.
 # A ledger that can't be written (full disk, permissions) never stops the job: one
 # warning on stderr, the job runs and its status passes through.
 _relman_runs=$_relman_root/.relman/runs
@@ -290,22 +291,6 @@ if [ ! -d "$_relman_runs" ]; then
     # Shared by every user whose jobs run here, like /tmp (sticky).
     mkdir -m 1777 "$_relman_runs" 2>/dev/null || [ -d "$_relman_runs" ] || _relman_warn 'cannot create it'
 fi
-if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
-    _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
-    _relman_sz=${_relman_sz##* }
-    case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
-    if [ "$_relman_sz" -gt 524288 ] && { command exec 6>>"$_relman_runs/.rotate"; } 2>/dev/null; then
-        # One launcher rotates; the others append meanwhile (to the old or the new
-        # file, both read by the scan). Checked again under the lock.
-        if flock -n 6; then
-            _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
-            _relman_sz=${_relman_sz##* }
-            case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
-            [ "$_relman_sz" -le 524288 ] || mv -f -- "$_relman_led" "$_relman_led.old" 2>/dev/null
-        fi
-        exec 6>&-
-    fi
-fi
 
 # ---- The job: a child, not exec'd ------------------------------------------------
 # Signals to launch are forwarded to the job; launch waits again after a trapped
@@ -386,4 +371,22 @@ else
     _relman_end="\"exit_code\":$_relman_st,\"signal\":null"
 fi
 _relman_append "{\"event\":\"end\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"ended_at\":\"$_relman_ts\",$_relman_end}"
+# Rotation, once the job ended (the size check is an exec: kept off the job's start
+# path). Every launch still checks once, so the bound holds as before.
+if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
+    _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
+    _relman_sz=${_relman_sz##* }
+    case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
+    if [ "$_relman_sz" -gt 524288 ] && { command exec 6>>"$_relman_runs/.rotate"; } 2>/dev/null; then
+        # One launcher rotates; the others append meanwhile (to the old or the new
+        # file, both read by the scan). Checked again under the lock.
+        if flock -n 6; then
+            _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
+            _relman_sz=${_relman_sz##* }
+            case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
+            [ "$_relman_sz" -le 524288 ] || mv -f -- "$_relman_led" "$_relman_led.old" 2>/dev/null
+        fi
+        exec 6>&-
+    fi
+fi
 exit "$_relman_st"
