@@ -307,8 +307,13 @@ fn int_ignored(x: &Root) -> bool {
 fn the_env_probe_is_recorded_at_install_and_read_by_every_launch() {
     let x = setup();
     let rec = x.root.join(".relman/bin/env-default-signal");
-    // This machine's GNU env has --default-signal: relman probed and recorded it.
-    assert_eq!(fs::read_to_string(&rec).unwrap(), "yes\n");
+    // This machine's GNU env has --default-signal: relman probed and recorded it,
+    // with the env's absolute path.
+    let yes = fs::read_to_string(&rec).unwrap();
+    assert!(
+        yes.starts_with("yes /") && yes.ends_with("/env\n"),
+        "{yes:?}"
+    );
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&rec).unwrap().permissions()) & 0o777,
         0o644,
@@ -338,12 +343,36 @@ fn the_env_probe_is_recorded_at_install_and_read_by_every_launch() {
         ops::launcher::ensure_launcher(&x.t, &x.h, &lock).unwrap();
     }
     assert_eq!(fs::read_to_string(&x.launch).unwrap(), text);
-    assert_eq!(fs::read_to_string(&rec).unwrap(), "yes\n");
+    assert_eq!(fs::read_to_string(&rec).unwrap(), yes);
     // No answer recorded (a root set up by an older relman): the launcher probes.
     fs::remove_file(&rec).unwrap();
     assert!(!int_ignored(&x), "no record: probed at launch");
-    fs::write(&rec, "garbage\n").unwrap();
-    assert!(!int_ignored(&x), "an unreadable answer: probed at launch");
+    for bad in ["garbage\n", "yes\n", "yes env\n", "yes /nonexistent/env\n"] {
+        fs::write(&rec, bad).unwrap();
+        assert!(!int_ignored(&x), "{bad:?}: probed at launch");
+    }
+}
+
+#[test]
+fn a_job_user_whose_path_finds_another_env_gets_the_recorded_one() {
+    let x = setup();
+    // The job user's PATH finds busybox's env (no --default-signal) first: the
+    // launcher runs the env relman recorded, by its path, and the job runs.
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tool_path(tools.path(), &["env"]);
+    std::os::unix::fs::symlink("/usr/bin/busybox", bin.join("env")).unwrap();
+    let o = Command::new("dash")
+        .arg(&x.launch)
+        .args(["--", "grep", "^SigIgn:", "/proc/self/status"])
+        .env("PATH", &bin)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mask =
+        u64::from_str_radix(stdout(&o).trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(mask & 0b10, 0, "INT back to default");
 }
 
 /// A PATH directory holding (links to) the tools a launch may use, but those named

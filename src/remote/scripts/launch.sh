@@ -318,19 +318,27 @@ done
 # start an asynchronous command with INT and QUIT ignored and can't undo it in sh:
 # GNU env --default-signal (coreutils 8.31+) undoes it where it exists. Whether it
 # does was probed once by relman when it installed this launcher (ensure_launcher,
-# lib.sh) and recorded in .relman/bin/env-default-signal (yes/no), read here without
-# a fork; with no answer recorded (a root set up before), probed here as before.
+# lib.sh) and recorded in .relman/bin/env-default-signal, read here without a fork:
+# "yes /abs/path/env" (that env has it: run by its path, so a job user whose PATH
+# finds another env still gets this one) or "no". No usable answer (a root set up
+# before, the env not executable by this user): probed here, as before.
 exec 7<&0
 {
     trap - INT QUIT
     if [ -z "${BASH_VERSION:-}" ]; then
         _relman_eds=
-        { read -r _relman_eds <"$_relman_root/.relman/bin/env-default-signal"; } 2>/dev/null
-        case $_relman_eds in
-            yes | no) ;;
-            *) env --default-signal=INT true 2>/dev/null && _relman_eds=yes ;;
+        _relman_envp=
+        { read -r _relman_eds _relman_envp <"$_relman_root/.relman/bin/env-default-signal"; } 2>/dev/null
+        case $_relman_eds:$_relman_envp in
+            no:) ;;
+            yes:/*) [ -x "$_relman_envp" ] || _relman_eds= ;;
+            *) _relman_eds= ;;
         esac
-        [ "$_relman_eds" != yes ] || exec env --default-signal=INT,QUIT -- "$@"
+        if [ -z "$_relman_eds" ] && env --default-signal=INT true 2>/dev/null; then
+            _relman_eds=yes
+            _relman_envp='env'
+        fi
+        [ "$_relman_eds" != yes ] || exec "$_relman_envp" --default-signal=INT,QUIT -- "$@"
     fi
     exec "$@"
 } <&7 7<&- 9<&8 8<&- &

@@ -459,16 +459,23 @@ ensure_launcher() {
     return 1
 }
 
-# ensure_launcher_probe: records in .relman/bin/env-default-signal (yes/no, 0644)
-# whether this host's env has --default-signal, so the launcher reads the answer
-# with `read` instead of probing (2 execs) on every job. Probed only when no answer
-# is recorded; a failure to record it is no error (the launcher then probes itself).
+# ensure_launcher_probe: records in .relman/bin/env-default-signal (0644) whether
+# this host's env has --default-signal: "yes <its absolute path>" or "no", so the
+# launcher reads the answer with `read` instead of probing (2 execs) on every job.
+# Probed only when no answer is recorded; nothing recorded when env's path is not
+# absolute, and a failure to record is no error: the launcher then probes itself.
 ensure_launcher_probe() {
     _ls=.relman/bin/env-default-signal
     _lv=
-    { read -r _lv <"$_ls"; } 2>/dev/null
-    case $_lv in yes | no) return 0 ;; esac
-    if env --default-signal=INT true 2>/dev/null; then _lv=yes; else _lv=no; fi
+    _le=
+    { read -r _lv _le <"$_ls"; } 2>/dev/null
+    case $_lv:$_le in no: | yes:/*) return 0 ;; esac
+    if env --default-signal=INT true 2>/dev/null; then
+        _le=$(command -v env 2>/dev/null) || _le=
+        case $_le in /*) _lv="yes $_le" ;; *) return 0 ;; esac
+    else
+        _lv=no
+    fi
     _lp=.relman/bin/.env-default-signal.$$
     if { printf '%s\n' "$_lv" >"$_lp" && chmod 644 "$_lp" && mv -f -- "$_lp" "$_ls"; } 2>/dev/null; then
         return 0
