@@ -50,6 +50,9 @@ mkroot() {
     (cd "$here" && git show c62b452:src/remote/scripts/launch.sh) |
         sed "s|^# relman:params\$|RELMAN_LINK='batch'\nRELMAN_PREFIX='batch_'|" >"$r/.relman/bin/launch-old"
     chmod 755 "$r/.relman/bin/launch" "$r/.relman/bin/launch-old"
+    # the env --default-signal answer, recorded as lib.sh ensure_launcher does
+    if env --default-signal=INT true 2>/dev/null; then echo "yes $(command -v env)"; else echo no; fi \
+        >"$r/.relman/bin/env-default-signal"
 }
 
 root=$work/root

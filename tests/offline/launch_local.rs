@@ -286,3 +286,173 @@ fn the_launcher_is_rewritten_only_when_it_differs() {
         0o755
     );
 }
+
+/// Whether INT is ignored in the job's own process (SigIgn of /proc/self/status; INT
+/// is signal 2, bit 1), the job launched by `dash launch`.
+fn int_ignored(x: &Root) -> bool {
+    let o = Command::new("dash")
+        .arg(&x.launch)
+        .args(["--", "grep", "^SigIgn:", "/proc/self/status"])
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let line = stdout(&o);
+    let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    mask & 0b10 != 0
+}
+
+#[test]
+fn the_env_probe_is_recorded_at_install_and_read_by_every_launch() {
+    let x = setup();
+    let rec = x.root.join(".relman/bin/env-default-signal");
+    // This machine's GNU env has --default-signal: relman probed and recorded it,
+    // with the env's absolute path.
+    let yes = fs::read_to_string(&rec).unwrap();
+    assert!(
+        yes.starts_with("yes /") && yes.ends_with("/env\n"),
+        "{yes:?}"
+    );
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&rec).unwrap().permissions()) & 0o777,
+        0o644,
+        "every job user reads it"
+    );
+    assert!(
+        !int_ignored(&x),
+        "dash job: INT back to default through env"
+    );
+    // The launcher believes the record (no probe of its own): "no" leaves INT ignored
+    // as dash starts an asynchronous command.
+    fs::write(&rec, "no\n").unwrap();
+    assert!(
+        int_ignored(&x),
+        "the recorded answer is what the launcher uses"
+    );
+    // A current launcher keeps the recorded answer; a rewritten one probes again.
+    {
+        let lock = ops::lock::acquire(&x.t, &x.h, Action::Pin).unwrap();
+        ops::launcher::ensure_launcher(&x.t, &x.h, &lock).unwrap();
+    }
+    assert_eq!(fs::read_to_string(&rec).unwrap(), "no\n");
+    let text = fs::read_to_string(&x.launch).unwrap();
+    fs::write(&x.launch, "#!/bin/sh\necho old\n").unwrap();
+    {
+        let lock = ops::lock::acquire(&x.t, &x.h, Action::Pin).unwrap();
+        ops::launcher::ensure_launcher(&x.t, &x.h, &lock).unwrap();
+    }
+    assert_eq!(fs::read_to_string(&x.launch).unwrap(), text);
+    assert_eq!(fs::read_to_string(&rec).unwrap(), yes);
+    // No answer recorded (a root set up by an older relman): the launcher probes.
+    fs::remove_file(&rec).unwrap();
+    assert!(!int_ignored(&x), "no record: probed at launch");
+    for bad in ["garbage\n", "yes\n", "yes env\n", "yes /nonexistent/env\n"] {
+        fs::write(&rec, bad).unwrap();
+        assert!(!int_ignored(&x), "{bad:?}: probed at launch");
+    }
+}
+
+#[test]
+fn a_job_user_whose_path_finds_another_env_gets_the_recorded_one() {
+    let x = setup();
+    // The job user's PATH finds busybox's env (no --default-signal) first: the
+    // launcher runs the env relman recorded, by its path, and the job runs.
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tool_path(tools.path(), &["env"]);
+    std::os::unix::fs::symlink("/usr/bin/busybox", bin.join("env")).unwrap();
+    let o = Command::new("dash")
+        .arg(&x.launch)
+        .args(["--", "grep", "^SigIgn:", "/proc/self/status"])
+        .env("PATH", &bin)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mask =
+        u64::from_str_radix(stdout(&o).trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(mask & 0b10, 0, "INT back to default");
+}
+
+/// A PATH directory holding (links to) the tools a launch may use, but those named
+/// in `leave_out`.
+fn tool_path(dir: &Path, leave_out: &[&str]) -> PathBuf {
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for tool in [
+        "awk", "flock", "date", "env", "wc", "mv", "tr", "mkdir", "readlink", "grep", "true",
+        "cat", "sh", "dash", "id", "test", "sleep",
+    ] {
+        if leave_out.contains(&tool) {
+            continue;
+        }
+        let p = ["/usr/local/bin", "/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{tool} not found"));
+        std::os::unix::fs::symlink(p, bin.join(tool)).unwrap();
+    }
+    bin
+}
+
+fn ledger(x: &Root, rel: &str) -> String {
+    fs::read_to_string(x.root.join(".relman/runs").join(format!("{rel}.jsonl"))).unwrap()
+}
+
+#[test]
+fn the_ledger_names_the_user_without_id() {
+    let x = setup();
+    let me = Command::new("id").arg("-un").output().unwrap();
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tool_path(tools.path(), &["id"]);
+    let o = Command::new("dash")
+        .arg(&x.launch)
+        .args(["--", "true"])
+        .env("PATH", &bin)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let l = ledger(&x, &r(2));
+    assert!(
+        l.contains(&format!("\"user\":\"{me}\"")),
+        "the user named from /proc and /etc/passwd, no id on PATH: {l}"
+    );
+}
+
+#[test]
+fn the_ledger_is_rotated_after_the_job_not_before_it_starts() {
+    let x = setup();
+    let runs = x.root.join(".relman/runs");
+    let cur = runs.join(format!("{}.jsonl", r(2)));
+    let old = runs.join(format!("{}.jsonl.old", r(2)));
+    // Past the 512 KiB bound (lines the scan skips).
+    fs::write(&cur, "x\n".repeat(300_000)).unwrap();
+    let probe = r#"if [ -e "$1" ]; then echo rotated; else echo not-yet; fi"#;
+    let o = launch(
+        &x.launch,
+        &["--", "sh", "-c", probe, "sh", old.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "not-yet\n",
+        "no size check before the job starts"
+    );
+    // The bound holds: rotated once the job ended, its records kept (in .old).
+    let o_text = fs::read_to_string(&old).unwrap();
+    assert!(o_text.starts_with("x\n"));
+    let tail: Vec<&str> = o_text.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(tail.len(), 2, "start and end records: {tail:?}");
+    assert!(tail[0].contains("\"event\":\"start\"") && tail[1].contains("\"event\":\"end\""));
+    assert!(!cur.exists(), "the current file starts afresh");
+    // The next run goes to a new file, under the bound: no rotation.
+    let o = launch(&x.launch, &["--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(ledger(&x, &r(2)).lines().count(), 2);
+    assert_eq!(fs::read_to_string(&old).unwrap(), o_text);
+}

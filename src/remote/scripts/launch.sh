@@ -188,7 +188,8 @@ unset RELMAN_SELF
 # and lines are kept under 4 KiB (command shortened to 1000 characters, at most 2000
 # once escaped), so lines of jobs starting at once never tear or interleave.
 # Bounded: past 512 KiB the file is renamed to <release>.jsonl.old (replacing the
-# older one) under a flock of runs/.rotate, so a release keeps 0.5-1 MiB of runs.
+# older one) under a flock of runs/.rotate, by the launcher that finds it so once its
+# job ended, so a release keeps 0.5-1 MiB of runs.
 # A ledger that can't be written (full disk, permissions) never stops the job: one
 # warning on stderr, the job runs and its status passes through.
 _relman_runs=$_relman_root/.relman/runs
@@ -236,12 +237,13 @@ _relman_pstart() {
 _relman_clock
 _relman_id=$_relman_ep-$$
 _relman_started=$_relman_ts
-_relman_user=$(id -un 2>/dev/null) || _relman_user=
-case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -u 2>/dev/null) || _relman_user='?' ;; esac
 # The argv as data: joined by blanks, control characters removed, shortened, then
 # JSON-escaped; the scheduler's BUILD_TAG (else JOB_NAME) likewise. awk gets the words
-# as operands after "--", never as program text.
-_relman_cmd=$(awk -- 'function esc(s,    o, c, i) {
+# as operands after "--", never as program text. The same awk names the user (no
+# fork of id): the effective uid from /proc/self/status (awk's, the launcher's user),
+# its name from /etc/passwd; it prints "USER JSON" (USER empty when not found there,
+# e.g. a directory user: then id -un, as before).
+_relman_out=$(awk -- 'function esc(s,    o, c, i) {
         gsub(/[\001-\037\177]/, "", s)
         if (length(s) > 1000) s = substr(s, 1, 1000)
         # Backslash and quote one by one: what gsub makes of "\\" differs by awk.
@@ -265,30 +267,29 @@ _relman_cmd=$(awk -- 'function esc(s,    o, c, i) {
         if (t == "") t = ENVIRON["JOB_NAME"]
         if (length(t) > 200) t = substr(t, 1, 200)
         t = esc(t)
-        printf "\"command\":\"%s\",\"trigger\":%s", esc(c), (t == "" ? "null" : "\"" t "\"")
+        u = ""
+        uid = ""
+        while ((getline l < "/proc/self/status") > 0)
+            if (l ~ /^Uid:/) { split(l, a); uid = a[3] ""; break }
+        close("/proc/self/status")
+        if (uid ~ /^[0-9]+$/) {
+            while ((getline l < "/etc/passwd") > 0)
+                if (split(l, p, ":") >= 3 && p[3] "" == uid) { u = p[1]; break }
+            close("/etc/passwd")
+        }
+        if (u !~ /^[A-Za-z0-9._@-]+$/) u = ""
+        printf "%s \"command\":\"%s\",\"trigger\":%s", u, esc(c), (t == "" ? "null" : "\"" t "\"")
         exit 0
-    }' "$@" 2>/dev/null) || _relman_cmd=
+    }' "$@" 2>/dev/null) || _relman_out=
+_relman_user=${_relman_out%% *}
+_relman_cmd=${_relman_out#* }
 case $_relman_cmd in '"command":'*) ;; *) _relman_cmd='"command":"","trigger":null' ;; esac
+case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -un 2>/dev/null) || _relman_user= ;; esac
+case $_relman_user in '' | *[!A-Za-z0-9._@-]*) _relman_user=$(id -u 2>/dev/null) || _relman_user='?' ;; esac
 
 if [ ! -d "$_relman_runs" ]; then
     # Shared by every user whose jobs run here, like /tmp (sticky).
     mkdir -m 1777 "$_relman_runs" 2>/dev/null || [ -d "$_relman_runs" ] || _relman_warn 'cannot create it'
-fi
-if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
-    _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
-    _relman_sz=${_relman_sz##* }
-    case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
-    if [ "$_relman_sz" -gt 524288 ] && { command exec 6>>"$_relman_runs/.rotate"; } 2>/dev/null; then
-        # One launcher rotates; the others append meanwhile (to the old or the new
-        # file, both read by the scan). Checked again under the lock.
-        if flock -n 6; then
-            _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
-            _relman_sz=${_relman_sz##* }
-            case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
-            [ "$_relman_sz" -le 524288 ] || mv -f -- "$_relman_led" "$_relman_led.old" 2>/dev/null
-        fi
-        exec 6>&-
-    fi
 fi
 
 # ---- The job: a child, not exec'd ------------------------------------------------
@@ -315,12 +316,29 @@ done
 # job as fd 9 (a fresh dup: shells that open fds with close-on-exec, like ksh, can't
 # drop it); launch keeps fd 8, so the release stays held by both. dash and busybox sh
 # start an asynchronous command with INT and QUIT ignored and can't undo it in sh:
-# GNU env --default-signal (coreutils 8.31+) undoes it where it exists.
+# GNU env --default-signal (coreutils 8.31+) undoes it where it exists. Whether it
+# does was probed once by relman when it installed this launcher (ensure_launcher,
+# lib.sh) and recorded in .relman/bin/env-default-signal, read here without a fork:
+# "yes /abs/path/env" (that env has it: run by its path, so a job user whose PATH
+# finds another env still gets this one) or "no". No usable answer (a root set up
+# before, the env not executable by this user): probed here, as before.
 exec 7<&0
 {
     trap - INT QUIT
-    if [ -z "${BASH_VERSION:-}" ] && env --default-signal=INT true 2>/dev/null; then
-        exec env --default-signal=INT,QUIT -- "$@"
+    if [ -z "${BASH_VERSION:-}" ]; then
+        _relman_eds=
+        _relman_envp=
+        { read -r _relman_eds _relman_envp <"$_relman_root/.relman/bin/env-default-signal"; } 2>/dev/null
+        case $_relman_eds:$_relman_envp in
+            no:) ;;
+            yes:/*) [ -x "$_relman_envp" ] || _relman_eds= ;;
+            *) _relman_eds= ;;
+        esac
+        if [ -z "$_relman_eds" ] && env --default-signal=INT true 2>/dev/null; then
+            _relman_eds=yes
+            _relman_envp='env'
+        fi
+        [ "$_relman_eds" != yes ] || exec "$_relman_envp" --default-signal=INT,QUIT -- "$@"
     fi
     exec "$@"
 } <&7 7<&- 9<&8 8<&- &
@@ -361,4 +379,22 @@ else
     _relman_end="\"exit_code\":$_relman_st,\"signal\":null"
 fi
 _relman_append "{\"event\":\"end\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"ended_at\":\"$_relman_ts\",$_relman_end}"
+# Rotation, once the job ended (the size check is an exec: kept off the job's start
+# path). Every launch still checks once, so the bound holds as before.
+if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
+    _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
+    _relman_sz=${_relman_sz##* }
+    case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
+    if [ "$_relman_sz" -gt 524288 ] && { command exec 6>>"$_relman_runs/.rotate"; } 2>/dev/null; then
+        # One launcher rotates; the others append meanwhile (to the old or the new
+        # file, both read by the scan). Checked again under the lock.
+        if flock -n 6; then
+            _relman_sz=$(wc -c <"$_relman_led" 2>/dev/null) || _relman_sz=0
+            _relman_sz=${_relman_sz##* }
+            case $_relman_sz in *[!0-9]* | '') _relman_sz=0 ;; esac
+            [ "$_relman_sz" -le 524288 ] || mv -f -- "$_relman_led" "$_relman_led.old" 2>/dev/null
+        fi
+        exec 6>&-
+    fi
+fi
 exit "$_relman_st"

@@ -440,8 +440,12 @@ ensure_launcher() {
     if [ -f "$_lf" ] && [ ! -L "$_lf" ] && [ -x "$_lf" ] &&
         [ "$(cat -- "$_lf" 2>/dev/null)" = "$(printf '%s' "$LAUNCHER")" ]; then
         chmod 755 "$_lf" 2>/dev/null
+        ensure_launcher_probe
         return 0
     fi
+    # A new launcher: probe again (the host's coreutils may have changed since).
+    rm -f -- .relman/bin/env-default-signal 2>/dev/null
+    ensure_launcher_probe
     if [ -d "$_lf" ] && [ ! -L "$_lf" ]; then
         echo "$ROOT_ABS/$_lf is a directory: cannot install the job launcher" >&2
         return 1
@@ -453,6 +457,31 @@ ensure_launcher() {
     rm -f -- "$_lt"
     echo "cannot write the job launcher $ROOT_ABS/$_lf" >&2
     return 1
+}
+
+# ensure_launcher_probe: records in .relman/bin/env-default-signal (0644) whether
+# this host's env has --default-signal: "yes <its absolute path>" or "no", so the
+# launcher reads the answer with `read` instead of probing (2 execs) on every job.
+# Probed only when no answer is recorded; nothing recorded when env's path is not
+# absolute, and a failure to record is no error: the launcher then probes itself.
+ensure_launcher_probe() {
+    _ls=.relman/bin/env-default-signal
+    _lv=
+    _le=
+    { read -r _lv _le <"$_ls"; } 2>/dev/null
+    case $_lv:$_le in no: | yes:/*) return 0 ;; esac
+    if env --default-signal=INT true 2>/dev/null; then
+        _le=$(command -v env 2>/dev/null) || _le=
+        case $_le in /*) _lv="yes $_le" ;; *) return 0 ;; esac
+    else
+        _lv=no
+    fi
+    _lp=.relman/bin/.env-default-signal.$$
+    if { printf '%s\n' "$_lv" >"$_lp" && chmod 644 "$_lp" && mv -f -- "$_lp" "$_ls"; } 2>/dev/null; then
+        return 0
+    fi
+    rm -f -- "$_lp" 2>/dev/null
+    return 0
 }
 
 # rfc3339_utc EPOCH: prints EPOCH as YYYY-MM-DDTHH:MM:SSZ with shell arithmetic only
