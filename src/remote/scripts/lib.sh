@@ -563,30 +563,38 @@ cmdline_names() {
 # applies to the scan, applied again here). The caller must then treat NAME as in use.
 # The caller's fds 6 and 8 (prune's holds on the release) are not the scan's.
 release_jobs() {
-    JOB_PIDS=
-    _rt=$(printf '\t')
-    _rn='
-'
     # (closed by exec: a redirection on the call would leave dash's saved copies
     # of them open in every subshell of the scan)
     _rj=$(
         exec 6<&- 8<&-
         JOB_NAMES=$1 scan_jobs 2>/dev/null
-    ) || return 2
-    case $(printf '%s\n' "$_rj" | sed -n 1p) in
+    ) || { JOB_PIDS=; return 2; }
+    jobs_verdict "$_rj" "$1"
+}
+
+# jobs_verdict SCAN NAME: the verdict on NAME from scan_jobs' output SCAN (0 none, 1
+# jobs in JOB_PIDS, 2 cannot be determined: the walk was not complete, or a job user
+# has hidden processes no working sudo scan saw). The one rule for release_jobs and
+# release_jobs_in.
+jobs_verdict() {
+    JOB_PIDS=
+    _rt=$(printf '\t')
+    _rn='
+'
+    case $(printf '%s\n' "$1" | sed -n 1p) in
         "procs$_rt"*"${_rt}known") ;;
         *) return 2 ;;
     esac
-    for _u in $(printf '%s\n' "$_rj" | sed -n "s/^hidden${_rt}\([^$_rt]*\)${_rt}[0-9]*${_rt}other\$/\1/p"); do
+    for _u in $(printf '%s\n' "$1" | sed -n "s/^hidden${_rt}\([^$_rt]*\)${_rt}[0-9]*${_rt}other\$/\1/p"); do
         is_job_user "$_u" || continue
-        case "$_rn$_rj$_rn" in *"${_rn}sudo$_rt$_u${_rt}ok$_rn"*) ;; *) return 2 ;; esac
+        case "$_rn$1$_rn" in *"${_rn}sudo$_rt$_u${_rt}ok$_rn"*) ;; *) return 2 ;; esac
     done
-    for _pid in $(printf '%s\n' "$_rj" |
-        sed -n "s|^job${_rt}[^$_rt]*${_rt}/proc/\([0-9][0-9]*\)/.*|\1|p"); do
+    for _pid in $(printf '%s\n' "$1" |
+        sed -n "s|^job${_rt}$2${_rt}/proc/\([0-9][0-9]*\)/.*|\1|p"); do
         JOB_PIDS="$JOB_PIDS $_pid"
     done
-    for _pid in $(printf '%s\n' "$_rj" | sed -n "s/^jobarg$_rt\([0-9][0-9]*\)\$/\1/p"); do
-        cmdline_names "$_pid" "$1" && JOB_PIDS="$JOB_PIDS $_pid"
+    for _pid in $(printf '%s\n' "$1" | sed -n "s/^jobarg$_rt\([0-9][0-9]*\)\$/\1/p"); do
+        cmdline_names "$_pid" "$2" && JOB_PIDS="$JOB_PIDS $_pid"
     done
     # shellcheck disable=SC2086 # pids: split on purpose
     JOB_PIDS=$(printf '%s\n' $JOB_PIDS | sort -nu | tr '\n' ' ')
@@ -612,29 +620,7 @@ jobs_scan_all() {
 # release_jobs_in NAME: release_jobs' verdict on NAME from JOBS_ALL (0 none, 1 jobs
 # in JOB_PIDS, 2 cannot be determined), by the same rules.
 release_jobs_in() {
-    JOB_PIDS=
-    _rt=$(printf '\t')
-    _rn='
-'
-    case $(printf '%s\n' "$JOBS_ALL" | sed -n 1p) in
-        "procs$_rt"*"${_rt}known") ;;
-        *) return 2 ;;
-    esac
-    for _u in $(printf '%s\n' "$JOBS_ALL" | sed -n "s/^hidden${_rt}\([^$_rt]*\)${_rt}[0-9]*${_rt}other\$/\1/p"); do
-        is_job_user "$_u" || continue
-        case "$_rn$JOBS_ALL$_rn" in *"${_rn}sudo$_rt$_u${_rt}ok$_rn"*) ;; *) return 2 ;; esac
-    done
-    for _pid in $(printf '%s\n' "$JOBS_ALL" |
-        sed -n "s|^job${_rt}$1${_rt}/proc/\([0-9][0-9]*\)/.*|\1|p"); do
-        JOB_PIDS="$JOB_PIDS $_pid"
-    done
-    for _pid in $(printf '%s\n' "$JOBS_ALL" | sed -n "s/^jobarg$_rt\([0-9][0-9]*\)\$/\1/p"); do
-        cmdline_names "$_pid" "$1" && JOB_PIDS="$JOB_PIDS $_pid"
-    done
-    # shellcheck disable=SC2086 # pids: split on purpose
-    JOB_PIDS=$(printf '%s\n' $JOB_PIDS | sort -nu | tr '\n' ' ')
-    JOB_PIDS=${JOB_PIDS% }
-    [ -z "$JOB_PIDS" ]
+    jobs_verdict "$JOBS_ALL" "$1"
 }
 
 # release_jobs_since NAME: right before NAME goes, what may have started using it
