@@ -614,6 +614,42 @@ pub struct HostState {
     /// What a prune moved out of the root but could not remove (`None`: the trash is
     /// empty).
     pub trash: Option<Trash>,
+    /// The live release's probation (`.relman/probation`, SPEC §7), while one is set
+    /// and has not expired.
+    pub probation: Option<Probation>,
+}
+
+/// What an operator asks for with `--probation DURATION [--max-failures F]`: after
+/// the switch, the host rolls itself back when the new release has more than
+/// `max_failures` failed, killed or lost runs within `duration` (SPEC §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbationSpec {
+    pub duration: std::time::Duration,
+    pub max_failures: u32,
+}
+
+/// A host's probation as the scan found it (`list --json` `probation`, SPEC §3).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Probation {
+    /// The release on probation (the live one).
+    pub release: String,
+    /// The release a rollback goes back to (live before it).
+    pub previous: Option<String>,
+    /// RFC 3339, host clock: when the probation started (the switch).
+    pub since: String,
+    /// RFC 3339, host clock: when it ends by itself.
+    pub until: String,
+    pub max_failures: u32,
+    /// Failed, killed and lost runs of `release` started since `since`.
+    pub failures: u32,
+}
+
+impl Probation {
+    /// More failures than allowed: the host rolls back at the next chance (a launch by
+    /// a user who may switch, or relman's next contact). Shown as due until then.
+    pub fn due(&self) -> bool {
+        self.failures > self.max_failures
+    }
 }
 
 /// `.relman/trash` when a prune could not empty it (files of another user inside a
@@ -702,6 +738,7 @@ impl HostState {
             scanned_at,
             warnings: Vec::new(),
             trash: None,
+            probation: None,
         }
     }
 

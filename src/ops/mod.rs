@@ -13,6 +13,7 @@ pub(crate) mod leader;
 pub mod link;
 pub mod lock;
 pub mod pin;
+pub mod probation;
 pub mod prune;
 pub mod runs;
 pub mod scan;

@@ -372,6 +372,8 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
             switch: true,
             prune: false,
             smoke: None,
+            canary: None,
+            probation: None,
         };
         tracing::info!(hosts = ?hosts, "console: deploy starts");
         let cancel = AtomicBool::new(false);

@@ -59,6 +59,23 @@ pub struct DeployRequest {
     pub prune: bool,
     /// `--smoke CMD` (with `--smoke-timeout`): run before any switch.
     pub smoke: Option<Smoke>,
+    /// `--canary HOST...` with `--min-runs`, `--max-failures`, `--watch` (SPEC §7).
+    pub canary: Option<Canary>,
+    /// `--probation DURATION` (with `--max-failures`): every switched host guards itself.
+    pub probation: Option<crate::model::ProbationSpec>,
+}
+
+/// The canary guard of a deploy (SPEC §7): `hosts` switch first, then relman waits
+/// until each has `min_runs` finished runs of the new release, for at most `watch`;
+/// more than `max_failures` failed, killed or lost runs on one, or the time running
+/// out, rolls the canaries back and leaves the other hosts untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canary {
+    /// Host names, each in the deploy's selection.
+    pub hosts: Vec<String>,
+    pub min_runs: u32,
+    pub max_failures: u32,
+    pub watch: std::time::Duration,
 }
 
 /// Deploys `req.paths` to `hosts` (see the module doc). `Err` only for bad local
