@@ -304,6 +304,8 @@ impl Bars {
                     st.hosts.insert(h.clone(), pb);
                 }
             }
+            // INTERFACE (issue 16): helper C shows the canary watch.
+            DeployEvent::Watch { .. } => {}
             DeployEvent::Named { release } => {
                 let _ = st.multi.println(format!("deploying {release}"));
                 apply(&st.overall, &Look::Spinner("staging"), overall_style);

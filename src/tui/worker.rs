@@ -359,6 +359,8 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
                 total: *total,
                 phase: present::deploy::phase_word(*phase).to_string(),
             }),
+            // INTERFACE (issue 16): helper T shows the canary watch.
+            DeployEvent::Watch { .. } => {}
         };
         let targets: Vec<&HostConfig> = sh
             .cfg

@@ -28,6 +28,14 @@ pub enum Phase {
     SmokePassed,
     /// A guard refused the release: marking it bad here.
     Refuse,
+    /// `--canary`: this canary switched to the new release (on probation).
+    Canary,
+    /// `--canary`: relman watches this canary's runs (see [`DeployEvent::Watch`]).
+    Watch,
+    /// `--canary`: this canary's runs passed; waiting for the other canaries.
+    CanaryPassed,
+    /// A canary (or a host on probation) went back to the release it had.
+    RolledBack,
     Switch,
     Prune,
     Done,
@@ -54,6 +62,15 @@ pub enum DeployEvent {
         phase: Phase,
         sent: u64,
         total: u64,
+    },
+    /// `--canary`: a canary's runs of the new release so far (`finished` of
+    /// `min_runs`, `failures` of them failed, killed or lost) and the watch's time left.
+    Watch {
+        host: String,
+        finished: u32,
+        min_runs: u32,
+        failures: u32,
+        left: Duration,
     },
 }
 
