@@ -92,6 +92,8 @@ fn req(app: &Path) -> DeployRequest {
         switch: true,
         prune: false,
         smoke: None,
+        canary: None,
+        probation: None,
     }
 }
 
