@@ -5,9 +5,7 @@
 //! child process of the test binary, started with that PATH, alone.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 use relman::config::HostConfig;
 use relman::model::Action;
@@ -15,6 +13,8 @@ use relman::ops;
 use relman::ops::prune::{Outcome, PruneReport, Skip};
 use relman::plan::prune::prune_plan;
 use relman::remote::local::LocalTransport;
+
+use crate::support;
 
 fn r(i: u32) -> String {
     format!("batch_202611260000{i:02}")
@@ -32,50 +32,20 @@ fn a_release_whose_jobs_cannot_be_checked_is_kept() {
     if std::env::var_os(CHILD).is_some() {
         return scenario();
     }
-    let bin = tempfile::tempdir().unwrap();
-    let real_find = ["/usr/bin/find", "/bin/find"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("find");
     // Both ways the scan can read /proc links fail (GNU find, and the `ls -ld`
     // fallback busybox hosts use), silently: a status alone must make it unknown.
-    let real_ls = ["/usr/bin/ls", "/bin/ls"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("ls");
-    for (name, real) in [("find", real_find), ("ls", real_ls)] {
-        let fake = bin.path().join(name);
-        fs::write(
-            &fake,
-            format!("#!/bin/sh\n[ -e .relman/find-fails ] && exit 1\nexec {real} \"$@\"\n"),
-        )
-        .unwrap();
-        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let fakes = support::FakeTools::new();
+    for name in ["find", "ls"] {
+        let real = support::FakeTools::real(name);
+        fakes.add(
+            name,
+            &format!("[ -e .relman/find-fails ] && exit 1\nexec {real} \"$@\"\n"),
+        );
     }
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let name = crate::support::test_path(
+    fakes.rerun(
         module_path!(),
         "a_release_whose_jobs_cannot_be_checked_is_kept",
-    );
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &name, "--test-threads=1", "--nocapture"])
-        .env(CHILD, "1")
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "the scenario failed:\n{said}");
-    assert!(
-        said.contains("1 passed"),
-        "the scenario did not run:\n{said}"
+        CHILD,
     );
 }
 

@@ -7,14 +7,14 @@
 //! scenario runs alone in a child process of the test binary.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 
 use relman::config::HostConfig;
 use relman::ops;
 use relman::ops::prune::{Outcome, Skip};
 use relman::remote::local::LocalTransport;
+
+use crate::support;
 
 fn r(i: u32) -> String {
     format!("batch_202611260000{i:02}")
@@ -27,19 +27,13 @@ fn jobs_started_during_a_prune_keep_their_releases() {
     if std::env::var_os(CHILD).is_some() {
         return scenario();
     }
-    let bin = tempfile::tempdir().unwrap();
-    let real_mv = ["/usr/bin/mv", "/bin/mv"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("mv");
     // Moving r(1) into the trash: first start the two jobs (as a scheduler would:
     // no RELMAN_SELF, none of prune's descriptors), note their pids, then move.
-    let fake = bin.path().join("mv");
-    fs::write(
-        &fake,
-        format!(
-            "#!/bin/sh\n\
-             if [ -f .relman/recheck-jobs ] && [ \"$3\" = {r1} ]; then\n\
+    let fakes = support::FakeTools::new();
+    fakes.add(
+        "mv",
+        &format!(
+            "if [ -f .relman/recheck-jobs ] && [ \"$3\" = {r1} ]; then\n\
              rm -f .relman/recheck-jobs\n\
              unset RELMAN_SELF\n\
              (cd {r2} && exec sleep 300) </dev/null >/dev/null 2>&1 6<&- 8<&- &\n\
@@ -52,34 +46,13 @@ fn jobs_started_during_a_prune_keep_their_releases() {
             r1 = r(1),
             r2 = r(2),
             r3 = r(3),
+            real_mv = support::FakeTools::real("mv"),
         ),
-    )
-    .unwrap();
-    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
     );
-    let name = crate::support::test_path(
+    fakes.rerun(
         module_path!(),
         "jobs_started_during_a_prune_keep_their_releases",
-    );
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &name, "--test-threads=1", "--nocapture"])
-        .env(CHILD, "1")
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "the scenario failed:\n{said}");
-    assert!(
-        said.contains("1 passed"),
-        "the scenario did not run:\n{said}"
+        CHILD,
     );
 }
 

@@ -91,6 +91,70 @@ pub fn test_path(module_path: &str, name: &str) -> String {
     }
 }
 
+/// Tools replaced on PATH for one scenario: `#!/bin/sh` scripts in a directory of
+/// their own, put first on the PATH of a child that re-runs one test alone (PATH is
+/// process-wide and a binary's tests share a process). The scenario test starts
+/// with `if std::env::var_os(child_env).is_some() { return scenario(); }`.
+pub struct FakeTools {
+    dir: tempfile::TempDir,
+}
+
+impl FakeTools {
+    pub fn new() -> FakeTools {
+        FakeTools {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    /// Where the real `name` is (`/usr/bin` or `/bin`), for a fake that `exec`s it.
+    pub fn real(name: &str) -> String {
+        ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| format!("{d}/{name}"))
+            .find(|p| Path::new(p).exists())
+            .unwrap_or_else(|| panic!("no {name} in /usr/bin or /bin"))
+    }
+
+    /// Adds the fake `name`: `body` after a `#!/bin/sh` line.
+    pub fn add(&self, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.dir.path().join(name);
+        fs::write(&p, format!("#!/bin/sh\n{body}")).expect("write the fake tool");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod the fake tool");
+    }
+
+    /// Re-runs test `name` of module `module_path` alone, with `child_env` set and
+    /// the fakes first on PATH; panics with the child's output unless it passed.
+    pub fn rerun(&self, module_path: &str, name: &str, child_env: &str) {
+        let path = format!(
+            "{}:{}",
+            self.dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new(std::env::current_exe().expect("the test binary"))
+            .args([
+                "--exact",
+                &test_path(module_path, name),
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(child_env, "1")
+            .env("PATH", path)
+            .output()
+            .expect("run the test binary");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "the scenario failed:\n{said}");
+        assert!(
+            said.contains("1 passed"),
+            "the scenario did not run:\n{said}"
+        );
+    }
+}
+
 /// Polls `f` every 20 ms until it returns true (then true) or `timeout` passes
 /// (then false).
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
