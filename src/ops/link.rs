@@ -712,3 +712,25 @@ fn refused(hosts: &[&HostConfig], blocked: Vec<Option<OpError>>, action: Action)
         blockers,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_probation_note_says_how_long_and_how_many() {
+        let p = |secs, max_failures| ProbationSpec {
+            duration: Duration::from_secs(secs),
+            max_failures,
+        };
+        assert_eq!(
+            probation_note(&p(600, 0)),
+            "10m, more than 0 failures rolls back"
+        );
+        assert_eq!(
+            probation_note(&p(5400, 1)),
+            "1h 30m, more than 1 failure rolls back"
+        );
+    }
+}

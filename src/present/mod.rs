@@ -739,6 +739,44 @@ mod tests {
     }
 
     #[test]
+    fn a_probation_shows_in_json_and_in_the_table() {
+        let now = humantime::parse_rfc3339("2026-12-02T01:21:16Z").unwrap();
+        let mut st = HostState::empty("deploy", "batch", "batch_", now);
+        let mut p = crate::model::Probation {
+            release: "batch_20261202011916".into(),
+            previous: Some("batch_20261126093000".into()),
+            since: "2026-12-02T01:19:16Z".into(),
+            until: "2026-12-02T01:29:16Z".into(),
+            max_failures: 1,
+            failures: 1,
+        };
+        assert_eq!(
+            probation_json(&p),
+            json!({"release": "batch_20261202011916", "previous": "batch_20261126093000",
+                   "since": "2026-12-02T01:19:16Z", "until": "2026-12-02T01:29:16Z",
+                   "max_failures": 1, "failures": 1})
+        );
+        assert_eq!(probation_line(&st), None);
+        st.probation = Some(p.clone());
+        assert_eq!(
+            probation_line(&st).unwrap(),
+            "probation: batch_20261202011916 for 8m more, 1 of 1 allowed failure so far; \
+             more rolls back to batch_20261126093000"
+        );
+        p.failures = 2;
+        st.probation = Some(p);
+        let line = probation_line(&st).unwrap();
+        assert!(
+            line.starts_with(
+                "probation DUE: batch_20261202011916 has 2 failed, killed or lost runs \
+                 (more than 1 allowed): rolls back to batch_20261126093000"
+            ),
+            "{line}"
+        );
+        assert_eq!(host_json(&host(), &Ok(st), now)["probation"]["failures"], 2);
+    }
+
+    #[test]
     fn list_json_has_exactly_the_spec_keys() {
         let now = humantime::parse_rfc3339("2026-11-27T00:00:00Z").unwrap();
         let mut st = HostState::empty("deploy", "batch", "batch_", now);

@@ -899,6 +899,50 @@ mod tests {
     }
 
     #[test]
+    fn a_probation_is_read_strictly() {
+        let with = |rec: &str| sample().replace("procs\t", &format!("{rec}\nprocs\t"));
+        let parse = |rec: &str| parse_scan(with(rec).as_bytes(), "/srv/deploy", "batch", "batch_");
+        let st = parse(
+            "probation\tbatch_20261126221500\tbatch_20261126093000\t1796174356\t1796174956\t1\t2",
+        )
+        .unwrap();
+        assert_eq!(
+            st.probation,
+            Some(Probation {
+                release: "batch_20261126221500".into(),
+                previous: Some("batch_20261126093000".into()),
+                since: "2026-12-02T01:19:16Z".into(),
+                until: "2026-12-02T01:29:16Z".into(),
+                max_failures: 1,
+                failures: 2,
+            })
+        );
+        assert!(st.probation.as_ref().unwrap().due());
+        let none = parse_scan(sample().as_bytes(), "/srv/deploy", "batch", "batch_").unwrap();
+        assert_eq!(none.probation, None, "none reported: none");
+        let ok = "probation\tbatch_20261126221500\tbatch_20261126093000\t10\t20\t0\t0";
+        for (rec, needle) in [
+            (ok.replace("\t0\t0", "\t0"), "needs 6 fields"),
+            (format!("{ok}\n{ok}"), "twice"),
+            (ok.replace("\t10\t", "\tx\t"), "not a number"),
+            (ok.replace("\t10\t20", "\t20\t10"), "ends before"),
+            (ok.replace("\t20\t", "\t999999999999\t"), "9999"),
+            (ok.replace("\t0\t0", "\t-1\t0"), "not a number"),
+            (
+                ok.replace("batch_20261126093000", "app_20261126093000"),
+                "previous",
+            ),
+            (
+                ok.replace("probation\tbatch_", "probation\tbatch-"),
+                "release",
+            ),
+        ] {
+            let e = parse(&rec).unwrap_err();
+            assert!(e.line > 0 && e.msg.contains(needle), "{rec:?}: {e}");
+        }
+    }
+
+    #[test]
     fn release_health_is_read_strictly() {
         let with = |rec: &str| sample().replace("procs\t", &format!("{rec}\nprocs\t"));
         let rel = "batch_20261126221500";
