@@ -365,6 +365,17 @@ fn accept_and_expiry_end_it_and_a_plain_switch_ends_it() {
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(!probation_file(&f, 0));
     assert_eq!(list(&f)["hosts"][0]["probation"], Value::Null);
+    // And so does a rollback.
+    let o = relman(&f, &["--all", "switch", &b, "--probation", "10m"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(probation_file(&f, 0));
+    let o = relman(&f, &["--all", "rollback"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(!probation_file(&f, 0));
+    // --max-failures means nothing without --probation: a usage error, nothing done.
+    let o = relman(&f, &["--all", "switch", &b, "--max-failures", "1"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert_eq!(live(&f, 0), a);
 }
 
 #[test]
@@ -412,4 +423,42 @@ fn another_users_failures_are_recorded_and_the_next_contact_rolls_back() {
 fn host_name() -> String {
     let o = Command::new("uname").arg("-n").output().unwrap();
     String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// A lost run (launcher and job killed: no end record) is only seen at the next
+/// job's start: that start rolls back, and the new job runs in the good release.
+#[test]
+fn a_lost_run_is_counted_at_the_next_start() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let (a, b) = on_probation(&f, "10m", 0);
+    let mut l = launch(&f, 0, DEPLOY)
+        .args(["--", "sleep", "60"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let led = f.root(0).join(format!(".relman/runs/{b}.jsonl"));
+    assert!(wait_until(Duration::from_secs(20), || fs::read_to_string(
+        &led
+    )
+    .is_ok_and(|t| t.contains("\"start\""))));
+    let start: Value =
+        serde_json::from_str(fs::read_to_string(&led).unwrap().lines().next().unwrap()).unwrap();
+    let job = start["pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) of the launcher this test spawned and of its job.
+    unsafe {
+        libc::kill(l.id() as i32, libc::SIGKILL);
+        libc::kill(job, libc::SIGKILL);
+    }
+    l.wait().unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{job}")).exists()
+    }));
+    assert_eq!(live(&f, 0), b, "nothing saw the loss yet");
+    let o = launch(&f, 0, DEPLOY)
+        .args(["--", "sh", "-c", "echo $RELEASE_NAME"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), a, "{}", err(&o));
+    assert_eq!(live(&f, 0), a);
+    assert_eq!(actions(&f, 0, "rollback").len(), 1);
 }

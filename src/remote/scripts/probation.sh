@@ -37,8 +37,9 @@ probation_count() {
         _pb_i=
         while IFS='	' read -r _pb_k _pb_id _pb_r _pb_p _pb_u _pb_s _pb_e _pb_x _pb_g _pb_st _pb_cmd; do
             case $_pb_st in failed | killed | lost) ;; *) continue ;; esac
-            case $_pb_id in [0-9]*-[0-9]*) ;; *) continue ;; esac
-            case ${_pb_id%%-*} in *[!0-9]*) continue ;; esac
+            # ledger.sh printed only ids of digits-digits; checked again: ids
+            # go into the history line.
+            case $_pb_id in *[!0-9-]* | -* | *- | *-*-*) continue ;; *-*) ;; *) continue ;; esac
             [ "${_pb_id%%-*}" -ge "$PB_SINCE" ] || continue
             _pb_c=$((_pb_c + 1))
             [ "$_pb_c" -gt 20 ] || _pb_i="$_pb_i $_pb_id"
