@@ -198,3 +198,11 @@ pub fn tui(g: &Global, readonly: bool, demo: bool) -> i32 {
         }
     }
 }
+
+/// `relman accept`: ends the live release's probation on each host (under its lock,
+/// history `accept`); a host without one is fine ("no probation", nothing written).
+pub fn accept(cfg: &Config, hosts: &[&HostConfig], as_json: bool, quiet: bool) -> i32 {
+    let results = fleet::for_each_host(cfg, hosts, ops::probation::accept, |_, _| {});
+    present::accepted(&results, as_json, quiet);
+    fleet::exit_code(&results)
+}

@@ -114,7 +114,17 @@ pub enum Command {
         /// one whose files don't match its manifest.
         #[arg(long)]
         force: bool,
+        /// After the switch, each host guards itself for DURATION: more than
+        /// --max-failures failed, killed or lost runs of the release, and its
+        /// launcher switches back to the release live before.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        probation: Option<std::time::Duration>,
+        /// The failures a probation allows (more roll the host back).
+        #[arg(long, value_name = "F", default_value_t = 0, requires = "probation")]
+        max_failures: u32,
     },
+    /// End the live release's probation early (the release stays live).
+    Accept,
     /// Back to the release live before the current one.
     Rollback {
         /// Roll back to this release instead.
@@ -499,6 +509,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
         Command::Switch { .. }
             | Command::Rollback { .. }
             | Command::Unlock { .. }
+            | Command::Accept
             | Command::Deploy { .. }
             | Command::Prune { dry_run: false, .. }
             | Command::Pin { .. }
@@ -538,11 +549,18 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
             expect,
             each,
             force,
+            probation,
+            max_failures,
         } => {
+            let probation = probation.map(|duration| crate::model::ProbationSpec {
+                duration,
+                max_failures,
+            });
             if hosts.len() > 1 && !each {
                 let req = ops::link::LinkRequest::Switch {
                     release: &release,
                     expect: expect.as_deref(),
+                    probation,
                 };
                 let f = ops::link::fleet_link(cfg, &hosts, req, force, &|h, r| on_done.call(h, r));
                 present::fleet_link(&f, g.json, g.quiet);
@@ -553,7 +571,9 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
             let results = fleet::for_each_host(
                 cfg,
                 &hosts,
-                |t, h| ops::link::switch_with(t, h, &release, expect.as_deref(), force),
+                |t, h| {
+                    ops::link::switch_guarded(t, h, &release, expect.as_deref(), force, probation)
+                },
                 |h, r| on_done.call(h, r),
             );
             present::link_changes(&results, g.json, g.quiet);
@@ -676,6 +696,7 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
             g.quiet,
         ),
         Command::Unlock { force } => admin::unlock(cfg, &hosts, force, g.json),
+        Command::Accept => admin::accept(cfg, &hosts, g.json, g.quiet),
         Command::Trust { yes } => admin::trust(cfg, &hosts, yes, g.json),
         Command::Check => admin::check(cfg, &hosts, g.json),
         Command::Tui { .. } | Command::Completions { .. } | Command::Man => {

@@ -2,7 +2,9 @@
 //! keeping it installed and current on every host relman writes to.
 //!
 //! The launcher is `scripts/launch.sh` with the host's link name and release prefix
-//! baked in (it finds its root from its own location). Every mutating script can
+//! baked in (it finds its root from its own location), and with `ledger.sh` and
+//! `probation.sh` (the same functions the scan uses: a probation is counted and
+//! enforced by one copy of the code, SPEC §7), so the file stands alone on the host. Every mutating script can
 //! install it in passing: give the script the `LAUNCHER` parameter ([`with_launcher`])
 //! and call `ensure_launcher` (lib.sh) after `check_token`; it rewrites the file only
 //! when its text differs, atomically. [`ensure_launcher`] does the same as a round
@@ -13,7 +15,7 @@ use super::lock::HostLock;
 use super::scan::root_script;
 use crate::config::HostConfig;
 use crate::remote::quote::quote;
-use crate::remote::script::{LAUNCH, Script};
+use crate::remote::script::{LAUNCH, LEDGER, PROBATION, Script};
 use crate::remote::{RemoteError, Transport, run};
 
 /// Where the launcher lives, relative to the deploy root.
@@ -22,10 +24,11 @@ pub const LAUNCHER_PATH: &str = ".relman/bin/launch";
 /// The line of `launch.sh` replaced by the host's parameters.
 const PARAMS_MARKER: &str = "# relman:params\n";
 
-/// The launcher's text for `host`: `launch.sh` with `RELMAN_LINK` and `RELMAN_PREFIX`.
+/// The launcher's text for `host`: `launch.sh` with `RELMAN_LINK` and `RELMAN_PREFIX`,
+/// then the ledger reader and the probation functions (definitions only).
 pub fn launcher_text(host: &HostConfig) -> Result<String, OpError> {
     let params = format!(
-        "RELMAN_LINK={}\nRELMAN_PREFIX={}\n",
+        "RELMAN_LINK={}\nRELMAN_PREFIX={}\n{LEDGER}\n{PROBATION}\n",
         quote(&host.link).map_err(RemoteError::from)?,
         quote(&host.prefix).map_err(RemoteError::from)?
     );
@@ -83,6 +86,9 @@ mod tests {
         assert!(t.starts_with("#!/bin/sh\n"));
         assert!(t.contains("\nRELMAN_LINK='live.link'\nRELMAN_PREFIX='app-'\n"));
         assert!(!t.contains(PARAMS_MARKER));
+        // The probation's functions are in the file itself (no include on the host).
+        assert!(t.contains("\nprobation_enforce() {"));
+        assert!(t.contains("\nledger_read() {"));
     }
 
     #[test]

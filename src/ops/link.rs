@@ -16,7 +16,7 @@ use super::launcher::with_launcher;
 use super::lock::{HostLock, acquire};
 use super::scan::root_script;
 use crate::config::{Config, HostConfig};
-use crate::model::{Action, HostState, ReleaseName, printable};
+use crate::model::{Action, HostState, ProbationSpec, ReleaseName, printable};
 use crate::plan::{self, Checked, TargetError};
 use crate::remote::script::{SCAN, SWITCH};
 use crate::remote::{Transport, run};
@@ -50,6 +50,9 @@ pub enum LinkNote {
 pub enum LinkWarning {
     /// The target is marked bad on this host (a rollback left it); `action` clears it.
     MarkedBad { release: String, action: Action },
+    /// A probation was asked for but none was set: no release was live before
+    /// `release` to go back to (a first deploy, or the one before it is gone).
+    NoProbation { release: String },
 }
 
 /// Validates a release name from the operator before anything is sent.
@@ -76,6 +79,8 @@ pub struct Checks {
     pub files: Vec<(String, u64)>,
     /// Check everything on the host, change nothing (a fleet's preflight).
     pub check_only: bool,
+    /// Set this probation on the target (`None`: end any probation).
+    pub probation: Option<ProbationSpec>,
 }
 
 /// [`switch_locked`] that also sets a probation on `target` (`None`: like
@@ -91,9 +96,27 @@ pub fn switch_locked_on_probation(
     expect: Expect<'_>,
     action: Action,
     note: Option<&str>,
-    _probation: Option<&crate::model::ProbationSpec>,
+    probation: Option<&ProbationSpec>,
 ) -> Result<LinkChange, OpError> {
-    switch_locked(t, host, lock, target, expect, action, note)
+    let checks = Checks {
+        probation: probation.copied(),
+        ..Checks::default()
+    };
+    switch_checked(t, host, lock, target, expect, action, note, &checks)
+}
+
+/// The note of a probation's history line: "10m, more than 0 failures rolls back".
+pub fn probation_note(p: &ProbationSpec) -> String {
+    format!(
+        "{}, more than {} {} rolls back",
+        humantime::format_duration(std::time::Duration::from_secs(p.duration.as_secs())),
+        p.max_failures,
+        if p.max_failures == 1 {
+            "failure"
+        } else {
+            "failures"
+        }
+    )
 }
 
 /// Switches the link under a held lock. Used by switch, rollback and deploy.
@@ -142,6 +165,20 @@ fn switch_script(
         .map(|(p, size)| format!("{size}\t{p}\n"))
         .collect();
     let script = with_launcher(root_script(SWITCH, host), host)?;
+    let script = match &checks.probation {
+        None => script,
+        Some(p) => {
+            // Whole seconds, at least one (a probation of 0 s would guard nothing).
+            let secs = p.duration.as_secs().max(1);
+            let phist = HistoryLine::new(Action::Probation)
+                .to(Some(target.as_str()))
+                .note(Some(&probation_note(p)));
+            script
+                .param("PROBATION", secs.to_string())
+                .param("PROBATION_MAX", p.max_failures.to_string())
+                .param("PHIST", phist.to_json())
+        }
+    };
     Ok(hist
         .param(script)
         .param("TOKEN", lock.token.clone())
@@ -170,14 +207,31 @@ fn switch_checked(
     let script = switch_script(host, lock, target, expect, action, note, checks)?;
     let out = run(t, &script)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
+    let mut lines = stdout.trim_end().split('\n');
+    let fields: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
+    // With a probation asked for, the second line says whether one was set.
+    let said: Vec<&str> = lines
+        .next()
+        .map(|l| l.split('\t').collect())
+        .unwrap_or_default();
+    let asked = checks.probation.is_some() && !check_only;
+    let probation_ok = matches!(
+        (asked, said.as_slice()),
+        (false, []) | (true, ["PROBATION", "none"]) | (true, ["PROBATION", "set", _, _, _, _])
+    );
+    if out.status == Some(0) && (!probation_ok || lines.next().is_some()) {
+        return Err(super::script_error("switch", &out));
+    }
+    let unset = (asked && said.get(1) == Some(&"none")).then(|| LinkWarning::NoProbation {
+        release: target.to_string(),
+    });
     let change = |from: Option<String>, changed, note: Option<LinkNote>| LinkChange {
         host: host.name.clone(),
         from,
         to: target.to_string(),
         changed,
         note,
-        warning: None,
+        warning: unset.clone(),
     };
     match (out.status, fields.as_slice()) {
         (Some(0), ["OK", cur]) if check_only => {
@@ -215,10 +269,11 @@ fn checked_switch_on(
     expect: Option<Option<&str>>,
     action: Action,
     force: bool,
+    probation: Option<ProbationSpec>,
 ) -> Result<LinkChange, OpError> {
     let c = plan::check_target(state, target, expect, force)
         .map_err(|e| OpError::Conflict(e.to_string()))?;
-    let mut change = run_checked(t, host, lock, &c, action, force, false)?;
+    let mut change = run_checked(t, host, lock, &c, action, force, false, probation)?;
     if c.bad {
         change.warning = Some(bad_warning(target, action));
     }
@@ -227,6 +282,8 @@ fn checked_switch_on(
 
 /// The switch (or, `check_only`, the host's check) of a target that passed
 /// [`plan::check_target`]; the link must still be where the scan saw it.
+/// `probation`: set on the target (SPEC §7); `None` ends any.
+#[allow(clippy::too_many_arguments)]
 fn run_checked(
     t: &dyn Transport,
     host: &HostConfig,
@@ -235,6 +292,7 @@ fn run_checked(
     action: Action,
     force: bool,
     check_only: bool,
+    probation: Option<ProbationSpec>,
 ) -> Result<LinkChange, OpError> {
     let note = (c.bad && action == Action::Rollback).then(|| {
         format!(
@@ -246,6 +304,7 @@ fn run_checked(
         force,
         files: c.files.clone(),
         check_only,
+        probation,
     };
     let mut change = switch_checked(
         t,
@@ -282,6 +341,19 @@ pub fn switch_with(
     expect: Option<&str>,
     force: bool,
 ) -> Result<LinkChange, OpError> {
+    switch_guarded(t, host, release, expect, force, None)
+}
+
+/// [`switch_with`] that also sets a probation on the release (`switch --probation`,
+/// SPEC §7); `None`: any probation ends.
+pub fn switch_guarded(
+    t: &dyn Transport,
+    host: &HostConfig,
+    release: &str,
+    expect: Option<&str>,
+    force: bool,
+    probation: Option<ProbationSpec>,
+) -> Result<LinkChange, OpError> {
     let target = release_arg(host, release)?;
     if let Some(e) = expect {
         release_arg(host, e)?;
@@ -297,6 +369,7 @@ pub fn switch_with(
         expect.map(Some),
         Action::Switch,
         force,
+        probation,
     )
 }
 
@@ -336,7 +409,7 @@ pub fn rollback_with(
     let current = state.current().map(|c| c.as_str().to_string());
     let c = plan::check_target(&state, &target, Some(current.as_deref()), force)
         .map_err(|e| OpError::Conflict(e.to_string()))?;
-    run_checked(t, host, &lock, &c, Action::Rollback, force, false)
+    run_checked(t, host, &lock, &c, Action::Rollback, force, false, None)
 }
 
 /// A scan for a switch or rollback, under its lock: releases (with their
@@ -357,6 +430,8 @@ pub enum LinkRequest<'a> {
     Switch {
         release: &'a str,
         expect: Option<&'a str>,
+        /// `--probation`: set on every host after its switch (SPEC §7).
+        probation: Option<ProbationSpec>,
     },
     Rollback {
         to: Option<&'a str>,
@@ -364,6 +439,13 @@ pub enum LinkRequest<'a> {
 }
 
 impl LinkRequest<'_> {
+    fn probation(&self) -> Option<ProbationSpec> {
+        match self {
+            LinkRequest::Switch { probation, .. } => *probation,
+            LinkRequest::Rollback { .. } => None,
+        }
+    }
+
     fn action(&self) -> Action {
         match self {
             LinkRequest::Switch { .. } => Action::Switch,
@@ -426,7 +508,9 @@ pub fn fleet_link(
     let names: Vec<Result<Option<ReleaseName>, OpError>> = hosts
         .iter()
         .map(|h| match req {
-            LinkRequest::Switch { release, expect } => {
+            LinkRequest::Switch {
+                release, expect, ..
+            } => {
                 if let Some(e) = expect {
                     release_arg(h, e)?;
                 }
@@ -540,6 +624,7 @@ pub fn fleet_link(
             action,
             force,
             true,
+            None,
         )
         .err()
     });
@@ -559,6 +644,7 @@ pub fn fleet_link(
             action,
             force,
             false,
+            req.probation(),
         );
         if let Ok(c) = res.as_mut()
             && r.checked.bad
@@ -624,5 +710,27 @@ fn refused(hosts: &[&HostConfig], blocked: Vec<Option<OpError>>, action: Action)
         results,
         refused: true,
         blockers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_probation_note_says_how_long_and_how_many() {
+        let p = |secs, max_failures| ProbationSpec {
+            duration: Duration::from_secs(secs),
+            max_failures,
+        };
+        assert_eq!(
+            probation_note(&p(600, 0)),
+            "10m, more than 0 failures rolls back"
+        );
+        assert_eq!(
+            probation_note(&p(5400, 1)),
+            "1h 30m, more than 1 failure rolls back"
+        );
     }
 }

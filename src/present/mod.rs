@@ -94,9 +94,53 @@ pub fn host_json(host: &HostConfig, r: &Result<HostState, OpError>, now: SystemT
         "trash": st.trash.as_ref().map(|t| json!({
             "entries": t.entries, "files": t.files, "bytes": t.bytes,
         })),
-        // SPEC §3: a host's probation (issue 16); relman does not start one yet.
-        "probation": null,
+        // SPEC §3: the live release's probation, while one is set.
+        "probation": st.probation.as_ref().map(probation_json),
     })
+}
+
+/// A probation as `list --json` (and `accept --json`) show it (SPEC §3).
+pub fn probation_json(p: &crate::model::Probation) -> Value {
+    json!({
+        "release": p.release, "previous": p.previous, "since": p.since, "until": p.until,
+        "max_failures": p.max_failures, "failures": p.failures,
+    })
+}
+
+/// The list table's line for a probation: the time left by the host's clock and the
+/// failures so far; "DUE" once past them (the next launch by a user who may switch,
+/// or relman's next contact, rolls back).
+pub fn probation_line(st: &HostState) -> Option<String> {
+    let p = st.probation.as_ref()?;
+    let prev = p.previous.as_deref().unwrap_or("?");
+    if p.due() {
+        return Some(format!(
+            "probation DUE: {} has {} failed, killed or lost {} (more than {} allowed): \
+             rolls back to {} at the next launch by a user who may switch, or relman's next contact",
+            printable(&p.release),
+            p.failures,
+            if p.failures == 1 { "run" } else { "runs" },
+            p.max_failures,
+            printable(prev)
+        ));
+    }
+    let left = humantime::parse_rfc3339(&p.until)
+        .ok()
+        .and_then(|u| u.duration_since(st.scanned_at).ok())
+        .map(|d| crate::model::span(std::time::Duration::from_secs(d.as_secs())))
+        .unwrap_or_else(|| "0s".into());
+    Some(format!(
+        "probation: {} for {left} more, {} of {} allowed {} so far; more rolls back to {}",
+        printable(&p.release),
+        p.failures,
+        p.max_failures,
+        if p.max_failures == 1 {
+            "failure"
+        } else {
+            "failures"
+        },
+        printable(prev)
+    ))
 }
 
 /// The list table's line for what a prune could not remove from `.relman/trash`.
@@ -260,6 +304,9 @@ pub fn list_lines(
         }
         if let Some(t) = trash_line(st) {
             out.push(fit(format!("  {}", printable(&t)), width));
+        }
+        if let Some(p) = probation_line(st) {
+            out.push(fit(format!("  {p}"), width));
         }
         let bad = plan::bad_releases(&st.history);
         let previous = plan::previous(st);
@@ -431,6 +478,43 @@ fn link_results(results: &[HostResult<LinkChange>], as_json: bool, quiet: bool) 
             Err(e) => eprintln!("{}: {e}", r.host),
         }
     }
+}
+
+/// `relman accept`: one line per host, or `{"hosts":[{"name","ok","error",
+/// "accepted":null|{probation}}]}` (the probation it ended, as in `list --json`).
+pub fn accepted(
+    results: &[HostResult<crate::ops::probation::Accepted>],
+    as_json: bool,
+    quiet: bool,
+) {
+    if as_json {
+        print_json(&accepted_json(results));
+        return;
+    }
+    for r in results {
+        match &r.result {
+            Ok(a) if !quiet => println!("{}: {}", r.host, summary::accepted(a)),
+            Ok(_) => {}
+            Err(e) => eprintln!("{}: {e}", r.host),
+        }
+    }
+}
+
+/// `accept --json`: every host has `accepted` (null without a probation or on error).
+pub fn accepted_json(results: &[HostResult<crate::ops::probation::Accepted>]) -> Value {
+    use crate::ops::probation::Accepted;
+    let hosts: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let accepted = match &r.result {
+                Ok(Accepted::Ended(p)) => probation_json(p),
+                _ => Value::Null,
+            };
+            json!({"name": r.host, "ok": r.result.is_ok(),
+                "error": r.result.as_ref().err().map(|e| e.to_string()), "accepted": accepted})
+        })
+        .collect();
+    json!({ "hosts": hosts })
 }
 
 /// One `{"name","ok","error", ...fields}` object per host, for commands' `--json`.
@@ -652,6 +736,44 @@ mod tests {
 
     fn host() -> HostConfig {
         HostConfig::local("b1", "deploy")
+    }
+
+    #[test]
+    fn a_probation_shows_in_json_and_in_the_table() {
+        let now = humantime::parse_rfc3339("2026-12-02T01:21:16Z").unwrap();
+        let mut st = HostState::empty("deploy", "batch", "batch_", now);
+        let mut p = crate::model::Probation {
+            release: "batch_20261202011916".into(),
+            previous: Some("batch_20261126093000".into()),
+            since: "2026-12-02T01:19:16Z".into(),
+            until: "2026-12-02T01:29:16Z".into(),
+            max_failures: 1,
+            failures: 1,
+        };
+        assert_eq!(
+            probation_json(&p),
+            json!({"release": "batch_20261202011916", "previous": "batch_20261126093000",
+                   "since": "2026-12-02T01:19:16Z", "until": "2026-12-02T01:29:16Z",
+                   "max_failures": 1, "failures": 1})
+        );
+        assert_eq!(probation_line(&st), None);
+        st.probation = Some(p.clone());
+        assert_eq!(
+            probation_line(&st).unwrap(),
+            "probation: batch_20261202011916 for 8m more, 1 of 1 allowed failure so far; \
+             more rolls back to batch_20261126093000"
+        );
+        p.failures = 2;
+        st.probation = Some(p);
+        let line = probation_line(&st).unwrap();
+        assert!(
+            line.starts_with(
+                "probation DUE: batch_20261202011916 has 2 failed, killed or lost runs \
+                 (more than 1 allowed): rolls back to batch_20261126093000"
+            ),
+            "{line}"
+        );
+        assert_eq!(host_json(&host(), &Ok(st), now)["probation"]["failures"], 2);
     }
 
     #[test]

@@ -47,8 +47,30 @@ pub fn link_warning(w: &LinkWarning) -> String {
                 printable(release)
             )
         }
+        LinkWarning::NoProbation { release } => format!(
+            "no probation set: no release was live before {} to go back to",
+            printable(release)
+        ),
     }
 }
+
+/// What `accept` did on a host: "accepted b_…: probation ended (0 of 0 failures)" or
+/// "no probation".
+pub fn accepted(a: &crate::ops::probation::Accepted) -> String {
+    use crate::ops::probation::Accepted;
+    match a {
+        Accepted::Ended(p) => format!(
+            "accepted {}: probation ended early ({} of {} allowed failures)",
+            printable(&p.release),
+            p.failures,
+            p.max_failures
+        ),
+        Accepted::NoProbation => NO_PROBATION.into(),
+    }
+}
+
+/// `accept` on a host without a probation (or one that expired).
+pub const NO_PROBATION: &str = "no probation (nothing changed)";
 
 /// The console's summary of a switch or rollback: "switched a → b" when the link moved,
 /// else what the CLI says ("b → b  (already live; nothing changed)").

@@ -9,9 +9,16 @@ use super::quote::{NulByte, quote};
 
 /// Functions shared by every script (job scan, checks).
 pub const LIB: &str = include_str!("scripts/lib.sh");
-/// The scan, with the ledger reader (`ledger_read`) it shares with `runs.sh`.
+/// The ledger reader (`ledger_read`), shared by the scan, `runs.sh` and the launcher.
+pub const LEDGER: &str = include_str!("scripts/ledger.sh");
+/// A host's probation (`.relman/probation`): read, counted, enforced. Shared by the
+/// launcher (which bakes it in, ops/launcher.rs), the scan, switch and accept.
+pub const PROBATION: &str = include_str!("scripts/probation.sh");
+/// The scan, with the ledger reader (`ledger_read`) it shares with `runs.sh`, and the
+/// probation it reports (and enforces when due).
 pub const SCAN: &str = concat!(
     include_str!("scripts/ledger.sh"),
+    include_str!("scripts/probation.sh"),
     include_str!("scripts/scan.sh")
 );
 /// Recent runs from the run ledger (`relman runs`, the details pane).
@@ -20,7 +27,17 @@ pub const RUNS: &str = concat!(
     include_str!("scripts/runs.sh")
 );
 pub const LOCK: &str = include_str!("scripts/lock.sh");
-pub const SWITCH: &str = include_str!("scripts/switch.sh");
+/// The switch, which sets or ends a probation (`probation.sh`).
+pub const SWITCH: &str = concat!(
+    include_str!("scripts/probation.sh"),
+    include_str!("scripts/switch.sh")
+);
+/// `relman accept`: ends a probation early.
+pub const ACCEPT: &str = concat!(
+    include_str!("scripts/ledger.sh"),
+    include_str!("scripts/probation.sh"),
+    include_str!("scripts/accept.sh")
+);
 pub const UNLOCK: &str = include_str!("scripts/unlock.sh");
 pub const CHECK: &str = include_str!("scripts/check.sh");
 pub const PRUNE: &str = include_str!("scripts/prune.sh");

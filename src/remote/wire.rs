@@ -25,6 +25,8 @@
 //! clock <ticks per sec> <boot time>
 //! health <release> <runs> <ok> <failed> <killed> <lost> <running>   from the run ledger
 //! lastfail <release> <id> <at> <exit|-> <signal|-> <command, JSON-escaped>
+//! probation <release> <previous> <since> <until> <max failures> <failures>
+//!                                    the live release's probation (epoch secs)
 //! end                                always last: a truncated output has no `end`
 //! ```
 //!
@@ -44,8 +46,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::{
     Health, HiddenUser, HistoryEntry, HostState, Job, JobVia, LastFailure, LinkState, LockInfo,
-    Manifest, Origin, Pin, Release, ReleaseName, Run, RunStatus, SudoScan, Trash, Usability,
-    printable,
+    Manifest, Origin, Pin, Probation, Release, ReleaseName, Run, RunStatus, SudoScan, Trash,
+    Usability, printable,
 };
 
 pub const VERSION: &str = "1";
@@ -75,6 +77,43 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// A probation as a host's script reports it: `release previous since until max
+/// failures` (times in epoch seconds, host clock) → [`Probation`] (RFC 3339). The
+/// scan's `probation` record and `accept.sh`'s answer.
+pub fn probation(line: usize, prefix: &str, f: &[&str]) -> Result<Probation, WireError> {
+    let [rel, prev, since, until, max, fails] = f else {
+        return Err(err(
+            line,
+            format!("a probation needs 6 fields, got {}", f.len()),
+        ));
+    };
+    let release = |what: &str, s: &str| {
+        ReleaseName::parse(prefix, s)
+            .map(|r| r.as_str().to_string())
+            .map_err(|e| err(line, format!("probation {what} {:?}: {e}", printable(s))))
+    };
+    let since: u64 = num(line, "probation since", since)?;
+    let until: u64 = num(line, "probation until", until)?;
+    // 9999-12-31T23:59:59Z: what RFC 3339 can say.
+    if until < since || until > 253_402_300_799 {
+        return Err(err(
+            line,
+            "probation ends before it starts or after year 9999",
+        ));
+    }
+    let at = |secs: u64| {
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
+    };
+    Ok(Probation {
+        release: release("release", rel)?,
+        previous: Some(release("previous", prev)?),
+        since: at(since),
+        until: at(until),
+        max_failures: num(line, "probation max failures", max)?,
+        failures: num(line, "probation failures", fails)?,
+    })
 }
 
 fn num<T: std::str::FromStr>(line: usize, what: &str, s: &str) -> Result<T, WireError> {
@@ -404,6 +443,13 @@ pub fn parse_scan(
             "clock" => {
                 want(3)?;
                 clock = Some((num(n, "ticks", f[1])?, num(n, "btime", f[2])?));
+            }
+            "probation" => {
+                want(7)?;
+                if st.probation.is_some() {
+                    return Err(err(n, "probation reported twice"));
+                }
+                st.probation = Some(probation(n, prefix, &f[1..])?);
             }
             "health" => {
                 want(8)?;
@@ -849,6 +895,50 @@ mod tests {
         ] {
             let e = parse_scan(with(bad).as_bytes(), "r", "batch", "batch_").unwrap_err();
             assert!(e.line > 0, "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_probation_is_read_strictly() {
+        let with = |rec: &str| sample().replace("procs\t", &format!("{rec}\nprocs\t"));
+        let parse = |rec: &str| parse_scan(with(rec).as_bytes(), "/srv/deploy", "batch", "batch_");
+        let st = parse(
+            "probation\tbatch_20261126221500\tbatch_20261126093000\t1796174356\t1796174956\t1\t2",
+        )
+        .unwrap();
+        assert_eq!(
+            st.probation,
+            Some(Probation {
+                release: "batch_20261126221500".into(),
+                previous: Some("batch_20261126093000".into()),
+                since: "2026-12-02T01:19:16Z".into(),
+                until: "2026-12-02T01:29:16Z".into(),
+                max_failures: 1,
+                failures: 2,
+            })
+        );
+        assert!(st.probation.as_ref().unwrap().due());
+        let none = parse_scan(sample().as_bytes(), "/srv/deploy", "batch", "batch_").unwrap();
+        assert_eq!(none.probation, None, "none reported: none");
+        let ok = "probation\tbatch_20261126221500\tbatch_20261126093000\t10\t20\t0\t0";
+        for (rec, needle) in [
+            (ok.replace("\t0\t0", "\t0"), "needs 6 fields"),
+            (format!("{ok}\n{ok}"), "twice"),
+            (ok.replace("\t10\t", "\tx\t"), "not a number"),
+            (ok.replace("\t10\t20", "\t20\t10"), "ends before"),
+            (ok.replace("\t20\t", "\t999999999999\t"), "9999"),
+            (ok.replace("\t0\t0", "\t-1\t0"), "not a number"),
+            (
+                ok.replace("batch_20261126093000", "app_20261126093000"),
+                "previous",
+            ),
+            (
+                ok.replace("probation\tbatch_", "probation\tbatch-"),
+                "release",
+            ),
+        ] {
+            let e = parse(&rec).unwrap_err();
+            assert!(e.line > 0 && e.msg.contains(needle), "{rec:?}: {e}");
         }
     }
 

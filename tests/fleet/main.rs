@@ -38,6 +38,7 @@ mod install;
 mod jump;
 mod nonroot_launch;
 mod nonroot_prune;
+mod probation_fleet;
 mod prune_fleet;
 mod prune_pipeline_fleet;
 mod spring_batch;

@@ -115,6 +115,31 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || _relman_die 2 "no command to run ($_relman_usage)"
 
+# ---- A probation (probation.sh) -----------------------------------------------------
+# probation.sh's names: is_release is the launcher's own test.
+is_release() { _relman_is_release "$1"; }
+# _relman_guard NOW: enforce a due probation, in a subshell in the root (its cwd,
+# descriptors and variables stay its own); says so on stderr when it rolled back.
+# A user who may not change the link changes nothing (the failure is in the ledger;
+# the next launch by a user who may, or relman's next contact, rolls back).
+_relman_guard() {
+    case $1 in '' | *[!0-9]*) return 0 ;; esac
+    _relman_g=$(cd -P -- "$_relman_root" 2>/dev/null && LINK=$RELMAN_LINK &&
+        probation_enforce "$1" launch 2>/dev/null) || return 0
+    case $_relman_g in
+        rolledback*)
+            set -f
+            # shellcheck disable=SC2086 # words: rolledback RELEASE PREVIOUS FAILURES
+            set -- $_relman_g
+            set +f
+            printf 'launch: probation: %s had %s failed, killed or lost runs: rolled back to %s\n' "$2" "$4" "$3" >&2
+            ;;
+    esac
+}
+if [ -f "$_relman_root/.relman/probation" ]; then
+    _relman_guard "$(date -u +%s 2>/dev/null)"
+fi
+
 if [ "$_relman_given" = 1 ]; then
     _relman_v=$_relman_rel
     _relman_shown=$(_relman_clean "$_relman_rel")
@@ -379,6 +404,10 @@ else
     _relman_end="\"exit_code\":$_relman_st,\"signal\":null"
 fi
 _relman_append "{\"event\":\"end\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"ended_at\":\"$_relman_ts\",$_relman_end}"
+# A failed or killed run may make a probation due (probation.sh).
+if [ "$_relman_st" != 0 ] && [ -f "$_relman_root/.relman/probation" ]; then
+    _relman_guard "$_relman_ep"
+fi
 # Rotation, once the job ended (the size check is an exec: kept off the job's start
 # path). Every launch still checks once, so the bound holds as before.
 if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then

@@ -3,7 +3,8 @@
 # switch or rollback needs, fast). Reads only; one round trip.
 
 printf 'relman-scan\t1\n'
-printf 'now\t%s\n' "$(date -u +%s)"
+_now=$(date -u +%s)
+printf 'now\t%s\n' "$_now"
 if [ ! -e "$ROOT" ] && [ ! -L "$ROOT" ]; then
     printf 'root\tmissing\t\t0\n'
     printf 'end\n'
@@ -23,6 +24,14 @@ _isl=0
 [ -L "$ROOT" ] && _isl=1
 printf 'root\tok\t%s\t%s\n' "$(printf '%s' "$ROOT_ABS" | hex)" "$_isl"
 cd -P -- "$ROOT_ABS" || exit 98
+
+# A due probation (probation.sh) is enforced here, at relman's contact, by the user
+# relman connects as: the jobs of a user who may not change the link only recorded
+# their failures. Before the link is read, so the scan shows what it did. Never
+# under relman's own lock (a switch's light scan: the switch ends the probation).
+if [ "${LIGHT:-0}" != 1 ] && [ -f .relman/probation ]; then
+    probation_enforce "$_now" "$(id -un 2>/dev/null | tr -cd 'A-Za-z0-9._-')" >/dev/null 2>&1 || :
+fi
 
 # The link.
 if [ -L "$LINK" ]; then
@@ -145,5 +154,14 @@ fi
 
 # Each release's health from the run ledger (ledger.sh): one awk, no fork per run.
 [ "${LIGHT:-0}" = 1 ] || ledger_read health
+# The live release's probation, while set and not expired (a probation of a release
+# the link no longer names guards nothing: not reported).
+if [ "${LIGHT:-0}" != 1 ] && [ -f .relman/probation ] && probation_read "$_now"; then
+    probation_link
+    if [ "$PB_CUR" = "$PB_REL" ]; then
+        probation_count
+        printf 'probation\t%s\t%s\t%s\t%s\t%s\t%s\n' "$PB_REL" "$PB_PREV" "$PB_SINCE" "$PB_UNTIL" "$PB_MAX" "$PB_FAILS"
+    fi
+fi
 if [ "${LIGHT:-0}" = 1 ]; then printf 'procs\t0\t0\tunknown\n'; else scan_jobs; fi
 printf 'end\n'
