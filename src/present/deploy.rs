@@ -125,11 +125,15 @@ pub fn host_error(h: &HostReport) -> Option<String> {
 fn canary_seen(h: &HostReport) -> String {
     match &h.canary {
         Some(c) => {
-            let mut s = format!(
-                "{}, {} failed",
-                crate::model::plural(u64::from(c.runs.finished), "run"),
-                c.runs.failures
-            );
+            let mut s = if c.runs.finished == 0 {
+                "no runs".to_string()
+            } else {
+                format!(
+                    "{}, {} failed",
+                    crate::model::plural(u64::from(c.runs.finished), "run"),
+                    c.runs.failures
+                )
+            };
             if let Some(e) = &c.error {
                 s.push_str(&format!(" ({e})"));
             }

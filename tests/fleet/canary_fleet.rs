@@ -186,6 +186,14 @@ fn a_failing_canary_goes_back_and_the_other_hosts_never_leave_the_old_release() 
     let f = Fleet::start_as(3, DEPLOY);
     let v1 = deploy(&f, "one");
     let _jobs = Jobs::start(&f, 0);
+    // The pager hears of it: `on_refuse` gets the deploy's JSON.
+    let mut cfg = fs::read_to_string(f.config_path()).unwrap();
+    let hook = format!("cat > '{}/refuse.json'", f.dir().display());
+    cfg.push_str(&format!(
+        "\n[hooks]\non_refuse = {}\n",
+        support::toml_str(&hook)
+    ));
+    fs::write(f.config_path(), cfg).unwrap();
     let app = app(&f, "two", true);
     let others = vec![(1, v1.clone()), (2, v1.clone())];
     let (o, moved) = polled(
@@ -213,6 +221,9 @@ fn a_failing_canary_goes_back_and_the_other_hosts_never_leave_the_old_release() 
         assert_eq!(host(&v, n)["status"], "refused", "{v}");
         assert_eq!(host(&v, n)["switched"], false, "{v}");
     }
+    let hooked: Value =
+        serde_json::from_str(&fs::read_to_string(f.dir().join("refuse.json")).unwrap()).unwrap();
+    assert_eq!(hooked["canary"]["verdict"], "failed", "{hooked}");
     // The canary is back; the release is bad on every host.
     assert_eq!(link(f.root(0)), v1);
     for i in 0..3 {
