@@ -66,8 +66,9 @@ fn link(root: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The job every loop runs: fails (exit 1) in a release that holds `broken`.
-const JOB: &str = "if [ -e broken ]; then exit 1; fi; exit 0";
+/// The job every loop runs: fails (exit 1) in a release that holds `broken`, or on
+/// a host whose root holds `jobs-fail`.
+const JOB: &str = "if [ -e broken ] || [ -e ../jobs-fail ]; then exit 1; fi; exit 0";
 
 /// A job loop on one host: `launch -- sh -c JOB` as the jobs user (dash), every
 /// ~0.3 s, until dropped; the launcher resolves the link itself, as for cron.
@@ -485,4 +486,52 @@ fn ctrl_c_during_the_watch_puts_the_canary_back_and_switches_no_other_host() {
         last["note"], "canary: the deploy was called off during the watch",
         "{last}"
     );
+}
+
+#[test]
+fn one_failing_canary_of_two_takes_both_back_and_the_third_host_never_moves() {
+    let f = Fleet::start_as(3, DEPLOY);
+    let v1 = deploy(&f, "one");
+    f.sh(1, "touch \"$ROOT/jobs-fail\"");
+    let _j1 = Jobs::start(&f, 0);
+    let _j2 = Jobs::start(&f, 1);
+    let app = app(&f, "two", false);
+    let (o, moved) = polled(
+        &f,
+        &[
+            "--all",
+            "deploy",
+            "--json",
+            "--canary",
+            "h1",
+            "--canary",
+            "h2",
+            "--min-runs",
+            "3",
+            "--watch",
+            "60s",
+            &app,
+        ],
+        &[(2, v1.clone())],
+    );
+    let e = err(&o);
+    assert_eq!(code(&o), 7, "{e}");
+    assert!(moved.is_empty(), "{moved:?}");
+    let v = json(&o);
+    let v2 = v["release"].as_str().unwrap().to_string();
+    assert_eq!(v["canary"]["verdict"], "failed", "{v}");
+    let note = v["canary"]["note"].as_str().unwrap();
+    assert!(note.starts_with("canary h2: "), "only h2 failed: {note}");
+    for (i, n) in ["h1", "h2"].iter().enumerate() {
+        assert_eq!(host(&v, n)["status"], "rolled_back", "{v}");
+        assert_eq!(link(f.root(i)), v1, "{n} is back");
+        let last = history(&f, i).pop().unwrap();
+        assert_eq!(last["action"], "rollback", "{n}: {last}");
+        assert_eq!(last["note"], note);
+    }
+    assert_eq!(host(&v, "h3")["status"], "refused", "{v}");
+    assert_eq!(link(f.root(2)), v1);
+    for i in 0..3 {
+        assert!(bad(&list_host(&f, i), &v2));
+    }
 }
