@@ -1,10 +1,14 @@
 //! `relman deploy PATH... [--message TEXT] [--no-switch] [--prune] [--smoke CMD
-//! [--smoke-timeout D]]`: runs `ops::deploy`, shows its progress (indicatif bars on
-//! stderr, only when stderr is a terminal: one per host and one overall, with
-//! throughput and ETA), then one summary line per host (`present::deploy`), or the
-//! `--json` object, then the `[hooks]`. Ctrl-C calls the deploy off while nothing
-//! is published yet or while the smoke runs (the staged or published uploads are
-//! removed); a second Ctrl-C quits at once.
+//! [--smoke-timeout D]] [--canary HOST... [--min-runs K] [--watch D]] [--probation D]
+//! [--max-failures F]`: checks the guard flags ([`GuardFlags::check`]), runs
+//! `ops::deploy`, shows its progress (indicatif bars on stderr, only when stderr is
+//! a terminal: one per host and one overall, with throughput and ETA; a watched
+//! canary's line says "watching: 2 of 3 runs, 0 failed, 4m left"), then one summary
+//! line per host (`present::deploy`), or the `--json` object, then the `[hooks]`.
+//! Ctrl-C calls the deploy off while nothing is published yet or while the smoke
+//! runs (the staged or published uploads are removed), or during the canary watch
+//! (the canaries go back to the release they had, the release is marked bad, no
+//! other host switches); a second Ctrl-C quits at once.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -17,9 +21,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Global;
 use crate::config::{Config, HostConfig};
+use crate::model::ProbationSpec;
 use crate::ops::deploy::{self, DeployEvent, DeployRequest, Outcome, Phase, Smoke};
 use crate::ops::hooks::{self, Hook, HookInput};
-use crate::present::deploy::progress_step;
+use crate::present::deploy::{progress_step, watch_line};
 use crate::present::{self, size};
 
 /// Set by the SIGINT handler.
@@ -59,7 +64,16 @@ pub fn run(
     no_switch: bool,
     prune: bool,
     smoke: Option<Smoke>,
+    guards: GuardFlags,
 ) -> i32 {
+    let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+    let (canary, probation) = match guards.check(no_switch, &names) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("relman: deploy: {e} (nothing was sent)");
+            return 2;
+        }
+    };
     if let Some(s) = &smoke {
         if s.command.trim().is_empty() {
             eprintln!("relman: deploy: --smoke needs a command (nothing was sent)");
@@ -78,8 +92,8 @@ pub fn run(
         switch: !no_switch,
         prune,
         smoke,
-        canary: None,
-        probation: None,
+        canary,
+        probation,
     };
     let show = std::io::stderr().is_terminal() && !g.quiet && !g.json;
     let bars = Bars::new(show);
@@ -93,8 +107,9 @@ pub fn run(
                 if INTERRUPTED.swap(false, Ordering::SeqCst) {
                     cancel.store(true, Ordering::Relaxed);
                     bars.println(
-                        "relman: interrupted: calling the deploy off and removing the staged \
-                         uploads (Ctrl-C again to quit at once)",
+                        "relman: interrupted: calling the deploy off (staged uploads are \
+                         removed, canaries go back to the release they had; Ctrl-C again to \
+                         quit at once)",
                     );
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -134,6 +149,92 @@ pub fn run(
     }
     hooks::run_and_report(&cfg.hooks, Hook::AfterDeploy, &input);
     code
+}
+
+/// The guard flags of `deploy` as given (`--canary`, `--min-runs`,
+/// `--max-failures`, `--watch`, `--probation`), checked by [`GuardFlags::check`].
+#[derive(Debug, Clone, Default)]
+pub struct GuardFlags {
+    pub canary: Vec<String>,
+    pub min_runs: Option<u32>,
+    pub max_failures: Option<u32>,
+    pub watch: Option<Duration>,
+    pub probation: Option<Duration>,
+}
+
+/// `--watch` when not given (SPEC §7).
+pub const DEFAULT_WATCH: Duration = Duration::from_secs(10 * 60);
+
+impl GuardFlags {
+    /// The canary and probation the flags ask for, or the usage error (one line):
+    /// a flag that means nothing without another, a canary that is not one of the
+    /// chosen `hosts`.
+    #[allow(clippy::type_complexity)]
+    pub fn check(
+        self,
+        no_switch: bool,
+        hosts: &[&str],
+    ) -> Result<(Option<deploy::Canary>, Option<ProbationSpec>), String> {
+        let canary = !self.canary.is_empty();
+        if canary && no_switch {
+            return Err(
+                "--canary switches the canaries first: it cannot go with --no-switch".into(),
+            );
+        }
+        if self.probation.is_some() && no_switch {
+            return Err("--probation guards a switch: it cannot go with --no-switch".into());
+        }
+        if !canary {
+            if self.min_runs.is_some() {
+                return Err("--min-runs counts a canary's runs: it needs --canary HOST".into());
+            }
+            if self.watch.is_some() {
+                return Err(
+                    "--watch is how long the canaries are watched: it needs --canary HOST".into(),
+                );
+            }
+            if self.max_failures.is_some() && self.probation.is_none() {
+                return Err(
+                    "--max-failures bounds a canary's or a probation's failures: it needs \
+                     --canary HOST or --probation DURATION"
+                        .into(),
+                );
+            }
+        }
+        if self.min_runs == Some(0) {
+            return Err(
+                "--min-runs must be at least 1 (a canary with no runs proves nothing)".into(),
+            );
+        }
+        let max_failures = self.max_failures.unwrap_or(0);
+        let probation = self.probation.map(|duration| ProbationSpec {
+            duration,
+            max_failures,
+        });
+        if !canary {
+            return Ok((None, probation));
+        }
+        let mut names: Vec<String> = Vec::new();
+        for c in self.canary {
+            if !hosts.contains(&c.as_str()) {
+                return Err(format!(
+                    "--canary {}: not one of the chosen hosts ({})",
+                    crate::model::printable(&c),
+                    hosts.join(", ")
+                ));
+            }
+            if !names.contains(&c) {
+                names.push(c);
+            }
+        }
+        let canary = deploy::Canary {
+            hosts: names,
+            min_runs: self.min_runs.unwrap_or(1),
+            max_failures,
+            watch: self.watch.unwrap_or(DEFAULT_WATCH),
+        };
+        Ok((Some(canary), probation))
+    }
 }
 
 /// What a progress line shows for a host (or all hosts) in a given state: a spinner
@@ -304,8 +405,20 @@ impl Bars {
                     st.hosts.insert(h.clone(), pb);
                 }
             }
-            // INTERFACE (issue 16): helper C shows the canary watch.
-            DeployEvent::Watch { .. } => {}
+            DeployEvent::Watch {
+                host,
+                finished,
+                min_runs,
+                failures,
+                left,
+            } => {
+                if let Some(pb) = st.hosts.get(host) {
+                    let line = watch_line(*finished, *min_runs, *failures, *left);
+                    pb.set_style(spinner_style());
+                    pb.set_message(line);
+                    pb.enable_steady_tick(Duration::from_millis(120));
+                }
+            }
             DeployEvent::Named { release } => {
                 let _ = st.multi.println(format!("deploying {release}"));
                 apply(&st.overall, &Look::Spinner("staging"), overall_style);

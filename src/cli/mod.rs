@@ -98,6 +98,24 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m",
               requires = "smoke")]
         smoke_timeout: std::time::Duration,
+        /// Switch HOST first (repeatable; hosts of the selection) and watch its jobs'
+        /// runs of the new release; only if they pass do the other hosts switch.
+        #[arg(long, value_name = "HOST")]
+        canary: Vec<String>,
+        /// With --canary: finished runs each canary needs (default 1).
+        #[arg(long, value_name = "K")]
+        min_runs: Option<u32>,
+        /// Failed, killed or lost runs allowed on a canary or a host on probation
+        /// (default 0).
+        #[arg(long, value_name = "F")]
+        max_failures: Option<u32>,
+        /// With --canary: how long to wait for the canaries' runs (default 10m).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        watch: Option<std::time::Duration>,
+        /// After the switch, every host rolls itself back if the new release fails
+        /// more than --max-failures times within DURATION, with or without relman.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        probation: Option<std::time::Duration>,
     },
     /// Point the link at RELEASE.
     Switch {
@@ -624,12 +642,26 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
             prune,
             smoke,
             smoke_timeout,
+            canary,
+            min_runs,
+            max_failures,
+            watch,
+            probation,
         } => {
             let smoke = smoke.map(|command| ops::deploy::Smoke {
                 command,
                 timeout: smoke_timeout,
             });
-            deploy::run(cfg, &hosts, g, paths, message, no_switch, prune, smoke)
+            let guards = deploy::GuardFlags {
+                canary,
+                min_runs,
+                max_failures,
+                watch,
+                probation,
+            };
+            deploy::run(
+                cfg, &hosts, g, paths, message, no_switch, prune, smoke, guards,
+            )
         }
         Command::Prune { keep, dry_run } => {
             let keep = keep.unwrap_or(cfg.keep);

@@ -9,6 +9,7 @@
 //! - [`prune`]: the keep policy of SPEC §4 as a verdict (with reasons) per release.
 //! - [`deploy`]: the name of a new release and which files a delta deploy can hard-link.
 //! - [`drift`](mod@drift): how far a host's live release is behind the fleet (TUI hosts pane).
+//! - [`guard`]: the canary watch's verdict over each canary's runs since its switch.
 //! - [`health`]: whether the live release fails more than the one live before it.
 //!
 //! Order between releases always comes from their names ([`ReleaseName`]'s `Ord`),
@@ -18,6 +19,7 @@
 
 pub mod deploy;
 pub mod drift;
+pub mod guard;
 pub mod health;
 pub mod history;
 pub mod link;

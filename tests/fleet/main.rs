@@ -22,6 +22,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod canary_fleet;
 mod cli_launch;
 mod cli_link;
 mod cli_list;

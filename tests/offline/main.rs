@@ -19,6 +19,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli_deploy_guards;
 mod cli_language;
 mod deploy_local;
 mod history_lines;

@@ -20,13 +20,18 @@
 //!
 //! 5. **Guards**, between publish and switch: `--smoke CMD` ([`smoke`]) runs on
 //!    every host; any that does not pass: no host switches, the release is marked
-//!    bad everywhere (history `refuse`), exit 7 ([`Outcome::Refused`]).
+//!    bad everywhere (history `refuse`), exit 7 ([`Outcome::Refused`]). Then
+//!    `--canary HOST...` ([`canary`]): the canaries switch (on probation) and their
+//!    runs are watched; refused, they go back (history `rollback`), the others mark
+//!    the release bad and never switch, exit 7; passed, the others switch. With
+//!    `--probation`, every switch sets one (`ops::link::switch_locked_on_probation`).
 //!
 //! If any host fails phase 1, no host publishes anything and every staging
 //! directory is removed. An interrupted relman leaves at most a staging directory
 //! (never listed as a release), removed by the next deploy or prune; the lock dies
 //! with the connection.
 
+pub mod canary;
 pub mod host;
 pub mod local;
 mod phase;
@@ -45,7 +50,10 @@ use crate::model::{HostState, ManifestFile, ReleaseName};
 use crate::plan;
 pub use local::{InputError, LocalFile};
 use phase::{Files, Host, Run};
-pub use report::{DeployEvent, DeployReport, HostReport, HostStatus, Outcome, Phase, human_bytes};
+pub use report::{
+    CanaryEnd, CanaryHost, CanaryReport, DeployEvent, DeployReport, HostReport, HostStatus,
+    Outcome, Phase, human_bytes,
+};
 pub use smoke::{Smoke, SmokeResult, SmokeStatus};
 
 /// What the operator asked for.
@@ -81,7 +89,10 @@ pub struct Canary {
 /// Deploys `req.paths` to `hosts` (see the module doc). `Err` only for bad local
 /// input, found before anything is sent; everything else is in the report.
 /// `cancel` calls the deploy off while nothing is published yet, or while the smoke
-/// runs (the smoke is stopped and the published release withdrawn).
+/// runs (the smoke is stopped and the published release withdrawn), or during the
+/// canary watch (the canaries go back to the release they had — history `rollback`,
+/// so the release is bad there — and the others mark it bad: jobs may still run it
+/// on a canary, so it is not deleted; [`Outcome::Cancelled`]).
 ///
 /// A short driver: each phase ([`phase`]) runs on every host through the crate's
 /// one fan-out, and between phases the driver decides whether the deploy goes on.
@@ -101,6 +112,14 @@ pub fn deploy(
         bytes,
         outcome: Outcome::NotDeployed,
         hosts: Vec::new(),
+        canary: req.canary.as_ref().map(|c| CanaryReport {
+            hosts: c.hosts.clone(),
+            min_runs: c.min_runs,
+            max_failures: c.max_failures,
+            watch: c.watch,
+            end: CanaryEnd::NotRun,
+            note: None,
+        }),
     };
     if hosts.is_empty() {
         return Ok(report);
@@ -208,9 +227,63 @@ pub fn deploy(
         }
     }
 
-    // Switch everywhere (the same code as `relman switch`), then prune if asked,
-    // under the same lock.
+    // The canaries: switched first and watched; the others switch only if they pass.
+    let mut watch_spec = None;
+    if let Some(c) = &req.canary {
+        if run.cancelled() {
+            report.outcome = Outcome::Cancelled;
+            each(&mut fleet, &|h| phase::clean_up(h, &run));
+            report.hosts = finish(fleet);
+            return Ok(report);
+        }
+        each(&mut fleet, &|h| canary::precheck(h, &run, c));
+        if fleet
+            .iter()
+            .any(|h| matches!(h.report.status, HostStatus::Failed { .. }))
+        {
+            each(&mut fleet, &|h| phase::clean_up(h, &run));
+            report.hosts = finish(fleet);
+            return Ok(report);
+        }
+        let spec = canary::watch_probation(c, req.probation.as_ref());
+        each(&mut fleet, &|h| canary::switch(h, &run, c, &spec));
+        let all_switched = fleet
+            .iter()
+            .filter(|h| canary::is_canary(h, c))
+            .all(|h| matches!(h.stage, phase::HostStage::Canary { .. }));
+        let end = if all_switched {
+            canary::watch(&mut fleet, &run, c)
+        } else {
+            CanaryEnd::SwitchFailed
+        };
+        if end != CanaryEnd::Passed {
+            let note = canary::refuse_note(&fleet, c, end);
+            each(&mut fleet, &|h| canary::roll_back(h, &run, &note));
+            each(&mut fleet, &|h| phase::refuse(h, &run, &note));
+            report.outcome = if end == CanaryEnd::CalledOff {
+                Outcome::Cancelled
+            } else {
+                Outcome::Refused
+            };
+            if let Some(cr) = &mut report.canary {
+                cr.end = end;
+                cr.note = Some(note);
+            }
+            report.hosts = finish(fleet);
+            return Ok(report);
+        }
+        if let Some(cr) = &mut report.canary {
+            cr.end = end;
+        }
+        watch_spec = Some(spec);
+    }
+
+    // Switch everywhere (the same code as `relman switch`; the canaries are live
+    // already), then prune if asked, under the same lock.
     each(&mut fleet, &|h| phase::switch(h, &run));
+    if let Some(spec) = &watch_spec {
+        each(&mut fleet, &|h| canary::settle(h, &run, spec));
+    }
     each(&mut fleet, &|h| phase::prune(h, &run));
     report.hosts = finish(fleet);
     report.outcome = Outcome::after_switch(&report.hosts);

@@ -2,8 +2,8 @@
 //!
 //! A host moves through [`HostStage`] one way: `Idle` → `Locked` (connect, lock,
 //! scan) → `Named` (the fleet's release name) → `Staged` (upload, verify) →
-//! `Published` → `Live` (switched, or published with `--no-switch`) or
-//! `Unswitched` → `Done`. A host that fails or is called off before publishing
+//! `Published` → (`Canary`: a canary switched and watched, [`super::canary`]) →
+//! `Live` (switched, or published with `--no-switch`) or `Unswitched` → `Done`. A host that fails or is called off before publishing
 //! goes to `Halted` (it still holds its lock and maybe a staging directory, which
 //! [`clean_up`] removes); [`clean_up`] and [`prune`] end every host in `Done`,
 //! its lock released. What the resources are (transport, lock) lives in the stage,
@@ -40,7 +40,7 @@ use crate::model::{Action, HostState, LinkState, Manifest, ManifestFile, Release
 use crate::ops::OpError;
 use crate::ops::history::{HistoryLine, HostField};
 use crate::ops::leader::{Leader, SettleOnDrop};
-use crate::ops::link::{Expect, switch_locked};
+use crate::ops::link::{Expect, switch_locked_on_probation};
 use crate::ops::lock::{HostLock, acquire};
 use crate::ops::prune::prune_locked;
 use crate::ops::scan::scan;
@@ -50,16 +50,16 @@ use crate::remote::{self, Transport};
 /// A host connected to and locked. The lock is declared first: it is released
 /// before the transport goes.
 pub(super) struct Conn {
-    lock: HostLock,
-    t: Box<dyn Transport>,
+    pub(super) lock: HostLock,
+    pub(super) t: Box<dyn Transport>,
 }
 
 /// A release on one host, from staged on.
 pub(super) struct Release {
-    conn: Conn,
-    name: ReleaseName,
+    pub(super) conn: Conn,
+    pub(super) name: ReleaseName,
     /// The release live when the host was scanned under the lock.
-    live: Option<ReleaseName>,
+    pub(super) live: Option<ReleaseName>,
 }
 
 /// How far a host got (see the module doc).
@@ -78,6 +78,14 @@ pub(super) enum HostStage {
     Staged(Release),
     /// Renamed into the root; not live.
     Published(Release),
+    /// `--canary`: switched to the release (on probation) and watched; `before` the
+    /// ids of its runs of the release the ledger held at the switch (the smoke's),
+    /// which the watch does not count. [`clean_up`] and [`super::canary::roll_back`]
+    /// switch it back to `r.live`.
+    Canary {
+        r: Release,
+        before: std::collections::BTreeSet<String>,
+    },
     /// Done as asked (switched, or published with `--no-switch`); locked until prune.
     Live(Conn),
     /// Published, but the link could not be switched; the lock is only kept, to
@@ -124,7 +132,7 @@ impl<'c> Host<'c> {
         }
     }
 
-    fn take(&mut self) -> HostStage {
+    pub(super) fn take(&mut self) -> HostStage {
         std::mem::replace(&mut self.stage, HostStage::Done)
     }
 }
@@ -203,7 +211,7 @@ impl<'a> Run<'a> {
     }
 
     /// Records that `h` failed in `phase` (and says so).
-    fn fail(&self, h: &mut Host, phase: Phase, e: &OpError) {
+    pub(super) fn fail(&self, h: &mut Host, phase: Phase, e: &OpError) {
         h.report.status = HostStatus::Failed {
             phase,
             error: e.to_string(),
@@ -493,6 +501,9 @@ pub(super) fn smoke(h: &mut Host, run: &Run, smoke: &Smoke) {
 /// `Published` → `Unswitched`, status `Refused`. Where it cannot be marked (the
 /// history cannot be written), it is withdrawn instead, so no one switches to it.
 pub(super) fn refuse(h: &mut Host, run: &Run, note: &str) {
+    if !h.stage.is_published() {
+        return;
+    }
     let HostStage::Published(r) = h.take() else {
         return;
     };
@@ -522,9 +533,13 @@ pub(super) fn refuse(h: &mut Host, run: &Run, note: &str) {
     h.stage = HostStage::Unswitched { _kept: r.conn };
 }
 
-/// Switch (the same code as `relman switch`, history `deploy`), or with
-/// `--no-switch` nothing more: `Published` → `Live`, or `Unswitched`.
+/// Switch (the same code as `relman switch`, history `deploy`; with the deploy's
+/// `--probation`, if any), or with `--no-switch` nothing more: `Published` → `Live`,
+/// or `Unswitched`. Canaries (stage `Canary`) are left to [`super::canary`].
 pub(super) fn switch(h: &mut Host, run: &Run) {
+    if !h.stage.is_published() {
+        return;
+    }
     let HostStage::Published(r) = h.take() else {
         return;
     };
@@ -537,7 +552,8 @@ pub(super) fn switch(h: &mut Host, run: &Run) {
     let live = r.live.as_ref().map(|l| l.as_str().to_string());
     let note = (!run.req.message.is_empty()).then_some(run.req.message.as_str());
     let t0 = Instant::now();
-    let res = switch_locked(
+    let probation = run.req.probation.as_ref();
+    let res = switch_locked_on_probation(
         r.conn.t.as_ref(),
         h.cfg,
         &r.conn.lock,
@@ -545,12 +561,14 @@ pub(super) fn switch(h: &mut Host, run: &Run) {
         Expect::Release(live.as_deref()),
         Action::Deploy,
         note,
+        probation,
     );
     h.report.timings.push(("switch", t0.elapsed()));
     match res {
         Ok(change) => {
             h.report.status = HostStatus::Switched;
             h.report.from = change.from;
+            h.report.probation = probation.copied();
             h.stage = HostStage::Live(r.conn);
         }
         Err(e) => {
@@ -591,6 +609,12 @@ pub(super) fn clean_up(h: &mut Host, run: &Run) {
     let r = match h.take() {
         HostStage::Published(r) => host::unpublish(r.conn.t.as_ref(), h.cfg, &r.conn.lock, &r.name)
             .map_err(|e| (r.name, e)),
+        stage @ HostStage::Canary { .. } => {
+            // A canary is live on the release: back to the one it had (marked bad).
+            h.stage = stage;
+            super::canary::roll_back(h, run, "canary: the deploy stopped during the watch");
+            return;
+        }
         HostStage::Staged(Release { conn, name, .. })
         | HostStage::Named { conn, name, .. }
         | HostStage::Halted { conn, name } => {

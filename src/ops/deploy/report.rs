@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::smoke::SmokeResult;
+use crate::model::ProbationSpec;
 use crate::ops::FailureKind;
 use crate::ops::prune::PruneReport;
+use crate::plan::guard::CanaryRuns;
 
 /// Where a host is in the deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,6 +97,51 @@ pub enum HostStatus {
     /// not switched, the release marked bad (`marked`: its `refuse` history line
     /// was written here).
     Refused { marked: bool },
+    /// `--canary`: this canary switched to the release, the guard refused it, and
+    /// it went back to `from` (history `rollback`, which marks the release bad).
+    CanaryRolledBack,
+    /// `--canary`: the guard refused the release but this canary could not be
+    /// switched back (the link moved meanwhile, the host went away): named, with why.
+    RollbackFailed { error: String, code: i32 },
+}
+
+/// `--canary`: what the watch saw on one canary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CanaryHost {
+    /// Its runs of the new release since its switch, at the last poll.
+    pub runs: CanaryRuns,
+    /// Why it could not be switched or read (the last poll's error), if so.
+    pub error: Option<String>,
+}
+
+/// How the canary watch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryEnd {
+    /// Every canary had its runs: the other hosts switched.
+    Passed,
+    /// More failures than `--max-failures` on a canary.
+    Failed,
+    /// The watch ran out before every canary had `--min-runs` finished runs.
+    TimedOut,
+    /// A canary could not be switched (the link moved, the host went away).
+    SwitchFailed,
+    /// The operator called the deploy off during the watch.
+    CalledOff,
+    /// The deploy stopped before the canaries (a failure, or a smoke that refused).
+    NotRun,
+}
+
+/// `--canary` in the report (`--json` `canary`).
+#[derive(Debug, Clone)]
+pub struct CanaryReport {
+    pub hosts: Vec<String>,
+    pub min_runs: u32,
+    pub max_failures: u32,
+    pub watch: Duration,
+    pub end: CanaryEnd,
+    /// The refusal's history note (None when passed or not run).
+    pub note: Option<String>,
 }
 
 /// What happened on one host.
@@ -120,6 +167,10 @@ pub struct HostReport {
     pub timings: Vec<(&'static str, Duration)>,
     /// `--smoke`: how the smoke ended here (None: not run here).
     pub smoke: Option<SmokeResult>,
+    /// `--canary`: this host is a canary; what the watch saw here.
+    pub canary: Option<CanaryHost>,
+    /// The probation this host was left on by the deploy (None: none).
+    pub probation: Option<ProbationSpec>,
 }
 
 impl HostReport {
@@ -137,6 +188,8 @@ impl HostReport {
             warnings: Vec::new(),
             timings: Vec::new(),
             smoke: None,
+            canary: None,
+            probation: None,
         }
     }
 
@@ -157,9 +210,13 @@ impl HostReport {
     pub fn code(&self) -> i32 {
         match &self.status {
             HostStatus::Switched | HostStatus::Published => 0,
-            HostStatus::Failed { code, .. } | HostStatus::SwitchFailed { code, .. } => *code,
+            HostStatus::Failed { code, .. }
+            | HostStatus::SwitchFailed { code, .. }
+            | HostStatus::RollbackFailed { code, .. } => *code,
             HostStatus::NotDeployed => 1,
-            HostStatus::Refused { .. } => FailureKind::Refused.exit_code(),
+            HostStatus::Refused { .. } | HostStatus::CanaryRolledBack => {
+                FailureKind::Refused.exit_code()
+            }
         }
     }
 }
@@ -214,6 +271,8 @@ pub struct DeployReport {
     pub bytes: u64,
     pub outcome: Outcome,
     pub hosts: Vec<HostReport>,
+    /// `--canary`: how the watch went (None: no canary asked for).
+    pub canary: Option<CanaryReport>,
 }
 
 impl DeployReport {
