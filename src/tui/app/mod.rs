@@ -32,14 +32,18 @@ use crate::model::{HostState, Job, Pin, Release, ReleaseName, printable};
 use crate::ops::prune::PruneReport;
 use crate::plan;
 
-pub use super::protocol::{Cmd, Event, Failure, OpKind};
+pub use super::protocol::{Cmd, Event, Failure, Guards, OpKind};
 
 pub use confirm::{Button, DeployTarget, Dialog, Pending};
 use confirm::{
-    ask_lock, ask_prune_plan, cancel, confirm, open_fleet_switch, open_rollback, open_switch, quit,
+    ask_lock, ask_prune_plan, cancel, confirm, open_accept, open_fleet_switch, open_rollback,
+    open_switch, quit,
 };
 use events::on_event;
-pub use forms::{DeployField, DeployForm, PinField, PinForm, TargetChoice, split_paths};
+pub use events::watch_words;
+pub use forms::{
+    DeployField, DeployForm, PinField, PinForm, TargetChoice, parse_guards, split_paths,
+};
 use forms::{complete, cycle, erase, move_field, open_deploy, open_pin, submit, type_char};
 
 /// One configured host as the console knows it.
@@ -172,6 +176,8 @@ pub struct HostProgress {
     pub phase: String,
     /// Set when the deploy ended on this host.
     pub result: Option<Result<String, String>>,
+    /// `--smoke` failed here: its output's last lines.
+    pub tail: Vec<String>,
 }
 
 /// The deploy shown in the progress area.
@@ -183,6 +189,10 @@ pub struct DeployRun {
     /// Local files and bytes, once walked.
     pub files: Option<(usize, u64)>,
     pub finished: bool,
+    /// The guards the operator confirmed.
+    pub guards: Guards,
+    /// A guard refused the release: which one and why.
+    pub refused: Option<String>,
 }
 
 /// The footer's last message.
@@ -223,6 +233,9 @@ pub struct App {
     pub keep: usize,
     /// The config prunes after each deploy (`prune_after_deploy`): the deploy dialog says so.
     pub prune_after_deploy: bool,
+    /// Self-rollbacks the operator has seen (host, the history line's `at`): the
+    /// hosts pane marks a host that rolled itself back until its history is opened.
+    pub seen_rollbacks: Vec<(String, String)>,
     /// The clock, as the last tick said.
     pub now: SystemTime,
     pub size: Rect,
@@ -253,6 +266,7 @@ impl App {
             readonly: false,
             keep: 3,
             prune_after_deploy: false,
+            seen_rollbacks: Vec::new(),
             now,
             size: Rect::new(0, 0, 80, 24),
             theme: Theme::default(),
@@ -336,9 +350,39 @@ impl App {
     /// The screen layout for a screen of `area`: the releases pane as tall as the
     /// selected host's (filtered) releases need, the details below it get the rest.
     pub fn areas_in(&self, area: Rect) -> Areas {
-        let rows = self.deploy.as_ref().map_or(0, |d| d.hosts.len());
+        let rows = self.deploy.as_ref().map_or(0, |d| {
+            let tails: usize = d
+                .hosts
+                .iter()
+                .map(|p| p.tail.len().min(layout::TAIL_SHOWN))
+                .sum();
+            d.hosts.len() + tails + usize::from(d.refused.is_some())
+        });
         let releases = self.visible_releases().len();
         Areas::fit(area, self.hosts.len(), releases, rows)
+    }
+
+    /// The host's self-rollback (its newest history line), while the operator has
+    /// not opened its history since.
+    pub fn unseen_rollback(&self, h: &HostView) -> Option<plan::health::SelfRollback> {
+        let so = plan::health::self_rollback(h.state.as_ref()?)?;
+        let seen = self
+            .seen_rollbacks
+            .iter()
+            .any(|(host, at)| *host == h.name && *at == so.at);
+        (!seen).then_some(so)
+    }
+
+    /// The host's probation, as the hosts pane says it: time left on the host's clock
+    /// at the scan, less the time since the scan arrived.
+    pub fn probation_status(&self, h: &HostView) -> Option<plan::health::ProbationStatus> {
+        let s = h.state.as_ref()?;
+        let p = s.probation.as_ref()?;
+        let since_scan = h
+            .updated_at
+            .and_then(|u| self.now.duration_since(u).ok())
+            .unwrap_or_default();
+        plan::health::probation_status(p, s.scanned_at, since_scan)
     }
 
     /// The oldest "updated" time among hosts that have been scanned.
@@ -538,6 +582,13 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             Vec::new()
         }
         Action::History => {
+            // Opening a host's history is seeing what it did by itself.
+            let seen = app
+                .host()
+                .and_then(|h| app.unseen_rollback(h).map(|so| (h.name.clone(), so.at)));
+            if let Some(seen) = seen.filter(|_| app.details_mode != DetailsMode::History) {
+                app.seen_rollbacks.push(seen);
+            }
             app.details_mode = match app.details_mode {
                 DetailsMode::Release | DetailsMode::Check => DetailsMode::History,
                 DetailsMode::History => DetailsMode::Release,
@@ -581,6 +632,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             app.refresh_all()
         }
         Action::Unlock => ask_lock(app),
+        Action::Accept => open_accept(app),
         Action::Check => check_host(app),
         Action::Quit => quit(app),
         Action::Switch => open_switch(app),

@@ -106,7 +106,14 @@ fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
         );
     }
     // Help and quit always show, on the right; the others fill from the left.
-    let hints: Vec<&keymap::Binding> = keymap::hints(app.context(), app.readonly).collect();
+    // `A` shows when it has something to accept: the selected host is on probation.
+    let on_probation = app
+        .host()
+        .and_then(|h| h.state.as_ref())
+        .is_some_and(|s| s.probation.is_some());
+    let hints: Vec<&keymap::Binding> = keymap::hints(app.context(), app.readonly)
+        .filter(|b| b.action != keymap::Action::Accept || on_probation)
+        .collect();
     let pinned =
         |b: &&keymap::Binding| matches!(b.action, keymap::Action::Help | keymap::Action::Quit);
     let width = |b: &keymap::Binding| b.hint.chars().count() + b.name.chars().count() + 3;
@@ -182,10 +189,10 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
             bytes(size)
         ));
     }
-    title.push_str(if run.finished {
-        " — finished (Esc hides this) "
-    } else {
-        " — progress per host "
+    title.push_str(match (run.finished, &run.refused) {
+        (true, Some(_)) => " — REFUSED (Esc hides this) ",
+        (true, None) => " — finished (Esc hides this) ",
+        (false, _) => " — progress per host ",
     });
     let block = Block::default()
         .borders(Borders::ALL)
@@ -200,11 +207,28 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
         .max()
         .unwrap_or(0)
         .min(20);
-    let lines: Vec<Line> = run
-        .hosts
-        .iter()
-        .map(|p| progress_line(p, name_w, inner.width as usize, t))
-        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(why) = &run.refused {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} refused: ", theme::BAD), t.bad()),
+            Span::styled(printable(why), t.error()),
+        ]));
+    }
+    for p in &run.hosts {
+        lines.push(progress_line(p, name_w, inner.width as usize, t));
+        // A failed smoke's output: its end, where the error is.
+        for l in p.tail.iter().rev().take(super::layout::TAIL_SHOWN).rev() {
+            lines.push(Line::from(Span::styled(
+                format!("{:name_w$}   │ {}", "", printable(l)),
+                t.dim(),
+            )));
+        }
+    }
+    // The refusal and the failing hosts first when it can't all show.
+    let room = inner.height as usize;
+    if lines.len() > room {
+        lines.truncate(room);
+    }
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -224,6 +248,8 @@ fn progress_line<'a>(p: &HostProgress, name_w: usize, width: usize, t: &Theme) -
     let bar = format!("{}{}", "█".repeat(filled), "░".repeat(bar_w - filled));
     let (status, style) = match &p.result {
         Some(Ok(s)) => (format!("done: {}", printable(s)), t.ok()),
+        // A guard's refusal says so itself ("refused: the smoke failed…").
+        Some(Err(e)) if e.starts_with("refused") => (printable(e), t.bad()),
         Some(Err(e)) => (format!("failed: {}", printable(e)), t.error()),
         None => (printable(&p.phase), t.plain()),
     };
