@@ -62,12 +62,13 @@ pub fn standout(s: &HostState) -> Option<Standout> {
     })
 }
 
-/// Time left, in words: "8m", "1h 5m", "45s" (whole minutes once a minute or more is
-/// left: a countdown in seconds is noise on a pane refreshed every few seconds).
+/// Time left, in words: "8m", "1h 5m", "45s": whole minutes, rounded up, while more
+/// than a minute is left (seconds are noise on a pane refreshed every few seconds;
+/// rounded up, a countdown reads "1m" only in its last minute), then seconds.
 pub fn left_words(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 {
-        crate::model::span(Duration::from_secs(s / 60 * 60))
+    if s > 60 {
+        crate::model::span(Duration::from_secs(s.div_ceil(60) * 60))
     } else {
         format!("{s}s")
     }
@@ -260,8 +261,11 @@ mod tests {
 
     #[test]
     fn time_left_reads_in_minutes() {
-        assert_eq!(left_words(Duration::from_secs(8 * 60 + 59)), "8m");
+        assert_eq!(left_words(Duration::from_secs(7 * 60 + 56)), "8m");
+        assert_eq!(left_words(Duration::from_secs(480)), "8m");
         assert_eq!(left_words(Duration::from_secs(3900)), "1h 5m");
+        assert_eq!(left_words(Duration::from_secs(3599)), "1h");
+        assert_eq!(left_words(Duration::from_secs(60)), "60s");
         assert_eq!(left_words(Duration::from_secs(45)), "45s");
         assert_eq!(left_words(Duration::ZERO), "0s");
     }

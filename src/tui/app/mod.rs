@@ -356,7 +356,13 @@ impl App {
                 .iter()
                 .map(|p| p.tail.len().min(layout::TAIL_SHOWN))
                 .sum();
-            d.hosts.len() + tails + usize::from(d.refused.is_some())
+            d.hosts.len()
+                + tails
+                + if d.refused.is_some() {
+                    layout::REFUSAL_ROWS
+                } else {
+                    0
+                }
         });
         let releases = self.visible_releases().len();
         Areas::fit(area, self.hosts.len(), releases, rows)

@@ -501,11 +501,11 @@ fn guard_lines(app: &App, g: &crate::tui::app::Guards, out: &mut Vec<Line<'_>>) 
         out.push(item(
             "canary",
             format!(
-                "{} switch first; each needs {} within {}; more than {} failed, or the time running out, rolls them back and the other hosts stay",
+                "{} switch first; each needs {} within {}; more than {}, or the time running out, rolls them back and the other hosts stay",
                 c.hosts.iter().map(|h| printable(h)).collect::<Vec<_>>().join(", "),
                 crate::model::plural(u64::from(c.min_runs), "finished run"),
                 humantime::format_duration(c.watch),
-                c.max_failures
+                crate::model::plural(u64::from(c.max_failures), "failed run")
             ),
         ));
     }
@@ -513,9 +513,9 @@ fn guard_lines(app: &App, g: &crate::tui::app::Guards, out: &mut Vec<Line<'_>>) 
         out.push(item(
             "probation",
             format!(
-                "for {} after the switch, each host rolls itself back after more than {} failed runs",
+                "for {} after the switch, each host rolls itself back after more than {}",
                 humantime::format_duration(p.duration),
-                p.max_failures
+                crate::model::plural(u64::from(p.max_failures), "failed run")
             ),
         ));
     }

@@ -209,13 +209,35 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
         .min(20);
     let mut lines: Vec<Line> = Vec::new();
     if let Some(why) = &run.refused {
-        lines.push(Line::from(vec![
+        // Which guard refused and why: the line that matters most, read whole.
+        let line = Line::from(vec![
             Span::styled(format!("{} refused: ", theme::BAD), t.bad()),
             Span::styled(printable(why), t.error()),
-        ]));
+        ]);
+        let wrapped = super::wrap::wrap(&line, (inner.width as usize).max(20));
+        lines.extend(wrapped.into_iter().take(super::layout::REFUSAL_ROWS));
     }
+    // The bars give room to the longest phase still in flight ("watching: 2 of 3
+    // runs, …"); a host's final result may be cut (the summary says it).
+    // Once it is over, the results get the room (the bars are all full or empty).
+    let longest = run
+        .hosts
+        .iter()
+        .filter_map(|p| match &p.result {
+            None => Some(p.phase.chars().count()),
+            Some(r) if run.finished => Some(match r {
+                Ok(s) => s.chars().count() + 6,
+                Err(e) => e.chars().count() + 8,
+            }),
+            Some(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let bar_w = (inner.width as usize)
+        .saturating_sub(name_w + 28 + longest)
+        .clamp(10, 40);
     for p in &run.hosts {
-        lines.push(progress_line(p, name_w, inner.width as usize, t));
+        lines.push(progress_line(p, name_w, bar_w, t));
         // A failed smoke's output: its end, where the error is.
         for l in p.tail.iter().rev().take(super::layout::TAIL_SHOWN).rev() {
             lines.push(Line::from(Span::styled(
@@ -232,9 +254,8 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn progress_line<'a>(p: &HostProgress, name_w: usize, width: usize, t: &Theme) -> Line<'a> {
+fn progress_line<'a>(p: &HostProgress, name_w: usize, bar_w: usize, t: &Theme) -> Line<'a> {
     let name = format!("{:<name_w$}", printable(&p.host));
-    let bar_w = width.saturating_sub(name_w + 40).clamp(10, 40);
     let frac = if p.total == 0 {
         if matches!(p.result, Some(Ok(_))) {
             1.0

@@ -842,33 +842,32 @@ fn guard_lines<'a>(app: &App, s: &HostState, r: Option<&Release>) -> Vec<Line<'a
                 .as_deref()
                 .map(|n| format!(": {}", printable(n)))
                 .unwrap_or_default();
-            let from_to = match (&so.from, &so.to) {
-                (Some(f), Some(to)) => format!(" ({} → {})", printable(f), printable(to)),
-                _ => String::new(),
-            };
             out.push(Line::from(vec![
                 Span::styled(format!("{:<9}", "guard"), t.dim()),
                 Span::styled(
                     format!(
-                        "{} rolled back by itself at {}{what}{from_to}",
+                        "{} rolled back by itself at {}{what}",
                         theme::SELF_ROLLBACK,
                         so.clock()
                     ),
                     t.bad(),
                 ),
             ]));
+            if let (Some(f), Some(to)) = (&so.from, &so.to) {
+                out.push(kv(
+                    t,
+                    "",
+                    format!("left {} (bad now) for {}", printable(f), printable(to)),
+                ));
+            }
         }
     }
     if let (Some(p), Some(ps)) = (s.probation.as_ref(), app.probation_status(h)) {
         if about(Some(p.release.as_str())) {
             out.push(Line::from(vec![
-                Span::styled(format!("{:<9}", "probation"), t.dim()),
+                Span::styled(format!("{:<9}", "guard"), t.dim()),
                 Span::styled(
-                    format!(
-                        "{} {}",
-                        theme::PROBATION,
-                        ps.words().trim_start_matches("probation ")
-                    ),
+                    format!("{} {}", theme::PROBATION, ps.words()),
                     if ps.due { t.error() } else { t.warn() },
                 ),
             ]));
@@ -876,10 +875,17 @@ fn guard_lines<'a>(app: &App, s: &HostState, r: Option<&Release>) -> Vec<Line<'a
                 t,
                 "",
                 format!(
-                    "{} since {}, until {}; a failing probation goes back to {} (A accepts it)",
+                    "{} since {}, until {}",
                     printable(&p.release),
                     printable(&p.since),
-                    printable(&p.until),
+                    printable(&p.until)
+                ),
+            ));
+            out.push(kv(
+                t,
+                "",
+                format!(
+                    "failing, it goes back to {}; A accepts it",
                     p.previous
                         .as_deref()
                         .map(printable)
@@ -888,7 +894,11 @@ fn guard_lines<'a>(app: &App, s: &HostState, r: Option<&Release>) -> Vec<Line<'a
             ));
         }
     }
-    out
+    // The details pane does not wrap: these lines must be read whole.
+    let width = app.areas().details.width.saturating_sub(2).max(20) as usize;
+    out.iter()
+        .flat_map(|l| crate::tui::wrap::wrap_indented(l, width, 9))
+        .collect()
 }
 
 fn host_lines<'a>(app: &App, s: &HostState) -> Vec<Line<'a>> {
