@@ -585,6 +585,98 @@ pub fn complete_path(input: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::deploy::{Canary, HostReport, HostStatus, SmokeResult};
+    use std::time::Duration;
+
+    fn host(name: &str, smoke: Option<SmokeStatus>) -> HostReport {
+        HostReport {
+            host: name.into(),
+            release: Some("batch_20261126221500".into()),
+            status: HostStatus::Refused { marked: true },
+            from: Some("batch_20261126190300".into()),
+            uploaded_files: 1,
+            uploaded_bytes: 10,
+            linked_files: 0,
+            stale_removed: Vec::new(),
+            prune: None,
+            warnings: Vec::new(),
+            timings: Vec::new(),
+            smoke: smoke.map(|status| SmokeResult {
+                status,
+                tail: vec!["boom".into()],
+                duration: Duration::from_secs(1),
+            }),
+        }
+    }
+
+    fn report(outcome: Outcome, hosts: Vec<HostReport>) -> DeployReport {
+        DeployReport {
+            release: Some("batch_20261126221500".into()),
+            switch: true,
+            files: 1,
+            bytes: 10,
+            outcome,
+            hosts,
+        }
+    }
+
+    fn canary(min_runs: u32, max_failures: u32) -> Guards {
+        Guards {
+            canary: Some(Canary {
+                hosts: vec!["b1".into()],
+                min_runs,
+                max_failures,
+                watch: Duration::from_secs(600),
+            }),
+            ..Guards::default()
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_guard_and_why() {
+        let none = HashMap::new();
+        let ok = report(Outcome::Deployed, vec![host("b1", None)]);
+        assert_eq!(refusal(&ok, &Guards::default(), &none), None);
+        let smoke = report(
+            Outcome::Refused,
+            vec![
+                host("b1", Some(SmokeStatus::Passed)),
+                host("b2", Some(SmokeStatus::Failed { exit_code: 3 })),
+            ],
+        );
+        assert_eq!(
+            refusal(&smoke, &Guards::default(), &none).as_deref(),
+            Some(
+                "the smoke did not pass on b2 (failed (exit 3)): no host switched, \
+                 batch_20261126221500 marked bad"
+            )
+        );
+        let canaried = report(Outcome::Refused, vec![host("b1", None), host("b2", None)]);
+        let failing = HashMap::from([("b1".to_string(), (3, 2))]);
+        assert_eq!(
+            refusal(&canaried, &canary(1, 1), &failing).as_deref(),
+            Some(
+                "the canary failed on b1 (2 of 3 runs failed, 1 allowed): canaries rolled \
+                 back, the other hosts never left their release; batch_20261126221500 \
+                 marked bad"
+            )
+        );
+        let quiet = HashMap::from([("b1".to_string(), (0, 0))]);
+        assert_eq!(
+            refusal(&canaried, &canary(2, 0), &quiet).as_deref(),
+            Some(
+                "the watch (10m) ended before the canary ran enough: b1 (0 of 2 runs): \
+                 canaries rolled back, the other hosts never left their release; \
+                 batch_20261126221500 marked bad"
+            )
+        );
+        assert_eq!(
+            refusal(&canaried, &Guards::default(), &none).as_deref(),
+            Some(
+                "a guard refused batch_20261126221500: no host switched, batch_20261126221500 marked bad"
+            )
+        );
+    }
 
     #[test]
     fn completes_files_and_dirs() {

@@ -901,6 +901,64 @@ mod tests {
     }
 
     #[test]
+    fn watch_words_say_runs_failures_and_time_left() {
+        assert_eq!(
+            watch_words(2, 3, 0, Duration::from_secs(230)),
+            "watching: 2 of 3 runs, 0 failed, 4m left"
+        );
+        assert_eq!(
+            watch_words(0, 1, 1, Duration::from_secs(30)),
+            "watching: 0 of 1 runs, 1 failed, 30s left"
+        );
+    }
+
+    fn form(canary: &str, watch: &str, min_runs: &str, probation: &str, max: &str) -> DeployForm {
+        DeployForm {
+            paths: "x".into(),
+            message: String::new(),
+            choices: Vec::new(),
+            choice: 0,
+            field: DeployField::Target,
+            smoke: String::new(),
+            canary: canary.into(),
+            watch: watch.into(),
+            min_runs: min_runs.into(),
+            probation: probation.into(),
+            max_failures: max.into(),
+            candidates: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn guards_parse_from_the_form() {
+        let hosts = vec!["b1".to_string(), "b2".to_string()];
+        let g = parse_guards(&form("", "10m", "1", "", "0"), &hosts).unwrap();
+        assert_eq!(g, Guards::default());
+        assert!(!g.any());
+        let g = parse_guards(&form("b2, b2 b1", " 5m ", "2", "1h", "3"), &hosts).unwrap();
+        let c = g.canary.clone().unwrap();
+        assert_eq!(c.hosts, vec!["b2".to_string(), "b1".to_string()]);
+        assert_eq!((c.min_runs, c.max_failures), (2, 3));
+        assert_eq!(c.watch, Duration::from_secs(300));
+        let p = g.probation.unwrap();
+        assert_eq!((p.duration, p.max_failures), (Duration::from_secs(3600), 3));
+        let err = |f: DeployForm| parse_guards(&f, &hosts).unwrap_err();
+        assert_eq!(err(form("b3", "10m", "1", "", "0")).0, DeployField::Canary);
+        assert_eq!(err(form("b1", "soon", "1", "", "0")).0, DeployField::Watch);
+        assert_eq!(err(form("b1", "10m", "x", "", "0")).0, DeployField::MinRuns);
+        assert_eq!(
+            err(form("", "10m", "1", "0s", "0")).0,
+            DeployField::Probation
+        );
+        assert_eq!(
+            err(form("", "10m", "1", "", "")).0,
+            DeployField::MaxFailures
+        );
+        assert_eq!(err(form("", "10m", "2", "", "0")).0, DeployField::Canary);
+    }
+
+    #[test]
     fn clean_makes_one_printable_line() {
         assert_eq!(clean("a\n b\x1b[2J\n"), "a b?[2J");
     }
