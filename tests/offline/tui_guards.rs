@@ -304,16 +304,28 @@ fn deploying(w: u16, h: u16) -> App {
             release: "batch_20261126221500".into(),
         },
     );
+    for h in ["batch-1", "batch-2", "batch-4"] {
+        worker(
+            &mut app,
+            Event::Progress {
+                host: h.into(),
+                sent: 64 << 20,
+                total: 64 << 20,
+                phase: "uploading".into(),
+            },
+        );
+    }
     app
 }
 
+/// A phase after the upload: the deploy reports no bytes with it.
 fn phase(app: &mut App, host: &str, phase: &str) {
     worker(
         app,
         Event::Progress {
             host: host.into(),
-            sent: 64 << 20,
-            total: 64 << 20,
+            sent: 0,
+            total: 0,
             phase: phase.into(),
         },
     );
@@ -414,6 +426,10 @@ fn canaries_being_watched_say_runs_failures_and_time_left() {
     assert!(
         t.contains("watching: 2 of 3 runs, 0 failed, 4m left"),
         "{t}"
+    );
+    assert!(
+        t.contains("100%   64.0 MiB/64.0 MiB smoke passed"),
+        "the upload stays shown: {t}"
     );
     insta::assert_snapshot!(t);
 }

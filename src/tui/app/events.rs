@@ -78,8 +78,11 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                 .as_mut()
                 .and_then(|d| d.hosts.iter_mut().find(|p| p.host == host))
             {
-                p.sent = sent;
-                p.total = total;
+                // Phases after the upload report no bytes: the bar keeps what was sent.
+                if total > 0 || p.total == 0 {
+                    p.sent = sent;
+                    p.total = total;
+                }
                 p.phase = clean(&phase);
             }
             Vec::new()

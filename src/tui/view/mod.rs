@@ -270,7 +270,9 @@ fn progress_line<'a>(p: &HostProgress, name_w: usize, bar_w: usize, t: &Theme) -
     let (status, style) = match &p.result {
         Some(Ok(s)) => (format!("done: {}", printable(s)), t.ok()),
         // A guard's refusal says so itself ("refused: the smoke failed…").
-        Some(Err(e)) if e.starts_with("refused") => (printable(e), t.bad()),
+        Some(Err(e)) if e.starts_with("refused") || e.starts_with("canary refused") => {
+            (printable(e), t.bad())
+        }
         Some(Err(e)) => (format!("failed: {}", printable(e)), t.error()),
         None => (printable(&p.phase), t.plain()),
     };
