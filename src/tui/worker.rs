@@ -483,21 +483,40 @@ pub fn refusal(
     if report.outcome != Outcome::Refused {
         return None;
     }
-    let rel = report.release.as_deref().unwrap_or("the new release");
-    let smoke: Vec<String> = report
+    let smoke: Vec<(String, String)> = report
         .hosts
         .iter()
         .filter_map(|h| {
             let s = h.smoke.as_ref()?;
-            (s.status != SmokeStatus::Passed)
-                .then(|| format!("{} ({})", printable(&h.host), s.status.describe()))
+            (s.status != SmokeStatus::Passed).then(|| (h.host.clone(), s.status.describe()))
         })
         .collect();
-    if !smoke.is_empty() {
-        return Some(format!(
+    Some(refusal_words(
+        report.release.as_deref(),
+        &smoke,
+        guards,
+        watched,
+    ))
+}
+
+/// [`refusal`] over plain data: the release, the hosts whose smoke did not pass (and
+/// how it ended), the guards, each canary's last watch.
+pub fn refusal_words(
+    release: Option<&str>,
+    smoke_failed: &[(String, String)],
+    guards: &Guards,
+    watched: &HashMap<String, (u32, u32)>,
+) -> String {
+    let rel = release.unwrap_or("the new release");
+    if !smoke_failed.is_empty() {
+        let hosts: Vec<String> = smoke_failed
+            .iter()
+            .map(|(h, how)| format!("{} ({})", printable(h), printable(how)))
+            .collect();
+        return format!(
             "the smoke did not pass on {}: no host switched, {rel} marked bad",
-            smoke.join(", ")
-        ));
+            hosts.join(", ")
+        );
     }
     if let Some(c) = &guards.canary {
         let mut failing = Vec::new();
@@ -523,23 +542,18 @@ pub fn refusal(
             "canaries rolled back, the other hosts never left their release; {rel} marked bad"
         );
         if !failing.is_empty() {
-            return Some(format!(
-                "the canary failed on {}: {tail}",
-                failing.join(", ")
-            ));
+            return format!("the canary failed on {}: {tail}", failing.join(", "));
         }
         if !short.is_empty() {
-            return Some(format!(
+            return format!(
                 "the watch ({}) ended before the canary ran enough: {}: {tail}",
                 humantime::format_duration(c.watch),
                 short.join(", ")
-            ));
+            );
         }
-        return Some(format!("the canary refused {rel}: {tail}"));
+        return format!("the canary refused {rel}: {tail}");
     }
-    Some(format!(
-        "a guard refused {rel}: no host switched, {rel} marked bad"
-    ))
+    format!("a guard refused {rel}: no host switched, {rel} marked bad")
 }
 
 fn expand_home(p: &Path) -> PathBuf {
@@ -585,40 +599,8 @@ pub fn complete_path(input: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::deploy::{Canary, HostReport, HostStatus, SmokeResult};
+    use crate::ops::deploy::Canary;
     use std::time::Duration;
-
-    fn host(name: &str, smoke: Option<SmokeStatus>) -> HostReport {
-        HostReport {
-            host: name.into(),
-            release: Some("batch_20261126221500".into()),
-            status: HostStatus::Refused { marked: true },
-            from: Some("batch_20261126190300".into()),
-            uploaded_files: 1,
-            uploaded_bytes: 10,
-            linked_files: 0,
-            stale_removed: Vec::new(),
-            prune: None,
-            warnings: Vec::new(),
-            timings: Vec::new(),
-            smoke: smoke.map(|status| SmokeResult {
-                status,
-                tail: vec!["boom".into()],
-                duration: Duration::from_secs(1),
-            }),
-        }
-    }
-
-    fn report(outcome: Outcome, hosts: Vec<HostReport>) -> DeployReport {
-        DeployReport {
-            release: Some("batch_20261126221500".into()),
-            switch: true,
-            files: 1,
-            bytes: 10,
-            outcome,
-            hosts,
-        }
-    }
 
     fn canary(min_runs: u32, max_failures: u32) -> Guards {
         Guards {
@@ -635,46 +617,30 @@ mod tests {
     #[test]
     fn the_refusal_names_the_guard_and_why() {
         let none = HashMap::new();
-        let ok = report(Outcome::Deployed, vec![host("b1", None)]);
-        assert_eq!(refusal(&ok, &Guards::default(), &none), None);
-        let smoke = report(
-            Outcome::Refused,
-            vec![
-                host("b1", Some(SmokeStatus::Passed)),
-                host("b2", Some(SmokeStatus::Failed { exit_code: 3 })),
-            ],
-        );
+        let rel = Some("batch_20261126221500");
+        let smoke = vec![("b2".to_string(), "failed (exit 3)".to_string())];
         assert_eq!(
-            refusal(&smoke, &Guards::default(), &none).as_deref(),
-            Some(
-                "the smoke did not pass on b2 (failed (exit 3)): no host switched, \
-                 batch_20261126221500 marked bad"
-            )
+            refusal_words(rel, &smoke, &Guards::default(), &none),
+            "the smoke did not pass on b2 (failed (exit 3)): no host switched, \
+             batch_20261126221500 marked bad"
         );
-        let canaried = report(Outcome::Refused, vec![host("b1", None), host("b2", None)]);
         let failing = HashMap::from([("b1".to_string(), (3, 2))]);
         assert_eq!(
-            refusal(&canaried, &canary(1, 1), &failing).as_deref(),
-            Some(
-                "the canary failed on b1 (2 of 3 runs failed, 1 allowed): canaries rolled \
-                 back, the other hosts never left their release; batch_20261126221500 \
-                 marked bad"
-            )
+            refusal_words(rel, &[], &canary(1, 1), &failing),
+            "the canary failed on b1 (2 of 3 runs failed, 1 allowed): canaries rolled \
+             back, the other hosts never left their release; batch_20261126221500 \
+             marked bad"
         );
         let quiet = HashMap::from([("b1".to_string(), (0, 0))]);
         assert_eq!(
-            refusal(&canaried, &canary(2, 0), &quiet).as_deref(),
-            Some(
-                "the watch (10m) ended before the canary ran enough: b1 (0 of 2 runs): \
-                 canaries rolled back, the other hosts never left their release; \
-                 batch_20261126221500 marked bad"
-            )
+            refusal_words(rel, &[], &canary(2, 0), &quiet),
+            "the watch (10m) ended before the canary ran enough: b1 (0 of 2 runs): \
+             canaries rolled back, the other hosts never left their release; \
+             batch_20261126221500 marked bad"
         );
         assert_eq!(
-            refusal(&canaried, &Guards::default(), &none).as_deref(),
-            Some(
-                "a guard refused batch_20261126221500: no host switched, batch_20261126221500 marked bad"
-            )
+            refusal_words(None, &[], &Guards::default(), &none),
+            "a guard refused the new release: no host switched, the new release marked bad"
         );
     }
 
