@@ -659,3 +659,48 @@ fn a_host_that_rolled_itself_back_stands_out_until_its_history_is_opened() {
     }
     assert!(text(&again, 160, 30).contains("↺ batch-4"));
 }
+
+#[test]
+fn tab_completes_canaries_among_the_deploys_hosts() {
+    let mut app = fixture::app();
+    ch(&mut app, 'd');
+    typed(&mut app, "build/app.jar");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Right); // group prod: batch-1..3
+    go_to(&mut app, DeployField::Canary);
+    let canary = |app: &App| match &app.overlay {
+        Some(Overlay::Deploy(f)) => (f.canary.clone(), f.candidates.clone()),
+        o => panic!("{o:?}"),
+    };
+    // Tab stays on the field and offers the hosts; the worker is not asked.
+    assert!(key(&mut app, KeyCode::Tab).is_empty());
+    assert_eq!(field(&app), DeployField::Canary);
+    assert_eq!(
+        canary(&app),
+        (
+            "batch-".to_string(),
+            vec!["batch-1".into(), "batch-2".into(), "batch-3".into()]
+        )
+    );
+    typed(&mut app, "2");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(canary(&app).0, "batch-2 ");
+    // The next one: only the hosts not named yet.
+    typed(&mut app, "b");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        canary(&app),
+        (
+            "batch-2 batch-".to_string(),
+            vec!["batch-1".into(), "batch-3".into()]
+        )
+    );
+    // batch-4 is not in this deploy.
+    typed(&mut app, "4");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        form_error(&app),
+        "no other host of this deploy starts with 'batch-4'"
+    );
+}

@@ -529,11 +529,62 @@ pub(super) fn complete(app: &mut App) -> Vec<Cmd> {
                 input: last_word(&f.paths).to_string(),
             }]
         }
+        Some(Overlay::Deploy(f)) if f.field == DeployField::Canary => {
+            complete_canary(f);
+            Vec::new()
+        }
         Some(_) => {
             move_field(app, 1);
             Vec::new()
         }
         None => Vec::new(),
+    }
+}
+
+/// Tab on the canary field: completes the last name with the deploy's hosts not
+/// named yet (all of them offered when the field ends in a separator).
+fn complete_canary(f: &mut DeployForm) {
+    let hosts = f
+        .choices
+        .get(f.choice)
+        .map(|c| c.hosts.clone())
+        .unwrap_or_default();
+    let word = f
+        .canary
+        .rsplit(|c: char| c == ',' || c.is_whitespace())
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let named: Vec<&str> = f
+        .canary
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty() && *n != word)
+        .collect();
+    let candidates: Vec<String> = hosts
+        .into_iter()
+        .filter(|h| h.starts_with(&word) && !named.contains(&h.as_str()))
+        .collect();
+    let common = common_prefix(&candidates);
+    if common.len() > word.len() || candidates.len() == 1 {
+        let keep = f.canary.len() - word.len();
+        f.canary.truncate(keep);
+        f.canary.push_str(&common);
+        if candidates.len() == 1 {
+            // One host: done with it, on to the next.
+            f.canary.push(' ');
+        }
+    }
+    let none = candidates.is_empty();
+    f.candidates = if candidates.len() > 1 {
+        candidates
+    } else {
+        Vec::new()
+    };
+    if none {
+        f.error = Some(format!(
+            "no other host of this deploy starts with '{}'",
+            printable(&word)
+        ));
     }
 }
 

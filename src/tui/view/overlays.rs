@@ -136,7 +136,10 @@ fn deploy_form(app: &App, frame: &mut Frame, area: Rect, f: &DeployForm) {
         "canary",
         &f.canary,
         DeployField::Canary,
-        &format!("hosts that switch first, of: {}", printable(&hosts)),
+        &format!(
+            "hosts that switch first (Tab completes), of: {}",
+            printable(&hosts)
+        ),
     ));
     lines.push(guard(
         "watch",
