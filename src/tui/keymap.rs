@@ -502,7 +502,7 @@ pub static BINDINGS: &[Binding] = &[
         "Tab",
         A::Complete,
         "complete/next",
-        "complete a local path, or go to the next field",
+        "complete a local path or a canary host, or go to the next field",
         Ctxs::of(&[Ctx::Form]),
     ),
     quiet(b(

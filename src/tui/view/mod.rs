@@ -189,11 +189,30 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
             bytes(size)
         ));
     }
+    // The guards it runs under, in a word each.
+    let g = &run.guards;
+    let mut guards: Vec<String> = Vec::new();
+    if g.smoke.is_some() {
+        guards.push("smoke".into());
+    }
+    if let Some(c) = &g.canary {
+        guards.push(format!("canary {}", printable(&c.hosts.join(" "))));
+    }
+    if let Some(p) = &g.probation {
+        guards.push(format!(
+            "probation {}",
+            humantime::format_duration(p.duration)
+        ));
+    }
     title.push_str(match (run.finished, &run.refused) {
         (true, Some(_)) => " — REFUSED (Esc hides this) ",
         (true, None) => " — finished (Esc hides this) ",
         (false, _) => " — progress per host ",
     });
+    // After the state: a narrow screen cuts these first.
+    if !guards.is_empty() {
+        title.push_str(&format!("· guards: {} ", guards.join(", ")));
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border(false))
