@@ -146,23 +146,28 @@ pub struct SelfRollback {
 }
 
 impl SelfRollback {
-    /// "03:12" (UTC, as the host wrote it), or the whole `at` when it is not RFC 3339.
+    /// "03:12 UTC" (as the host wrote it), or the whole `at` when it is not RFC 3339.
     pub fn clock(&self) -> String {
         match humantime::parse_rfc3339(&self.at) {
             Ok(t) => {
                 let s = humantime::format_rfc3339_seconds(t).to_string();
-                s.get(11..16).unwrap_or(&s).to_string()
+                format!("{} UTC", s.get(11..16).unwrap_or(&s))
             }
             Err(_) => self.at.clone(),
         }
     }
 }
 
-/// Whether the host's newest history line is a rollback the host made by itself
-/// (`by` = `launch@<host>`: a probation that saw too many failures, SPEC §7).
+/// Whether the host's newest history line is a rollback its probation made (SPEC §7):
+/// by its launcher (`by` = `launch@<host>`), or by relman's next contact with a
+/// probation already due (its note starts `probation:`, as the host writes it).
 pub fn self_rollback(s: &HostState) -> Option<SelfRollback> {
     let e = s.history.last()?;
-    (e.action == Action::Rollback && e.by.starts_with("launch@")).then(|| SelfRollback {
+    let by_probation = e.by.starts_with("launch@")
+        || e.note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("probation:"));
+    (e.action == Action::Rollback && by_probation).then(|| SelfRollback {
         at: e.at.clone(),
         from: e.from.clone(),
         to: e.to.clone(),
@@ -311,9 +316,16 @@ mod tests {
             None,
             "an operator's rollback is not news"
         );
+        let mut scanned = line("deploy@batch-1");
+        scanned.note = Some("probation: 3 failed, killed or lost runs of r2".into());
+        s.history.push(scanned);
+        assert!(
+            self_rollback(&s).is_some(),
+            "the scan enforced a due probation"
+        );
         s.history.push(line("launch@batch-1"));
         let got = self_rollback(&s).unwrap();
-        assert_eq!(got.clock(), "03:12");
+        assert_eq!(got.clock(), "03:12 UTC");
         assert_eq!(got.from, Some(r(2)));
         assert_eq!(got.note.as_deref(), Some("3 failed runs"));
         // A later line (a switch) means someone has acted since.

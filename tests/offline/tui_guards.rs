@@ -605,7 +605,7 @@ fn a_host_that_rolled_itself_back_stands_out_until_its_history_is_opened() {
     let t = text(&app, 120, 30);
     assert!(t.contains("↺ batch-4"), "{t}");
     assert!(
-        t.contains("↺ rolled back by itself at 22:12 (h: history)"),
+        t.contains("↺ rolled back by itself at 22:12 UTC (h)"),
         "{t}"
     );
     insta::assert_snapshot!(t);
@@ -638,7 +638,7 @@ fn a_host_that_rolled_itself_back_stands_out_until_its_history_is_opened() {
     update(&mut app, Msg::Resize(160, 30));
     let t = text(&app, 160, 30);
     assert!(
-        t.contains("↺ rolled back by itself at 22:12: probation: 3"),
+        t.contains("↺ rolled back by itself at 22:12 UTC: probation: 3"),
         "{t}"
     );
     assert!(
@@ -649,7 +649,7 @@ fn a_host_that_rolled_itself_back_stands_out_until_its_history_is_opened() {
     assert!(!t.contains("↺ batch-4"), "seen: {t}");
     insta::assert_snapshot!("self_rollback_in_the_history", t);
     ch(&mut app, 'h');
-    assert!(!text(&app, 160, 30).contains("(h: history)"));
+    assert!(!text(&app, 160, 30).contains("UTC (h)"));
     // A newer self-rollback on the same host is news again.
     let mut again = app.clone();
     if let Some(s) = again.hosts[3].state.as_mut() {

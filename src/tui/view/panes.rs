@@ -195,7 +195,7 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
     if let Some(so) = &rolled {
         status.push(Span::styled(
             format!(
-                "{} rolled back by itself at {} (h: history)",
+                "{} rolled back by itself at {} (h)",
                 theme::SELF_ROLLBACK,
                 so.clock()
             ),
