@@ -29,6 +29,15 @@ fn console(f: &Fleet, tag: &str) -> Tmux {
     Tmux::start(socket, 120, 40, &script, &["SSH_AUTH_SOCK"])
 }
 
+/// Sets its flag when dropped.
+struct Stop<'a>(&'a AtomicBool);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 fn link_of(f: &Fleet, i: usize) -> String {
     fs::read_link(f.root(i).join("batch"))
         .map(|p| p.display().to_string())
@@ -88,6 +97,9 @@ fn a_canary_whose_jobs_fail_is_refused_and_the_other_host_never_moves() {
             }
             seen
         });
+        // However this ends (a wait that panics too), the watcher stops: the scope
+        // joins it before it lets a panic go on.
+        let stop = Stop(&done);
         t.keys(&["y", "e", "s", "Enter"]);
         let moved = support::wait_until(WAIT, || {
             let l = link_of(&f, 0);
@@ -109,7 +121,7 @@ fn a_canary_whose_jobs_fail_is_refused_and_the_other_host_never_moves() {
             }
         }
         t.wait_for("REFUSED", WAIT);
-        done.store(true, Ordering::SeqCst);
+        drop(stop);
         (watcher.join().unwrap(), moved)
     });
     assert!(canary_moved, "the canary never switched:\n{}", t.screen());
