@@ -95,7 +95,7 @@ pub(super) fn hosts(app: &App, frame: &mut Frame, r: Rect) {
     let rows: Vec<Row> = app
         .hosts
         .iter()
-        .map(|h| host_row(app, h, &fleet, wide, t))
+        .map(|h| host_row(app, h, &fleet, wide, marked, t))
         .collect();
     let header =
         Row::new(["host", "state", "live", "jobs", "lock", "drift / status"]).style(t.dim());
@@ -134,9 +134,16 @@ fn lock_text(app: &App, l: &crate::model::LockInfo, wide: bool) -> String {
     format!("{}: {}{ago}", printable(&l.by), printable(&l.action))
 }
 
-fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -> Row<'a> {
+/// `marked`: some host wears the self-rollback mark (the others' names line up).
+fn host_row<'a>(
+    app: &App,
+    h: &HostView,
+    fleet: &Fleet,
+    wide: bool,
+    marked: bool,
+    t: &Theme,
+) -> Row<'a> {
     let rolled = app.unseen_rollback(h);
-    let marked = app.hosts.iter().any(|x| app.unseen_rollback(x).is_some());
     let name = match (&rolled, marked) {
         (Some(_), _) => Cell::from(Span::styled(
             format!("{} {}", theme::SELF_ROLLBACK, printable(&h.name)),
