@@ -8,7 +8,9 @@
 //!   the release rolled back to;
 //! - `batch-2`: still live on that newest release, which fails: its runs (and the ok
 //!   runs of the release live before it) make the host stand out;
-//! - `batch-3`: on an older release (drift), its lock held by a real holder process.
+//! - `batch-3`: on an older release (drift), on probation (set as `switch
+//!   --probation` sets it: 30m, one failure allowed; its runs are ok), its lock held by
+//!   a real holder process.
 //!
 //! Every run in the ledgers is real: the demo installs relman's own launcher into each
 //! root and runs the releases' `bin/run.sh` jobs through it (the newest release's import
@@ -344,6 +346,8 @@ impl Demo {
             // The link, relative.
             symlink(&names[live], root.join(LINK))?;
         }
+        // batch-3 guards itself, before its runs and its lock holder.
+        self.put_on_probation(2);
         // Something that is not a release: counted as foreign, never touched.
         fs::write(
             self.root_of(0).join("README.ops"),
@@ -394,6 +398,46 @@ impl Demo {
             }
         }
         Ok(())
+    }
+
+    /// Puts host `h`'s live release on probation the way `switch --probation` does
+    /// (under the host lock, through the host's own scripts), so the console shows one.
+    /// Best effort: without flock there is no lock, and the demo goes on without it.
+    fn put_on_probation(&self, h: usize) {
+        use crate::ops::link::{Expect, switch_locked_on_probation};
+        let cfg = self.config();
+        let Some(host) = cfg.hosts.get(h) else {
+            return;
+        };
+        let Some(live) = LAYOUT
+            .get(h)
+            .and_then(|(_, live)| self.releases.get(*live))
+            .and_then(|n| ReleaseName::parse(PREFIX, n).ok())
+        else {
+            return;
+        };
+        let spec = crate::model::ProbationSpec {
+            duration: Duration::from_secs(30 * 60),
+            max_failures: 1,
+        };
+        let done = crate::remote::open(&cfg, host)
+            .map_err(crate::ops::OpError::Remote)
+            .and_then(|t| {
+                let lock = crate::ops::lock::acquire(t.as_ref(), host, Action::Switch)?;
+                switch_locked_on_probation(
+                    t.as_ref(),
+                    host,
+                    &lock,
+                    &live,
+                    Expect::Anything,
+                    Action::Switch,
+                    Some("demo: on probation"),
+                    Some(&spec),
+                )
+            });
+        if let Err(e) = done {
+            tracing::warn!(host = %host.name, "demo: no probation: {e}");
+        }
     }
 
     /// The demo's built-in config: its hosts, on this machine, each with its own root.

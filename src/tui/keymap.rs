@@ -83,6 +83,8 @@ pub enum Action {
     Unlock,
     /// Check the selected host (details pane).
     Check,
+    /// Accept the selected host's probation (end it early), after confirming.
+    Accept,
     History,
     Fleet,
     /// In the fleet view: switch every host that has the selected release to it.
@@ -343,6 +345,14 @@ pub static BINDINGS: &[Binding] = &[
         "unlock: who holds the host's lock, since when, doing what; break it after confirming",
         MAIN,
     ))),
+    mutating(b(
+        &[ch('A')],
+        "A",
+        A::Accept,
+        "accept",
+        "accept the live release's probation: end it early, after confirming",
+        MAIN,
+    )),
     quiet(b(
         &[ch('c')],
         "c",
@@ -492,7 +502,7 @@ pub static BINDINGS: &[Binding] = &[
         "Tab",
         A::Complete,
         "complete/next",
-        "complete a local path, or go to the next field",
+        "complete a local path or a canary host, or go to the next field",
         Ctxs::of(&[Ctx::Form]),
     ),
     quiet(b(
@@ -559,7 +569,7 @@ pub fn footer_rank(a: Action) -> u8 {
         A::Prune => 3,
         A::NextPane => 4,
         A::Filter => 5,
-        A::Pin => 6,
+        A::Pin | A::Accept => 6,
         A::Fleet => 7,
         A::History => 8,
         A::Refresh => 9,
@@ -661,6 +671,7 @@ mod tests {
             (ch('h'), A::History),
             (ch('u'), A::Unlock),
             (ch('c'), A::Check),
+            (ch('A'), A::Accept),
             (ch('a'), A::Fleet),
             (ch('/'), A::Filter),
             (ch('R'), A::Refresh),
@@ -713,7 +724,7 @@ mod tests {
         let enter = lookup(Ctx::Dialog, k(C::Enter)).unwrap();
         assert_ne!(enter.action, A::Confirm);
         assert_eq!(lookup(Ctx::Dialog, ch('y')).unwrap().action, A::Confirm);
-        for opener in ["s", "r", "p", "P", "d", "u"] {
+        for opener in ["s", "r", "p", "P", "d", "u", "A"] {
             let c = opener.chars().next().unwrap();
             assert!(lookup(Ctx::Dialog, ch(c)).is_none(), "{opener}");
         }

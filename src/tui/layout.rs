@@ -17,6 +17,12 @@ pub struct Areas {
     pub keys: Rect,
 }
 
+/// Lines of a failed smoke's output the deploy progress shows per host (its end).
+pub const TAIL_SHOWN: usize = 5;
+
+/// Rows the deploy progress gives the refusal (which guard, why), wrapped.
+pub const REFUSAL_ROWS: usize = 2;
+
 /// Wide enough to put releases and details side by side.
 pub const WIDE: u16 = 120;
 

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::model::{HostState, LockInfo, Run};
+use crate::model::{HostState, LockInfo, ProbationSpec, Run};
+use crate::ops::deploy::{Canary, Smoke};
 use crate::ops::prune::PruneReport;
 use crate::present::check::Row;
 
@@ -20,6 +21,7 @@ pub enum OpKind {
     Deploy,
     PrunePlan,
     Unlock,
+    Accept,
 }
 
 impl OpKind {
@@ -33,6 +35,7 @@ impl OpKind {
             OpKind::Deploy => "deploy",
             OpKind::PrunePlan => "prune plan",
             OpKind::Unlock => "unlock",
+            OpKind::Accept => "accept",
         }
     }
 }
@@ -78,6 +81,14 @@ pub enum Cmd {
         paths: Vec<PathBuf>,
         message: String,
         hosts: Vec<String>,
+        /// The deploy's guards (SPEC §7), as the operator confirmed them.
+        guards: Guards,
+    },
+    /// End the probation of `release` on `host` early (`relman accept`): only if the
+    /// probation is still that release's (the one the operator confirmed).
+    Accept {
+        host: String,
+        release: String,
     },
     /// Ask the host who holds its lock now (`ops::unlock::current`), for the dialog.
     LockQuery {
@@ -102,6 +113,21 @@ pub enum Cmd {
         input: String,
     },
     Quit,
+}
+
+/// A deploy's guards (SPEC §7): each optional, as `deploy --smoke --canary
+/// --probation` takes them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Guards {
+    pub smoke: Option<Smoke>,
+    pub canary: Option<Canary>,
+    pub probation: Option<ProbationSpec>,
+}
+
+impl Guards {
+    pub fn any(&self) -> bool {
+        self.smoke.is_some() || self.canary.is_some() || self.probation.is_some()
+    }
 }
 
 /// Why an operation failed, as the worker reports it.
@@ -152,6 +178,24 @@ pub enum Event {
         host: String,
         result: Result<String, String>,
     },
+    /// `--canary`: a canary's runs of the new release so far and the watch's time left.
+    Watch {
+        host: String,
+        finished: u32,
+        min_runs: u32,
+        failures: u32,
+        left: Duration,
+    },
+    /// `--smoke` did not pass on this host: how it ended and its output's last lines
+    /// (sent before the host's `DeployHost`).
+    SmokeFailed {
+        host: String,
+        how: String,
+        tail: Vec<String>,
+    },
+    /// A guard refused the release: which one and why, for the deploy's summary
+    /// (sent before `DeployDone`).
+    DeployRefused { why: String },
     /// The deploy's local files are known.
     DeployStarted { files: usize, bytes: u64 },
     /// The new release's name (the same on every host).

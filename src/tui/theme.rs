@@ -16,6 +16,10 @@ pub const BAD: &str = "✗";
 pub const PIN: &str = "⚑";
 /// Marker of a release present on a host (fleet matrix).
 pub const PRESENT: &str = "·";
+/// Marker of a host that rolled itself back (probation), until the operator saw it.
+pub const SELF_ROLLBACK: &str = "↺";
+/// Marker of a host on probation.
+pub const PROBATION: &str = "⏲";
 /// Host reachable / unreachable.
 pub const UP: &str = "up";
 pub const DOWN: &str = "down";
@@ -114,6 +118,13 @@ impl Theme {
         } else {
             self.dim()
         }
+    }
+
+    /// A host that rolled itself back (not yet seen): reversed red, unmissable
+    /// without colour too (the ↺ mark says what it is).
+    pub fn alarm(&self) -> Style {
+        self.fg(Color::Red)
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD)
     }
 
     /// The READ-ONLY badge: reversed, so it is unmissable even without colour.

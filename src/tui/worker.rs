@@ -5,7 +5,10 @@
 //! down reports its error while the others proceed. The UI never waits on it.
 //! Besides the operations: the lock holder for the unlock dialog, a host's check (as
 //! the CLI's rows) and a release's recent runs (a request the operator has moved past
-//! while it waited for the host is dropped).
+//! while it waited for the host is dropped). A deploy's guards go to `ops::deploy` as
+//! the CLI gives them; its canary watch, a failed smoke's output and which guard
+//! refused come back as events. `accept` takes the host lock and ends the probation
+//! the operator confirmed (`ops::probation::accept_locked`).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -15,10 +18,10 @@ use std::time::SystemTime;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use super::protocol::{Cmd, Event, Failure, OpKind};
+use super::protocol::{Cmd, Event, Failure, Guards, OpKind};
 use crate::config::{Config, HostConfig};
 use crate::model::printable;
-use crate::ops::deploy::{DeployEvent, DeployRequest};
+use crate::ops::deploy::{DeployEvent, DeployReport, DeployRequest, Outcome, SmokeStatus};
 use crate::ops::{self, FailureKind, OpError};
 use crate::present::{self, summary};
 use crate::remote::{self, Transport};
@@ -132,7 +135,25 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             paths,
             message,
             hosts,
-        } => deploy(shared, paths, message, hosts),
+            guards,
+        } => deploy(shared, paths, message, hosts, guards),
+        Cmd::Accept { host, release } => op(shared, host, OpKind::Accept, move |t, h| {
+            let name = ops::link::release_arg(h, &release)?;
+            let lock = ops::lock::acquire(t, h, crate::model::Action::Accept)?;
+            Ok(
+                match ops::probation::accept_locked(t, h, &lock, Some(&name))? {
+                    ops::probation::Accepted::Ended(p) => format!(
+                        "accepted {}: its probation ended ({} of {} failures)",
+                        printable(&p.release),
+                        p.failures,
+                        p.max_failures
+                    ),
+                    ops::probation::Accepted::NoProbation => {
+                        "no probation was set any more: nothing changed".to_string()
+                    }
+                },
+            )
+        }),
         Cmd::LockQuery { host } => {
             let sh = shared.clone();
             tokio::spawn(async move {
@@ -333,13 +354,21 @@ where
 
 /// Deploys on a blocking thread (`ops::deploy` runs its hosts in parallel itself,
 /// over its own connections), forwarding progress as it comes.
-fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec<String>) {
+fn deploy(
+    shared: &Arc<Shared>,
+    paths: Vec<PathBuf>,
+    message: String,
+    hosts: Vec<String>,
+    guards: Guards,
+) {
     let sh = shared.clone();
     let paths: Vec<PathBuf> = paths.iter().map(|p| expand_home(p)).collect();
     tokio::task::spawn_blocking(move || {
         let send = |e: Event| {
             let _ = sh.events.send(e);
         };
+        // The last watch of each canary: what the refusal names.
+        let watched: Mutex<HashMap<String, (u32, u32)>> = Mutex::new(HashMap::new());
         let on_event = |e: &DeployEvent| match e {
             DeployEvent::Started { files, bytes, .. } => send(Event::DeployStarted {
                 files: *files,
@@ -359,8 +388,24 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
                 total: *total,
                 phase: present::deploy::phase_word(*phase).to_string(),
             }),
-            // INTERFACE (issue 16): helper T shows the canary watch.
-            DeployEvent::Watch { .. } => {}
+            DeployEvent::Watch {
+                host,
+                finished,
+                min_runs,
+                failures,
+                left,
+            } => {
+                if let Ok(mut w) = watched.lock() {
+                    w.insert(host.clone(), (*finished, *failures));
+                }
+                send(Event::Watch {
+                    host: host.clone(),
+                    finished: *finished,
+                    min_runs: *min_runs,
+                    failures: *failures,
+                    left: *left,
+                })
+            }
         };
         let targets: Vec<&HostConfig> = sh
             .cfg
@@ -373,15 +418,22 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
             message,
             switch: true,
             prune: false,
-            smoke: None,
-            canary: None,
-            probation: None,
+            smoke: guards.smoke.clone(),
+            canary: guards.canary.clone(),
+            probation: guards.probation,
         };
         tracing::info!(hosts = ?hosts, "console: deploy starts");
         let cancel = AtomicBool::new(false);
         match ops::deploy::deploy(&sh.cfg, &targets, &req, &on_event, &cancel) {
             Ok(report) => {
                 for h in &report.hosts {
+                    if let Some(sm) = h.smoke.as_ref().filter(|s| s.status != SmokeStatus::Passed) {
+                        send(Event::SmokeFailed {
+                            host: h.host.clone(),
+                            how: sm.status.describe(),
+                            tail: sm.tail.clone(),
+                        });
+                    }
                     let summary = crate::present::deploy::host_summary(h);
                     let result = if h.ok() {
                         Ok(summary.clone())
@@ -394,6 +446,11 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
                         host: h.host.clone(),
                         result,
                     });
+                }
+                let watched = watched.lock().map(|w| w.clone()).unwrap_or_default();
+                if let Some(why) = refusal(&report, &guards, &watched) {
+                    tracing::warn!("console: deploy refused: {why}");
+                    send(Event::DeployRefused { why });
                 }
                 send(Event::DeployDone {
                     alert: crate::present::deploy::advice(&report),
@@ -413,6 +470,90 @@ fn deploy(shared: &Arc<Shared>, paths: Vec<PathBuf>, message: String, hosts: Vec
             }
         }
     });
+}
+
+/// Which guard refused the release, and why, in one sentence for the deploy's
+/// summary; `None` when no guard refused. `watched`: each canary's last watch
+/// (finished runs, failed ones).
+pub fn refusal(
+    report: &DeployReport,
+    guards: &Guards,
+    watched: &HashMap<String, (u32, u32)>,
+) -> Option<String> {
+    if report.outcome != Outcome::Refused {
+        return None;
+    }
+    let smoke: Vec<(String, String)> = report
+        .hosts
+        .iter()
+        .filter_map(|h| {
+            let s = h.smoke.as_ref()?;
+            (s.status != SmokeStatus::Passed).then(|| (h.host.clone(), s.status.describe()))
+        })
+        .collect();
+    Some(refusal_words(
+        report.release.as_deref(),
+        &smoke,
+        guards,
+        watched,
+    ))
+}
+
+/// [`refusal`] over plain data: the release, the hosts whose smoke did not pass (and
+/// how it ended), the guards, each canary's last watch.
+pub fn refusal_words(
+    release: Option<&str>,
+    smoke_failed: &[(String, String)],
+    guards: &Guards,
+    watched: &HashMap<String, (u32, u32)>,
+) -> String {
+    let rel = release.unwrap_or("the new release");
+    if !smoke_failed.is_empty() {
+        let hosts: Vec<String> = smoke_failed
+            .iter()
+            .map(|(h, how)| format!("{} ({})", printable(h), printable(how)))
+            .collect();
+        return format!(
+            "the smoke did not pass on {}: no host switched, {rel} marked bad",
+            hosts.join(", ")
+        );
+    }
+    if let Some(c) = &guards.canary {
+        let mut failing = Vec::new();
+        let mut short = Vec::new();
+        for host in &c.hosts {
+            let (finished, failures) = watched.get(host).copied().unwrap_or((0, 0));
+            if failures > c.max_failures {
+                failing.push(format!(
+                    "{} ({} of {finished} runs failed, {} allowed)",
+                    printable(host),
+                    failures,
+                    c.max_failures
+                ));
+            } else if finished < c.min_runs {
+                short.push(format!(
+                    "{} ({finished} of {} runs)",
+                    printable(host),
+                    c.min_runs
+                ));
+            }
+        }
+        let tail = format!(
+            "canaries rolled back, the other hosts never left their release; {rel} marked bad"
+        );
+        if !failing.is_empty() {
+            return format!("the canary failed on {}: {tail}", failing.join(", "));
+        }
+        if !short.is_empty() {
+            return format!(
+                "the watch ({}) ended before the canary ran enough: {}: {tail}",
+                humantime::format_duration(c.watch),
+                short.join(", ")
+            );
+        }
+        return format!("the canary refused {rel}: {tail}");
+    }
+    format!("a guard refused {rel}: no host switched, {rel} marked bad")
 }
 
 fn expand_home(p: &Path) -> PathBuf {
@@ -458,6 +599,50 @@ pub fn complete_path(input: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::deploy::Canary;
+    use std::time::Duration;
+
+    fn canary(min_runs: u32, max_failures: u32) -> Guards {
+        Guards {
+            canary: Some(Canary {
+                hosts: vec!["b1".into()],
+                min_runs,
+                max_failures,
+                watch: Duration::from_secs(600),
+            }),
+            ..Guards::default()
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_guard_and_why() {
+        let none = HashMap::new();
+        let rel = Some("batch_20261126221500");
+        let smoke = vec![("b2".to_string(), "failed (exit 3)".to_string())];
+        assert_eq!(
+            refusal_words(rel, &smoke, &Guards::default(), &none),
+            "the smoke did not pass on b2 (failed (exit 3)): no host switched, \
+             batch_20261126221500 marked bad"
+        );
+        let failing = HashMap::from([("b1".to_string(), (3, 2))]);
+        assert_eq!(
+            refusal_words(rel, &[], &canary(1, 1), &failing),
+            "the canary failed on b1 (2 of 3 runs failed, 1 allowed): canaries rolled \
+             back, the other hosts never left their release; batch_20261126221500 \
+             marked bad"
+        );
+        let quiet = HashMap::from([("b1".to_string(), (0, 0))]);
+        assert_eq!(
+            refusal_words(rel, &[], &canary(2, 0), &quiet),
+            "the watch (10m) ended before the canary ran enough: b1 (0 of 2 runs): \
+             canaries rolled back, the other hosts never left their release; \
+             batch_20261126221500 marked bad"
+        );
+        assert_eq!(
+            refusal_words(None, &[], &Guards::default(), &none),
+            "a guard refused the new release: no host switched, the new release marked bad"
+        );
+    }
 
     #[test]
     fn completes_files_and_dirs() {

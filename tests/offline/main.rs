@@ -31,6 +31,7 @@ mod prune_jobscan_local;
 mod prune_local;
 mod prune_recheck_local;
 mod scan_local;
+mod tui_guards;
 mod tui_health;
 mod tui_keys;
 mod tui_language;

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use crate::support;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use relman::tui::app::{App, Button, Cmd, Event, Msg, OpKind, Overlay, Pane, Pending, update};
+use relman::tui::app::{
+    App, Button, Cmd, Event, Guards, Msg, OpKind, Overlay, Pane, Pending, update,
+};
 use support::fixture::{self, R};
 
 fn app() -> App {
@@ -296,6 +298,7 @@ fn multi_host_actions_need_yes_typed_then_enter() {
             paths: vec!["build/app.jar".into()],
             message: String::new(),
             hosts: vec!["batch-1".into(), "batch-2".into(), "batch-3".into()],
+            guards: Guards::default(),
         }]
     );
     assert!(a.deploy.is_some());
@@ -328,6 +331,7 @@ fn single_host_deploy_confirms_with_y() {
             paths: vec!["my dir/app.jar".into(), "lib".into()],
             message: "hotfix".into(),
             hosts: vec!["batch-1".into()],
+            guards: Guards::default(),
         }]
     );
 }

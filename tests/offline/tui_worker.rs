@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use relman::config::{Address, Config};
 use relman::tui::Demo;
-use relman::tui::app::{Cmd, Event, OpKind};
+use relman::tui::app::{Cmd, Event, Guards, OpKind};
 use relman::tui::worker;
 use tokio::sync::mpsc;
 
@@ -259,6 +259,7 @@ async fn deploy_reports_progress_and_switches() {
         paths: vec![build.path().join("app.jar"), build.path().join("lib")],
         message: "from the console test".into(),
         hosts: vec!["demo".into()],
+        guards: Guards::default(),
     })
     .unwrap();
     let (mut named, mut progress, mut host_result) = (None, 0, None);
@@ -306,6 +307,7 @@ async fn deploy_of_a_missing_path_sends_nothing_and_says_why() {
         paths: vec!["/no/such/build/app.jar".into()],
         message: String::new(),
         hosts: vec!["demo".into()],
+        guards: Guards::default(),
     })
     .unwrap();
     loop {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use relman::model::{
     Action, Health, HistoryEntry, HostState, Job, JobVia, LastFailure, LinkState, LockInfo,
-    Manifest, ManifestFile, Origin, Pin, Release, ReleaseName, Run, RunStatus,
+    Manifest, ManifestFile, Origin, Pin, Probation, Release, ReleaseName, Run, RunStatus,
 };
 use relman::tui::app::{App, HostView};
 use relman::tui::theme::Theme;
@@ -391,4 +391,45 @@ pub fn live_runs() -> Vec<Run> {
             "java -jar app.jar --job=import",
         ),
     ]
+}
+
+/// batch-2's probation in [`guards_app`]: its live R[5] since the deploy 40m ago, 8m
+/// left on the host's clock, no failure of the two allowed.
+pub fn probation() -> Probation {
+    Probation {
+        release: R[5].into(),
+        previous: Some(R[4].into()),
+        since: rfc(ago(2400)),
+        until: rfc(now() + Duration::from_secs(480)),
+        max_failures: 2,
+        failures: 0,
+    }
+}
+
+/// The note batch-4's launcher wrote when it rolled itself back in [`guards_app`].
+pub const SELF_ROLLBACK_NOTE: &str = "probation: 3 failed runs of batch_20261125201500 (2 allowed)";
+
+/// [`app`] with the guards at work: batch-2 on probation ([`probation`]), and batch-4
+/// rolled back by its own launcher 3 minutes ago (22:12) from R[3], which failed 3
+/// runs on probation, to R[2]. The hosts the README shows are left as they are.
+pub fn guards_app() -> App {
+    let mut app = app();
+    if let Some(s) = app.hosts[1].state.as_mut() {
+        s.probation = Some(probation());
+    }
+    if let Some(s) = app.hosts[3].state.as_mut() {
+        s.link = LinkState::Release {
+            name: name(R[2]),
+            absolute: false,
+        };
+        s.history.push(HistoryEntry {
+            at: rfc(ago(180)),
+            by: "launch@batch-4".into(),
+            action: Action::Rollback,
+            from: Some(R[3].into()),
+            to: Some(R[2].into()),
+            note: Some(SELF_ROLLBACK_NOTE.into()),
+        });
+    }
+    app
 }

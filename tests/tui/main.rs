@@ -12,4 +12,5 @@
 mod support;
 
 mod tui_e2e_fleet;
+mod tui_e2e_guards;
 mod tui_tmux;

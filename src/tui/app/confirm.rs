@@ -57,6 +57,17 @@ pub enum Pending {
         message: String,
         /// `Some(keep)`: the config prunes after the deploy.
         prune_keep: Option<usize>,
+        guards: Guards,
+    },
+    /// End the host's probation early: the release on probation as last seen.
+    Accept {
+        host: String,
+        release: String,
+        previous: Option<String>,
+        failures: u32,
+        max_failures: u32,
+        /// "8m left", "due", as the hosts pane says it.
+        status: String,
     },
     /// Break the host's lock: the holder as the host named it just now.
     Unlock {
@@ -95,7 +106,8 @@ impl Pending {
             | Pending::Prune { host, .. }
             | Pending::Pin { host, .. }
             | Pending::Unpin { host, .. }
-            | Pending::Unlock { host, .. } => vec![host.as_str()],
+            | Pending::Unlock { host, .. }
+            | Pending::Accept { host, .. } => vec![host.as_str()],
             Pending::Deploy { targets, .. } => targets.iter().map(|t| t.host.as_str()).collect(),
             Pending::FleetSwitch { targets, .. } => {
                 targets.iter().map(|t| t.host.as_str()).collect()
@@ -114,6 +126,7 @@ impl Pending {
             Pending::Unpin { .. } => "Unpin",
             Pending::Deploy { .. } => "Deploy",
             Pending::Unlock { .. } => "Unlock",
+            Pending::Accept { .. } => "Accept probation",
             Pending::Quit { .. } => "Quit",
         }
     }
@@ -160,12 +173,15 @@ impl Pending {
                 targets,
                 paths,
                 message,
+                guards,
                 ..
             } => vec![Cmd::Deploy {
                 paths: paths.into_iter().map(PathBuf::from).collect(),
                 message,
                 hosts: targets.into_iter().map(|t| t.host).collect(),
+                guards,
             }],
+            Pending::Accept { host, release, .. } => vec![Cmd::Accept { host, release }],
             Pending::Unlock { host, lock } => vec![Cmd::Unlock { host, lock }],
             Pending::Quit { .. } => vec![Cmd::Quit],
         }
@@ -340,6 +356,39 @@ pub(super) fn open_rollback(app: &mut App) -> Vec<Cmd> {
     Vec::new()
 }
 
+/// `A`: accept the selected host's probation, after confirming it (the host, the
+/// release, its failures and time left as last seen). The worker ends it only if it
+/// is still that release's.
+pub(super) fn open_accept(app: &mut App) -> Vec<Cmd> {
+    let Some((host, state)) = host_state(app) else {
+        return Vec::new();
+    };
+    let Some(p) = state.probation.clone() else {
+        app.say(format!("{host} has no probation to accept"));
+        return Vec::new();
+    };
+    let status = app
+        .host()
+        .and_then(|h| app.probation_status(h))
+        .map(|st| {
+            if st.due {
+                "due: the host rolls back at its next chance".to_string()
+            } else {
+                format!("{} left", crate::plan::health::left_words(st.left))
+            }
+        })
+        .unwrap_or_else(|| format!("until {}", printable(&p.until)));
+    app.overlay = Some(Overlay::Confirm(Dialog::new(Pending::Accept {
+        host,
+        release: p.release,
+        previous: p.previous,
+        failures: p.failures,
+        max_failures: p.max_failures,
+        status,
+    })));
+    Vec::new()
+}
+
 pub(super) fn ask_prune_plan(app: &mut App) -> Vec<Cmd> {
     let Some((host, _)) = host_state(app) else {
         return Vec::new();
@@ -393,6 +442,7 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
         Pending::Unpin { .. } => Some(OpKind::Unpin),
         Pending::Deploy { .. } => Some(OpKind::Deploy),
         Pending::Unlock { .. } => Some(OpKind::Unlock),
+        Pending::Accept { .. } => Some(OpKind::Accept),
         Pending::Quit { .. } => None,
     };
     if let Some(op) = op {
@@ -410,7 +460,7 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
         } else {
             app.in_flight.push(f);
         }
-        if op == OpKind::Deploy {
+        if let Pending::Deploy { guards, .. } = &pending {
             app.deploy = Some(DeployRun {
                 hosts: hosts
                     .iter()
@@ -420,11 +470,14 @@ pub(super) fn run_pending(app: &mut App, pending: Pending) -> Vec<Cmd> {
                         total: 0,
                         phase: "waiting".into(),
                         result: None,
+                        tail: Vec::new(),
                     })
                     .collect(),
                 release: None,
                 files: None,
                 finished: false,
+                guards: guards.clone(),
+                refused: None,
             });
         }
     }

@@ -78,8 +78,11 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                 .as_mut()
                 .and_then(|d| d.hosts.iter_mut().find(|p| p.host == host))
             {
-                p.sent = sent;
-                p.total = total;
+                // Phases after the upload report no bytes: the bar keeps what was sent.
+                if total > 0 || p.total == 0 {
+                    p.sent = sent;
+                    p.total = total;
+                }
                 p.phase = clean(&phase);
             }
             Vec::new()
@@ -95,6 +98,39 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                 p.result = Some(result);
             }
             app.refresh_host(&host)
+        }
+        Event::Watch {
+            host,
+            finished,
+            min_runs,
+            failures,
+            left,
+        } => {
+            if let Some(p) = app
+                .deploy
+                .as_mut()
+                .and_then(|d| d.hosts.iter_mut().find(|p| p.host == host))
+            {
+                p.phase = watch_words(finished, min_runs, failures, left);
+            }
+            Vec::new()
+        }
+        Event::SmokeFailed { host, how, tail } => {
+            if let Some(p) = app
+                .deploy
+                .as_mut()
+                .and_then(|d| d.hosts.iter_mut().find(|p| p.host == host))
+            {
+                p.phase = format!("smoke {}", clean(&how));
+                p.tail = tail.iter().map(|l| crate::model::printable(l)).collect();
+            }
+            Vec::new()
+        }
+        Event::DeployRefused { why } => {
+            if let Some(d) = &mut app.deploy {
+                d.refused = Some(clean(&why));
+            }
+            Vec::new()
         }
         Event::DeployStarted { files, bytes } => {
             if let Some(d) = &mut app.deploy {
@@ -122,7 +158,10 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                     .map(|p| p.host.clone())
                     .collect();
                 let n = d.hosts.len();
-                if failed.is_empty() {
+                if let Some(why) = &d.refused {
+                    let why = why.clone();
+                    app.warn(format!("deploy refused: {why}"));
+                } else if failed.is_empty() {
                     app.say(format!(
                         "deploy done on {}",
                         crate::model::plural(n as u64, "host")
@@ -205,6 +244,16 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
             Vec::new()
         }
     }
+}
+
+/// A canary's watch, as its progress row says it: "watching: 2 of 3 runs, 0 failed,
+/// 4m left".
+pub fn watch_words(finished: u32, min_runs: u32, failures: u32, left: Duration) -> String {
+    format!(
+        "watching: {finished} of {} runs, {failures} failed, {} left",
+        min_runs,
+        plan::health::left_words(left)
+    )
 }
 
 pub(super) fn show_error(app: &mut App, title: &str, text: String) {

@@ -1,6 +1,7 @@
 //! The deploy and pin prompts: text fields, the deploy target (this host, a group,
-//! all hosts), local path completion (asked of the worker, applied here), and the
-//! step from a filled prompt to its confirmation dialog.
+//! all hosts), the deploy's guards (smoke, canaries, probation: [`parse_guards`]
+//! checks them before the dialog), local path completion (asked of the worker,
+//! applied here), and the step from a filled prompt to its confirmation dialog.
 
 use super::confirm::{jobs_of, run_pending};
 use super::*;
@@ -18,7 +19,34 @@ pub enum DeployField {
     Paths,
     Message,
     Target,
+    /// The guards (SPEC §7), after the target: Enter there confirms like on the target.
+    Smoke,
+    Canary,
+    Watch,
+    MinRuns,
+    Probation,
+    MaxFailures,
 }
+
+/// The deploy prompt's fields, in order.
+pub const DEPLOY_FIELDS: [DeployField; 9] = [
+    DeployField::Paths,
+    DeployField::Message,
+    DeployField::Target,
+    DeployField::Smoke,
+    DeployField::Canary,
+    DeployField::Watch,
+    DeployField::MinRuns,
+    DeployField::Probation,
+    DeployField::MaxFailures,
+];
+
+/// The canary's watch when the operator leaves it (the CLI's `--watch` default).
+pub const DEFAULT_WATCH: &str = "10m";
+/// `--min-runs` when not given.
+pub const DEFAULT_MIN_RUNS: &str = "1";
+/// `--max-failures` when not given.
+pub const DEFAULT_MAX_FAILURES: &str = "0";
 
 /// The deploy prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +56,17 @@ pub struct DeployForm {
     pub choices: Vec<TargetChoice>,
     pub choice: usize,
     pub field: DeployField,
+    /// `--smoke CMD` (empty: none).
+    pub smoke: String,
+    /// `--canary HOST...`: names separated by spaces or commas (empty: none).
+    pub canary: String,
+    /// `--watch`, `--min-runs` (used with canaries).
+    pub watch: String,
+    pub min_runs: String,
+    /// `--probation DURATION` (empty: none).
+    pub probation: String,
+    /// `--max-failures` (the canaries' and the probation's).
+    pub max_failures: String,
     /// Candidates of the last Tab completion, when there were several.
     pub candidates: Vec<String>,
     pub error: Option<String>,
@@ -135,10 +174,108 @@ pub(super) fn open_deploy(app: &mut App) -> Vec<Cmd> {
         choices,
         choice: 0,
         field: DeployField::Paths,
+        smoke: String::new(),
+        canary: String::new(),
+        watch: DEFAULT_WATCH.into(),
+        min_runs: DEFAULT_MIN_RUNS.into(),
+        probation: String::new(),
+        max_failures: DEFAULT_MAX_FAILURES.into(),
         candidates: Vec::new(),
         error: None,
     }));
     Vec::new()
+}
+
+fn duration_of(what: &str, text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.as_secs() > 0 => Ok(d),
+        _ => Err(format!(
+            "{what}: '{}' is not a duration (e.g. 10m, 2h)",
+            printable(text.trim())
+        )),
+    }
+}
+
+fn count_of(what: &str, text: &str, least: u32) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n >= least => Ok(n),
+        _ => Err(format!(
+            "{what}: '{}' is not a whole number{}",
+            printable(text.trim()),
+            if least > 0 {
+                format!(" of at least {least}")
+            } else {
+                String::new()
+            }
+        )),
+    }
+}
+
+/// The deploy's guards from the prompt's fields, for a deploy to `hosts`; or the field
+/// at fault and a one-line message. Canaries must be among `hosts`; watch and min
+/// runs only mean something with canaries, so changing them without any is refused
+/// (the operator meant a canary and forgot to name it); max failures is the
+/// canaries' and the probation's, as `--max-failures` is.
+pub fn parse_guards(f: &DeployForm, hosts: &[String]) -> Result<Guards, (DeployField, String)> {
+    let smoke = f.smoke.trim();
+    let smoke = (!smoke.is_empty()).then(|| crate::ops::deploy::Smoke {
+        command: smoke.to_string(),
+        timeout: crate::ops::deploy::smoke::DEFAULT_TIMEOUT,
+    });
+    let mut canaries: Vec<String> = Vec::new();
+    for name in f
+        .canary
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+    {
+        if !hosts.iter().any(|h| h == name) {
+            return Err((
+                DeployField::Canary,
+                format!(
+                    "canary {} is not among this deploy's hosts ({})",
+                    printable(name),
+                    hosts.join(", ")
+                ),
+            ));
+        }
+        if !canaries.iter().any(|c| c == name) {
+            canaries.push(name.to_string());
+        }
+    }
+    let max_failures =
+        count_of("max failures", &f.max_failures, 0).map_err(|e| (DeployField::MaxFailures, e))?;
+    let canary = if canaries.is_empty() {
+        if f.watch.trim() != DEFAULT_WATCH || f.min_runs.trim() != DEFAULT_MIN_RUNS {
+            return Err((
+                DeployField::Canary,
+                "watch and min runs are for canaries: name canary hosts, or leave them at 10m and 1"
+                    .into(),
+            ));
+        }
+        None
+    } else {
+        Some(crate::ops::deploy::Canary {
+            hosts: canaries,
+            min_runs: count_of("min runs", &f.min_runs, 1)
+                .map_err(|e| (DeployField::MinRuns, e))?,
+            max_failures,
+            watch: duration_of("watch", &f.watch).map_err(|e| (DeployField::Watch, e))?,
+        })
+    };
+    let probation = if f.probation.trim().is_empty() {
+        None
+    } else {
+        Some(crate::model::ProbationSpec {
+            duration: duration_of("probation", &f.probation)
+                .map_err(|e| (DeployField::Probation, e))?,
+            max_failures,
+        })
+    };
+    Ok(Guards {
+        smoke,
+        canary,
+        probation,
+    })
 }
 
 pub(super) fn submit(app: &mut App) -> Vec<Cmd> {
@@ -169,7 +306,8 @@ pub(super) fn submit(app: &mut App) -> Vec<Cmd> {
 }
 
 pub(super) fn submit_deploy(app: &mut App, mut f: DeployForm) -> Vec<Cmd> {
-    if f.field != DeployField::Target {
+    // Enter walks paths → message → target; on the target or a guard it confirms.
+    if matches!(f.field, DeployField::Paths | DeployField::Message) {
         f.field = match f.field {
             DeployField::Paths => DeployField::Message,
             _ => DeployField::Target,
@@ -187,6 +325,15 @@ pub(super) fn submit_deploy(app: &mut App, mut f: DeployForm) -> Vec<Cmd> {
     }
     let Some(choice) = f.choices.get(f.choice).cloned() else {
         return Vec::new();
+    };
+    let guards = match parse_guards(&f, &choice.hosts) {
+        Ok(g) => g,
+        Err((field, e)) => {
+            f.error = Some(e);
+            f.field = field;
+            app.overlay = Some(Overlay::Deploy(f));
+            return Vec::new();
+        }
     };
     if let Some(busy) = choice.hosts.iter().find_map(|h| app.host_busy(h)) {
         let what = busy.describe();
@@ -219,6 +366,7 @@ pub(super) fn submit_deploy(app: &mut App, mut f: DeployForm) -> Vec<Cmd> {
         paths,
         message: f.message.trim().to_string(),
         prune_keep: app.prune_after_deploy.then_some(app.keep),
+        guards,
     })));
     Vec::new()
 }
@@ -291,6 +439,12 @@ pub(super) fn field_mut(app: &mut App) -> Option<&mut String> {
             DeployField::Paths => Some(&mut f.paths),
             DeployField::Message => Some(&mut f.message),
             DeployField::Target => None,
+            DeployField::Smoke => Some(&mut f.smoke),
+            DeployField::Canary => Some(&mut f.canary),
+            DeployField::Watch => Some(&mut f.watch),
+            DeployField::MinRuns => Some(&mut f.min_runs),
+            DeployField::Probation => Some(&mut f.probation),
+            DeployField::MaxFailures => Some(&mut f.max_failures),
         },
         Some(Overlay::Pin(f)) => match f.field {
             PinField::Duration => Some(&mut f.duration),
@@ -344,11 +498,7 @@ pub(super) fn clear_form_error(app: &mut App) {
 pub(super) fn move_field(app: &mut App, by: isize) {
     match &mut app.overlay {
         Some(Overlay::Deploy(f)) => {
-            let order = [
-                DeployField::Paths,
-                DeployField::Message,
-                DeployField::Target,
-            ];
+            let order = DEPLOY_FIELDS;
             let i = order.iter().position(|x| *x == f.field).unwrap_or(0);
             f.field = order[step(i, by, order.len())];
             f.candidates.clear();
@@ -379,11 +529,62 @@ pub(super) fn complete(app: &mut App) -> Vec<Cmd> {
                 input: last_word(&f.paths).to_string(),
             }]
         }
+        Some(Overlay::Deploy(f)) if f.field == DeployField::Canary => {
+            complete_canary(f);
+            Vec::new()
+        }
         Some(_) => {
             move_field(app, 1);
             Vec::new()
         }
         None => Vec::new(),
+    }
+}
+
+/// Tab on the canary field: completes the last name with the deploy's hosts not
+/// named yet (all of them offered when the field ends in a separator).
+fn complete_canary(f: &mut DeployForm) {
+    let hosts = f
+        .choices
+        .get(f.choice)
+        .map(|c| c.hosts.clone())
+        .unwrap_or_default();
+    let word = f
+        .canary
+        .rsplit(|c: char| c == ',' || c.is_whitespace())
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let named: Vec<&str> = f
+        .canary
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty() && *n != word)
+        .collect();
+    let candidates: Vec<String> = hosts
+        .into_iter()
+        .filter(|h| h.starts_with(&word) && !named.contains(&h.as_str()))
+        .collect();
+    let common = common_prefix(&candidates);
+    if common.len() > word.len() || candidates.len() == 1 {
+        let keep = f.canary.len() - word.len();
+        f.canary.truncate(keep);
+        f.canary.push_str(&common);
+        if candidates.len() == 1 {
+            // One host: done with it, on to the next.
+            f.canary.push(' ');
+        }
+    }
+    let none = candidates.is_empty();
+    f.candidates = if candidates.len() > 1 {
+        candidates
+    } else {
+        Vec::new()
+    };
+    if none {
+        f.error = Some(format!(
+            "no other host of this deploy starts with '{}'",
+            printable(&word)
+        ));
     }
 }
 

@@ -32,14 +32,18 @@ use crate::model::{HostState, Job, Pin, Release, ReleaseName, printable};
 use crate::ops::prune::PruneReport;
 use crate::plan;
 
-pub use super::protocol::{Cmd, Event, Failure, OpKind};
+pub use super::protocol::{Cmd, Event, Failure, Guards, OpKind};
 
 pub use confirm::{Button, DeployTarget, Dialog, Pending};
 use confirm::{
-    ask_lock, ask_prune_plan, cancel, confirm, open_fleet_switch, open_rollback, open_switch, quit,
+    ask_lock, ask_prune_plan, cancel, confirm, open_accept, open_fleet_switch, open_rollback,
+    open_switch, quit,
 };
 use events::on_event;
-pub use forms::{DeployField, DeployForm, PinField, PinForm, TargetChoice, split_paths};
+pub use events::watch_words;
+pub use forms::{
+    DeployField, DeployForm, PinField, PinForm, TargetChoice, parse_guards, split_paths,
+};
 use forms::{complete, cycle, erase, move_field, open_deploy, open_pin, submit, type_char};
 
 /// One configured host as the console knows it.
@@ -172,6 +176,8 @@ pub struct HostProgress {
     pub phase: String,
     /// Set when the deploy ended on this host.
     pub result: Option<Result<String, String>>,
+    /// `--smoke` failed here: its output's last lines.
+    pub tail: Vec<String>,
 }
 
 /// The deploy shown in the progress area.
@@ -183,6 +189,10 @@ pub struct DeployRun {
     /// Local files and bytes, once walked.
     pub files: Option<(usize, u64)>,
     pub finished: bool,
+    /// The guards the operator confirmed.
+    pub guards: Guards,
+    /// A guard refused the release: which one and why.
+    pub refused: Option<String>,
 }
 
 /// The footer's last message.
@@ -223,6 +233,9 @@ pub struct App {
     pub keep: usize,
     /// The config prunes after each deploy (`prune_after_deploy`): the deploy dialog says so.
     pub prune_after_deploy: bool,
+    /// Self-rollbacks the operator has seen (host, the history line's `at`): the
+    /// hosts pane marks a host that rolled itself back until its history is opened.
+    pub seen_rollbacks: Vec<(String, String)>,
     /// The clock, as the last tick said.
     pub now: SystemTime,
     pub size: Rect,
@@ -253,6 +266,7 @@ impl App {
             readonly: false,
             keep: 3,
             prune_after_deploy: false,
+            seen_rollbacks: Vec::new(),
             now,
             size: Rect::new(0, 0, 80, 24),
             theme: Theme::default(),
@@ -336,9 +350,45 @@ impl App {
     /// The screen layout for a screen of `area`: the releases pane as tall as the
     /// selected host's (filtered) releases need, the details below it get the rest.
     pub fn areas_in(&self, area: Rect) -> Areas {
-        let rows = self.deploy.as_ref().map_or(0, |d| d.hosts.len());
+        let rows = self.deploy.as_ref().map_or(0, |d| {
+            let tails: usize = d
+                .hosts
+                .iter()
+                .map(|p| p.tail.len().min(layout::TAIL_SHOWN))
+                .sum();
+            d.hosts.len()
+                + tails
+                + if d.refused.is_some() {
+                    layout::REFUSAL_ROWS
+                } else {
+                    0
+                }
+        });
         let releases = self.visible_releases().len();
         Areas::fit(area, self.hosts.len(), releases, rows)
+    }
+
+    /// The host's self-rollback (its newest history line), while the operator has
+    /// not opened its history since.
+    pub fn unseen_rollback(&self, h: &HostView) -> Option<plan::health::SelfRollback> {
+        let so = plan::health::self_rollback(h.state.as_ref()?)?;
+        let seen = self
+            .seen_rollbacks
+            .iter()
+            .any(|(host, at)| *host == h.name && *at == so.at);
+        (!seen).then_some(so)
+    }
+
+    /// The host's probation, as the hosts pane says it: time left on the host's clock
+    /// at the scan, less the time since the scan arrived.
+    pub fn probation_status(&self, h: &HostView) -> Option<plan::health::ProbationStatus> {
+        let s = h.state.as_ref()?;
+        let p = s.probation.as_ref()?;
+        let since_scan = h
+            .updated_at
+            .and_then(|u| self.now.duration_since(u).ok())
+            .unwrap_or_default();
+        plan::health::probation_status(p, s.scanned_at, since_scan)
     }
 
     /// The oldest "updated" time among hosts that have been scanned.
@@ -538,6 +588,13 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             Vec::new()
         }
         Action::History => {
+            // Opening a host's history is seeing what it did by itself.
+            let seen = app
+                .host()
+                .and_then(|h| app.unseen_rollback(h).map(|so| (h.name.clone(), so.at)));
+            if let Some(seen) = seen.filter(|_| app.details_mode != DetailsMode::History) {
+                app.seen_rollbacks.push(seen);
+            }
             app.details_mode = match app.details_mode {
                 DetailsMode::Release | DetailsMode::Check => DetailsMode::History,
                 DetailsMode::History => DetailsMode::Release,
@@ -581,6 +638,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
             app.refresh_all()
         }
         Action::Unlock => ask_lock(app),
+        Action::Accept => open_accept(app),
         Action::Check => check_host(app),
         Action::Quit => quit(app),
         Action::Switch => open_switch(app),
@@ -840,6 +898,64 @@ mod tests {
         assert_eq!(common_prefix(&v(&["target/"])), "target/");
         assert_eq!(common_prefix(&v(&[])), "");
         assert_eq!(common_prefix(&v(&["é1", "é2"])), "é");
+    }
+
+    #[test]
+    fn watch_words_say_runs_failures_and_time_left() {
+        assert_eq!(
+            watch_words(2, 3, 0, Duration::from_secs(230)),
+            "watching: 2 of 3 runs, 0 failed, 4m left"
+        );
+        assert_eq!(
+            watch_words(0, 1, 1, Duration::from_secs(30)),
+            "watching: 0 of 1 runs, 1 failed, 30s left"
+        );
+    }
+
+    fn form(canary: &str, watch: &str, min_runs: &str, probation: &str, max: &str) -> DeployForm {
+        DeployForm {
+            paths: "x".into(),
+            message: String::new(),
+            choices: Vec::new(),
+            choice: 0,
+            field: DeployField::Target,
+            smoke: String::new(),
+            canary: canary.into(),
+            watch: watch.into(),
+            min_runs: min_runs.into(),
+            probation: probation.into(),
+            max_failures: max.into(),
+            candidates: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn guards_parse_from_the_form() {
+        let hosts = vec!["b1".to_string(), "b2".to_string()];
+        let g = parse_guards(&form("", "10m", "1", "", "0"), &hosts).unwrap();
+        assert_eq!(g, Guards::default());
+        assert!(!g.any());
+        let g = parse_guards(&form("b2, b2 b1", " 5m ", "2", "1h", "3"), &hosts).unwrap();
+        let c = g.canary.clone().unwrap();
+        assert_eq!(c.hosts, vec!["b2".to_string(), "b1".to_string()]);
+        assert_eq!((c.min_runs, c.max_failures), (2, 3));
+        assert_eq!(c.watch, Duration::from_secs(300));
+        let p = g.probation.unwrap();
+        assert_eq!((p.duration, p.max_failures), (Duration::from_secs(3600), 3));
+        let err = |f: DeployForm| parse_guards(&f, &hosts).unwrap_err();
+        assert_eq!(err(form("b3", "10m", "1", "", "0")).0, DeployField::Canary);
+        assert_eq!(err(form("b1", "soon", "1", "", "0")).0, DeployField::Watch);
+        assert_eq!(err(form("b1", "10m", "x", "", "0")).0, DeployField::MinRuns);
+        assert_eq!(
+            err(form("", "10m", "1", "0s", "0")).0,
+            DeployField::Probation
+        );
+        assert_eq!(
+            err(form("", "10m", "1", "", "")).0,
+            DeployField::MaxFailures
+        );
+        assert_eq!(err(form("", "10m", "2", "", "0")).0, DeployField::Canary);
     }
 
     #[test]

@@ -306,6 +306,7 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
             paths,
             message,
             prune_keep,
+            guards,
         } => {
             out.push(Line::from(vec![
                 Span::raw("Deploy to "),
@@ -364,6 +365,7 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                     "Then prune (keep {keep}), as the config's prune_after_deploy says."
                 )));
             }
+            guard_lines(app, guards, &mut out);
         }
         Pending::Unlock { host, lock } => {
             out.push(Line::from(vec![
@@ -407,6 +409,56 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
                  the history records the unlock. If it finished meanwhile, nothing is broken.",
             ));
         }
+        Pending::Accept {
+            host,
+            release,
+            previous,
+            failures,
+            max_failures,
+            status,
+        } => {
+            out.push(Line::from(vec![
+                Span::raw("Accept "),
+                b(printable(release)),
+                Span::raw(" on "),
+                b(printable(host)),
+                Span::raw(": end its probation now"),
+            ]));
+            out.push(Line::from(""));
+            let failures_style = if failures > max_failures {
+                t.bad()
+            } else {
+                t.plain()
+            };
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<10}", "failures"), t.dim()),
+                Span::styled(
+                    format!("{failures} so far, {max_failures} allowed"),
+                    failures_style,
+                ),
+            ]));
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<10}", "time"), t.dim()),
+                Span::raw(printable(status)),
+            ]));
+            if let Some(p) = previous {
+                out.push(Line::from(vec![
+                    Span::styled(format!("{:<10}", "previous"), t.dim()),
+                    Span::raw(format!(
+                        "{} (where a failing probation goes back)",
+                        printable(p)
+                    )),
+                ]));
+            }
+            out.push(Line::from(""));
+            out.push(Line::from(format!(
+                "{} stays live and no longer rolls back by itself. Runs only if the",
+                printable(release)
+            )));
+            out.push(Line::from(
+                "probation is still this release's; the history records the accept.",
+            ));
+        }
         Pending::Quit { in_flight } => {
             out.push(Line::from("Still in flight:"));
             for f in in_flight {
@@ -419,6 +471,58 @@ pub(crate) fn describe<'a>(app: &App, p: &Pending) -> Vec<Line<'a>> {
         }
     }
     out
+}
+
+/// What the deploy's guards will do, for its confirmation.
+fn guard_lines(app: &App, g: &crate::tui::app::Guards, out: &mut Vec<Line<'_>>) {
+    let t = &app.theme;
+    if !g.any() {
+        return;
+    }
+    out.push(Line::from(""));
+    out.push(Line::from(Span::styled("Guards:", t.title())));
+    let item = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("  {k:<10}"), t.key()),
+            Span::raw(v),
+        ])
+    };
+    if let Some(s) = &g.smoke {
+        out.push(item(
+            "smoke",
+            format!(
+                "`{}` runs on every host before any switch (at most {}); failing on one, no host switches",
+                printable(&s.command),
+                humantime::format_duration(s.timeout)
+            ),
+        ));
+    }
+    if let Some(c) = &g.canary {
+        out.push(item(
+            "canary",
+            format!(
+                "{} switch first; each needs {} within {}; more than {}, or the time running out, rolls them back and the other hosts stay",
+                c.hosts.iter().map(|h| printable(h)).collect::<Vec<_>>().join(", "),
+                crate::model::plural(u64::from(c.min_runs), "finished run"),
+                humantime::format_duration(c.watch),
+                crate::model::plural(u64::from(c.max_failures), "failed run")
+            ),
+        ));
+    }
+    if let Some(p) = &g.probation {
+        out.push(item(
+            "probation",
+            format!(
+                "for {} after the switch, each host rolls itself back after more than {}",
+                humantime::format_duration(p.duration),
+                crate::model::plural(u64::from(p.max_failures), "failed run")
+            ),
+        ));
+    }
+    out.push(Line::from(Span::styled(
+        "A guard that refuses marks the release bad and leaves every host on what it had.",
+        t.dim(),
+    )));
 }
 
 pub(super) fn dialog(app: &App, frame: &mut Frame, area: Rect, d: &Dialog) {

@@ -106,7 +106,14 @@ fn footer(app: &App, frame: &mut Frame, msg: Rect, keys: Rect) {
         );
     }
     // Help and quit always show, on the right; the others fill from the left.
-    let hints: Vec<&keymap::Binding> = keymap::hints(app.context(), app.readonly).collect();
+    // `A` shows when it has something to accept: the selected host is on probation.
+    let on_probation = app
+        .host()
+        .and_then(|h| h.state.as_ref())
+        .is_some_and(|s| s.probation.is_some());
+    let hints: Vec<&keymap::Binding> = keymap::hints(app.context(), app.readonly)
+        .filter(|b| b.action != keymap::Action::Accept || on_probation)
+        .collect();
     let pinned =
         |b: &&keymap::Binding| matches!(b.action, keymap::Action::Help | keymap::Action::Quit);
     let width = |b: &keymap::Binding| b.hint.chars().count() + b.name.chars().count() + 3;
@@ -182,11 +189,30 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
             bytes(size)
         ));
     }
-    title.push_str(if run.finished {
-        " — finished (Esc hides this) "
-    } else {
-        " — progress per host "
+    // The guards it runs under, in a word each.
+    let g = &run.guards;
+    let mut guards: Vec<String> = Vec::new();
+    if g.smoke.is_some() {
+        guards.push("smoke".into());
+    }
+    if let Some(c) = &g.canary {
+        guards.push(format!("canary {}", printable(&c.hosts.join(" "))));
+    }
+    if let Some(p) = &g.probation {
+        guards.push(format!(
+            "probation {}",
+            humantime::format_duration(p.duration)
+        ));
+    }
+    title.push_str(match (run.finished, &run.refused) {
+        (true, Some(_)) => " — REFUSED (Esc hides this) ",
+        (true, None) => " — finished (Esc hides this) ",
+        (false, _) => " — progress per host ",
     });
+    // After the state: a narrow screen cuts these first.
+    if !guards.is_empty() {
+        title.push_str(&format!("· guards: {} ", guards.join(", ")));
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.border(false))
@@ -200,17 +226,55 @@ fn progress(app: &App, frame: &mut Frame, r: Rect) {
         .max()
         .unwrap_or(0)
         .min(20);
-    let lines: Vec<Line> = run
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(why) = &run.refused {
+        // Which guard refused and why: the line that matters most, read whole.
+        let line = Line::from(vec![
+            Span::styled(format!("{} refused: ", theme::BAD), t.bad()),
+            Span::styled(printable(why), t.error()),
+        ]);
+        let wrapped = super::wrap::wrap(&line, (inner.width as usize).max(20));
+        lines.extend(wrapped.into_iter().take(super::layout::REFUSAL_ROWS));
+    }
+    // The bars give room to the longest phase still in flight ("watching: 2 of 3
+    // runs, …"); a host's final result may be cut (the summary says it).
+    // Once it is over, the results get the room (the bars are all full or empty).
+    let longest = run
         .hosts
         .iter()
-        .map(|p| progress_line(p, name_w, inner.width as usize, t))
-        .collect();
+        .filter_map(|p| match &p.result {
+            None => Some(p.phase.chars().count()),
+            Some(r) if run.finished => Some(match r {
+                Ok(s) => s.chars().count() + 6,
+                Err(e) => e.chars().count() + 8,
+            }),
+            Some(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let bar_w = (inner.width as usize)
+        .saturating_sub(name_w + 28 + longest)
+        .clamp(10, 40);
+    for p in &run.hosts {
+        lines.push(progress_line(p, name_w, bar_w, t));
+        // A failed smoke's output: its end, where the error is.
+        for l in p.tail.iter().rev().take(super::layout::TAIL_SHOWN).rev() {
+            lines.push(Line::from(Span::styled(
+                format!("{:name_w$}   │ {}", "", printable(l)),
+                t.dim(),
+            )));
+        }
+    }
+    // The refusal and the failing hosts first when it can't all show.
+    let room = inner.height as usize;
+    if lines.len() > room {
+        lines.truncate(room);
+    }
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn progress_line<'a>(p: &HostProgress, name_w: usize, width: usize, t: &Theme) -> Line<'a> {
+fn progress_line<'a>(p: &HostProgress, name_w: usize, bar_w: usize, t: &Theme) -> Line<'a> {
     let name = format!("{:<name_w$}", printable(&p.host));
-    let bar_w = width.saturating_sub(name_w + 40).clamp(10, 40);
     let frac = if p.total == 0 {
         if matches!(p.result, Some(Ok(_))) {
             1.0
@@ -224,6 +288,10 @@ fn progress_line<'a>(p: &HostProgress, name_w: usize, width: usize, t: &Theme) -
     let bar = format!("{}{}", "█".repeat(filled), "░".repeat(bar_w - filled));
     let (status, style) = match &p.result {
         Some(Ok(s)) => (format!("done: {}", printable(s)), t.ok()),
+        // A guard's refusal says so itself ("refused: the smoke failed…").
+        Some(Err(e)) if e.starts_with("refused") || e.starts_with("canary refused") => {
+            (printable(e), t.bad())
+        }
         Some(Err(e)) => (format!("failed: {}", printable(e)), t.error()),
         None => (printable(&p.phase), t.plain()),
     };

@@ -57,8 +57,12 @@ pub(super) fn fit<'a>(mut lines: Vec<Line<'a>>, rows: usize, t: &Theme) -> Vec<L
 }
 
 fn field_line<'a>(t: &Theme, label: &str, value: &str, focused: bool) -> Line<'a> {
+    field_line_w(t, label, value, focused, 9)
+}
+
+fn field_line_w<'a>(t: &Theme, label: &str, value: &str, focused: bool, w: usize) -> Line<'a> {
     let mut spans = vec![Span::styled(
-        format!("{label:<9}"),
+        format!("{label:<w$}"),
         if focused { t.key() } else { t.dim() },
     )];
     spans.push(Span::styled(
@@ -105,6 +109,62 @@ fn deploy_form(app: &App, frame: &mut Frame, area: Rect, f: &DeployForm) {
             t.dim(),
         ),
     ]));
+    // The guards (SPEC §7): all optional.
+    lines.push(Line::from(Span::styled(
+        "guards (optional; leave empty for none)",
+        t.dim(),
+    )));
+    let guard = |label: &str, value: &str, field: DeployField, hint: &str| {
+        let mut l = field_line_w(t, label, value, f.field == field, 13);
+        if !hint.is_empty() {
+            l.push_span(Span::styled(format!("  {hint}"), t.dim()));
+        }
+        l
+    };
+    let hosts = f
+        .choices
+        .get(f.choice)
+        .map(|c| c.hosts.join(" "))
+        .unwrap_or_default();
+    lines.push(guard(
+        "smoke",
+        &f.smoke,
+        DeployField::Smoke,
+        "command run in the new release before any switch",
+    ));
+    lines.push(guard(
+        "canary",
+        &f.canary,
+        DeployField::Canary,
+        &format!(
+            "hosts that switch first (Tab completes), of: {}",
+            printable(&hosts)
+        ),
+    ));
+    lines.push(guard(
+        "watch",
+        &f.watch,
+        DeployField::Watch,
+        "with canaries",
+    ));
+    lines.push(guard(
+        "min runs",
+        &f.min_runs,
+        DeployField::MinRuns,
+        "with canaries",
+    ));
+    lines.push(guard(
+        "probation",
+        &f.probation,
+        DeployField::Probation,
+        "e.g. 30m: each host rolls itself back on failures",
+    ));
+    lines.push(guard(
+        "max failures",
+        &f.max_failures,
+        DeployField::MaxFailures,
+        "failed runs allowed (canary, probation)",
+    ));
     lines.push(Line::from(""));
     if !f.candidates.is_empty() {
         let shown: Vec<String> = f.candidates.iter().take(12).map(|c| printable(c)).collect();
@@ -121,14 +181,14 @@ fn deploy_form(app: &App, frame: &mut Frame, area: Rect, f: &DeployForm) {
         t.dim(),
     )));
     lines.push(Line::from(Span::styled(
-        "Tab completes a path · Enter: next field, then confirm · ←→ target · Esc cancels",
+        "Tab completes a path, ↓ next field · Enter on target or a guard confirms · ←→ target · Esc cancels",
         t.dim(),
     )));
     form_box(
         frame,
         area,
         96,
-        "Deploy — local path(s), message, target",
+        "Deploy — local path(s), message, target, guards",
         &lines,
         t.dialog(false),
     );

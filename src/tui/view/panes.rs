@@ -65,13 +65,15 @@ fn live_text(s: &HostState) -> (String, bool) {
 pub(super) fn hosts(app: &App, frame: &mut Frame, r: Rect) {
     let t = &app.theme;
     let fleet = Fleet::of(app.hosts.iter().filter_map(|h| h.state.as_ref()));
+    // A host that rolled itself back wears a mark before its name.
+    let marked = app.hosts.iter().any(|h| app.unseen_rollback(h).is_some());
     let name_w = app
         .hosts
         .iter()
-        .map(|h| h.name.chars().count())
+        .map(|h| h.name.chars().count() + if marked { 2 } else { 0 })
         .max()
         .unwrap_or(4)
-        .clamp(4, 20) as u16;
+        .clamp(4, 22) as u16;
     let live_w = app
         .hosts
         .iter()
@@ -93,7 +95,7 @@ pub(super) fn hosts(app: &App, frame: &mut Frame, r: Rect) {
     let rows: Vec<Row> = app
         .hosts
         .iter()
-        .map(|h| host_row(app, h, &fleet, wide, t))
+        .map(|h| host_row(app, h, &fleet, wide, marked, t))
         .collect();
     let header =
         Row::new(["host", "state", "live", "jobs", "lock", "drift / status"]).style(t.dim());
@@ -132,8 +134,24 @@ fn lock_text(app: &App, l: &crate::model::LockInfo, wide: bool) -> String {
     format!("{}: {}{ago}", printable(&l.by), printable(&l.action))
 }
 
-fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -> Row<'a> {
-    let name = Cell::from(printable(&h.name));
+/// `marked`: some host wears the self-rollback mark (the others' names line up).
+fn host_row<'a>(
+    app: &App,
+    h: &HostView,
+    fleet: &Fleet,
+    wide: bool,
+    marked: bool,
+    t: &Theme,
+) -> Row<'a> {
+    let rolled = app.unseen_rollback(h);
+    let name = match (&rolled, marked) {
+        (Some(_), _) => Cell::from(Span::styled(
+            format!("{} {}", theme::SELF_ROLLBACK, printable(&h.name)),
+            t.alarm(),
+        )),
+        (None, true) => Cell::from(format!("  {}", printable(&h.name))),
+        (None, false) => Cell::from(printable(&h.name)),
+    };
     let state_cell = match (&h.state, &h.error) {
         (_, Some(_)) => Cell::from(Span::styled(theme::DOWN, t.error())),
         (Some(_), None) => Cell::from(Span::styled(theme::UP, t.ok())),
@@ -178,7 +196,34 @@ fn host_row<'a>(app: &App, h: &HostView, fleet: &Fleet, wide: bool, t: &Theme) -
         },
     };
     let (first, after) = live_health(s, t);
-    let mut status: Vec<Span> = first.into_iter().collect();
+    // What needs the operator first: a rollback the host made by itself, a failing
+    // live release, a probation (due: red); then the drift and the runs.
+    let mut status: Vec<Span> = Vec::new();
+    if let Some(so) = &rolled {
+        status.push(Span::styled(
+            format!(
+                "{} rolled back by itself at {} (h)",
+                theme::SELF_ROLLBACK,
+                so.clock()
+            ),
+            t.alarm(),
+        ));
+    }
+    status.extend(first);
+    if let Some(ps) = app.probation_status(h) {
+        status.push(Span::styled(
+            format!("{} {}", theme::PROBATION, ps.words()),
+            if ps.due { t.error() } else { t.warn() },
+        ));
+    }
+    let mut with_dots: Vec<Span> = Vec::new();
+    for sp in status {
+        if !with_dots.is_empty() {
+            with_dots.push(Span::raw(" · "));
+        }
+        with_dots.push(sp);
+    }
+    let mut status = with_dots;
     if !status.is_empty() {
         status.push(Span::raw(" · "));
     }
@@ -511,6 +556,7 @@ fn release_lines<'a>(app: &App, s: &HostState, r: &Release, runs: Vec<Line<'a>>)
     out.push(Line::from(first));
     out.push(kv(t, "path", printable(&s.release_path(&r.name))));
     out.extend(lock_line(app, s));
+    out.extend(guard_lines(app, s, Some(r)));
     match &r.origin {
         Origin::Relman(m) => {
             out.push(kv(
@@ -782,12 +828,93 @@ fn lock_line<'a>(app: &App, s: &HostState) -> Option<Line<'a>> {
     ]))
 }
 
+/// The host's guards as the details say them: its probation (on the live release's
+/// details, or the host's) and a rollback it made by itself (on the details of either
+/// release it names, or the host's).
+fn guard_lines<'a>(app: &App, s: &HostState, r: Option<&Release>) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let mut out = Vec::new();
+    let Some(h) = app.host() else {
+        return out;
+    };
+    let about = |name: Option<&str>| match (r, name) {
+        (None, _) => true,
+        (Some(r), Some(n)) => r.name.as_str() == n,
+        (Some(_), None) => false,
+    };
+    if let Some(so) = plan::health::self_rollback(s) {
+        if about(so.from.as_deref()) || about(so.to.as_deref()) {
+            let what = so
+                .note
+                .as_deref()
+                .map(|n| format!(": {}", printable(n)))
+                .unwrap_or_default();
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<9}", "guard"), t.dim()),
+                Span::styled(
+                    format!(
+                        "{} rolled back by itself at {}{what}",
+                        theme::SELF_ROLLBACK,
+                        so.clock()
+                    ),
+                    t.bad(),
+                ),
+            ]));
+            if let (Some(f), Some(to)) = (&so.from, &so.to) {
+                out.push(kv(
+                    t,
+                    "",
+                    format!("left {} (bad now) for {}", printable(f), printable(to)),
+                ));
+            }
+        }
+    }
+    if let (Some(p), Some(ps)) = (s.probation.as_ref(), app.probation_status(h)) {
+        if about(Some(p.release.as_str())) {
+            out.push(Line::from(vec![
+                Span::styled(format!("{:<9}", "guard"), t.dim()),
+                Span::styled(
+                    format!("{} {}", theme::PROBATION, ps.words()),
+                    if ps.due { t.error() } else { t.warn() },
+                ),
+            ]));
+            out.push(kv(
+                t,
+                "",
+                format!(
+                    "{} since {}, until {}",
+                    printable(&p.release),
+                    printable(&p.since),
+                    printable(&p.until)
+                ),
+            ));
+            out.push(kv(
+                t,
+                "",
+                format!(
+                    "failing, it goes back to {}; A accepts it",
+                    p.previous
+                        .as_deref()
+                        .map(printable)
+                        .unwrap_or_else(|| "no release (none before)".into())
+                ),
+            ));
+        }
+    }
+    // The details pane does not wrap: these lines must be read whole.
+    let width = app.areas().details.width.saturating_sub(2).max(20) as usize;
+    out.iter()
+        .flat_map(|l| crate::tui::wrap::wrap_indented(l, width, 9))
+        .collect()
+}
+
 fn host_lines<'a>(app: &App, s: &HostState) -> Vec<Line<'a>> {
     let t = &app.theme;
     let mut out = vec![
         kv(t, "root", printable(&s.root_abs)),
         kv(t, "link", printable(&s.link_name)),
     ];
+    out.extend(guard_lines(app, s, None));
     if s.foreign > 0 {
         out.push(kv(
             t,
@@ -806,34 +933,35 @@ fn history_lines<'a>(app: &App, s: &HostState) -> Vec<Line<'a>> {
     if s.history.is_empty() {
         return vec![Line::from(Span::styled("no history yet", t.dim()))];
     }
-    s.history
-        .iter()
-        .rev()
-        .map(|e| {
-            let when = humantime::parse_rfc3339(&e.at)
-                .map(|at| age_since(at, app.now))
-                .unwrap_or_else(|_| printable(&e.at));
-            let arrow = match (&e.from, &e.to) {
-                (Some(f), Some(to)) => format!("{} → {}", printable(f), printable(to)),
-                (None, Some(to)) => format!("→ {}", printable(to)),
-                (Some(f), None) => printable(f),
-                (None, None) => String::new(),
-            };
-            let action_style = match e.action {
-                crate::model::Action::Rollback => t.bad(),
-                crate::model::Action::Deploy | crate::model::Action::Switch => t.live(),
-                _ => t.plain(),
-            };
-            let mut spans = vec![
-                Span::styled(format!("{when:<12}"), t.dim()),
-                Span::styled(format!("{:<9}", e.action.as_str()), action_style),
-                Span::raw(arrow),
-                Span::styled(format!("  {}", printable(&e.by)), t.dim()),
-            ];
-            if let Some(n) = e.note.as_deref().filter(|n| !n.is_empty()) {
-                spans.push(Span::raw(format!("  {}", printable(n))));
-            }
-            Line::from(spans)
-        })
-        .collect()
+    let mut out = guard_lines(app, s, None);
+    if !out.is_empty() {
+        out.push(Line::from(""));
+    }
+    out.extend(s.history.iter().rev().map(|e| {
+        let when = humantime::parse_rfc3339(&e.at)
+            .map(|at| age_since(at, app.now))
+            .unwrap_or_else(|_| printable(&e.at));
+        let arrow = match (&e.from, &e.to) {
+            (Some(f), Some(to)) => format!("{} → {}", printable(f), printable(to)),
+            (None, Some(to)) => format!("→ {}", printable(to)),
+            (Some(f), None) => printable(f),
+            (None, None) => String::new(),
+        };
+        let action_style = match e.action {
+            crate::model::Action::Rollback => t.bad(),
+            crate::model::Action::Deploy | crate::model::Action::Switch => t.live(),
+            _ => t.plain(),
+        };
+        let mut spans = vec![
+            Span::styled(format!("{when:<12}"), t.dim()),
+            Span::styled(format!("{:<9}", e.action.as_str()), action_style),
+            Span::raw(arrow),
+            Span::styled(format!("  {}", printable(&e.by)), t.dim()),
+        ];
+        if let Some(n) = e.note.as_deref().filter(|n| !n.is_empty()) {
+            spans.push(Span::raw(format!("  {}", printable(n))));
+        }
+        Line::from(spans)
+    }));
+    out
 }
