@@ -328,7 +328,7 @@ function dofile(k, f,    safe, fp, l, g, off, src, cmd, p, e, lim, dumped, whole
         if ((cmd | getline l) > 0 && l == "") {
             while ((cmd | getline l) > 0) {
                 e = p + length(l) + 1
-                if (!dumped && e > lim) { dumped = 1; dump(f, g, INO[f], p, fp) }
+                if (!dumped && e > lim) { dumped = 1; if (EUID != "" && (p > off || src != f ".sum")) dump(f, g, INO[f], p, fp) }
                 line(g, l, p)
                 p = e
             }
@@ -341,7 +341,7 @@ function dofile(k, f,    safe, fp, l, g, off, src, cmd, p, e, lim, dumped, whole
     if (whole) {
         while ((getline l < f) > 0) {
             e = p + length(l) + 1
-            if (safe && !dumped && e > lim) { dumped = 1; dump(f, g, INO[f], p, fp) }
+            if (safe && !dumped && e > lim) { dumped = 1; if (EUID != "") dump(f, g, INO[f], p, fp) }
             line(g, l, p)
             p = e
         }
