@@ -275,7 +275,7 @@ fn appends_are_read_from_where_the_summary_left_off() {
         // out of the summary until it is whole.
         x.append(
             &f1,
-            &start(
+            start(
                 "1796999999-7",
                 &r1,
                 4_199_999,
@@ -283,8 +283,7 @@ fn appends_are_read_from_where_the_summary_left_off() {
                 "2026-12-03T00:00:00.000Z",
                 "x",
             )
-            .trim_end()
-            .to_string(),
+            .trim_end(),
         );
         poke(&x.file(&f1), "\"exit_code\":9,", "\"exit_code\":0,");
         read_as(sh.command(), &x.root, "health");
