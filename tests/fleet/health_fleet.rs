@@ -79,7 +79,9 @@ fn ledger(f: &Fleet, i: usize) -> Vec<Value> {
     let mut files: Vec<PathBuf> = rd.map(|e| e.unwrap().path()).collect();
     files.sort();
     for p in files {
-        if !p.to_string_lossy().contains(".jsonl") {
+        // The ledger files, not the scan's summaries of them (`<file>.sum`).
+        let name = p.to_string_lossy();
+        if !(name.ends_with(".jsonl") || name.ends_with(".jsonl.old")) {
             continue;
         }
         let text = fs::read_to_string(&p).unwrap();
@@ -532,4 +534,78 @@ fn relman_launch_is_recorded_and_an_interrupt_records_killed() {
     assert_eq!(h["failed"], 1, "{h}");
     assert_eq!(h["killed"], 1, "{h}");
     assert_eq!(h["last_failure"]["signal"], "TERM", "{h}");
+}
+
+for_users!(the_scan_summarizes_the_ledger_and_trusts_only_its_own: deploy, busybox);
+/// The scan's summary cache of the ledger (ledger.sh) over SSH: written by the deploy
+/// user beside each ledger file, extended as the launcher appends, carried over a
+/// real rotation, and never taken from another user (runs/ is 1777).
+fn the_scan_summarizes_the_ledger_and_trusts_only_its_own(user: &str) {
+    use std::os::unix::fs::MetadataExt as _;
+    let f = Fleet::start_as(1, user);
+    let rel = deploy(&f);
+    let runs = f.root(0).join(".relman/runs");
+    let cur = runs.join(format!("{rel}.jsonl"));
+    let sum = runs.join(format!("{rel}.jsonl.sum"));
+    let run = |args: &[&str]| code(&launch(&f, 0, user).args(args).output().unwrap());
+    assert_eq!(run(&["--", "true"]), 0);
+    assert_eq!(run(&["--", "sh", "-c", "exit 2"]), 2);
+    let h = health(&f, &rel);
+    assert_eq!(
+        (h["runs"].as_u64(), h["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{h}"
+    );
+    let (uid, _, _) = support::user_ids(user);
+    let m = fs::metadata(&sum).unwrap();
+    assert_eq!(
+        (m.uid(), m.mode() & 0o777),
+        (uid, 0o600),
+        "the deploy user's own summary"
+    );
+    // Appends are picked up.
+    assert_eq!(run(&["--", "true"]), 0);
+    let h = health(&f, &rel);
+    assert_eq!(
+        (h["runs"].as_u64(), h["ok"].as_u64()),
+        (Some(3), Some(2)),
+        "{h}"
+    );
+    // The launcher's own rotation (past 512 KiB: lines the scan skips): every run kept.
+    {
+        let mut w = fs::OpenOptions::new().append(true).open(&cur).unwrap();
+        w.write_all("x\n".repeat(300_000).as_bytes()).unwrap();
+    }
+    assert_eq!(run(&["--", "true"]), 0);
+    assert!(runs.join(format!("{rel}.jsonl.old")).exists());
+    assert!(!cur.exists());
+    assert_eq!(run(&["--", "sh", "-c", "exit 5"]), 5);
+    let h = health(&f, &rel);
+    assert_eq!(
+        (h["runs"].as_u64(), h["ok"].as_u64(), h["failed"].as_u64()),
+        (Some(5), Some(3), Some(2)),
+        "{h}"
+    );
+    assert_eq!(h["last_failure"]["exit_code"], 5, "{h}");
+    assert!(runs.join(format!("{rel}.jsonl.old.sum")).exists());
+    // Another user's summary, claiming 100 more ok runs, consistent otherwise: ignored.
+    let text = fs::read_to_string(&sum).unwrap();
+    let lie: String = text
+        .lines()
+        .map(|l| {
+            let mut x: Vec<String> = l.split('\t').map(str::to_string).collect();
+            if x[0] == "r" {
+                for i in [3, 4] {
+                    x[i] = (x[i].parse::<u64>().unwrap() + 100).to_string();
+                }
+            }
+            x.join("\t") + "\n"
+        })
+        .collect();
+    fs::remove_file(&sum).unwrap();
+    fs::write(&sum, lie).unwrap();
+    let (juid, jgid, _) = support::user_ids(JOBS);
+    std::os::unix::fs::chown(&sum, Some(juid), Some(jgid)).unwrap();
+    let h2 = health(&f, &rel);
+    assert_eq!(h2, h, "another user's summary is not used");
 }

@@ -25,6 +25,7 @@ mod deploy_local;
 mod history_lines;
 mod jobscan_crowd_local;
 mod launch_local;
+mod ledger_cache_local;
 mod link_local;
 mod prop_parsers;
 mod prune_jobscan_local;

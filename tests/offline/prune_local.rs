@@ -487,3 +487,38 @@ fn unpin_with_an_id_removes_only_that_pin() {
     // Again: already gone, nothing to do.
     assert_eq!(ops::pin::unpin(&t, &h, &r(1), Some(&mine.id)).unwrap(), 0);
 }
+
+#[test]
+fn a_pruned_release_takes_its_run_ledger_and_its_summaries_along() {
+    let (_d, h, t) = layout(4);
+    let runs = root(&h).join(".relman/runs");
+    fs::create_dir_all(&runs).unwrap();
+    let files = |i: u32| {
+        [".jsonl", ".jsonl.old", ".jsonl.sum", ".jsonl.old.sum"]
+            .map(|s| runs.join(format!("{}{s}", r(i))))
+    };
+    for i in [1, 3] {
+        for f in &files(i)[..2] {
+            fs::write(f, "x\n").unwrap();
+        }
+    }
+    // The scan summarizes every ledger file (ledger.sh).
+    ops::scan(&t, &h).unwrap();
+    for i in [1, 3] {
+        for f in files(i) {
+            assert!(f.exists(), "{}", f.display());
+        }
+    }
+    let rep = ops::prune::prune(&t, &h, 0, false).unwrap();
+    assert!(
+        rep.deleted().contains(&r(1).as_str()),
+        "{:?}",
+        rep.deleted()
+    );
+    for f in files(1) {
+        assert!(!f.exists(), "{} goes with the release", f.display());
+    }
+    for f in files(3) {
+        assert!(f.exists(), "{} stays with its release", f.display());
+    }
+}

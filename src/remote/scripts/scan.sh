@@ -1,6 +1,7 @@
 # scan.sh: report one deploy root in relman's line format, version 1 (see wire.rs).
 # Params: ROOT LINK PREFIX PREFIX_RE, LIGHT (1: no sizes, no job scan: what a
-# switch or rollback needs, fast). Reads only; one round trip.
+# switch or rollback needs, fast). Reads only (but for the run ledger's summary
+# cache, .relman/runs/*.sum, which ledger.sh keeps); one round trip.
 
 printf 'relman-scan\t1\n'
 _now=$(date -u +%s)
