@@ -491,6 +491,13 @@ pub fn refusal(
             (s.status != SmokeStatus::Passed).then(|| (h.host.clone(), s.status.describe()))
         })
         .collect();
+    // A canary the guard refused: the CLI's words, from the report (one voice).
+    if let Some(c) = report.canary.as_ref().filter(|c| c.note.is_some())
+        && smoke.is_empty()
+    {
+        let words = present::deploy::canary_refused(report, c);
+        return Some(words.trim_start_matches("relman: ").to_string());
+    }
     Some(refusal_words(
         report.release.as_deref(),
         &smoke,

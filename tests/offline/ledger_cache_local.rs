@@ -130,7 +130,7 @@ impl Root {
         let s = fs::read_to_string(self.file(&format!("{name}.sum")))
             .unwrap_or_else(|e| panic!("{name}.sum: {e}"));
         let h: Vec<&str> = s.lines().next().unwrap().split('\t').collect();
-        assert_eq!(h[..2], ["relman-ledger-sum", "1"], "{s}");
+        assert_eq!(h[..2], ["relman-ledger-sum", "2"], "{s}");
         (h[2].parse().unwrap(), h[3].parse().unwrap())
     }
 
@@ -506,7 +506,7 @@ fn a_corrupt_foreign_stale_or_planted_summary_is_ignored() {
             ),
             (
                 "a newer version",
-                lie.replacen("relman-ledger-sum\t1\t", "relman-ledger-sum\t2\t", 1),
+                lie.replacen("relman-ledger-sum\t2\t", "relman-ledger-sum\t3\t", 1),
             ),
             (
                 "lines after the end",
@@ -752,5 +752,41 @@ fn of_failures_at_the_same_instant_the_last_in_ledger_order_is_the_newest() {
             fs::remove_file(x.file(&format!("{f}.sum"))).unwrap();
         }
         assert_eq!(check(&sh, &x.root, "afresh"), three);
+    }
+}
+
+/// Between a job's end (launch reaped it) and its end record, the job's pid is gone
+/// while launch lives: the run is still running, not lost (a canary poll or the
+/// probation count would otherwise see a failure that never happened). Lost once the
+/// launcher is gone too.
+#[test]
+fn a_run_whose_launcher_lives_is_running_even_when_its_job_is_gone() {
+    for sh in shells() {
+        let x = Root::new();
+        let r1 = rel(1);
+        let f1 = format!("{r1}.jsonl");
+        let mut launcher = sleeper();
+        let mut job = sleeper();
+        let (lp, jp) = (launcher.0.id(), job.0.id());
+        let (lps, jps) = (pid_start(lp), pid_start(jp));
+        job.0.kill().unwrap();
+        job.0.wait().unwrap();
+        let id = format!("1796300000-{jp}");
+        let line = start(&id, &r1, jp, jps, "2026-12-02T06:00:00.000Z", "true").replacen(
+            ",\"user\":",
+            &format!(",\"launcher_pid\":{lp},\"launcher_start\":{lps},\"user\":"),
+            1,
+        );
+        x.append(&f1, &line);
+        let out = check(&sh, &x.root, "the launcher lives");
+        assert_eq!(counts(&out, &r1), [1, 0, 0, 0, 0, 1], "{out}");
+        let runs = read_as(sh.command(), &x.root, "runs");
+        assert!(runs.contains("\trunning\t"), "{runs}");
+        launcher.0.kill().unwrap();
+        launcher.0.wait().unwrap();
+        let out = check(&sh, &x.root, "both gone");
+        assert_eq!(counts(&out, &r1), [1, 0, 0, 0, 1, 0], "{out}");
+        let runs = read_as(sh.command(), &x.root, "runs");
+        assert!(runs.contains("\tlost\t"), "{runs}");
     }
 }

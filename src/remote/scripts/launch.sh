@@ -374,8 +374,13 @@ cd / || :
 # Files the launcher creates from here on (the ledger) are shared by every job user.
 umask 0111
 for _relman_s in $_relman_pend; do kill "-$_relman_s" "$_relman_job" 2>/dev/null; done
+# The launcher's own pid and start time too: between the job's end (reaped by the
+# wait below) and the end record, the job's pid is gone while launch still lives; a
+# run is lost only when both are gone (ledger.sh).
+_relman_pstart "$$"
+_relman_lps=$_relman_ps
 _relman_pstart "$_relman_job"
-_relman_append "{\"event\":\"start\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"pid_start\":$_relman_ps,\"user\":\"$_relman_user\",\"started_at\":\"$_relman_started\",$_relman_cmd}"
+_relman_append "{\"event\":\"start\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"pid_start\":$_relman_ps,\"launcher_pid\":$$,\"launcher_start\":$_relman_lps,\"user\":\"$_relman_user\",\"started_at\":\"$_relman_started\",$_relman_cmd}"
 
 # wait returns >128 when a trapped signal interrupts it: the job may still run
 # (the signal is forwarded already), so wait again. A wait that completed just

@@ -11,7 +11,9 @@
 #   MODE runs: per run (of RELEASE only, when given), in ledger order
 #     run <id> <release> <pid> <user> <started_at> <ended_at|-> <exit|-> <signal|-> <status> <command, JSON-escaped>
 # A run with no end record is running while /proc/<pid>/stat has the start time
-# the start record noted (pids are reused), else lost. Lines that are not the
+# the start record noted (pids are reused) — the job's, or its launcher's
+# (launcher_pid: between the job's end and its end record only launch lives) — else
+# lost. Lines that are not the
 # launcher's (torn by a full disk, edited by hand) are skipped; an end record without
 # its start (rotated away) is ignored. The newest failure is the one with the latest
 # time (ended_at; started_at for a lost run), of equal times the last in ledger order.
@@ -42,17 +44,18 @@ function nv(s, k) {
     if (match(s, "\"" k "\":-?[0-9]+")) return substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
     return ""
 }
-function alive(id,    f, l, a, ok) {
-    f = "/proc/" P[id] "/stat"
+function up(pid, ps,    f, l, a, ok) {
+    f = "/proc/" pid "/stat"
     ok = 0
     if ((getline l < f) > 0) {
         sub(/.*\) /, "", l)
         split(l, a, " ")
-        ok = (PS[id] == 0 || a[20] == PS[id])
+        ok = (ps == 0 || a[20] == ps)
     }
     close(f)
     return ok
 }
+function alive(id) { return up(P[id], PS[id]) || (LP[id] != "" && up(LP[id], LPS[id])) }
 function dash(s) { return s == "" ? "-" : s }
 /^\{"event":"(start|end)",.*\}$/ {
     line = $0
@@ -71,6 +74,7 @@ function dash(s) { return s == "" ? "-" : s }
         if (pid == "") next
         S[id] = 1; N++; O[N] = id
         R[id] = rel; P[id] = pid; PS[id] = nv(head, "pid_start") + 0
+        LP[id] = nv(head, "launcher_pid"); LPS[id] = nv(head, "launcher_start") + 0
         U[id] = sv(head, "user"); T[id] = sv(head, "started_at")
         C[id] = substr(rest, 1, j - 1)
     } else {
@@ -118,10 +122,11 @@ END {
 # Reading every run on every refresh is O(runs) (BENCHMARKS.md, "A run ledger of
 # 10,000 runs"), so each ledger file F gets a summary F.sum (<release>.jsonl.sum,
 # <release>.jsonl.old.sum), written by the scan:
-#   relman-ledger-sum 1 <inode> <offset> <first line's length/id>
+#   relman-ledger-sum 2 <inode> <offset> <first line's length/id>
 #   r <release> <offset of its first start> <settled runs> <ok> <failed> <killed>
 #   f <release> <at> <offset> <id> <exit> <signal> <command>   its newest settled failure
-#   s <id> <release> <pid> <pid_start> <user> <started_at> <offset> <command>   open starts
+#   s <id> <release> <pid> <pid_start> <user> <started_at> <offset> <command> <launcher pid|> <launcher start>
+#     open starts (version 1 had no launcher fields: ignored, read afresh)
 #   e <id> <ended_at> <exit> <signal>   ends whose start is not in F (in .old)
 #   end <lines>
 # covering F's first <offset> bytes (whole lines). It is used while F has that inode,
@@ -158,7 +163,7 @@ function nv(s, k) {
     if (match(s, "\"" k "\":-?[0-9]+")) return substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
     return ""
 }
-function alive(pid, ps,    f, l, a, ok) {
+function up(pid, ps,    f, l, a, ok) {
     f = "/proc/" pid "/stat"
     ok = 0
     if ((getline l < f) > 0) {
@@ -190,11 +195,14 @@ function settle(g, rel, p, id, at, x, sg, c,    st) {
     RN[g, rel]++; RC[g, rel, st]++
     if (st != "ok") cand(g, rel, at, p, id, x, sg, c)
 }
-function opens(g, id, rel, pid, ps, u, t, p, c) {
+function opens(g, id, rel, pid, ps, u, t, p, c, lp, lps) {
     SEEN[g, id] = 1
     OP[g, id] = ++SN[g]; SL[g, SN[g]] = id
     SR[g, id] = rel; SP[g, id] = pid; SS[g, id] = ps + 0; SU[g, id] = u; ST[g, id] = t; SO[g, id] = p; SC[g, id] = c
+    SLP[g, id] = lp; SLS[g, id] = lps + 0
 }
+# An open run is running while its job or its launcher lives (see the header).
+function alive(g, id) { return up(SP[g, id], SS[g, id]) || (SLP[g, id] != "" && up(SLP[g, id], SLS[g, id])) }
 function orphan(g, id, at, x, sg) {
     if (!((g, id) in EO)) { EO[g, id] = 1; EL[g, ++EN[g]] = id }
     EA[g, id] = at; EX[g, id] = x; EG[g, id] = sg
@@ -221,7 +229,8 @@ function line(g, l, p,    i, head, id, rel, rest, j, pid, c) {
             SEEN[g, id] = 1
             delete EO[g, id]
             settle(g, rel, p, id, EA[g, id], EX[g, id], EG[g, id], c)
-        } else opens(g, id, rel, pid, nv(head, "pid_start"), sv(head, "user"), sv(head, "started_at"), p, c)
+        } else opens(g, id, rel, pid, nv(head, "pid_start"), sv(head, "user"), sv(head, "started_at"), p, c,
+            nv(head, "launcher_pid"), nv(head, "launcher_start"))
     } else if ((g, id) in OP) {
         delete OP[g, id]
         settle(g, SR[g, id], SO[g, id], id, sv(head, "ended_at"), nv(head, "exit_code"), sv(head, "signal"), SC[g, id])
@@ -232,7 +241,7 @@ function line(g, l, p,    i, head, id, rel, rest, j, pid, c) {
 function load(s, g, ino, sz, fp,    l, a, n, cnt, ok, off) {
     if (!(s in TY) || TY[s] != "-" || EUID == "" || OWN[s] != EUID || PM[s] ~ /^.....w/ || PM[s] ~ /^........w/) return -1
     ok = 0; cnt = 0; off = -1
-    if ((getline l < s) > 0 && split(l, a, "\t") == 5 && a[1] == "relman-ledger-sum" && a[2] == "1" &&
+    if ((getline l < s) > 0 && split(l, a, "\t") == 5 && a[1] == "relman-ledger-sum" && a[2] == "2" &&
         a[3] "" == ino "" && isnum(a[4]) && a[4] + 0 <= sz && a[5] == fp) {
         off = a[4] + 0
         while ((getline l < s) > 0) {
@@ -249,9 +258,9 @@ function load(s, g, ino, sz, fp,    l, a, n, cnt, ok, off) {
                 RC[g, a[2], "ok"] = a[5] + 0; RC[g, a[2], "failed"] = a[6] + 0; RC[g, a[2], "killed"] = a[7] + 0
             } else if (a[1] == "f" && n == 8 && ((g, a[2]) in RX) && !((g, a[2]) in FO) && isnum(a[4]) && a[5] ~ /^[0-9]+-[0-9]+$/) {
                 cand(g, a[2], a[3], a[4] + 0, a[5], a[6], a[7], a[8])
-            } else if (a[1] == "s" && n == 9 && a[2] ~ /^[0-9]+-[0-9]+$/ && !((g, a[2]) in OP) && ((g, a[3]) in RX) &&
-                isnum(a[4]) && isnum(a[5]) && isnum(a[8])) {
-                opens(g, a[2], a[3], a[4], a[5], a[6], a[7], a[8] + 0, a[9])
+            } else if (a[1] == "s" && n == 11 && a[2] ~ /^[0-9]+-[0-9]+$/ && !((g, a[2]) in OP) && ((g, a[3]) in RX) &&
+                isnum(a[4]) && isnum(a[5]) && isnum(a[8]) && (a[10] == "" || isnum(a[10])) && isnum(a[11])) {
+                opens(g, a[2], a[3], a[4], a[5], a[6], a[7], a[8] + 0, a[9], a[10], a[11])
             } else if (a[1] == "e" && n == 5 && a[2] ~ /^[0-9]+-[0-9]+$/ && !((g, a[2]) in EO)) {
                 orphan(g, a[2], a[3], a[4], a[5])
             } else break
@@ -264,7 +273,7 @@ function tabfree(v) { if (index(v, "\t")) BAD = 1; return v }
 # Writes version g of file f (its first pos bytes) to f.sum: mktemp, then mv over.
 function dump(f, g, ino, pos, fp,    out, i, rel, id, cnt, cmd) {
     BAD = 0; cnt = 0
-    out = "relman-ledger-sum\t1\t" ino "\t" pos "\t" fp "\n"
+    out = "relman-ledger-sum\t2\t" ino "\t" pos "\t" fp "\n"
     for (i = 1; i <= NRL[g]; i++) {
         rel = RL[g, i]
         out = out "r\t" rel "\t" RF[g, rel] "\t" RN[g, rel] "\t" RC[g, rel, "ok"] "\t" RC[g, rel, "failed"] "\t" RC[g, rel, "killed"] "\n"
@@ -279,7 +288,7 @@ function dump(f, g, ino, pos, fp,    out, i, rel, id, cnt, cmd) {
         id = SL[g, i]
         if (!((g, id) in OP)) continue
         out = out "s\t" id "\t" SR[g, id] "\t" SP[g, id] "\t" SS[g, id] "\t" tabfree(SU[g, id]) "\t" tabfree(ST[g, id]) "\t" \
-            SO[g, id] "\t" tabfree(SC[g, id]) "\n"
+            SO[g, id] "\t" tabfree(SC[g, id]) "\t" SLP[g, id] "\t" SLS[g, id] "\n"
         cnt++
     }
     for (i = 1; i <= EN[g]; i++) {
@@ -399,7 +408,7 @@ END {
             if (id in GE) {
                 st = status(GX[id], GG[id]); at = GA[id]; x = GX[id]; sg = GG[id]
             } else {
-                st = alive(SP[g, id], SS[g, id]) ? "running" : "lost"; at = ST[g, id]; x = ""; sg = ""
+                st = alive(g, id) ? "running" : "lost"; at = ST[g, id]; x = ""; sg = ""
             }
             CNT[rel, st]++
             if (st != "ok" && st != "running") best(rel, at, k, SO[g, id], id, x, sg, SC[g, id])
