@@ -496,7 +496,8 @@ pub fn refusal(
         && smoke.is_empty()
     {
         let words = present::deploy::canary_refused(report, c);
-        return Some(words.trim_start_matches("relman: ").to_string());
+        let words = words.trim_start_matches("relman: ");
+        return Some(words.trim_start_matches("REFUSED: ").to_string());
     }
     Some(refusal_words(
         report.release.as_deref(),

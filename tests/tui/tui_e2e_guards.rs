@@ -132,7 +132,10 @@ fn a_canary_whose_jobs_fail_is_refused_and_the_other_host_never_moves() {
         link_of(&f, 0)
     );
     let s = t.screen();
-    assert!(s.contains("refused: the canary failed on h1"), "{s}");
+    assert!(
+        s.contains("refused: a canary's runs failed (canary h1: "),
+        "{s}"
+    );
     assert!(s.contains("deploy refused"), "{s}");
 
     // (q alone: an Escape right before it would read as Alt-q.)
