@@ -45,8 +45,15 @@ mkroot() {
         echo x >"$r/batch_2026112600000$i/app"
     done
     ln -sfn batch_20261126000008 "$r/batch"
-    sed "s|^# relman:params\$|RELMAN_LINK='batch'\nRELMAN_PREFIX='batch_'|" \
-        "$here/src/remote/scripts/launch.sh" >"$r/.relman/bin/launch"
+    # params, then ledger.sh and probation.sh in place of the marker (ops/launcher.rs)
+    awk -v l="$here/src/remote/scripts/ledger.sh" -v p="$here/src/remote/scripts/probation.sh" '
+        $0 == "# relman:params" {
+            print "RELMAN_LINK='"'"'batch'"'"'"; print "RELMAN_PREFIX='"'"'batch_'"'"'"
+            while ((getline x < l) > 0) print x
+            while ((getline x < p) > 0) print x
+            next
+        }
+        { print }' "$here/src/remote/scripts/launch.sh" >"$r/.relman/bin/launch"
     (cd "$here" && git show c62b452:src/remote/scripts/launch.sh) |
         sed "s|^# relman:params\$|RELMAN_LINK='batch'\nRELMAN_PREFIX='batch_'|" >"$r/.relman/bin/launch-old"
     chmod 755 "$r/.relman/bin/launch" "$r/.relman/bin/launch-old"
@@ -57,6 +64,22 @@ mkroot() {
 
 root=$work/root
 mkroot "$root"
+# The same root with a probation on the live release (6 h left, no rollback: 10^6
+# failures allowed) and 360 recorded runs of it (6 h of a job a minute, 1 in 10
+# failed): every job start counts that release's failures.
+proot=$work/proot
+mkroot "$proot"
+mkdir -p "$proot/.relman/runs"
+nowe=$(date +%s)
+echo "relman-probation 1 batch_20261126000008 batch_20261126000007 $((nowe - 3600)) $((nowe + 21600)) 1000000" \
+    >"$proot/.relman/probation"
+awk -v f="$proot/.relman/runs/batch_20261126000008.jsonl" -v t0="$((nowe - 3000))" 'BEGIN {
+    for (k = 0; k < 360; k++) {
+        id = sprintf("%d-%d", t0 + k, 30000 + k)
+        printf "{\"event\":\"start\",\"id\":\"%s\",\"release\":\"batch_20261126000008\",\"pid\":%d,\"pid_start\":1,\"user\":\"batch\",\"started_at\":\"2026-12-01T00:00:00.000Z\",\"command\":\"java -jar app.jar\",\"trigger\":null}\n", id, 30000 + k >> f
+        printf "{\"event\":\"end\",\"id\":\"%s\",\"release\":\"batch_20261126000008\",\"pid\":%d,\"ended_at\":\"2026-12-01T00:00:01.000Z\",\"exit_code\":%d,\"signal\":null}\n", id, 30000 + k, (k % 10 == 3) ? 1 : 0 >> f
+    }
+}'
 bb=$work/bb
 mkdir -p "$bb"
 for a in $(busybox --list); do ln -s "$(command -v busybox)" "$bb/$a"; done
@@ -70,6 +93,7 @@ job_round() {
         direct) for ((i = 0; i < JOBS; i++)); do PATH=$path $true_bin; done ;;
         old) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$root/.relman/bin/launch-old" -- true; done ;;
         new) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$root/.relman/bin/launch" -- true; done ;;
+        probation) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$proot/.relman/bin/launch" -- true; done ;;
     esac
     t1=$(now)
     awk -v a="$t0" -v b="$t1" -v n="$JOBS" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 / n }'
@@ -77,23 +101,25 @@ job_round() {
 
 echo "## launch's cost per job ($JOBS jobs x $ROUNDS rounds, interleaved; load $(load) at start)"
 echo
-echo "| shell | \`true\` directly | previous launcher (exec) | launcher now (parent + ledger) | now - direct | now - previous |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| shell | \`true\` directly | previous launcher (exec) | launcher now (parent + ledger) | now - direct | now - previous | now, a probation set | probation - now |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for sh in dash busybox; do
     case $sh in
         dash) shell=$(command -v dash) path=$PATH true_bin=$(type -P true) ;;
         busybox) shell="$(command -v busybox) sh" path=$bb true_bin=$bb/true ;;
     esac
-    : >"$work/d" && : >"$work/o" && : >"$work/n"
+    : >"$work/d" && : >"$work/o" && : >"$work/n" && : >"$work/p"
     (cd /tmp && for ((r = 0; r < ROUNDS; r++)); do
         job_round "$shell" "$path" direct >>"$work/d"
         job_round "$shell" "$path" old >>"$work/o"
         job_round "$shell" "$path" new >>"$work/n"
+        job_round "$shell" "$path" probation >>"$work/p"
     done)
-    d=$(median <"$work/d") o=$(median <"$work/o") n=$(median <"$work/n")
-    printf '| %s | %s ms | %s ms | %s ms | **%s ms** | %s ms |\n' "$sh" "$d" "$o" "$n" \
+    d=$(median <"$work/d") o=$(median <"$work/o") n=$(median <"$work/n") pb=$(median <"$work/p")
+    printf '| %s | %s ms | %s ms | %s ms | **%s ms** | %s ms | %s ms | %s ms |\n' "$sh" "$d" "$o" "$n" \
         "$(awk -v a="$n" -v b="$d" 'BEGIN { printf "%.2f", a - b }')" \
-        "$(awk -v a="$n" -v b="$o" 'BEGIN { printf "%.2f", a - b }')"
+        "$(awk -v a="$n" -v b="$o" 'BEGIN { printf "%.2f", a - b }')" "$pb" \
+        "$(awk -v a="$pb" -v b="$n" 'BEGIN { printf "%.2f", a - b }')"
 done
 echo
 echo "(spread, launcher now, per-round ms: $(tr '\n' ' ' <"$work/n"); load $(load) at the end)"

@@ -32,20 +32,17 @@ probation_read() {
 # since PB_SINCE (a run's id is <start epoch>-<pid>), and PB_IDS, the first 20 ids.
 # The runs are ledger.sh's (`ledger_read runs`): the same verdicts as everywhere.
 probation_count() {
-    _pb_out=$(ledger_read runs "$PB_REL" | {
-        _pb_c=0
-        _pb_i=
-        while IFS='	' read -r _pb_k _pb_id _pb_r _pb_p _pb_u _pb_s _pb_e _pb_x _pb_g _pb_st _pb_cmd; do
-            case $_pb_st in failed | killed | lost) ;; *) continue ;; esac
-            # ledger.sh printed only ids of digits-digits; checked again: ids
-            # go into the history line.
-            case $_pb_id in *[!0-9-]* | -* | *- | *-*-*) continue ;; *-*) ;; *) continue ;; esac
-            [ "${_pb_id%%-*}" -ge "$PB_SINCE" ] || continue
-            _pb_c=$((_pb_c + 1))
-            [ "$_pb_c" -gt 20 ] || _pb_i="$_pb_i $_pb_id"
-        done
-        printf '%s%s' "$_pb_c" "$_pb_i"
-    })
+    # One awk over ledger_read's lines (a shell loop costs ~0.3 ms a run in busybox sh).
+    _pb_out=$(ledger_read runs "$PB_REL" | awk -F '\t' -v since="$PB_SINCE" '
+$10 ~ /^(failed|killed|lost)$/ && $2 ~ /^[0-9]+-[0-9]+$/ {
+    # ledger.sh printed only ids of digits-digits; checked again: ids go into the
+    # history line.
+    split($2, a, "-")
+    if (a[1] + 0 < since + 0) next
+    c++
+    if (c <= 20) ids = ids " " $2
+}
+END { printf "%d%s", c, ids }')
     PB_FAILS=${_pb_out%% *}
     case $PB_FAILS in '' | *[!0-9]*) PB_FAILS=0 ;; esac
     PB_IDS=
