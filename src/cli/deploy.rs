@@ -22,8 +22,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::Global;
 use crate::config::{Config, HostConfig};
 use crate::model::ProbationSpec;
-use crate::ops::deploy::{self, DeployEvent, DeployRequest, Outcome, Phase, Smoke};
-use crate::ops::hooks::{self, Hook, HookInput};
+use crate::ops::deploy::{self, DeployEvent, DeployRequest, Phase, Smoke};
+use crate::ops::hooks;
 use crate::present::deploy::{progress_step, watch_line};
 use crate::present::{self, size};
 
@@ -135,20 +135,11 @@ pub fn run(
     } else {
         present::deploy::print_human(&report, g.quiet);
     }
-    let code = report.exit_code();
-    let input = HookInput {
-        hosts: report.hosts.iter().map(|h| h.host.clone()).collect(),
-        from: report.hosts.iter().map(|h| h.from.clone()).collect(),
-        to: report.hosts.iter().map(|h| h.release.clone()).collect(),
-        exit: code,
-        json: json.to_string(),
-    };
-    // A refused release first (the pager), then the deploy's own hook.
-    if report.outcome == Outcome::Refused {
-        hooks::run_and_report(&cfg.hooks, Hook::OnRefuse, &input);
+    let input = hooks::deploy_input(&report, json.to_string());
+    for hook in hooks::deploy_hooks(&report) {
+        hooks::run_and_report(&cfg.hooks, hook, &input);
     }
-    hooks::run_and_report(&cfg.hooks, Hook::AfterDeploy, &input);
-    code
+    input.exit
 }
 
 /// The guard flags of `deploy` as given (`--canary`, `--min-runs`,

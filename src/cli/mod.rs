@@ -15,7 +15,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use clap_complete::engine::ArgValueCandidates;
 
 use crate::config::{Config, Selection};
-use crate::ops::hooks::{self, Hook, HookInput};
+use crate::ops::hooks::{self, Hook};
 use crate::ops::{self, fleet};
 use crate::present;
 
@@ -287,22 +287,12 @@ fn link_hook(
     asked: Option<&str>,
     exit: i32,
 ) {
-    let input = HookInput {
-        hosts: results.iter().map(|r| r.host.clone()).collect(),
-        from: results
-            .iter()
-            .map(|r| r.result.as_ref().ok().and_then(|c| c.from.clone()))
-            .collect(),
-        to: results
-            .iter()
-            .map(|r| match &r.result {
-                Ok(c) => Some(c.to.clone()),
-                Err(_) => asked.map(str::to_string),
-            })
-            .collect(),
+    let input = hooks::link_input(
+        results,
+        asked,
         exit,
-        json: present::link_results_json(results).to_string(),
-    };
+        present::link_results_json(results).to_string(),
+    );
     hooks::run_and_report(&cfg.hooks, hook, &input);
 }
 

@@ -48,7 +48,8 @@ impl Hook {
         }
     }
 
-    fn command(self, hooks: &Hooks) -> Option<&str> {
+    /// The configured command (None: this hook is not set).
+    pub fn command(self, hooks: &Hooks) -> Option<&str> {
         match self {
             Hook::AfterDeploy => hooks.after_deploy.as_deref(),
             Hook::AfterSwitch => hooks.after_switch.as_deref(),
@@ -136,15 +137,84 @@ pub fn run_and_report(hooks: &Hooks, hook: Hook, input: &HookInput) -> Option<Ho
     Some(out)
 }
 
+/// Where a hook's own output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookOutput {
+    /// relman's stderr (the CLI: stdout stays the JSON).
+    Stderr,
+    /// Nowhere (the console: the terminal is the UI's; how the hook ended is shown
+    /// in the footer and logged).
+    Discard,
+}
+
 /// Runs `hook` if it is configured and waits for it (see the module doc).
 pub fn run(hooks: &Hooks, hook: Hook, input: &HookInput) -> Option<HookOutcome> {
+    run_to(hooks, hook, input, HookOutput::Stderr)
+}
+
+/// [`run`] with the hook's output sent to `out`.
+pub fn run_to(
+    hooks: &Hooks,
+    hook: Hook,
+    input: &HookInput,
+    out: HookOutput,
+) -> Option<HookOutcome> {
     let cmd = hook.command(hooks)?;
     Some(run_command(
         cmd,
         hooks.timeout,
         &environment(hook, input),
         &input.json,
+        out,
     ))
+}
+
+/// What a deploy's hooks are told: each host's release before and after.
+pub fn deploy_input(report: &crate::ops::deploy::DeployReport, json: String) -> HookInput {
+    HookInput {
+        hosts: report.hosts.iter().map(|h| h.host.clone()).collect(),
+        from: report.hosts.iter().map(|h| h.from.clone()).collect(),
+        to: report.hosts.iter().map(|h| h.release.clone()).collect(),
+        exit: report.exit_code(),
+        json,
+    }
+}
+
+/// The hooks a deploy runs, in order: a refused release first (the pager), then the
+/// deploy's own.
+pub fn deploy_hooks(report: &crate::ops::deploy::DeployReport) -> Vec<Hook> {
+    let mut v = Vec::new();
+    if report.outcome == crate::ops::deploy::Outcome::Refused {
+        v.push(Hook::OnRefuse);
+    }
+    v.push(Hook::AfterDeploy);
+    v
+}
+
+/// What a switch's or rollback's hook is told (`asked`: the release asked for, for
+/// hosts where it failed).
+pub fn link_input(
+    results: &[crate::ops::fleet::HostResult<crate::ops::LinkChange>],
+    asked: Option<&str>,
+    exit: i32,
+    json: String,
+) -> HookInput {
+    HookInput {
+        hosts: results.iter().map(|r| r.host.clone()).collect(),
+        from: results
+            .iter()
+            .map(|r| r.result.as_ref().ok().and_then(|c| c.from.clone()))
+            .collect(),
+        to: results
+            .iter()
+            .map(|r| match &r.result {
+                Ok(c) => Some(c.to.clone()),
+                Err(_) => asked.map(str::to_string),
+            })
+            .collect(),
+        exit,
+        json,
+    }
 }
 
 fn run_command(
@@ -152,13 +222,18 @@ fn run_command(
     timeout: Duration,
     env: &[(&'static str, String)],
     stdin: &str,
+    out: HookOutput,
 ) -> HookOutcome {
-    let stderr = match std::io::stderr().as_fd_owned() {
-        Ok(fd) => Stdio::from(fd),
+    let to = || match out {
+        HookOutput::Stderr => std::io::stderr().as_fd_owned().map(Stdio::from),
+        HookOutput::Discard => Ok(Stdio::null()),
+    };
+    let stderr = match to() {
+        Ok(s) => s,
         Err(e) => return HookOutcome::NotStarted(e.to_string()),
     };
-    let stdout = match std::io::stderr().as_fd_owned() {
-        Ok(fd) => Stdio::from(fd),
+    let stdout = match to() {
+        Ok(s) => s,
         Err(e) => return HookOutcome::NotStarted(e.to_string()),
     };
     let mut c = Command::new("sh");

@@ -196,6 +196,8 @@ pub enum Event {
     /// A guard refused the release: which one and why, for the deploy's summary
     /// (sent before `DeployDone`).
     DeployRefused { why: String },
+    /// A `[hooks]` command did not succeed (its line, as the CLI prints it).
+    HookFailed { line: String },
     /// The deploy's local files are known.
     DeployStarted { files: usize, bytes: u64 },
     /// The new release's name (the same on every host).

@@ -22,7 +22,8 @@ use super::protocol::{Cmd, Event, Failure, Guards, OpKind};
 use crate::config::{Config, HostConfig};
 use crate::model::printable;
 use crate::ops::deploy::{DeployEvent, DeployReport, DeployRequest, Outcome, SmokeStatus};
-use crate::ops::{self, FailureKind, OpError};
+use crate::ops::hooks::{Hook, HookInput, HookOutput};
+use crate::ops::{self, FailureKind, LinkChange, OpError};
 use crate::present::{self, summary};
 use crate::remote::{self, Transport};
 
@@ -103,14 +104,20 @@ fn handle(shared: &Arc<Shared>, cmd: Cmd) {
             host,
             release,
             expect,
-        } => op(shared, host, OpKind::Switch, move |t, h| {
-            let c = ops::switch(t, h, &release, expect.as_deref())?;
-            Ok(summary::link_done("switched", &c))
-        }),
-        Cmd::Rollback { host, to } => op(shared, host, OpKind::Rollback, move |t, h| {
-            let c = ops::rollback(t, h, to.as_deref())?;
-            Ok(summary::link_done("rolled back", &c))
-        }),
+        } => {
+            let after = link_hook(shared, Hook::AfterSwitch, Some(release.clone()));
+            op(shared, host, OpKind::Switch, move |t, h| {
+                let c = after(&h.name, ops::switch(t, h, &release, expect.as_deref()))?;
+                Ok(summary::link_done("switched", &c))
+            })
+        }
+        Cmd::Rollback { host, to } => {
+            let after = link_hook(shared, Hook::AfterRollback, to.clone());
+            op(shared, host, OpKind::Rollback, move |t, h| {
+                let c = after(&h.name, ops::rollback(t, h, to.as_deref()))?;
+                Ok(summary::link_done("rolled back", &c))
+            })
+        }
         Cmd::Prune { host, keep } => op(shared, host, OpKind::Prune, move |t, h| {
             let r = ops::prune::prune(t, h, keep, false)?;
             Ok(summary::prune_done(&r))
@@ -330,6 +337,52 @@ async fn scan(shared: Arc<Shared>, host: String) {
     });
 }
 
+/// Runs `[hooks]` commands as the CLI does (same environment and JSON), on a thread
+/// of their own (a hook may take up to `hooks.timeout`), their output discarded (the
+/// terminal is the console's); one that did not succeed says so in the footer.
+fn run_hooks(shared: &Arc<Shared>, hooks: Vec<Hook>, input: HookInput) {
+    if hooks.iter().all(|h| h.command(&shared.cfg.hooks).is_none()) {
+        return;
+    }
+    let cfg_hooks = shared.cfg.hooks.clone();
+    let events = shared.events.clone();
+    std::thread::spawn(move || {
+        for hook in hooks {
+            let Some(out) = ops::hooks::run_to(&cfg_hooks, hook, &input, HookOutput::Discard)
+            else {
+                continue;
+            };
+            tracing::info!(hook = hook.key(), outcome = ?out, "console: hook ran");
+            if let Some(line) = out.report(hook) {
+                let _ = events.send(Event::HookFailed { line });
+            }
+        }
+    });
+}
+
+/// A switch's or rollback's result, passed through after its hook was started with
+/// it (`asked`: the release asked for, named where the change failed).
+fn link_hook(
+    shared: &Arc<Shared>,
+    hook: Hook,
+    asked: Option<String>,
+) -> impl FnOnce(&str, Result<LinkChange, OpError>) -> Result<LinkChange, OpError> + Send + 'static
+{
+    let sh = shared.clone();
+    move |host, result| {
+        let results = [ops::fleet::HostResult {
+            host: host.to_string(),
+            result,
+        }];
+        let code = ops::fleet::exit_code(&results);
+        let json = present::link_results_json(&results).to_string();
+        let input = ops::hooks::link_input(&results, asked.as_deref(), code, json);
+        run_hooks(&sh, vec![hook], input);
+        let [r] = results;
+        r.result
+    }
+}
+
 fn op<F>(shared: &Arc<Shared>, host: String, kind: OpKind, f: F)
 where
     F: FnOnce(&dyn Transport, &HostConfig) -> Result<String, OpError> + Send + 'static,
@@ -426,6 +479,12 @@ fn deploy(
         let cancel = AtomicBool::new(false);
         match ops::deploy::deploy(&sh.cfg, &targets, &req, &on_event, &cancel) {
             Ok(report) => {
+                let json = present::deploy::report_json(&report).to_string();
+                run_hooks(
+                    &sh,
+                    ops::hooks::deploy_hooks(&report),
+                    ops::hooks::deploy_input(&report, json),
+                );
                 for h in &report.hosts {
                     if let Some(sm) = h.smoke.as_ref().filter(|s| s.status != SmokeStatus::Passed) {
                         send(Event::SmokeFailed {

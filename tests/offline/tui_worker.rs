@@ -9,6 +9,8 @@ use relman::tui::app::{Cmd, Event, Guards, OpKind};
 use relman::tui::worker;
 use tokio::sync::mpsc;
 
+use crate::support;
+
 async fn next(rx: &mut mpsc::UnboundedReceiver<Event>) -> Event {
     tokio::time::timeout(Duration::from_secs(60), rx.recv())
         .await
@@ -326,4 +328,115 @@ async fn deploy_of_a_missing_path_sends_nothing_and_says_why() {
         std::fs::read_link(demo.root().join("batch")).unwrap(),
         before
     );
+}
+
+/// The console runs `[hooks]` as the CLI does: after a switch and a rollback, with the
+/// same environment and the JSON on stdin, its output kept off the terminal; a hook
+/// that fails says so in a `HookFailed` event and the switch's result stands.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_runs_the_hooks_and_a_failing_one_changes_nothing() {
+    let demo = Demo::build().expect("demo");
+    let names = demo.releases().to_vec();
+    let out = tempfile::tempdir().unwrap();
+    let log = out.path().join("hook.log");
+    let mut cfg = Config::local_demo(demo.root());
+    cfg.hooks.after_switch = Some(format!(
+        "{{ echo \"$RELMAN_ACTION|$RELMAN_HOSTS|$RELMAN_FROM|$RELMAN_TO|$RELMAN_EXIT\"; cat; }} >>'{}'; echo noise",
+        log.display()
+    ));
+    cfg.hooks.after_rollback = Some("echo noise >&2; exit 3".into());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::Switch {
+        host: "demo".into(),
+        release: names[3].clone(),
+        expect: Some(names[4].clone()),
+    })
+    .unwrap();
+    match next(&mut rx).await {
+        Event::Done { op, result, .. } => {
+            assert_eq!(op, OpKind::Switch);
+            result.expect("switched");
+        }
+        other => panic!("{other:?}"),
+    }
+    let want = format!("switch|demo|{}|{}|0", names[4], names[3]);
+    assert!(
+        support::wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() >= 2)
+        }),
+        "the hook never ran"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(want.as_str()), "{text}");
+    let json: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(json["hosts"][0]["name"], "demo", "{json}");
+
+    cmds.send(Cmd::Rollback {
+        host: "demo".into(),
+        to: None,
+    })
+    .unwrap();
+    let (mut done, mut failed) = (None, None);
+    while done.is_none() || failed.is_none() {
+        match next(&mut rx).await {
+            Event::Done { op, result, .. } => done = Some((op, result)),
+            Event::HookFailed { line } => failed = Some(line),
+            other => panic!("{other:?}"),
+        }
+    }
+    let (op, result) = done.unwrap();
+    assert_eq!(op, OpKind::Rollback);
+    result.expect("the rollback stands");
+    assert_eq!(
+        failed.unwrap(),
+        "relman: hook after_rollback failed (exit 3); the rollback result stands"
+    );
+}
+
+/// A console deploy runs `after_deploy` with the deploy's hosts, releases and JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_deploy_runs_after_deploy() {
+    let demo = Demo::build().expect("demo");
+    let build = tempfile::tempdir().unwrap();
+    std::fs::write(build.path().join("app.jar"), b"jar").unwrap();
+    let log = build.path().join("hook.log");
+    let mut cfg = Config::local_demo(demo.root());
+    cfg.hooks.after_deploy = Some(format!(
+        "{{ echo \"$RELMAN_ACTION|$RELMAN_HOSTS|$RELMAN_TO|$RELMAN_EXIT\"; cat; }} >>'{}'",
+        log.display()
+    ));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let cmds = worker::spawn(cfg, tx);
+    cmds.send(Cmd::Deploy {
+        paths: vec![build.path().join("app.jar")],
+        message: "hooked".into(),
+        hosts: vec!["demo".into()],
+        guards: Guards::default(),
+    })
+    .unwrap();
+    let mut named = None;
+    loop {
+        match next(&mut rx).await {
+            Event::DeployNamed { release } => named = Some(release),
+            Event::DeployDone { .. } => break,
+            _ => {}
+        }
+    }
+    let named = named.expect("a release name");
+    assert!(
+        support::wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() >= 2)
+        }),
+        "after_deploy never ran"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("deploy|demo|{named}|0").as_str())
+    );
+    let json: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(json["release"], named.as_str(), "{json}");
 }

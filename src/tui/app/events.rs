@@ -132,6 +132,10 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Event::HookFailed { line } => {
+            app.warn(line.trim_start_matches("relman: ").to_string());
+            Vec::new()
+        }
         Event::DeployStarted { files, bytes } => {
             if let Some(d) = &mut app.deploy {
                 d.files = Some((files, bytes));
