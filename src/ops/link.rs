@@ -34,6 +34,8 @@ pub struct LinkChange {
     pub note: Option<LinkNote>,
     /// What the operator should know about the target.
     pub warning: Option<LinkWarning>,
+    /// The probation this change set on the target (SPEC §7), if any.
+    pub probation: Option<ProbationSpec>,
 }
 
 /// What goes with a switch or rollback that did what was asked.
@@ -41,6 +43,8 @@ pub struct LinkChange {
 pub enum LinkNote {
     /// The link already named the target: nothing was written.
     AlreadyLive,
+    /// The link already named the target; only a probation was set on it.
+    AlreadyLiveProbationSet,
     /// A rollback went to a release marked bad (named with `--to`): the mark is cleared.
     ClearedBadMark,
 }
@@ -225,6 +229,9 @@ fn switch_checked(
     let unset = (asked && said.get(1) == Some(&"none")).then(|| LinkWarning::NoProbation {
         release: target.to_string(),
     });
+    let set = (asked && said.get(1) == Some(&"set"))
+        .then_some(checks.probation)
+        .flatten();
     let change = |from: Option<String>, changed, note: Option<LinkNote>| LinkChange {
         host: host.name.clone(),
         from,
@@ -232,6 +239,7 @@ fn switch_checked(
         changed,
         note,
         warning: unset.clone(),
+        probation: set,
     };
     match (out.status, fields.as_slice()) {
         (Some(0), ["OK", cur]) if check_only => {
@@ -240,10 +248,15 @@ fn switch_checked(
         (Some(0), ["SWITCHED", from, to]) if *to == target.as_str() && !check_only => {
             Ok(change((*from != "-").then(|| from.to_string()), true, None))
         }
+        // Already live: only the probation (if one was set) changed.
         (Some(0), ["SAME", to]) if *to == target.as_str() && !check_only => Ok(change(
             Some(to.to_string()),
             false,
-            Some(LinkNote::AlreadyLive),
+            Some(if set.is_some() {
+                LinkNote::AlreadyLiveProbationSet
+            } else {
+                LinkNote::AlreadyLive
+            }),
         )),
         _ => Err(super::script_error("switch", &out)),
     }

@@ -170,15 +170,6 @@ pub fn time_left(d: std::time::Duration) -> String {
     }
 }
 
-/// A probation as a host report's line says it: "on probation for 2h (2 failures allowed)".
-fn probation_words(p: &ProbationSpec) -> String {
-    format!(
-        "on probation for {} ({} allowed)",
-        humantime::format_duration(p.duration),
-        crate::model::plural(u64::from(p.max_failures), "failure")
-    )
-}
-
 /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MiB), 49 linked`.
 pub fn host_summary(h: &HostReport) -> String {
     let rel = h.release.as_deref().unwrap_or("-");
@@ -202,7 +193,7 @@ pub fn host_summary(h: &HostReport) -> String {
                 ));
             }
             if let Some(p) = &h.probation {
-                s.push_str(&format!("; {}", probation_words(p)));
+                s.push_str(&format!("; {}", super::summary::probation_words(p)));
             }
             s
         }

@@ -442,10 +442,14 @@ pub fn link_results_json(results: &[HostResult<LinkChange>]) -> Value {
                 json!({"name": r.host, "ok": true, "error": null, "from": c.from, "to": c.to,
                             "changed": c.changed,
                             "note": c.note.map(|n| summary::link_note(n, &c.to)),
-                            "warning": c.warning.as_ref().map(summary::link_warning)})
+                            "warning": c.warning.as_ref().map(summary::link_warning),
+                            "probation": c.probation.as_ref().map(|p| json!({
+                                "duration_ms": p.duration.as_millis() as u64,
+                                "max_failures": p.max_failures}))})
             }
             Err(e) => json!({"name": r.host, "ok": false, "error": e.to_string(), "from": null,
-                             "to": null, "changed": false, "note": null, "warning": null}),
+                             "to": null, "changed": false, "note": null, "warning": null,
+                             "probation": null}),
         })
         .collect();
     json!({ "hosts": hosts })

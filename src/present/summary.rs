@@ -19,13 +19,29 @@ pub fn link_change(c: &LinkChange) -> String {
         .note
         .map(|n| format!("  ({})", link_note(n, &c.to)))
         .unwrap_or_default();
-    format!("{from} → {}{note}", c.to)
+    let probation = c
+        .probation
+        .as_ref()
+        .map(|p| format!("; {}", probation_words(p)))
+        .unwrap_or_default();
+    format!("{from} → {}{note}{probation}", c.to)
+}
+
+/// A probation as a switch's or a deploy's line says it: "on probation for 2h (2
+/// failures allowed)".
+pub fn probation_words(p: &crate::model::ProbationSpec) -> String {
+    format!(
+        "on probation for {} ({} allowed)",
+        humantime::format_duration(p.duration),
+        plural(u64::from(p.max_failures), "failure")
+    )
 }
 
 /// The words of a switch's note (also its JSON `note`).
 pub fn link_note(n: LinkNote, to: &str) -> String {
     match n {
         LinkNote::AlreadyLive => "already live; nothing changed".into(),
+        LinkNote::AlreadyLiveProbationSet => "already live".into(),
         LinkNote::ClearedBadMark => format!(
             "{} was marked bad; rolling back to it clears the mark",
             printable(to)
@@ -153,6 +169,7 @@ mod tests {
             changed,
             note,
             warning: None,
+            probation: None,
         }
     }
 
@@ -181,6 +198,31 @@ mod tests {
         assert_eq!(link_change(&c), "b → b  (already live; nothing changed)");
         assert_eq!(link_done("switched", &c), link_change(&c));
         assert_eq!(link_done("switched", &c).matches("already live").count(), 1);
+    }
+
+    #[test]
+    fn a_probation_set_by_a_switch_is_said_not_nothing_changed() {
+        let p = crate::model::ProbationSpec {
+            duration: std::time::Duration::from_secs(300),
+            max_failures: 0,
+        };
+        let mut c = change(
+            Some("b"),
+            "b",
+            false,
+            Some(LinkNote::AlreadyLiveProbationSet),
+        );
+        c.probation = Some(p);
+        assert_eq!(
+            link_change(&c),
+            "b → b  (already live); on probation for 5m (0 failures allowed)"
+        );
+        let mut c = change(Some("a"), "b", true, None);
+        c.probation = Some(p);
+        assert_eq!(
+            link_change(&c),
+            "a → b; on probation for 5m (0 failures allowed)"
+        );
     }
 
     #[test]
