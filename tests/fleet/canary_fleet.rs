@@ -9,37 +9,16 @@
 use crate::support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::cli::{code, err, history, json, link, list_host, polled, relman};
 use support::{DEPLOY, Fleet, JOBS, command_as, wait_until};
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            err(o)
-        )
-    })
-}
-
-fn relman(f: &Fleet, args: &[&str]) -> Output {
-    f.relman().args(args).stdin(Stdio::null()).output().unwrap()
-}
 
 /// The app to deploy: `app.jar`, and `broken` when the release must fail its jobs.
 fn app(f: &Fleet, text: &str, broken: bool) -> String {
@@ -58,12 +37,6 @@ fn deploy(f: &Fleet, text: &str) -> String {
     let o = relman(f, &["--all", "deploy", "--json", &app]);
     assert_eq!(code(&o), 0, "deploy: {}", err(&o));
     json(&o)["release"].as_str().unwrap().to_string()
-}
-
-fn link(root: &Path) -> String {
-    fs::read_link(root.join("batch"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
 }
 
 /// The job every loop runs: fails (exit 1) in a release that holds `broken`, or on
@@ -116,46 +89,6 @@ impl Drop for Jobs {
     }
 }
 
-/// Runs `args` while a thread polls the links of the hosts `watched` (index, the
-/// release it must name at every instant); the output and every other value seen.
-fn polled(f: &Fleet, args: &[&str], watched: &[(usize, String)]) -> (Output, Vec<String>) {
-    let roots: Vec<(PathBuf, String)> = watched
-        .iter()
-        .map(|(i, w)| (f.root(*i).to_path_buf(), w.clone()))
-        .collect();
-    let done = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let poller = {
-        let (done, seen) = (done.clone(), seen.clone());
-        std::thread::spawn(move || {
-            let mut polls = 0u64;
-            while !done.load(Ordering::Relaxed) {
-                for (r, w) in &roots {
-                    let l = link(r);
-                    if &l != w {
-                        seen.lock().unwrap().push(format!("{}: {l}", r.display()));
-                    }
-                }
-                polls += 1;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            polls
-        })
-    };
-    let o = relman(f, args);
-    done.store(true, Ordering::Relaxed);
-    let polls = poller.join().unwrap();
-    assert!(polls > 1, "the links were polled while the deploy ran");
-    let seen = seen.lock().unwrap().clone();
-    (o, seen)
-}
-
-fn list_host(f: &Fleet, i: usize) -> Value {
-    let o = relman(f, &["--host", f.name(i), "list", "--json"]);
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    json(&o)["hosts"][0].clone()
-}
-
 fn bad(h: &Value, name: &str) -> bool {
     h["releases"]
         .as_array()
@@ -164,13 +97,6 @@ fn bad(h: &Value, name: &str) -> bool {
         .find(|r| r["name"] == name)
         .unwrap_or_else(|| panic!("{name} not listed: {h}"))["bad"]
         == true
-}
-
-fn history(f: &Fleet, i: usize) -> Vec<Value> {
-    let text = fs::read_to_string(f.root(i).join(".relman/history.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn host<'a>(v: &'a Value, name: &str) -> &'a Value {

@@ -6,36 +6,12 @@
 use crate::support;
 
 use std::fs;
-use std::path::Path;
-use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::cli::{code, err, history, json, link, list_host, polled, relman};
 use support::{DEPLOY, Fleet};
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            err(o)
-        )
-    })
-}
-
-fn relman(f: &Fleet, args: &[&str]) -> Output {
-    f.relman().args(args).stdin(Stdio::null()).output().unwrap()
-}
 
 fn app(f: &Fleet, text: &str) -> String {
     let app = f.dir().join("app");
@@ -52,49 +28,6 @@ fn deploy(f: &Fleet, text: &str) -> String {
     json(&o)["release"].as_str().unwrap().to_string()
 }
 
-fn link(root: &Path) -> String {
-    fs::read_link(root.join("batch"))
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
-}
-
-/// Runs `args` while a thread polls every host's link; the output and every link
-/// value seen that is not `want[i]`.
-fn polled(f: &Fleet, args: &[&str], want: &[String]) -> (Output, Vec<String>) {
-    let roots: Vec<_> = (0..f.len()).map(|i| f.root(i).to_path_buf()).collect();
-    let done = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let poller = {
-        let (done, seen, want) = (done.clone(), seen.clone(), want.to_vec());
-        std::thread::spawn(move || {
-            let mut polls = 0u64;
-            while !done.load(Ordering::Relaxed) {
-                for (r, w) in roots.iter().zip(&want) {
-                    let l = link(r);
-                    if &l != w {
-                        seen.lock().unwrap().push(format!("{}: {l}", r.display()));
-                    }
-                }
-                polls += 1;
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            polls
-        })
-    };
-    let o = relman(f, args);
-    done.store(true, Ordering::Relaxed);
-    let polls = poller.join().unwrap();
-    assert!(polls > 1, "the link was polled while the deploy ran");
-    let seen = seen.lock().unwrap().clone();
-    (o, seen)
-}
-
-fn list_host(f: &Fleet, i: usize) -> Value {
-    let o = relman(f, &["--host", f.name(i), "list", "--json"]);
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    json(&o)["hosts"][0].clone()
-}
-
 fn release<'a>(h: &'a Value, name: &str) -> &'a Value {
     h["releases"]
         .as_array()
@@ -102,13 +35,6 @@ fn release<'a>(h: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|r| r["name"] == name)
         .unwrap_or_else(|| panic!("{name} not listed: {h}"))
-}
-
-fn history(f: &Fleet, i: usize) -> Vec<Value> {
-    let text = fs::read_to_string(f.root(i).join(".relman/history.jsonl")).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// The smoke fails where `$ROOT/smoke-fails` exists (h2 only); the others pass after
@@ -123,7 +49,11 @@ fn a_smoke_failing_on_one_host_switches_none_and_marks_the_release_bad_everywher
     f.sh(1, "touch \"$ROOT/smoke-fails\"");
     let app = app(&f, "two");
     let want = vec![v1.clone(); 3];
-    let (o, moved) = polled(&f, &["--all", "deploy", "--smoke", SMOKE, &app], &want);
+    let (o, moved) = polled(
+        &f,
+        &["--all", "deploy", "--smoke", SMOKE, &app],
+        &want.iter().cloned().enumerate().collect::<Vec<_>>(),
+    );
     let e = err(&o);
     assert_eq!(code(&o), 7, "{e}");
     assert!(

@@ -9,21 +9,14 @@ use crate::support;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use support::cli::{code, err};
 use support::{BUSYBOX, DEPLOY, Fleet, JOBS, Kill, command_as, noise, wait_until};
 
 const BBOX_BIN: &str = "/usr/local/lib/relman-test/bbox-bin";
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Deploys a small app to every host; the release's name.
 fn deploy(f: &Fleet) -> String {

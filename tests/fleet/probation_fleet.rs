@@ -11,27 +11,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::cli::{code, err, relman, relman_json};
 use support::{BUSYBOX, DEPLOY, Fleet, JOBS, command_as, wait_until};
 
 const BBOX_BIN: &str = "/usr/local/lib/relman-test/bbox-bin";
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn relman(f: &Fleet, args: &[&str]) -> Output {
-    f.relman().args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn relman_json(f: &Fleet, args: &[&str]) -> Value {
-    let o = relman(f, args);
-    assert_eq!(code(&o), 0, "{args:?}: {}", err(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
 
 /// Deploys a small app to every host (switched, or not with `switch` false).
 fn deploy(f: &Fleet, switch: bool) -> String {

@@ -16,6 +16,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fixture;
 pub mod latency;
 pub mod scenarios;
