@@ -89,8 +89,7 @@ pub struct Checks {
 
 /// [`switch_locked`] that also sets a probation on `target` (`None`: like
 /// `switch_locked`, ending any probation). When the link already names `target`,
-/// only the probation is set. INTERFACE (lead, issue 16): the probation helper
-/// writes the host side.
+/// only the probation is set (switch.sh writes `.relman/probation`, see probation.sh).
 #[allow(clippy::too_many_arguments)]
 pub fn switch_locked_on_probation(
     t: &dyn Transport,
@@ -123,7 +122,8 @@ pub fn probation_note(p: &ProbationSpec) -> String {
     )
 }
 
-/// Switches the link under a held lock. Used by switch, rollback and deploy.
+/// Switches the link under a held lock, ending any probation. Used by switch,
+/// rollback and deploy.
 pub fn switch_locked(
     t: &dyn Transport,
     host: &HostConfig,
@@ -133,16 +133,7 @@ pub fn switch_locked(
     action: Action,
     note: Option<&str>,
 ) -> Result<LinkChange, OpError> {
-    switch_checked(
-        t,
-        host,
-        lock,
-        target,
-        expect,
-        action,
-        note,
-        &Checks::default(),
-    )
+    switch_locked_on_probation(t, host, lock, target, expect, action, note, None)
 }
 
 fn switch_script(
