@@ -8,10 +8,7 @@
 use std::time::Duration;
 
 use crate::support;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
+use crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
 use relman::model::ProbationSpec;
 use relman::ops::deploy::{Canary, Smoke, smoke::DEFAULT_TIMEOUT};
@@ -19,45 +16,8 @@ use relman::tui::app::{
     App, Button, Cmd, DeployField, Event, Guards, Msg, OpKind, Overlay, Pane, Pending, update,
 };
 use relman::tui::theme::Theme;
-use relman::tui::view::view;
 use support::fixture::{self, R};
-
-fn text(app: &App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    term.draw(|f| view(app, f)).expect("draw");
-    term.backend().to_string()
-}
-
-fn render(app: &App, w: u16, h: u16) -> Buffer {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    term.draw(|f| view(app, f)).expect("draw");
-    term.backend().buffer().clone()
-}
-
-fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
-    for y in 0..buf.area.height {
-        let r: String = (0..buf.area.width)
-            .map(|x| buf[(x, y)].symbol().to_string())
-            .collect();
-        if let Some(i) = r.find(needle) {
-            return Some((r[..i].chars().count() as u16, y));
-        }
-    }
-    None
-}
-
-fn sized(mut app: App, w: u16, h: u16) -> App {
-    update(&mut app, Msg::Resize(w, h));
-    app
-}
-
-fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
-    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-fn ch(app: &mut App, c: char) -> Vec<Cmd> {
-    key(app, KeyCode::Char(c))
-}
+use support::screen::{ch, find, key, render, resized as sized, text};
 
 fn typed(app: &mut App, s: &str) -> Vec<Cmd> {
     let mut cmds = Vec::new();

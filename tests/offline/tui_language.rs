@@ -6,21 +6,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use relman::tui::app::{App, Cmd, Msg, Overlay, Pane, update};
 use relman::tui::view::view;
 
 use crate::support;
+use crate::support::screen::{key, text};
 use support::fixture;
 use support::tmux::Tmux;
-
-fn text(app: &App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    term.draw(|f| view(app, f)).expect("draw");
-    term.backend().to_string()
-}
 
 fn lines(app: &App, w: u16, h: u16) -> Vec<String> {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
@@ -35,10 +30,6 @@ fn sized(w: u16, h: u16) -> App {
     let mut app = fixture::app();
     update(&mut app, Msg::Resize(w, h));
     app
-}
-
-fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
-    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
 fn typed(app: &mut App, s: &str) {

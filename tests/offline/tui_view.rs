@@ -4,42 +4,20 @@
 //! not in the text, so key cells' styles are asserted separately.
 
 use crate::support;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use crate::support::screen::{ch, key, render, text};
+use crossterm::event::KeyCode;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use relman::ops::prune::{Outcome, PruneReport, Skip};
 use relman::plan;
 use relman::tui::app::{App, Cmd, Event, Failure, Msg, OpKind, update};
 use relman::tui::theme::Theme;
-use relman::tui::view::view;
 use support::fixture;
-
-fn render(app: &App, w: u16, h: u16) -> Buffer {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    term.draw(|f| view(app, f)).expect("draw");
-    term.backend().buffer().clone()
-}
-
-fn text(app: &App, w: u16, h: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-    term.draw(|f| view(app, f)).expect("draw");
-    term.backend().to_string()
-}
 
 fn sized(w: u16, h: u16) -> App {
     let mut app = fixture::app();
     update(&mut app, Msg::Resize(w, h));
     app
-}
-
-fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
-    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-fn ch(app: &mut App, c: char) -> Vec<Cmd> {
-    key(app, KeyCode::Char(c))
 }
 
 fn typed(app: &mut App, s: &str) {

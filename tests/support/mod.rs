@@ -20,6 +20,7 @@ pub mod cli;
 pub mod fixture;
 pub mod latency;
 pub mod scenarios;
+pub mod screen;
 pub mod svg;
 pub mod tmux;
 
