@@ -17,25 +17,10 @@
 # launcher's (torn by a full disk, edited by hand) are skipped; an end record without
 # its start (rotated away) is ignored. The newest failure is the one with the latest
 # time (ended_at; started_at for a lost run), of equal times the last in ledger order.
-ledger_read() {
-    _lm=$1
-    _lr=${2:-}
-    set --
-    if [ -n "$_lr" ]; then
-        for _lf in ".relman/runs/$_lr.jsonl.old" ".relman/runs/$_lr.jsonl"; do
-            [ -f "$_lf" ] && set -- "$@" "$_lf"
-        done
-    elif [ -d .relman/runs ]; then
-        for _lf in .relman/runs/*.jsonl.old .relman/runs/*.jsonl; do
-            [ -f "$_lf" ] && set -- "$@" "$_lf"
-        done
-    fi
-    [ $# -gt 0 ] || return 0
-    if [ "$_lm" = health ]; then
-        ledger_health "$@"
-        return
-    fi
-    awk -v mode="$_lm" -- '
+# The awk functions both readers below share: sv/nv (a string or number field of a
+# record), up (a pid alive with that start time, from /proc/<pid>/stat field 22),
+# dash (empty as "-").
+LEDGER_AWK='
 function sv(s, k) {
     if (match(s, "\"" k "\":\"[^\"]*\"")) return substr(s, RSTART + length(k) + 4, RLENGTH - length(k) - 5)
     return ""
@@ -55,8 +40,29 @@ function up(pid, ps,    f, l, a, ok) {
     close(f)
     return ok
 }
-function alive(id) { return up(P[id], PS[id]) || (LP[id] != "" && up(LP[id], LPS[id])) }
 function dash(s) { return s == "" ? "-" : s }
+'
+
+ledger_read() {
+    _lm=$1
+    _lr=${2:-}
+    set --
+    if [ -n "$_lr" ]; then
+        for _lf in ".relman/runs/$_lr.jsonl.old" ".relman/runs/$_lr.jsonl"; do
+            [ -f "$_lf" ] && set -- "$@" "$_lf"
+        done
+    elif [ -d .relman/runs ]; then
+        for _lf in .relman/runs/*.jsonl.old .relman/runs/*.jsonl; do
+            [ -f "$_lf" ] && set -- "$@" "$_lf"
+        done
+    fi
+    [ $# -gt 0 ] || return 0
+    if [ "$_lm" = health ]; then
+        ledger_health "$@"
+        return
+    fi
+    awk -v mode="$_lm" -- "$LEDGER_AWK"'
+function alive(id) { return up(P[id], PS[id]) || (LP[id] != "" && up(LP[id], LPS[id])) }
 /^\{"event":"(start|end)",.*\}$/ {
     line = $0
     i = index(line, ",\"command\":\"")
@@ -154,27 +160,7 @@ ledger_health() {
     done
     # shellcheck disable=SC2086 # release names: no blanks, no glob characters
     if [ -n "$_ll" ]; then LC_ALL=C QUOTING_STYLE=literal ls -lind -- $_ll 2>/dev/null; fi |
-        LC_ALL=C awk -- '
-function sv(s, k) {
-    if (match(s, "\"" k "\":\"[^\"]*\"")) return substr(s, RSTART + length(k) + 4, RLENGTH - length(k) - 5)
-    return ""
-}
-function nv(s, k) {
-    if (match(s, "\"" k "\":-?[0-9]+")) return substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
-    return ""
-}
-function up(pid, ps,    f, l, a, ok) {
-    f = "/proc/" pid "/stat"
-    ok = 0
-    if ((getline l < f) > 0) {
-        sub(/.*\) /, "", l)
-        split(l, a, " ")
-        ok = (ps == 0 || a[20] == ps)
-    }
-    close(f)
-    return ok
-}
-function dash(s) { return s == "" ? "-" : s }
+        LC_ALL=C awk -- "$LEDGER_AWK"'
 function status(x, sg) { return sg != "" ? "killed" : (x == "0" ? "ok" : "failed") }
 function isnum(s) { return s ~ /^[0-9]+$/ }
 # Per file version g: releases (RL, RX: order and index; RF: first start offset;
