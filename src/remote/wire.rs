@@ -670,7 +670,8 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
             ));
         }
     }
-    let mut runs = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
+    let mut tails: std::collections::HashMap<(String, String), Vec<String>> = Default::default();
     let mut ended = false;
     for (n, l) in lines {
         if l.is_empty() {
@@ -679,6 +680,23 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
         }
         if ended {
             return Err(err(n, "output after `end`"));
+        }
+        if let Some(rest) = l.strip_prefix("tail\t") {
+            // tail <release> <id> <line>: the line may hold tabs (the last field).
+            let mut f = rest.splitn(3, '\t');
+            let (Some(rel), Some(id), Some(line)) = (f.next(), f.next(), f.next()) else {
+                return Err(err(n, "`tail` has a wrong field count"));
+            };
+            if ReleaseName::parse(prefix, rel).is_err() {
+                continue;
+            }
+            let id = run_id(n, id)?;
+            let line: String = line
+                .chars()
+                .filter(|c| *c == '\t' || !c.is_control())
+                .collect();
+            tails.entry((rel.to_string(), id)).or_default().push(line);
+            continue;
         }
         let f: Vec<&str> = l.split('\t').collect();
         match f[0] {
@@ -710,6 +728,7 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
                     exit_code,
                     signal,
                     command: json_text(f[10]),
+                    tail: None,
                 });
             }
             "run" | "end" => return Err(err(n, format!("`{}` has a wrong field count", f[0]))),
@@ -721,6 +740,9 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
             text.split('\n').count(),
             "output ended early (no `end` record)",
         ));
+    }
+    for r in &mut runs {
+        r.tail = tails.remove(&(r.release.clone(), r.id.clone()));
     }
     Ok(runs)
 }
