@@ -627,7 +627,7 @@ mod tests {
         let at = cmd
             .find(" --tail 30 -- sh -c ")
             .unwrap_or_else(|| panic!("{cmd}"));
-        assert!(cmd[at + 10..].ends_with(" relman-job --tail"), "{cmd}");
+        assert!(cmd[at + 10..].ends_with(" relman-job '--tail'"), "{cmd}");
         assert!(
             !wrapper_command(&host(), None, None, &args(&["x"]), &[])
                 .unwrap()

@@ -1068,6 +1068,49 @@ mod tests {
     }
 
     #[test]
+    fn runs_output_attaches_kept_tails_to_their_runs() {
+        let ok = "relman-runs\t1\n\
+            run\t1796174356-4818\tbatch_20261126221500\t4856\tdeploy\t2026-12-02T01:19:16.502Z\t2026-12-02T01:19:17.502Z\t3\t-\tfailed\tx\n\
+            run\t1796174357-4819\tbatch_20261126221500\t4857\tdeploy\t2026-12-02T01:19:17.502Z\t2026-12-02T01:19:18Z\t0\t-\tok\ty\n\
+            tail\tbatch_20261126221500\t1796174356-4818\tException in main\n\
+            tail\tbatch_20261126221500\t1796174356-4818\t\tat a\tb\u{1b}[0m\n\
+            tail\tbatch_20261126221500\t1796174356-4818\t\n\
+            tail\tbatch_20261127221500\t1796174356-4818\tanother release's run\n\
+            tail\tnot_a_release\t1-1\tleft out\n\
+            end\n";
+        let runs = parse_runs(ok.as_bytes(), "batch_").unwrap();
+        assert_eq!(
+            runs[0].tail.as_deref(),
+            Some(
+                &[
+                    "Exception in main".to_string(),
+                    "\tat a\tb[0m".into(),
+                    "".into()
+                ][..]
+            ),
+            "in order, tabs kept, other control characters removed"
+        );
+        assert_eq!(runs[1].tail, None, "a run without a kept tail");
+        for (bad, needle) in [
+            (
+                "relman-runs\t1\ntail\tbatch_20261126221500\nend\n",
+                "`tail` has a wrong field count",
+            ),
+            (
+                "relman-runs\t1\ntail\tbatch_20261126221500\tx-1\tl\nend\n",
+                "run id",
+            ),
+            (
+                "relman-runs\t1\nend\ntail\tbatch_20261126221500\t1-1\tl\n",
+                "after `end`",
+            ),
+        ] {
+            let e = parse_runs(bad.as_bytes(), "batch_").unwrap_err();
+            assert!(e.msg.contains(needle), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
     fn hidden_processes_by_user_and_sudo_scans() {
         let out = "relman-scan\t1\nprocs\t5\t9\tknown\nhidden\troot\t6\tother\n\
                    hidden\tdeploy\t1\tself\nhidden\tbatch\t2\tother\nsudo\tbatch\tok\n\

@@ -755,7 +755,10 @@ fn with_tail_term_is_forwarded_and_the_last_words_are_kept() {
         assert_eq!(kept.len(), 1, "{name}: {kept:?}");
         // (sh may say a sleep was Terminated in between.)
         let lines: Vec<&str> = kept[0].1.lines().collect();
-        assert!(lines.first() == Some(&"up") && lines.last() == Some(&"bye"), "{name}: {kept:?}");
+        assert!(
+            lines.first() == Some(&"up") && lines.last() == Some(&"bye"),
+            "{name}: {kept:?}"
+        );
         no_temp_left(&x);
     }
 }
