@@ -852,3 +852,70 @@ fn runs_reads_the_kept_tails_of_the_runs_it_lists() {
         );
     }
 }
+
+#[test]
+fn the_tails_helpers_are_not_jobs_of_the_release() {
+    let x = setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("go");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The job waits with the shell's own `read` (no child) in the release.
+    let script = format!("read _go < '{}'; exit 1", fifo.display());
+    let mut seen = Vec::new();
+    for tail in [false, true] {
+        let mut args = vec![];
+        if tail {
+            args.extend(["--tail", "3"]);
+        }
+        args.extend(["--", "sh", "-c", script.as_str()]);
+        let mut child = Command::new(&x.launch)
+            .args(&args)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let n = if tail { 2 } else { 1 };
+        let t0 = std::time::Instant::now();
+        let led = x.root.join(".relman/runs").join(format!("{}.jsonl", r(2)));
+        let starts = || {
+            fs::read_to_string(&led)
+                .unwrap_or_default()
+                .matches("\"event\":\"start\"")
+                .count()
+        };
+        while starts() < n {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(20),
+                "no start record"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let st = ops::scan(&x.t, &x.h).unwrap();
+        let jobs: Vec<String> = st
+            .release(&r(2))
+            .unwrap()
+            .jobs
+            .iter()
+            .map(|j| j.command.clone())
+            .collect();
+        fs::write(&fifo, "go\n").unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(1));
+        assert!(
+            !jobs
+                .iter()
+                .any(|c| c.starts_with("tee") || c.starts_with("tail")),
+            "{jobs:?}"
+        );
+        seen.push(jobs.len());
+    }
+    assert_eq!(seen[0], seen[1], "the same jobs with and without --tail");
+    assert!(seen[0] >= 1, "the job itself is seen");
+}

@@ -383,6 +383,8 @@ if [ -n "$_relman_tail" ]; then
         _relman_tdir=$(mktemp -d "$_relman_runs/.tail.XXXXXX" 2>/dev/null) ||
             _relman_tdir=$(mktemp -d "${TMPDIR:-/tmp}/relman-tail.XXXXXX" 2>/dev/null) ||
             _relman_tdir=
+        # (absolute: the helpers run in /)
+        case $_relman_tdir in /*) ;; *) _relman_tdir= ;; esac
         if [ -z "$_relman_tdir" ]; then
             _relman_twarn 'cannot make a temporary directory'
         else
@@ -392,11 +394,12 @@ if [ -n "$_relman_tail" ]; then
                 # Started with those signals ignored (inherited through exec); the
                 # launcher's own traps are set only after this.
                 trap '' TERM INT HUP QUIT USR1 USR2
-                { exec tail -c 65536 <"$_relman_tdir/k" >>"$_relman_tdir/t"; } 5>&- 8<&- &
+                # In / and without the lock's fd 8: not one of the release's jobs.
+                { cd / || :; exec tail -c 65536 <"$_relman_tdir/k" >>"$_relman_tdir/t"; } 5>&- 8<&- &
                 _relman_tk=$!
-                { exec tee -- "$_relman_tdir/k" <"$_relman_tdir/o"; } 5>&- 8<&- &
+                { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/o"; } 5>&- 8<&- &
                 _relman_to=$!
-                { exec tee -- "$_relman_tdir/k" <"$_relman_tdir/e" >&2; } 5>&- 8<&- &
+                { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/e" >&2; } 5>&- 8<&- &
                 _relman_te=$!
                 trap - TERM INT HUP QUIT USR1 USR2
             else
@@ -455,13 +458,17 @@ _relman_tail_end() {
         _relman_twarn "cannot write $_relman_td/$_relman_id"
         return 0
     fi
-    # The newest 20 per release (by start time, then pid: the id).
+    # The newest 20 per release (by start time, then pid: the id): the oldest go, those
+    # this user may remove (the directory is sticky: another user's stay, and the
+    # next of theirs removes them), until 20 are left.
     set -- "$_relman_td"/*
     if [ $# -gt 20 ]; then
-        printf '%s\n' "$@" | sed 's|.*/||' | sort -t- -k1,1n -k2,2n | head -n "$(($# - 20))" |
-            while IFS= read -r _relman_x; do
-                case $_relman_x in *[!0-9-]* | '') continue ;; esac
-                rm -f -- "$_relman_td/$_relman_x" 2>/dev/null
+        _relman_x=$(($# - 20))
+        printf '%s\n' "$@" | sed 's|.*/||' | sort -t- -k1,1n -k2,2n |
+            while [ "$_relman_x" -gt 0 ] && IFS= read -r _relman_f; do
+                case $_relman_f in *[!0-9-]* | '') continue ;; esac
+                rm -f -- "$_relman_td/$_relman_f" 2>/dev/null
+                [ -e "$_relman_td/$_relman_f" ] || _relman_x=$((_relman_x - 1))
             done
     fi
 }
