@@ -484,6 +484,35 @@ fn a_full_filesystem_under_the_root_never_fails_the_job() {
         "{e}"
     );
     assert_eq!(lines[1], "oops");
+    // With --tail: the same bytes and status, still one warning at most, and no
+    // temporary FIFOs left behind.
+    let o = launch(&f, 0, DEPLOY)
+        .args([
+            "--tail",
+            "5",
+            "--",
+            "sh",
+            "-c",
+            "echo hi; echo oops >&2; exit 3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 3, "the job's own status");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
+    let e = err(&o);
+    let mut lines: Vec<&str> = e.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 2, "one warning and the job's line: {e:?}");
+    assert!(lines[0].starts_with("launch: warning: "), "{e}");
+    assert_eq!(lines[1], "oops");
+    let left: Vec<_> = fs::read_dir(root.join(".relman/runs"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name())
+                .filter(|n| n.to_string_lossy().starts_with(".tail."))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
     // The scan still works; nothing half-written counts as a run.
     let h = health(&f, &rel);
     assert_eq!(h["runs"], 0, "{h}");
@@ -672,6 +701,13 @@ fn a_failed_runs_output_tail_is_kept_and_read_by_runs_json() {
         String::from_utf8_lossy(&o.stdout),
         "1\n2\n3\n4\n5\n6\n7\n8\n9\n"
     );
+    // A third user's job (dash) writes its tail beside the others' (the tails
+    // directory is shared, 1777), readable by the deploy user's runs.
+    let o = launch(&f, 0, JOBS)
+        .args(["--tail", "1", "--", "sh", "-c", "echo theirs; exit 6"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 6, "{}", err(&o));
     // Bad values: refused by relman before anything runs.
     let o = f
         .relman()
@@ -680,14 +716,14 @@ fn a_failed_runs_output_tail_is_kept_and_read_by_runs_json() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 2, "{}", err(&o));
-    assert_eq!(starts(&f, 0).len(), 3, "nothing ran");
+    assert_eq!(starts(&f, 0).len(), 4, "nothing ran");
 
     let v = relman_json(
         &f,
         &["--host", f.name(0), "runs", "--json", "--release", &rel],
     );
     let runs = v["hosts"][0]["runs"].as_array().unwrap().clone();
-    assert_eq!(runs.len(), 3, "{v}");
+    assert_eq!(runs.len(), 4, "{v}");
     let by_cmd = |c: &str| {
         runs.iter()
             .find(|r| r["command"] == c)

@@ -394,8 +394,9 @@ if [ -n "$_relman_tail" ]; then
                 # Started with those signals ignored (inherited through exec); the
                 # launcher's own traps are set only after this.
                 trap '' TERM INT HUP QUIT USR1 USR2
-                # In / and without the lock's fd 8: not one of the release's jobs.
-                { cd / || :; exec tail -c 65536 <"$_relman_tdir/k" >>"$_relman_tdir/t"; } 5>&- 8<&- &
+                # In / and without the lock's fd 8: not one of the release's jobs. The
+                # keeper's own errors (a full disk) are not the job's: to /dev/null.
+                { cd / || :; exec tail -c 65536 <"$_relman_tdir/k" >>"$_relman_tdir/t" 2>/dev/null; } 5>&- 8<&- &
                 _relman_tk=$!
                 { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/o"; } 5>&- 8<&- &
                 _relman_to=$!
