@@ -919,3 +919,26 @@ fn the_tails_helpers_are_not_jobs_of_the_release() {
     assert_eq!(seen[0], seen[1], "the same jobs with and without --tail");
     assert!(seen[0] >= 1, "the job itself is seen");
 }
+
+#[test]
+fn a_killed_launchers_fifo_directory_is_removed_by_the_next_tail() {
+    let x = setup();
+    let runs = x.root.join(".relman/runs");
+    fs::create_dir_all(&runs).unwrap();
+    // Above any pid_max: that launcher is gone. Our own pid: alive, kept.
+    let gone = runs.join(".tail.4194999.AbCdEf");
+    let alive = runs.join(format!(".tail.{}.AbCdEf", std::process::id()));
+    for d in [&gone, &alive] {
+        fs::create_dir_all(d).unwrap();
+        fs::write(d.join("t"), "x").unwrap();
+    }
+    let o = launch(&x.launch, &["--", "true"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(gone.exists(), "without --tail: not one step more");
+    let o = launch(&x.launch, &["--tail", "2", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!gone.exists(), "a dead launcher's directory is removed");
+    assert!(alive.join("t").exists(), "a live launcher's stays");
+    fs::remove_dir_all(&alive).unwrap();
+    no_temp_left(&x);
+}

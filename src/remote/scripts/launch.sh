@@ -380,7 +380,17 @@ if [ -n "$_relman_tail" ]; then
         ! command -v tail >/dev/null 2>&1; then
         _relman_twarn 'mkfifo, tee or tail is missing'
     else
-        _relman_tdir=$(mktemp -d "$_relman_runs/.tail.XXXXXX" 2>/dev/null) ||
+        # A launcher killed by SIGKILL leaves its directory (.tail.<its pid>.*): the
+        # next launch --tail removes those whose launcher is gone (a reused pid keeps
+        # one; another user's stay: runs/ is sticky). No fork unless one is found.
+        for _relman_x in "$_relman_runs"/.tail.*.*; do
+            _relman_f=${_relman_x#"$_relman_runs"/.tail.}
+            _relman_f=${_relman_f%%.*}
+            case $_relman_f in '' | *[!0-9]*) continue ;; esac
+            [ -d "/proc/$_relman_f" ] || [ ! -d "$_relman_x" ] || [ -L "$_relman_x" ] ||
+                rm -rf -- "$_relman_x" 2>/dev/null
+        done
+        _relman_tdir=$(mktemp -d "$_relman_runs/.tail.$$.XXXXXX" 2>/dev/null) ||
             _relman_tdir=$(mktemp -d "${TMPDIR:-/tmp}/relman-tail.XXXXXX" 2>/dev/null) ||
             _relman_tdir=
         # (absolute: the helpers run in /)
