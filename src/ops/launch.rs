@@ -460,6 +460,22 @@ pub fn launch(
             installed = true;
             continue;
         }
+        if req.tail.is_some()
+            && end == StreamEnd::Exited(2)
+            && !installed
+            && pump
+                .pre
+                .last_line()
+                .starts_with("launch: unknown option --tail")
+        {
+            // A launcher from before `--tail` (relman was upgraded, the host not
+            // changed since): brought up to date, as every change of relman's does.
+            let lock = acquire(t, host, Action::Launch)?;
+            ensure_launcher(t, host, &lock)?;
+            drop(lock);
+            installed = true;
+            continue;
+        }
         return Err(not_started(host, &pump.pre, &end));
     }
 }

@@ -815,3 +815,50 @@ fn an_interrupted_launch_with_tail_keeps_the_jobs_last_words() {
         .unwrap();
     assert_eq!(end["exit_code"], 9, "the job's own status: {end}");
 }
+
+/// A host whose launcher is from before `--tail` (relman upgraded, the host not
+/// changed since): `relman launch --tail` brings it up to date and runs the job.
+#[test]
+fn relman_launch_tail_updates_a_launcher_from_before_it() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let rel = deploy(&f);
+    let l = f.root(0).join(".relman/bin/launch");
+    let now = fs::read_to_string(&l).unwrap();
+    let old = now.replace("--tail | --tail=*)", "--no-tail-yet)");
+    assert_ne!(old, now);
+    fs::write(&l, &old).unwrap();
+    let o = launch(&f, 0, DEPLOY)
+        .args(["--tail", "3", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "the old launcher refuses --tail");
+    let o = f
+        .relman()
+        .args([
+            "--host",
+            f.name(0),
+            "launch",
+            "--tail",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            "echo x; exit 1",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert_eq!(o.stdout, b"x\n");
+    assert_eq!(err(&o), "", "no word of the old launcher's refusal");
+    assert_eq!(fs::read_to_string(&l).unwrap(), now, "rewritten");
+    let v = relman_json(
+        &f,
+        &["--host", f.name(0), "runs", "--json", "--release", &rel],
+    );
+    assert_eq!(
+        v["hosts"][0]["runs"][0]["tail"],
+        serde_json::json!(["x"]),
+        "{v}"
+    );
+}
