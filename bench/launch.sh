@@ -12,7 +12,11 @@
 #        - the previous launcher (git c62b452, which `exec`ed the job) `-- true`,
 #        - the launcher as built now (stays the parent, writes the ledger) `-- true`,
 #      interleaved, ROUNDS rounds; per-job medians in ms and what each adds to `true`.
-#   2. `relman list --json` of a root whose ledger holds 10,000 recorded runs vs the
+#   2. what `launch --tail` costs (issue 15 item 3): the launcher before it (git
+#      74a12ca) and now, both `-- true` (the same: no --tail, no fork more), and now
+#      with `--tail 20 -- true` (FIFOs, two tees and a keeper) and `--tail 20 -- false`
+#      (the tail kept, the newest 20 per release pruned), interleaved likewise.
+#   3. `relman list --json` of a root whose ledger holds 10,000 recorded runs vs the
 #      same root with none (interleaved, ROUNDS rounds of 5 lists each); wall and CPU
 #      (user + system of relman and the scan's shell and tools: GNU time counts the
 #      waited-for children). The local transport opens no connection, so a list is a
@@ -56,7 +60,9 @@ mkroot() {
         { print }' "$here/src/remote/scripts/launch.sh" >"$r/.relman/bin/launch"
     (cd "$here" && git show c62b452:src/remote/scripts/launch.sh) |
         sed "s|^# relman:params\$|RELMAN_LINK='batch'\nRELMAN_PREFIX='batch_'|" >"$r/.relman/bin/launch-old"
-    chmod 755 "$r/.relman/bin/launch" "$r/.relman/bin/launch-old"
+    (cd "$here" && git show 74a12ca:src/remote/scripts/launch.sh) |
+        sed "s|^# relman:params\$|RELMAN_LINK='batch'\nRELMAN_PREFIX='batch_'|" >"$r/.relman/bin/launch-base"
+    chmod 755 "$r/.relman/bin/launch" "$r/.relman/bin/launch-old" "$r/.relman/bin/launch-base"
     # the env --default-signal answer, recorded as lib.sh ensure_launcher does
     if env --default-signal=INT true 2>/dev/null; then echo "yes $(command -v env)"; else echo no; fi \
         >"$r/.relman/bin/env-default-signal"
@@ -94,6 +100,9 @@ job_round() {
         old) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$root/.relman/bin/launch-old" -- true; done ;;
         new) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$root/.relman/bin/launch" -- true; done ;;
         probation) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$proot/.relman/bin/launch" -- true; done ;;
+        base) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$root/.relman/bin/launch-base" -- true; done ;;
+        tail) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$root/.relman/bin/launch" --tail 20 -- true; done ;;
+        tailfail) for ((i = 0; i < JOBS; i++)); do PATH=$path $shell "$root/.relman/bin/launch" --tail 20 -- false || :; done ;;
     esac
     t1=$(now)
     awk -v a="$t0" -v b="$t1" -v n="$JOBS" 'BEGIN { printf "%.2f\n", (b - a) / 1e6 / n }'
@@ -123,6 +132,31 @@ for sh in dash busybox; do
 done
 echo
 echo "(spread, launcher now, per-round ms: $(tr '\n' ' ' <"$work/n"); load $(load) at the end)"
+echo
+
+echo "## launch --tail's cost per job ($JOBS jobs x $ROUNDS rounds, interleaved; load $(load) at start)"
+echo
+echo "| shell | before --tail (74a12ca) \`-- true\` | now \`-- true\` | now - before | \`--tail 20 -- true\` | \`--tail 20 -- false\` (tail kept) | --tail adds (true) | --tail adds (false) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for sh in dash busybox; do
+    case $sh in
+        dash) shell=$(command -v dash) path=$PATH ;;
+        busybox) shell="$(command -v busybox) sh" path=$bb ;;
+    esac
+    : >"$work/b" && : >"$work/n" && : >"$work/t" && : >"$work/f"
+    (cd /tmp && for ((r = 0; r < ROUNDS; r++)); do
+        job_round "$shell" "$path" base >>"$work/b"
+        job_round "$shell" "$path" new >>"$work/n"
+        job_round "$shell" "$path" tail >>"$work/t"
+        job_round "$shell" "$path" tailfail >>"$work/f"
+    done)
+    b=$(median <"$work/b") n=$(median <"$work/n") t=$(median <"$work/t") f=$(median <"$work/f")
+    sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
+    printf '| %s | %s ms | %s ms | %s ms | %s ms | %s ms | **%s ms** | **%s ms** |\n' "$sh" "$b" "$n" \
+        "$(sub "$n" "$b")" "$t" "$f" "$(sub "$t" "$n")" "$(sub "$f" "$n")"
+done
+echo
+echo "(kept tails after the rounds: $(find "$root/.relman/runs/batch_20261126000008.tails" -type f 2>/dev/null | wc -l), bounded at 20; load $(load) at the end)"
 echo
 
 # 10,000 runs over the 8 releases, in the launcher's own record format (one start and

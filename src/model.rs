@@ -563,6 +563,9 @@ pub struct Run {
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
     pub command: String,
+    /// The last lines of its output, kept by `launch --tail N` when the run failed or
+    /// was killed (`.relman/runs/<release>.tails/<id>`); `None`: none kept.
+    pub tail: Option<Vec<String>>,
 }
 
 impl Run {

@@ -165,6 +165,7 @@ pub fn run(
     host: &HostConfig,
     release: Option<&str>,
     pin: Option<(Duration, &str)>,
+    tail: Option<u16>,
     command: &[String],
     quiet: bool,
 ) -> i32 {
@@ -189,6 +190,7 @@ pub fn run(
         release,
         pin,
         command,
+        tail,
     };
     match ops::launch::launch(&*t, host, &req, &mut term) {
         Ok(l) => l.exit_code(),

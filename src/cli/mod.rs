@@ -209,6 +209,11 @@ pub enum Command {
         /// Why, recorded with the pin.
         #[arg(long, value_name = "TEXT", default_value = "", requires = "pin")]
         reason: String,
+        /// Keep the last N lines (1-200) of the job's output on the host when it fails
+        /// or is killed, shown by `runs` and the console. Opt-in: the job's stdout and
+        /// stderr become pipes (tee copies every byte on unchanged).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=200))]
+        tail: Option<u16>,
         /// The job's command and arguments, after `--`, passed verbatim.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
@@ -708,12 +713,14 @@ fn dispatch(cfg: &Config, g: &Global, cmd: Command) -> Result<i32, Fatal> {
             release,
             pin,
             reason,
+            tail,
             command,
         } => launch::run(
             cfg,
             hosts[0],
             release.as_deref(),
             pin.map(|d| (d, reason.as_str())),
+            tail,
             &command,
             g.quiet,
         ),

@@ -55,7 +55,13 @@ pub struct LaunchRequest<'a> {
     pub pin: Option<(Duration, &'a str)>,
     /// The job's command and arguments, passed verbatim.
     pub command: &'a [String],
+    /// Keep the last this many lines (1-200) of a failed or killed run's output on
+    /// the host (`launch --tail`, opt-in: the job's stdout and stderr become pipes).
+    pub tail: Option<u16>,
 }
+
+/// The bounds of `--tail` (lines).
+pub const TAIL_MAX: u16 = 200;
 
 /// relman's own end of the job: its terminal or pipes, and the signals it received.
 /// Every call returns at once.
@@ -158,6 +164,7 @@ pub fn trigger_env() -> Vec<(&'static str, String)> {
 pub fn wrapper_command(
     host: &HostConfig,
     release: Option<&str>,
+    tail: Option<u16>,
     command: &[String],
     env: &[(&str, String)],
 ) -> Result<String, OpError> {
@@ -178,6 +185,14 @@ pub fn wrapper_command(
     if let Some(r) = release {
         s.push_str(" --release ");
         s.push_str(&q(r)?);
+    }
+    if let Some(n) = tail {
+        if !(1..=TAIL_MAX).contains(&n) {
+            return Err(OpError::Invalid(format!(
+                "--tail {n}: give a number of lines, 1-{TAIL_MAX}"
+            )));
+        }
+        s.push_str(&format!(" --tail {n}"));
     }
     s.push_str(" -- sh -c ");
     s.push_str(&q(&format!("printf '{STARTED_MARK}\\n' >&2; exec \"$@\""))?);
@@ -393,7 +408,13 @@ pub fn launch(
         }
         (None, None) => None,
     };
-    let command = wrapper_command(host, release.as_deref(), req.command, &trigger_env())?;
+    let command = wrapper_command(
+        host,
+        release.as_deref(),
+        req.tail,
+        req.command,
+        &trigger_env(),
+    )?;
     let mut installed = false;
     local.arm();
     loop {
@@ -433,6 +454,22 @@ pub fn launch(
         if pump.pre.no_launcher && end == StreamEnd::Exited(127) && !installed {
             // A host relman never changed: install the launcher (under the lock, as
             // every change) and try once more.
+            let lock = acquire(t, host, Action::Launch)?;
+            ensure_launcher(t, host, &lock)?;
+            drop(lock);
+            installed = true;
+            continue;
+        }
+        if req.tail.is_some()
+            && end == StreamEnd::Exited(2)
+            && !installed
+            && pump
+                .pre
+                .last_line()
+                .starts_with("launch: unknown option --tail")
+        {
+            // A launcher from before `--tail` (relman was upgraded, the host not
+            // changed since): brought up to date, as every change of relman's does.
             let lock = acquire(t, host, Action::Launch)?;
             ensure_launcher(t, host, &lock)?;
             drop(lock);
@@ -582,6 +619,7 @@ mod tests {
         let cmd = wrapper_command(
             &host(),
             Some("batch_20261126221500"),
+            Some(20),
             &args(&["java", "-jar", "a b"]),
             &[("BUILD_TAG", "jenkins-nightly-7".into())],
         )
@@ -597,6 +635,24 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stdout)
         );
+    }
+
+    #[test]
+    fn the_tail_goes_to_the_launcher_before_the_command() {
+        let cmd = wrapper_command(&host(), None, Some(30), &args(&["--tail"]), &[]).unwrap();
+        let at = cmd
+            .find(" --tail 30 -- sh -c ")
+            .unwrap_or_else(|| panic!("{cmd}"));
+        assert!(cmd[at + 10..].ends_with(" relman-job '--tail'"), "{cmd}");
+        assert!(
+            !wrapper_command(&host(), None, None, &args(&["x"]), &[])
+                .unwrap()
+                .contains("--tail")
+        );
+        for bad in [0, 201] {
+            let e = wrapper_command(&host(), None, Some(bad), &args(&["x"]), &[]).unwrap_err();
+            assert!(e.to_string().contains("1-200"), "{e}");
+        }
     }
 
     /// A stand-in launcher at `<dir>/deploy/.relman/bin/launch` running `body`.
@@ -626,8 +682,14 @@ mod tests {
             "*",
             "-n",
         ];
-        let cmd =
-            wrapper_command(&host(), Some("batch_20261126221500"), &args(&hostile), &[]).unwrap();
+        let cmd = wrapper_command(
+            &host(),
+            Some("batch_20261126221500"),
+            None,
+            &args(&hostile),
+            &[],
+        )
+        .unwrap();
         let out = Command::new("sh")
             .arg("-c")
             .arg(&cmd)
@@ -670,7 +732,7 @@ mod tests {
             (&env[..], format!("[{tag}][a b]")),
             (&[][..], "[unset][unset]".to_string()),
         ] {
-            let cmd = wrapper_command(&host(), None, &args(&["true"]), env).unwrap();
+            let cmd = wrapper_command(&host(), None, None, &args(&["true"]), env).unwrap();
             let out = Command::new("sh")
                 .arg("-c")
                 .arg(&cmd)

@@ -83,6 +83,7 @@ mod tests {
             exit_code: None,
             signal: None,
             command: "true".into(),
+            tail: None,
         }
     }
 

@@ -115,6 +115,7 @@ mod tests {
             exit_code: None,
             signal: None,
             command: "true".into(),
+            tail: None,
         }
     }
 

@@ -32,9 +32,11 @@ pub fn health_cell(h: &Health) -> String {
     }
 }
 
-/// One run as SPEC §7's JSON object.
+/// One run as SPEC §7's JSON object: exactly SPEC's keys, and `"tail"` (the kept
+/// output lines of a run started with `launch --tail`) only where a tail was kept, so
+/// a reader that checks SPEC's keys sees them exactly on every other run.
 pub fn run_json(r: &Run) -> Value {
-    json!({
+    let mut v = json!({
         "id": r.id,
         "release": r.release,
         "pid": r.pid,
@@ -46,7 +48,11 @@ pub fn run_json(r: &Run) -> Value {
         "exit_code": r.exit_code,
         "signal": r.signal,
         "command": r.command,
-    })
+    });
+    if let (Some(tail), Some(o)) = (&r.tail, v.as_object_mut()) {
+        o.insert("tail".into(), json!(tail));
+    }
+    v
 }
 
 /// `relman runs --json`: `{"hosts":[{"name","ok","error","runs":[...]}]}`.
@@ -77,7 +83,9 @@ pub fn print(results: &[HostResult<Vec<Run>>], as_json: bool) {
                 if runs.is_empty() {
                     println!("  (no runs recorded)");
                 } else {
-                    for line in runs_lines(runs, now, super::table_width(), RunColumns::All) {
+                    let width = super::table_width();
+                    let lines = runs_lines(runs, now, width, RunColumns::All);
+                    for line in with_tails(lines, runs, width) {
                         println!("{line}");
                     }
                 }
@@ -148,6 +156,37 @@ pub fn runs_lines(
     table("  ", &rows, &right, width)
 }
 
+/// `relman runs`'s table with each kept output tail (`launch --tail`) under its run's
+/// row: `lines` is [`runs_lines`]'s (a header, then one row per run, in order).
+pub fn with_tails(lines: Vec<String>, runs: &[Run], width: Option<usize>) -> Vec<String> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut it = lines.into_iter();
+    out.extend(it.next());
+    for (row, r) in it.zip(runs) {
+        out.push(row);
+        out.extend(tail_lines(
+            r.tail.as_deref().unwrap_or_default(),
+            "      | ",
+            width,
+        ));
+    }
+    out
+}
+
+/// A run's kept output tail, each line after `indent`, made printable (a tab as
+/// spaces) and cut to `width`.
+pub fn tail_lines(tail: &[String], indent: &str, width: Option<usize>) -> Vec<String> {
+    tail.iter()
+        .map(|l| {
+            let line = format!("{indent}{}", printable(&l.replace('\t', "    ")));
+            match width {
+                Some(w) => crate::model::truncate(&line, w),
+                None => line,
+            }
+        })
+        .collect()
+}
+
 /// A run's duration: milliseconds under a second, else as the ages are written.
 fn span_ms(ms: u64) -> String {
     if ms < 1000 {
@@ -175,6 +214,7 @@ mod tests {
             exit_code,
             signal: signal.map(String::from),
             command: "java -jar \"a b\".jar".into(),
+            tail: None,
         }
     }
 
@@ -235,6 +275,10 @@ mod tests {
         assert_eq!(r["signal"], "TERM");
         assert_eq!(r["exit_code"], Value::Null);
         assert_eq!(r["command"], "java -jar \"a b\".jar");
+        assert!(r.get("tail").is_none(), "no tail kept, no key: {r}");
+        let mut t = run(RunStatus::Failed, Some(1), None);
+        t.tail = Some(vec!["boom".into(), "".into()]);
+        assert_eq!(run_json(&t)["tail"], json!(["boom", ""]));
         assert_eq!(v["hosts"][1]["ok"], false);
         assert_eq!(v["hosts"][1]["error"], "boom");
         assert_eq!(v["hosts"][1]["runs"], json!([]));
@@ -258,6 +302,28 @@ mod tests {
             one[1].contains("SIGTERM") && !one[1].contains("batch_"),
             "{one:?}"
         );
+    }
+
+    #[test]
+    fn a_kept_tail_is_printed_under_its_run() {
+        let now = humantime::parse_rfc3339("2026-12-02T01:29:16Z").unwrap();
+        let mut failed = run(RunStatus::Failed, Some(3), None);
+        failed.tail = Some(vec!["Exception in \u{1b}main".into(), "\tat x".into()]);
+        let runs = [run(RunStatus::Ok, Some(0), None), failed];
+        let lines = with_tails(runs_lines(&runs, now, None, RunColumns::All), &runs, None);
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert!(
+            lines[1].contains("ok") && lines[2].contains("failed"),
+            "{lines:?}"
+        );
+        assert_eq!(lines[3], "      | Exception in ?main");
+        assert_eq!(lines[4], "      |     at x");
+        let cut = with_tails(
+            runs_lines(&runs, now, Some(12), RunColumns::All),
+            &runs,
+            Some(12),
+        );
+        assert!(cut[3].chars().count() <= 12, "{cut:?}");
     }
 
     #[test]

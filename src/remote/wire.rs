@@ -670,7 +670,8 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
             ));
         }
     }
-    let mut runs = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
+    let mut tails: std::collections::HashMap<(String, String), Vec<String>> = Default::default();
     let mut ended = false;
     for (n, l) in lines {
         if l.is_empty() {
@@ -679,6 +680,23 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
         }
         if ended {
             return Err(err(n, "output after `end`"));
+        }
+        if let Some(rest) = l.strip_prefix("tail\t") {
+            // tail <release> <id> <line>: the line may hold tabs (the last field).
+            let mut f = rest.splitn(3, '\t');
+            let (Some(rel), Some(id), Some(line)) = (f.next(), f.next(), f.next()) else {
+                return Err(err(n, "`tail` has a wrong field count"));
+            };
+            if ReleaseName::parse(prefix, rel).is_err() {
+                continue;
+            }
+            let id = run_id(n, id)?;
+            let line: String = line
+                .chars()
+                .filter(|c| *c == '\t' || !c.is_control())
+                .collect();
+            tails.entry((rel.to_string(), id)).or_default().push(line);
+            continue;
         }
         let f: Vec<&str> = l.split('\t').collect();
         match f[0] {
@@ -710,6 +728,7 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
                     exit_code,
                     signal,
                     command: json_text(f[10]),
+                    tail: None,
                 });
             }
             "run" | "end" => return Err(err(n, format!("`{}` has a wrong field count", f[0]))),
@@ -721,6 +740,9 @@ pub fn parse_runs(out: &[u8], prefix: &str) -> Result<Vec<Run>, WireError> {
             text.split('\n').count(),
             "output ended early (no `end` record)",
         ));
+    }
+    for r in &mut runs {
+        r.tail = tails.remove(&(r.release.clone(), r.id.clone()));
     }
     Ok(runs)
 }
@@ -1038,6 +1060,49 @@ mod tests {
             (
                 "relman-runs\t1\nrun\t1-2\tbatch_20261126221500\t1\tu\tt\t-\t-\t-\tweird\tx\nend\n",
                 "unknown run status",
+            ),
+        ] {
+            let e = parse_runs(bad.as_bytes(), "batch_").unwrap_err();
+            assert!(e.msg.contains(needle), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn runs_output_attaches_kept_tails_to_their_runs() {
+        let ok = "relman-runs\t1\n\
+            run\t1796174356-4818\tbatch_20261126221500\t4856\tdeploy\t2026-12-02T01:19:16.502Z\t2026-12-02T01:19:17.502Z\t3\t-\tfailed\tx\n\
+            run\t1796174357-4819\tbatch_20261126221500\t4857\tdeploy\t2026-12-02T01:19:17.502Z\t2026-12-02T01:19:18Z\t0\t-\tok\ty\n\
+            tail\tbatch_20261126221500\t1796174356-4818\tException in main\n\
+            tail\tbatch_20261126221500\t1796174356-4818\t\tat a\tb\u{1b}[0m\n\
+            tail\tbatch_20261126221500\t1796174356-4818\t\n\
+            tail\tbatch_20261127221500\t1796174356-4818\tanother release's run\n\
+            tail\tnot_a_release\t1-1\tleft out\n\
+            end\n";
+        let runs = parse_runs(ok.as_bytes(), "batch_").unwrap();
+        assert_eq!(
+            runs[0].tail.as_deref(),
+            Some(
+                &[
+                    "Exception in main".to_string(),
+                    "\tat a\tb[0m".into(),
+                    "".into()
+                ][..]
+            ),
+            "in order, tabs kept, other control characters removed"
+        );
+        assert_eq!(runs[1].tail, None, "a run without a kept tail");
+        for (bad, needle) in [
+            (
+                "relman-runs\t1\ntail\tbatch_20261126221500\nend\n",
+                "`tail` has a wrong field count",
+            ),
+            (
+                "relman-runs\t1\ntail\tbatch_20261126221500\tx-1\tl\nend\n",
+                "run id",
+            ),
+            (
+                "relman-runs\t1\nend\ntail\tbatch_20261126221500\t1-1\tl\n",
+                "after `end`",
             ),
         ] {
             let e = parse_runs(bad.as_bytes(), "batch_").unwrap_err();

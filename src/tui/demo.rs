@@ -241,9 +241,14 @@ fn grouped(mut cmd: Command) -> Command {
     cmd
 }
 
-fn launch(root: &Path, release: &str, args: &[&str]) -> Command {
+/// The launcher running the job `args` on `release`, with the launcher's options `opts`.
+fn launch(root: &Path, release: &str, opts: &[&str], args: &[&str]) -> Command {
     let mut cmd = Command::new(root.join(LAUNCHER_PATH));
-    cmd.arg("--release").arg(release).arg("--").args(args);
+    cmd.arg("--release")
+        .arg(release)
+        .args(opts)
+        .arg("--")
+        .args(args);
     cmd.env("JOB_NAME", "cron");
     grouped(cmd)
 }
@@ -354,12 +359,14 @@ impl Demo {
             "batch releases; see relman\n",
         )?;
 
-        // The finished runs, all at once, through the real launcher.
+        // The finished runs, all at once, through the real launcher, keeping a failed
+        // run's output tail (`launch --tail`: the details pane shows it).
         let mut runs = Vec::new();
         for (h, list) in RUNS.iter().enumerate() {
             let root = self.root_of(h);
             for (i, job) in list.iter() {
-                runs.push(launch(&root, &names[*i], &["bin/run.sh", job]).spawn()?);
+                let tail = ["--tail", "20"];
+                runs.push(launch(&root, &names[*i], &tail, &["bin/run.sh", job]).spawn()?);
             }
         }
         for mut r in runs {
@@ -368,7 +375,7 @@ impl Demo {
         // One long job per host, and a lock held on the last host.
         for (h, &i) in RUNNING.iter().enumerate() {
             let root = self.root_of(h);
-            let mut cmd = launch(&root, &names[i], &["bin/run.sh", "follow"]);
+            let mut cmd = launch(&root, &names[i], &[], &["bin/run.sh", "follow"]);
             // relman keeps the write end: the job ends when relman does, however.
             let child = cmd.stdin(Stdio::piped()).spawn()?;
             self.children.push(child);
@@ -694,6 +701,21 @@ mod tests {
             "{h2:?}"
         );
         assert!(h2.last_failure.is_some(), "{h2:?}");
+        // The failed import's output tail, kept for the details pane.
+        let q = crate::ops::runs::RunsQuery {
+            release: Some(names[FAILING].clone()),
+            limit: 20,
+            failed_only: true,
+        };
+        let h = &cfg.hosts[1];
+        let failed = crate::ops::runs::runs(&LocalTransport::new(&h.name), h, &q).expect("runs");
+        assert!(
+            failed.iter().any(|r| r
+                .tail
+                .as_ref()
+                .is_some_and(|t| t.iter().any(|l| l.contains("import: ERROR: column")))),
+            "{failed:?}"
+        );
         let before = &release(&states[1], &names[4]).health;
         assert_eq!((before.runs, before.ok, before.failures()), (3, 3, 0));
         // Jobs running through the launcher, on each host.

@@ -477,6 +477,35 @@ fn a_full_filesystem_under_the_root_never_fails_the_job() {
         "{e}"
     );
     assert_eq!(lines[1], "oops");
+    // With --tail: the same bytes and status, still one warning at most, and no
+    // temporary FIFOs left behind.
+    let o = launch(&f, 0, DEPLOY)
+        .args([
+            "--tail",
+            "5",
+            "--",
+            "sh",
+            "-c",
+            "echo hi; echo oops >&2; exit 3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 3, "the job's own status");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
+    let e = err(&o);
+    let mut lines: Vec<&str> = e.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 2, "one warning and the job's line: {e:?}");
+    assert!(lines[0].starts_with("launch: warning: "), "{e}");
+    assert_eq!(lines[1], "oops");
+    let left: Vec<_> = fs::read_dir(root.join(".relman/runs"))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name())
+                .filter(|n| n.to_string_lossy().starts_with(".tail."))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
     // The scan still works; nothing half-written counts as a run.
     let h = health(&f, &rel);
     assert_eq!(h["runs"], 0, "{h}");
@@ -601,4 +630,228 @@ fn the_scan_summarizes_the_ledger_and_trusts_only_its_own(user: &str) {
     std::os::unix::fs::chown(&sum, Some(juid), Some(jgid)).unwrap();
     let h2 = health(&f, &rel);
     assert_eq!(h2, h, "another user's summary is not used");
+}
+
+/// `launch --tail N` over SSH: `relman launch --tail` passes it on, the job's bytes
+/// reach relman unchanged, a failed run's tail (and a killed one's) is kept, an ok
+/// run's is not, and `relman runs --json` says `"tail"` per run — also of runs
+/// another user launched by hand under busybox sh.
+#[test]
+fn a_failed_runs_output_tail_is_kept_and_read_by_runs_json() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let rel = deploy(&f);
+    let job = "echo one; printf 'two\\000\\n' >&2; exit 3";
+    let o = f
+        .relman()
+        .args([
+            "--host",
+            f.name(0),
+            "launch",
+            "--tail",
+            "5",
+            "--",
+            "sh",
+            "-c",
+            job,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 3, "{}", err(&o));
+    assert_eq!(o.stdout, b"one\n");
+    assert_eq!(
+        o.stderr, b"two\0\n",
+        "the job's stderr, nothing of relman's or launch's"
+    );
+    let o = f
+        .relman()
+        .args([
+            "--host",
+            f.name(0),
+            "launch",
+            "--tail",
+            "5",
+            "--",
+            "echo",
+            "fine",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        (code(&o), o.stdout.as_slice()),
+        (0, &b"fine\n"[..]),
+        "{}",
+        err(&o)
+    );
+    // Another user's job, by hand, under busybox sh with busybox applets only.
+    let o = launch(&f, 0, BUSYBOX)
+        .args(["--tail", "2", "--", "sh", "-c", "seq 1 9; exit 1"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1\n2\n3\n4\n5\n6\n7\n8\n9\n"
+    );
+    // A third user's job (dash) writes its tail beside the others' (the tails
+    // directory is shared, 1777), readable by the deploy user's runs.
+    let o = launch(&f, 0, JOBS)
+        .args(["--tail", "1", "--", "sh", "-c", "echo theirs; exit 6"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 6, "{}", err(&o));
+    // Bad values: refused by relman before anything runs.
+    let o = f
+        .relman()
+        .args(["--host", f.name(0), "launch", "--tail", "0", "--", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert_eq!(starts(&f, 0).len(), 4, "nothing ran");
+
+    let v = relman_json(
+        &f,
+        &["--host", f.name(0), "runs", "--json", "--release", &rel],
+    );
+    let runs = v["hosts"][0]["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 4, "{v}");
+    let by_cmd = |c: &str| {
+        runs.iter()
+            .find(|r| r["command"] == c)
+            .unwrap_or_else(|| panic!("{c}: {v}"))["tail"]
+            .clone()
+    };
+    // stdout and stderr each through its tee: either order in the merged tail.
+    let mut t: Vec<String> = serde_json::from_value(by_cmd(&format!("sh -c {job}"))).unwrap();
+    t.sort();
+    assert_eq!(t, ["one", "two"], "{v}");
+    assert_eq!(by_cmd("echo fine"), Value::Null, "an ok run keeps no tail");
+    assert_eq!(
+        by_cmd("sh -c seq 1 9; exit 1"),
+        serde_json::json!(["8", "9"])
+    );
+    // The table prints a tail under its run.
+    let o = f
+        .relman()
+        .args(["--host", f.name(0), "runs", "--release", &rel])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("      | 8\n      | 9\n"), "{table}");
+}
+
+/// An interrupted `relman launch --tail`: relman stops the job's whole process group
+/// on the host (kill -TERM -PGID); the tees outlive it, so the job's last words reach
+/// relman and are kept.
+#[test]
+fn an_interrupted_launch_with_tail_keeps_the_jobs_last_words() {
+    use std::io::Read as _;
+    let f = Fleet::start_as(1, DEPLOY);
+    let rel = deploy(&f);
+    let job = "trap 'echo bye; exit 9' TERM; echo up; while :; do sleep 0.1; done";
+    let mut child = Kill(
+        f.relman()
+            .args([
+                "--host",
+                f.name(0),
+                "launch",
+                "--tail",
+                "5",
+                "--",
+                "sh",
+                "-c",
+                job,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = child.0.stdout.take().unwrap();
+    let mut up = [0u8; 3];
+    out.read_exact(&mut up).unwrap();
+    assert_eq!(&up, b"up\n");
+    signal(child.0.id(), libc::SIGINT);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    assert_eq!(rest, "bye\n", "the job's last words reach relman");
+    let mut tail = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let v = relman_json(
+                &f,
+                &["--host", f.name(0), "runs", "--json", "--release", &rel],
+            );
+            tail = v["hosts"][0]["runs"][0]["tail"].clone();
+            !tail.is_null()
+        }),
+        "no tail: {:?}",
+        ledger(&f, 0)
+    );
+    // (sh may say on stderr that its sleep was Terminated, before or after: stdout
+    // and stderr go through tees of their own.)
+    let tail: Vec<String> = serde_json::from_value(tail).unwrap();
+    let words: Vec<&str> = tail
+        .iter()
+        .map(String::as_str)
+        .filter(|l| *l != "Terminated")
+        .collect();
+    assert_eq!(words, ["up", "bye"], "{tail:?}");
+    let end = ledger(&f, 0)
+        .into_iter()
+        .find(|v| v["event"] == "end")
+        .unwrap();
+    assert_eq!(end["exit_code"], 9, "the job's own status: {end}");
+}
+
+/// A host whose launcher is from before `--tail` (relman upgraded, the host not
+/// changed since): `relman launch --tail` brings it up to date and runs the job.
+#[test]
+fn relman_launch_tail_updates_a_launcher_from_before_it() {
+    let f = Fleet::start_as(1, DEPLOY);
+    let rel = deploy(&f);
+    let l = f.root(0).join(".relman/bin/launch");
+    let now = fs::read_to_string(&l).unwrap();
+    let old = now.replace("--tail | --tail=*)", "--no-tail-yet)");
+    assert_ne!(old, now);
+    fs::write(&l, &old).unwrap();
+    let o = launch(&f, 0, DEPLOY)
+        .args(["--tail", "3", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "the old launcher refuses --tail");
+    let o = f
+        .relman()
+        .args([
+            "--host",
+            f.name(0),
+            "launch",
+            "--tail",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            "echo x; exit 1",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert_eq!(o.stdout, b"x\n");
+    assert_eq!(err(&o), "", "no word of the old launcher's refusal");
+    assert_eq!(fs::read_to_string(&l).unwrap(), now, "rewritten");
+    let v = relman_json(
+        &f,
+        &["--host", f.name(0), "runs", "--json", "--release", &rel],
+    );
+    assert_eq!(
+        v["hosts"][0]["runs"][0]["tail"],
+        serde_json::json!(["x"]),
+        "{v}"
+    );
 }

@@ -456,3 +456,489 @@ fn the_ledger_is_rotated_after_the_job_not_before_it_starts() {
     assert_eq!(ledger(&x, &r(2)).lines().count(), 2);
     assert_eq!(fs::read_to_string(&old).unwrap(), o_text);
 }
+
+// ---- launch --tail N: the output tail of a failed run (opt-in) ------------------------
+
+/// The shells the tail must work under: dash and bash with this machine's tools, and
+/// busybox sh with a PATH of busybox applets only (util-linux flock, as on the fleet).
+fn tail_shells(dir: &Path) -> Vec<(&'static str, Vec<String>, Option<PathBuf>)> {
+    let bb = dir.join("bb");
+    fs::create_dir_all(&bb).unwrap();
+    let list = Command::new("busybox").arg("--list").output().unwrap();
+    let busybox = fs::canonicalize("/usr/bin/busybox")
+        .or_else(|_| fs::canonicalize("/bin/busybox"))
+        .unwrap();
+    for a in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+        std::os::unix::fs::symlink(&busybox, bb.join(a)).unwrap();
+    }
+    let flock = ["/usr/bin/flock", "/bin/flock"]
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap();
+    fs::remove_file(bb.join("flock")).ok();
+    std::os::unix::fs::symlink(flock, bb.join("flock")).unwrap();
+    vec![
+        ("dash", vec!["dash".into()], None),
+        ("bash", vec!["bash".into()], None),
+        (
+            "busybox",
+            vec![busybox.display().to_string(), "sh".into()],
+            Some(bb),
+        ),
+    ]
+}
+
+/// `SHELL launch ARGS`, stdin empty, from /.
+fn launch_with(shell: &[String], path: Option<&Path>, l: &Path, args: &[&str]) -> Output {
+    let mut c = Command::new(&shell[0]);
+    c.args(&shell[1..])
+        .arg(l)
+        .args(args)
+        .current_dir("/")
+        .stdin(Stdio::null());
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
+    c.output().unwrap()
+}
+
+fn tails_dir(x: &Root, rel: &str) -> PathBuf {
+    x.root.join(".relman/runs").join(format!("{rel}.tails"))
+}
+
+/// The kept tails of `rel`: (id, text), oldest id first.
+fn tails(x: &Root, rel: &str) -> Vec<(String, String)> {
+    let Ok(rd) = fs::read_dir(tails_dir(x, rel)) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, String)> = rd
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                String::from_utf8_lossy(&fs::read(e.path()).unwrap()).into_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// No temporary FIFO directory is left behind in runs/.
+fn no_temp_left(x: &Root) {
+    let left: Vec<String> = fs::read_dir(x.root.join(".relman/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tail."))
+        .collect();
+    assert!(left.is_empty(), "temporary directories left: {left:?}");
+}
+
+#[test]
+fn with_tail_every_byte_passes_unchanged_and_statuses_stay_exact() {
+    let x = setup();
+    let tmp = tempfile::tempdir().unwrap();
+    // Binary data with NUL and no trailing newline, stdout and stderr each to its own.
+    let job = r#"printf 'out\000put\377\nlast'; printf 'err\000\001or' >&2; exit "$1""#;
+    for (name, shell, path) in tail_shells(tmp.path()) {
+        let _ = fs::remove_dir_all(tails_dir(&x, &r(2)));
+        for (code, want) in [("0", 0), ("1", 1)] {
+            let o = launch_with(
+                &shell,
+                path.as_deref(),
+                &x.launch,
+                &["--tail", "5", "--", "sh", "-c", job, "job", code],
+            );
+            assert_eq!(o.status.code(), Some(want), "{name}: {}", stderr(&o));
+            assert_eq!(o.stdout, b"out\0put\xff\nlast", "{name}: stdout unchanged");
+            assert_eq!(
+                o.stderr, b"err\0\x01or",
+                "{name}: stderr unchanged, nothing of launch's"
+            );
+        }
+        // Killed by TERM: 143, as without --tail.
+        let o = launch_with(
+            &shell,
+            path.as_deref(),
+            &x.launch,
+            &["--tail=5", "--", "sh", "-c", "echo dying; kill -TERM $$"],
+        );
+        assert_eq!(o.status.code(), Some(143), "{name}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "dying\n", "{name}");
+        // The failed run and the killed one kept a tail, the ok one none: control
+        // characters but tab and newline removed; the last line without its newline
+        // gets one. stdout and stderr are merged in the order tee wrote them.
+        let kept = tails(&x, &r(2));
+        assert_eq!(kept.len(), 2, "{name}: {kept:?}");
+        let failed = &kept.iter().find(|(_, t)| t.contains("put")).unwrap().1;
+        let lines: Vec<&str> = failed.lines().collect();
+        assert!(
+            failed.contains("output\u{FFFD}") || failed.contains("output"),
+            "{name}: {failed:?}"
+        );
+        assert!(
+            !failed.contains('\0') && !failed.contains('\u{1}'),
+            "{name}: {failed:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("error")),
+            "{name}: {failed:?}"
+        );
+        assert!(kept.iter().any(|(_, t)| t == "dying\n"), "{name}: {kept:?}");
+        // The ledger's end records say the same statuses.
+        let led = ledger(&x, &r(2));
+        assert!(led.contains("\"exit_code\":1,"), "{name}");
+        assert!(led.contains("\"signal\":\"TERM\""), "{name}");
+        no_temp_left(&x);
+    }
+}
+
+#[test]
+fn without_tail_nothing_changes_the_job_writes_to_launchs_own_output() {
+    let x = setup();
+    // The job's stdout is launch's own (a file here), not a pipe: fstat says regular.
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let o = Command::new("dash")
+        .arg(&x.launch)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "[ -f /dev/stdout ] && [ ! -p /dev/stdout ] && echo file; exit 1",
+        ])
+        .stdout(out.reopen().unwrap())
+        .stdin(Stdio::null())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(fs::read_to_string(out.path()).unwrap(), "file\n");
+    assert!(tails(&x, &r(2)).is_empty(), "no tail without --tail");
+    // With it, the job's stdout is a pipe (what the operator opts into).
+    let o = launch(
+        &x.launch,
+        &[
+            "--tail",
+            "3",
+            "--",
+            "sh",
+            "-c",
+            "[ -p /dev/stdout ] && echo pipe",
+        ],
+    );
+    assert_eq!(stdout(&o), "pipe\n", "{}", stderr(&o));
+}
+
+#[test]
+fn a_tail_is_bounded_in_bytes_and_lines_and_the_newest_20_are_kept() {
+    let x = setup();
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, shell, path) in tail_shells(tmp.path()) {
+        let _ = fs::remove_dir_all(tails_dir(&x, &r(2)));
+        // 10 MiB of output, line after line, then a failure.
+        let job = "i=0; yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c 10485760; echo THE-END; exit 3";
+        let o = launch_with(
+            &shell,
+            path.as_deref(),
+            &x.launch,
+            &["--tail", "200", "--", "sh", "-c", job],
+        );
+        assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
+        assert_eq!(
+            o.stdout.len(),
+            10 * 1024 * 1024 + 8,
+            "{name}: every byte passed"
+        );
+        let kept = tails(&x, &r(2));
+        assert_eq!(kept.len(), 1, "{name}");
+        let t = &kept[0].1;
+        assert!(t.len() <= 65536, "{name}: {} bytes", t.len());
+        assert_eq!(t.lines().count(), 200, "{name}");
+        assert!(t.ends_with("THE-END\n"), "{name}");
+        // Short tails: the last N lines only.
+        let o = launch_with(
+            &shell,
+            path.as_deref(),
+            &x.launch,
+            &["--tail", "2", "--", "sh", "-c", "seq 1 50; exit 1"],
+        );
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        assert!(
+            tails(&x, &r(2)).iter().any(|(_, t)| t == "49\n50\n"),
+            "{name}"
+        );
+        no_temp_left(&x);
+    }
+    // The newest 20 per release: 23 more failed runs leave 20, the last one's among.
+    for i in 0..23 {
+        let o = launch(
+            &x.launch,
+            &[
+                "--tail",
+                "1",
+                "--",
+                "sh",
+                "-c",
+                &format!("echo run-{i}; exit 1"),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1));
+    }
+    let kept = tails(&x, &r(2));
+    assert_eq!(kept.len(), 20, "{kept:?}");
+    assert!(kept.iter().any(|(_, t)| t == "run-22\n"));
+    assert!(
+        !kept
+            .iter()
+            .any(|(_, t)| t == "run-0\n" || t == "run-1\n" || t == "run-2\n"),
+        "{kept:?}"
+    );
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(p).unwrap().permissions()) & 0o7777
+    };
+    assert_eq!(
+        mode(&tails_dir(&x, &r(2))),
+        0o1777,
+        "shared by every job user, like runs/"
+    );
+    assert_eq!(
+        mode(&tails_dir(&x, &r(2)).join(&kept[0].0)),
+        0o666,
+        "like the ledger"
+    );
+}
+
+#[test]
+fn with_tail_term_is_forwarded_and_the_last_words_are_kept() {
+    use std::io::Read as _;
+    let x = setup();
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, shell, path) in tail_shells(tmp.path()) {
+        let _ = fs::remove_dir_all(tails_dir(&x, &r(2)));
+        let mut c = Command::new(&shell[0]);
+        c.args(&shell[1..])
+            .arg(&x.launch)
+            .args([
+                "--tail",
+                "10",
+                "--",
+                "sh",
+                "-c",
+                "trap 'echo bye; exit 7' TERM; echo up; while :; do sleep 0.05; done",
+            ])
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(p) = &path {
+            c.env("PATH", p);
+        }
+        // A process group of its own: TERM goes to all of it, as relman launch's stop
+        // (kill -TERM -PGID) and many schedulers do: the tees must outlive it.
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        let mut child = c.spawn().unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut first = [0u8; 3];
+        out.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"up\n", "{name}");
+        // SAFETY: kill(2) on the child's own process group.
+        assert_eq!(
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) },
+            0
+        );
+        let mut rest = String::new();
+        out.read_to_string(&mut rest).unwrap();
+        let st = child.wait().unwrap();
+        assert_eq!(st.code(), Some(7), "{name}: the job's own status");
+        assert!(rest.starts_with("bye\n"), "{name}: {rest:?}");
+        let kept = tails(&x, &r(2));
+        assert_eq!(kept.len(), 1, "{name}: {kept:?}");
+        // (sh may say on stderr that its sleep was Terminated, before or after:
+        // stdout and stderr go through tees of their own.)
+        let words: Vec<&str> = kept[0].1.lines().filter(|l| *l != "Terminated").collect();
+        assert_eq!(words, ["up", "bye"], "{name}: {kept:?}");
+        no_temp_left(&x);
+    }
+}
+
+#[test]
+fn bad_tail_values_are_refused_and_nothing_runs() {
+    let x = setup();
+    for bad in [
+        &["--tail", "0"][..],
+        &["--tail", "201"],
+        &["--tail", "007"],
+        &["--tail", "x"],
+        &["--tail=-1"],
+        &["--tail"],
+    ] {
+        let mut args = bad.to_vec();
+        args.extend(["--", "sh", "-c", "echo ran"]);
+        let o = launch(&x.launch, &args);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{bad:?}");
+        assert!(
+            stderr(&o).starts_with("launch: --tail"),
+            "{bad:?}: {}",
+            stderr(&o)
+        );
+        assert_eq!(stderr(&o).lines().count(), 1, "{bad:?}");
+    }
+}
+
+#[test]
+fn a_tail_that_cannot_be_written_changes_nothing_but_one_warning() {
+    let x = setup();
+    // The tails directory is a file: nothing can be kept there.
+    let runs = x.root.join(".relman/runs");
+    fs::create_dir_all(&runs).unwrap();
+    fs::write(tails_dir(&x, &r(2)), "").unwrap();
+    let o = launch(
+        &x.launch,
+        &["--tail", "3", "--", "sh", "-c", "echo out; exit 4"],
+    );
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(stdout(&o), "out\n");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("launch: warning: --tail: "), "{err}");
+    no_temp_left(&x);
+}
+
+#[test]
+fn runs_reads_the_kept_tails_of_the_runs_it_lists() {
+    let x = setup();
+    let o = launch(
+        &x.launch,
+        &[
+            "--tail",
+            "4",
+            "--",
+            "sh",
+            "-c",
+            "printf 'x\\na\\tb\\none\\ntwo\\nthree'; exit 9",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(9));
+    let o = launch(&x.launch, &["--tail", "3", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0));
+    // A file planted in the shared directory with a bad name, and a symlink: ignored.
+    fs::write(tails_dir(&x, &r(2)).join("not-an-id"), "x\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", tails_dir(&x, &r(2)).join("1-1")).unwrap();
+    for release in [Some(r(2)), None] {
+        let q = ops::runs::RunsQuery {
+            release: release.clone(),
+            limit: 10,
+            failed_only: false,
+        };
+        let runs = ops::runs::runs(&x.t, &x.h, &q).unwrap();
+        assert_eq!(runs.len(), 2, "{release:?}");
+        let failed = runs.iter().find(|r| r.exit_code == Some(9)).unwrap();
+        assert_eq!(
+            failed.tail.as_deref(),
+            Some(
+                &[
+                    "a\tb".to_string(),
+                    "one".into(),
+                    "two".into(),
+                    "three".into()
+                ][..]
+            ),
+            "{release:?}"
+        );
+        assert_eq!(
+            runs.iter().find(|r| r.exit_code == Some(0)).unwrap().tail,
+            None
+        );
+    }
+}
+
+#[test]
+fn the_tails_helpers_are_not_jobs_of_the_release() {
+    let x = setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("go");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The job waits with the shell's own `read` (no child) in the release.
+    let script = format!("read _go < '{}'; exit 1", fifo.display());
+    let mut seen = Vec::new();
+    for tail in [false, true] {
+        let mut args = vec![];
+        if tail {
+            args.extend(["--tail", "3"]);
+        }
+        args.extend(["--", "sh", "-c", script.as_str()]);
+        let mut child = Command::new(&x.launch)
+            .args(&args)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let n = if tail { 2 } else { 1 };
+        let t0 = std::time::Instant::now();
+        let led = x.root.join(".relman/runs").join(format!("{}.jsonl", r(2)));
+        let starts = || {
+            fs::read_to_string(&led)
+                .unwrap_or_default()
+                .matches("\"event\":\"start\"")
+                .count()
+        };
+        while starts() < n {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(20),
+                "no start record"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let st = ops::scan(&x.t, &x.h).unwrap();
+        let jobs: Vec<String> = st
+            .release(&r(2))
+            .unwrap()
+            .jobs
+            .iter()
+            .map(|j| j.command.clone())
+            .collect();
+        fs::write(&fifo, "go\n").unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(1));
+        assert!(
+            !jobs
+                .iter()
+                .any(|c| c.starts_with("tee") || c.starts_with("tail")),
+            "{jobs:?}"
+        );
+        seen.push(jobs.len());
+    }
+    assert_eq!(seen[0], seen[1], "the same jobs with and without --tail");
+    assert!(seen[0] >= 1, "the job itself is seen");
+}
+
+#[test]
+fn a_killed_launchers_fifo_directory_is_removed_by_the_next_tail() {
+    let x = setup();
+    let runs = x.root.join(".relman/runs");
+    fs::create_dir_all(&runs).unwrap();
+    // Above any pid_max: that launcher is gone. Our own pid: alive, kept.
+    let gone = runs.join(".tail.4194999.AbCdEf");
+    let alive = runs.join(format!(".tail.{}.AbCdEf", std::process::id()));
+    for d in [&gone, &alive] {
+        fs::create_dir_all(d).unwrap();
+        fs::write(d.join("t"), "x").unwrap();
+    }
+    let o = launch(&x.launch, &["--", "true"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(gone.exists(), "without --tail: not one step more");
+    let o = launch(&x.launch, &["--tail", "2", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!gone.exists(), "a dead launcher's directory is removed");
+    assert!(alive.join("t").exists(), "a live launcher's stays");
+    fs::remove_dir_all(&alive).unwrap();
+    no_temp_left(&x);
+}

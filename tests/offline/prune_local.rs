@@ -522,3 +522,43 @@ fn a_pruned_release_takes_its_run_ledger_and_its_summaries_along() {
         assert!(f.exists(), "{} stays with its release", f.display());
     }
 }
+
+#[test]
+fn a_pruned_release_takes_its_output_tails_along() {
+    let (_d, h, t) = layout(4);
+    let runs = root(&h).join(".relman/runs");
+    let tails = |i: u32| runs.join(format!("{}.tails", r(i)));
+    let outside = root(&h).join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("keep"), "x\n").unwrap();
+    for i in [1, 3] {
+        fs::create_dir_all(tails(i)).unwrap();
+        fs::write(tails(i).join("1796188566-13242"), "boom\n").unwrap();
+    }
+    // A symlink planted in runs/ (shared, 1777) for r2: removed, never followed.
+    std::os::unix::fs::symlink(&outside, tails(2)).unwrap();
+    let rep = ops::prune::prune(&t, &h, 0, false).unwrap();
+    assert!(
+        rep.deleted().contains(&r(1).as_str()),
+        "{:?}",
+        rep.deleted()
+    );
+    assert!(
+        rep.deleted().contains(&r(2).as_str()),
+        "{:?}",
+        rep.deleted()
+    );
+    assert!(!tails(1).exists(), "r1's tails go with it");
+    assert!(
+        fs::symlink_metadata(tails(2)).is_err(),
+        "the planted link is gone"
+    );
+    assert!(
+        outside.join("keep").exists(),
+        "what it pointed at is untouched"
+    );
+    assert!(
+        tails(3).join("1796188566-13242").exists(),
+        "a kept release keeps its own"
+    );
+}

@@ -180,6 +180,61 @@ fn the_details_pane_lists_the_selected_releases_recent_runs() {
 }
 
 #[test]
+fn the_details_pane_shows_the_newest_failed_runs_output_tail() {
+    let mut app = sized(fixture::health_app(), 100, 60);
+    select_release(&mut app, R[4]);
+    let mut runs = fixture::live_runs();
+    // live_runs: [running, failed (newest failure), killed, failed, ...]: the killed
+    // run's tail is older than the newest failure's, which is shown.
+    runs[1].tail = Some(vec![
+        "Exception in thread \"main\" java.io.IOException: disk full".into(),
+        "\tat Import.run(Import.java:42) \x1b[2J".into(),
+    ]);
+    runs[2].tail = Some(vec!["an older run's tail".into()]);
+    answer_runs(&mut app, R[4], Ok(runs.clone()));
+    let s = text(&app, 100, 60);
+    assert!(
+        s.contains("output of the failed run 10m ago (exit 3), its last lines:"),
+        "{s}"
+    );
+    assert!(
+        s.contains("| Exception in thread \"main\" java.io.IOException: disk full"),
+        "{s}"
+    );
+    assert!(
+        s.contains("|     at Import.run(Import.java:42) ?[2J"),
+        "{s}"
+    );
+    assert!(
+        !s.contains("an older run's tail") && !s.contains('\x1b'),
+        "{s}"
+    );
+    insta::assert_snapshot!(s);
+    // A long tail: its last 20 lines, and where the rest is.
+    runs[1].tail = Some((1..=50).map(|i| format!("line {i}")).collect());
+    update(&mut app, Msg::Resize(100, 80));
+    answer_runs(&mut app, R[4], Ok(runs.clone()));
+    let s = text(&app, 100, 80);
+    assert!(
+        s.contains(&format!("… 30 earlier: relman runs --release {}", R[4])),
+        "{s}"
+    );
+    assert!(
+        s.contains("| line 31") && s.contains("| line 50") && !s.contains("| line 30"),
+        "{s}"
+    );
+    // No failed run with a tail: no tail section.
+    for r in &mut runs {
+        r.tail = None;
+    }
+    answer_runs(&mut app, R[4], Ok(runs));
+    assert!(
+        !text(&app, 100, 80).contains("output of the"),
+        "no tail kept"
+    );
+}
+
+#[test]
 fn a_runs_error_shows_in_the_details_pane() {
     let mut app = sized(fixture::health_app(), 100, 48);
     select_release(&mut app, R[4]);

@@ -342,6 +342,7 @@ fn run(n: u32, started_secs_ago: u64, secs: Option<u64>, status: RunStatus, comm
         },
         signal: (status == RunStatus::Killed).then(|| "TERM".into()),
         command: command.into(),
+        tail: None,
     }
 }
 

@@ -184,6 +184,7 @@ pub fn run(
         release: Some(release),
         pin: None,
         command: &command,
+        tail: None,
     };
     let res = launch(t, host, &req, &mut local);
     let status = match res {

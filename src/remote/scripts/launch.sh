@@ -2,7 +2,7 @@
 # relman job launcher. Written by relman into <root>/.relman/bin/launch and rewritten
 # whenever relman changes this host: local edits are lost.
 #
-#   launch [--release NAME|PATH] -- CMD [ARGS...]
+#   launch [--release NAME|PATH] [--tail N] -- CMD [ARGS...]
 #
 # Runs CMD in one release of this deploy root (the root is two directories above this
 # file): the release the link points at, read once, now; or the one --release names,
@@ -13,6 +13,11 @@
 # exclusively before deleting, so it skips a release in use. CMD
 # starts in the release, with RELEASE_DIR (its absolute path) and RELEASE_NAME
 # exported, and CMD's exit status is launch's.
+#
+# --tail N (1-200, opt-in): CMD's stdout and stderr become pipes (FIFOs) read by tee,
+# which copies every byte unchanged to launch's own stdout and stderr; when the run
+# fails or is killed, its last N lines (of the last 64 KiB) are kept in
+# .relman/runs/<release>.tails/<id> (see "The output tail" below).
 #
 # launch's own failures say "launch: ..." on stderr and exit 2 (bad arguments, or a
 # --release that is not a release of this root), 5 (no live release, or the release
@@ -73,7 +78,7 @@ _relman_is_release() {
     return 1
 }
 
-_relman_usage='usage: launch [--release NAME|PATH] -- CMD [ARGS...]'
+_relman_usage='usage: launch [--release NAME|PATH] [--tail N] -- CMD [ARGS...]'
 
 # Where am I: <root>/.relman/bin/launch, possibly reached through a symlink.
 _relman_self=$0
@@ -88,6 +93,7 @@ _relman_root=$(cd -P -- "$_relman_bin/../.." 2>/dev/null && pwd -P) ||
 
 _relman_rel=
 _relman_given=0
+_relman_tail=
 while [ $# -gt 0 ]; do
     case $1 in
         --release)
@@ -100,6 +106,21 @@ while [ $# -gt 0 ]; do
             _relman_rel=${1#--release=}
             _relman_given=1
             shift
+            ;;
+        --tail | --tail=*)
+            case $1 in
+                --tail=*) _relman_tail=${1#--tail=} ;;
+                *)
+                    [ $# -ge 2 ] || _relman_die 2 "--tail needs a number of lines, 1-200 ($_relman_usage)"
+                    _relman_tail=$2
+                    shift
+                    ;;
+            esac
+            shift
+            case $_relman_tail in
+                [1-9] | [1-9][0-9] | 1[0-9][0-9] | 200) ;;
+                *) _relman_die 2 "--tail $(_relman_clean "$_relman_tail"): give a number of lines, 1-200" ;;
+            esac
             ;;
         --)
             shift
@@ -117,6 +138,7 @@ done
 
 # ---- A probation (probation.sh) -----------------------------------------------------
 # probation.sh's names: is_release is the launcher's own test.
+# shellcheck disable=SC2317 # called by probation.sh, baked in at the params marker
 is_release() { _relman_is_release "$1"; }
 # _relman_guard NOW: enforce a due probation, in a subshell in the root (its cwd,
 # descriptors and variables stay its own); says so on stderr when it rolled back.
@@ -124,6 +146,7 @@ is_release() { _relman_is_release "$1"; }
 # the next launch by a user who may, or relman's next contact, rolls back).
 _relman_guard() {
     case $1 in '' | *[!0-9]*) return 0 ;; esac
+    # shellcheck disable=SC2034 # LINK is probation.sh's (baked in at the params marker)
     _relman_g=$(cd -P -- "$_relman_root" 2>/dev/null && LINK=$RELMAN_LINK &&
         probation_enforce "$1" launch 2>/dev/null) || return 0
     case $_relman_g in
@@ -317,6 +340,152 @@ if [ ! -d "$_relman_runs" ]; then
     mkdir -m 1777 "$_relman_runs" 2>/dev/null || [ -d "$_relman_runs" ] || _relman_warn 'cannot create it'
 fi
 
+# ---- The output tail (--tail N, opt-in) ---------------------------------------------
+# Without --tail nothing here runs (not one fork). With it, in a private directory
+# (mktemp -d under runs/, else under $TMPDIR or /tmp): FIFOs o and e become the job's
+# stdout and stderr; one tee per stream copies every byte unchanged to launch's own
+# stdout (resp. stderr) and into FIFO k, read by the keeper `tail -c 65536`, which
+# holds only the last 64 KiB of both streams (in the order tee wrote them) whatever the
+# job writes, and leaves them in file t once every writer is done. launch holds k open
+# (read-write: on Linux such an open never blocks) until both tees ended, so the
+# keeper sees no end early. The tees and the keeper ignore TERM, INT, HUP, QUIT, USR1
+# and USR2 (a kill of the whole process group, as relman launch does, must not cut the
+# job's last words off): they end when every holder of the job's stdout/stderr has
+# closed it, and launch waits for that, as a shell pipeline `job | tee` would; a job
+# that leaves a background process holding its output keeps launch until that process
+# closes it. If launch's own stdout or stderr is closed by its reader, tee dies of
+# SIGPIPE and the job gets SIGPIPE/EPIPE on its next write, as it would writing there
+# itself (when SIGPIPE is ignored, tee reports the error and the job's writes go on).
+# What the job sees changes, which is why this is opt-in: its stdout/stderr are
+# pipes (isatty is false, stdio buffers fully, O_APPEND of a log file is not the job's)
+# and stdout and stderr may reorder against each other in the merged tail.
+# Anything that can't be set up (no mkfifo/tee/tail, no temporary directory): the job
+# runs without a tail and launch warns once.
+_relman_tdir=
+_relman_tw=
+_relman_twarn() {
+    [ -z "$_relman_tw" ] && [ -z "$_relman_warned" ] || return 0
+    _relman_tw=1
+    printf 'launch: warning: --tail: %s: no output tail is kept\n' "$1" >&2
+}
+# shellcheck disable=SC2317 # called from the EXIT trap
+_relman_tclean() {
+    [ -z "$_relman_tdir" ] || rm -rf -- "$_relman_tdir" 2>/dev/null
+    _relman_tdir=
+}
+# relman launch's own wrapper (sh -c 'printf "relman-launch: started" ...' relman-job):
+# its marker line is not the job's output.
+_relman_via=
+if [ "$1" = sh ] && [ "${2:-}" = -c ] && [ "${4:-}" = relman-job ]; then _relman_via=1; fi
+if [ -n "$_relman_tail" ]; then
+    if ! command -v mkfifo >/dev/null 2>&1 || ! command -v tee >/dev/null 2>&1 ||
+        ! command -v tail >/dev/null 2>&1; then
+        _relman_twarn 'mkfifo, tee or tail is missing'
+    else
+        # A launcher killed by SIGKILL leaves its directory (.tail.<its pid>.*): the
+        # next launch --tail removes those whose launcher is gone (a reused pid keeps
+        # one; another user's stay: runs/ is sticky). No fork unless one is found.
+        for _relman_x in "$_relman_runs"/.tail.*.*; do
+            _relman_f=${_relman_x#"$_relman_runs"/.tail.}
+            _relman_f=${_relman_f%%.*}
+            case $_relman_f in '' | *[!0-9]*) continue ;; esac
+            [ -d "/proc/$_relman_f" ] || [ ! -d "$_relman_x" ] || [ -L "$_relman_x" ] ||
+                rm -rf -- "$_relman_x" 2>/dev/null
+        done
+        _relman_tdir=$(mktemp -d "$_relman_runs/.tail.$$.XXXXXX" 2>/dev/null) ||
+            _relman_tdir=$(mktemp -d "${TMPDIR:-/tmp}/relman-tail.XXXXXX" 2>/dev/null) ||
+            _relman_tdir=
+        # (absolute: the helpers run in /)
+        case $_relman_tdir in /*) ;; *) _relman_tdir= ;; esac
+        if [ -z "$_relman_tdir" ]; then
+            _relman_twarn 'cannot make a temporary directory'
+        else
+            trap _relman_tclean EXIT
+            if mkfifo "$_relman_tdir/o" "$_relman_tdir/e" "$_relman_tdir/k" 2>/dev/null &&
+                { : >"$_relman_tdir/t"; } 2>/dev/null && { command exec 5<>"$_relman_tdir/k"; } 2>/dev/null; then
+                # Started with those signals ignored (inherited through exec); the
+                # launcher's own traps are set only after this.
+                trap '' TERM INT HUP QUIT USR1 USR2
+                # In / and without the lock's fd 8: not one of the release's jobs. The
+                # keeper's own errors (a full disk) are not the job's: to /dev/null.
+                { cd / || :; exec tail -c 65536 <"$_relman_tdir/k" >>"$_relman_tdir/t" 2>/dev/null; } 5>&- 8<&- &
+                _relman_tk=$!
+                { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/o"; } 5>&- 8<&- &
+                _relman_to=$!
+                { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/e" >&2; } 5>&- 8<&- &
+                _relman_te=$!
+                trap - TERM INT HUP QUIT USR1 USR2
+            else
+                _relman_twarn 'cannot make its pipes'
+                _relman_tclean
+            fi
+        fi
+    fi
+fi
+# _relman_reap PID: wait for a helper, again after a trapped signal interrupted wait.
+_relman_reap() {
+    while :; do
+        wait "$1" 2>/dev/null
+        [ $? -gt 128 ] && kill -0 "$1" 2>/dev/null || return 0
+    done
+}
+# _relman_tail_end: after the job. A tee whose FIFO the job never opened (it died
+# first) still waits in open(): a read-write open and close of the FIFO ends that.
+# Then the keeper's end, and when the run failed or was killed the tail is
+# kept: control characters other than tab and newline removed, relman launch's marker
+# line dropped, the last N lines, written whole (a temporary file renamed) 0666 into
+# runs/<release>.tails (1777, like runs/), of which the newest 20 are kept. A tail
+# that can't be written changes nothing but one warning.
+_relman_tail_end() {
+    { command exec 3<>"$_relman_tdir/o" 3>&-; } 2>/dev/null
+    { command exec 3<>"$_relman_tdir/e" 3>&-; } 2>/dev/null
+    _relman_reap "$_relman_to"
+    _relman_reap "$_relman_te"
+    exec 5>&-
+    _relman_reap "$_relman_tk"
+    [ "$_relman_st" != 0 ] || return 0
+    _relman_td=$_relman_runs/$_relman_name.tails
+    if [ ! -d "$_relman_td" ]; then
+        mkdir -m 1777 "$_relman_td" 2>/dev/null || [ -d "$_relman_td" ] || {
+            _relman_twarn "cannot create $_relman_td"
+            return 0
+        }
+    fi
+    if [ -L "$_relman_td" ]; then
+        _relman_twarn "$_relman_td is a symlink"
+        return 0
+    fi
+    _relman_tf=$(mktemp "$_relman_td/.new.XXXXXX" 2>/dev/null) || {
+        _relman_twarn "cannot write in $_relman_td"
+        return 0
+    }
+    if tr -d '\000-\010\013-\037\177' <"$_relman_tdir/t" 2>/dev/null |
+        LC_ALL=C awk -v n="$_relman_tail" -v via="$_relman_via" '
+            via != "" && !seen && $0 == "relman-launch: started" { seen = 1; next }
+            { c++; L[c % n] = $0 }
+            END { for (i = (c > n ? c - n + 1 : 1); i <= c; i++) print L[i % n] }' >"$_relman_tf" 2>/dev/null &&
+        chmod 0666 "$_relman_tf" 2>/dev/null && mv -f -- "$_relman_tf" "$_relman_td/$_relman_id" 2>/dev/null; then
+        :
+    else
+        rm -f -- "$_relman_tf" 2>/dev/null
+        _relman_twarn "cannot write $_relman_td/$_relman_id"
+        return 0
+    fi
+    # The newest 20 per release (by start time, then pid: the id): the oldest go, those
+    # this user may remove (the directory is sticky: another user's stay, and the
+    # next of theirs removes them), until 20 are left.
+    set -- "$_relman_td"/*
+    if [ $# -gt 20 ]; then
+        _relman_x=$(($# - 20))
+        printf '%s\n' "$@" | sed 's|.*/||' | sort -t- -k1,1n -k2,2n |
+            while [ "$_relman_x" -gt 0 ] && IFS= read -r _relman_f; do
+                case $_relman_f in *[!0-9-]* | '') continue ;; esac
+                rm -f -- "$_relman_td/$_relman_f" 2>/dev/null
+                [ -e "$_relman_td/$_relman_f" ] || _relman_x=$((_relman_x - 1))
+            done
+    fi
+}
+
 # ---- The job: a child, not exec'd ------------------------------------------------
 # Signals to launch are forwarded to the job; launch waits again after a trapped
 # signal interrupted `wait`, then exits with the job's status (128+N for signal N).
@@ -348,7 +517,7 @@ done
 # finds another env still gets this one) or "no". No usable answer (a root set up
 # before, the env not executable by this user): probed here, as before.
 exec 7<&0
-{
+_relman_jobrun() {
     trap - INT QUIT
     if [ -z "${BASH_VERSION:-}" ]; then
         _relman_eds=
@@ -366,7 +535,13 @@ exec 7<&0
         [ "$_relman_eds" != yes ] || exec "$_relman_envp" --default-signal=INT,QUIT -- "$@"
     fi
     exec "$@"
-} <&7 7<&- 9<&8 8<&- &
+}
+if [ -z "$_relman_tdir" ]; then
+    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- &
+else
+    # stdout and stderr: the tail's FIFOs (the job opens them: a tee reads each).
+    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 5>&- >"$_relman_tdir/o" 2>"$_relman_tdir/e" &
+fi
 _relman_job=$!
 exec 7<&-
 # launch itself leaves the release (it holds it by fd 8): only the job works there.
@@ -413,6 +588,7 @@ _relman_append "{\"event\":\"end\",\"id\":\"$_relman_id\",\"release\":\"$_relman
 if [ "$_relman_st" != 0 ] && [ -f "$_relman_root/.relman/probation" ]; then
     _relman_guard "$_relman_ep"
 fi
+[ -z "$_relman_tdir" ] || _relman_tail_end
 # Rotation, once the job ended (the size check is an exec: kept off the job's start
 # path). Every launch still checks once, so the bound holds as before.
 if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
@@ -431,4 +607,5 @@ if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
         exec 6>&-
     fi
 fi
+_relman_tclean
 exit "$_relman_st"

@@ -159,10 +159,12 @@ for _n in $DELETE; do
     # the first.
     _err=$(rm -rf -- "${ROOT_ABS:?}/$_t" 2>&1 | sed -n 1p)
     rm -f -- "$_lk"
-    # The release is out of the root: its run ledger goes with it (launch.sh), and
-    # the scan's summaries of it (ledger.sh).
+    # The release is out of the root: its run ledger goes with it (launch.sh), the
+    # scan's summaries of it (ledger.sh) and its kept output tails (launch --tail; a
+    # symlink planted there is removed, not followed).
     rm -f -- ".relman/runs/$_n.jsonl" ".relman/runs/$_n.jsonl.old" ".relman/runs/$_n.jsonl.sum" \
         ".relman/runs/$_n.jsonl.old.sum" 2>/dev/null
+    rm -rf -- ".relman/runs/$_n.tails" 2>/dev/null
     if [ -e "$_t" ] || [ -L "$_t" ]; then
         _left=$(find "$ROOT_ABS/$_t" ! -type d 2>/dev/null | wc -l | tr -d ' ')
         _err=$(printf '%s' "${_err##*: }" | tr -c 'A-Za-z0-9 ,._()-' ' ' | cut -c1-120)

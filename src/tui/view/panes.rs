@@ -735,7 +735,61 @@ fn runs_section<'a>(
                 };
                 out.push(Line::from(Span::styled(printable(&l), style)));
             }
+            out.extend(tail_section(app, runs, r, room));
         }
+    }
+    out
+}
+
+/// At most this many lines of a run's output tail in the details pane (the rest:
+/// `relman runs`).
+const TAIL_SHOWN: usize = 20;
+
+/// The newest failed (or killed) run's output tail, kept by `launch --tail`: its
+/// last [`TAIL_SHOWN`] lines under a heading. Nothing when no listed run has one.
+fn tail_section<'a>(
+    app: &App,
+    runs: &[crate::model::Run],
+    r: &Release,
+    room: usize,
+) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let Some((run, tail)) = runs
+        .iter()
+        .filter(|x| x.status.is_failure())
+        .find_map(|x| x.tail.as_ref().map(|tl| (x, tl)))
+    else {
+        return Vec::new();
+    };
+    let age = humantime::parse_rfc3339(&run.started_at)
+        .map_or_else(|_| "?".into(), |s| crate::model::age_since(s, app.now));
+    let how = match (&run.signal, run.exit_code) {
+        (Some(sig), _) => format!("SIG{}", printable(sig)),
+        (None, Some(c)) => format!("exit {c}"),
+        (None, None) => run.status.as_str().to_string(),
+    };
+    let mut out = vec![Line::from(Span::styled(
+        crate::model::truncate(
+            &format!(
+                "  output of the {} run {age} ({how}), its last lines:",
+                run.status.as_str()
+            ),
+            room,
+        ),
+        t.dim(),
+    ))];
+    let skip = tail.len().saturating_sub(TAIL_SHOWN);
+    if skip > 0 {
+        out.push(Line::from(Span::styled(
+            crate::model::truncate(
+                &format!("    … {skip} earlier: relman runs --release {}", r.name),
+                room,
+            ),
+            t.dim(),
+        )));
+    }
+    for l in crate::present::runs::tail_lines(&tail[skip..], "    | ", Some(room)) {
+        out.push(Line::from(Span::styled(l, t.plain())));
     }
     out
 }
