@@ -154,20 +154,8 @@ pub fn watch_line(
     format!(
         "watching: {finished} of {} runs, {failures} failed, {} left",
         min_runs,
-        time_left(left)
+        crate::plan::health::left_words(left)
     )
-}
-
-/// A time left as people read it on a progress line: "4m", "35s", "1h 5m".
-pub fn time_left(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}h {}m", s / 3600, s % 3600 / 60)
-    } else if s >= 60 {
-        format!("{}m", s.div_ceil(60).min(60))
-    } else {
-        format!("{s}s")
-    }
 }
 
 /// One line for people: `batch_… live (was batch_…), 1 file sent (3.2 MiB), 49 linked`.
@@ -603,8 +591,13 @@ mod tests {
             watch_line(2, 3, 0, Duration::from_secs(4 * 60 - 10)),
             "watching: 2 of 3 runs, 0 failed, 4m left"
         );
-        assert_eq!(time_left(Duration::from_secs(35)), "35s");
-        assert_eq!(time_left(Duration::from_secs(3900)), "1h 5m");
+        assert_eq!(
+            watch_line(0, 1, 1, Duration::from_secs(30)),
+            "watching: 0 of 1 runs, 1 failed, 30s left"
+        );
+        let left = crate::plan::health::left_words;
+        assert_eq!(left(Duration::from_secs(35)), "35s");
+        assert_eq!(left(Duration::from_secs(3900)), "1h 5m");
     }
 
     #[test]

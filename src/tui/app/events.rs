@@ -111,7 +111,7 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
                 .as_mut()
                 .and_then(|d| d.hosts.iter_mut().find(|p| p.host == host))
             {
-                p.phase = watch_words(finished, min_runs, failures, left);
+                p.phase = crate::present::deploy::watch_line(finished, min_runs, failures, left);
             }
             Vec::new()
         }
@@ -248,16 +248,6 @@ pub(super) fn on_event(app: &mut App, ev: Event) -> Vec<Cmd> {
             Vec::new()
         }
     }
-}
-
-/// A canary's watch, as its progress row says it: "watching: 2 of 3 runs, 0 failed,
-/// 4m left".
-pub fn watch_words(finished: u32, min_runs: u32, failures: u32, left: Duration) -> String {
-    format!(
-        "watching: {finished} of {} runs, {failures} failed, {} left",
-        min_runs,
-        plan::health::left_words(left)
-    )
 }
 
 pub(super) fn show_error(app: &mut App, title: &str, text: String) {

@@ -40,7 +40,6 @@ use confirm::{
     open_switch, quit,
 };
 use events::on_event;
-pub use events::watch_words;
 pub use forms::{
     DeployField, DeployForm, PinField, PinForm, TargetChoice, parse_guards, split_paths,
 };
@@ -898,18 +897,6 @@ mod tests {
         assert_eq!(common_prefix(&v(&["target/"])), "target/");
         assert_eq!(common_prefix(&v(&[])), "");
         assert_eq!(common_prefix(&v(&["é1", "é2"])), "é");
-    }
-
-    #[test]
-    fn watch_words_say_runs_failures_and_time_left() {
-        assert_eq!(
-            watch_words(2, 3, 0, Duration::from_secs(230)),
-            "watching: 2 of 3 runs, 0 failed, 4m left"
-        );
-        assert_eq!(
-            watch_words(0, 1, 1, Duration::from_secs(30)),
-            "watching: 0 of 1 runs, 1 failed, 30s left"
-        );
     }
 
     fn form(canary: &str, watch: &str, min_runs: &str, probation: &str, max: &str) -> DeployForm {
