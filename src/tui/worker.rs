@@ -420,8 +420,6 @@ fn deploy(
         let send = |e: Event| {
             let _ = sh.events.send(e);
         };
-        // The last watch of each canary: what the refusal names.
-        let watched: Mutex<HashMap<String, (u32, u32)>> = Mutex::new(HashMap::new());
         let on_event = |e: &DeployEvent| match e {
             DeployEvent::Started { files, bytes, .. } => send(Event::DeployStarted {
                 files: *files,
@@ -447,18 +445,13 @@ fn deploy(
                 min_runs,
                 failures,
                 left,
-            } => {
-                if let Ok(mut w) = watched.lock() {
-                    w.insert(host.clone(), (*finished, *failures));
-                }
-                send(Event::Watch {
-                    host: host.clone(),
-                    finished: *finished,
-                    min_runs: *min_runs,
-                    failures: *failures,
-                    left: *left,
-                })
-            }
+            } => send(Event::Watch {
+                host: host.clone(),
+                finished: *finished,
+                min_runs: *min_runs,
+                failures: *failures,
+                left: *left,
+            }),
         };
         let targets: Vec<&HostConfig> = sh
             .cfg
@@ -506,8 +499,7 @@ fn deploy(
                         result,
                     });
                 }
-                let watched = watched.lock().map(|w| w.clone()).unwrap_or_default();
-                if let Some(why) = refusal(&report, &guards, &watched) {
+                if let Some(why) = refusal(&report, &guards) {
                     tracing::warn!("console: deploy refused: {why}");
                     send(Event::DeployRefused { why });
                 }
@@ -532,13 +524,9 @@ fn deploy(
 }
 
 /// Which guard refused the release, and why, in one sentence for the deploy's
-/// summary; `None` when no guard refused. `watched`: each canary's last watch
-/// (finished runs, failed ones).
-pub fn refusal(
-    report: &DeployReport,
-    guards: &Guards,
-    watched: &HashMap<String, (u32, u32)>,
-) -> Option<String> {
+/// summary; `None` when no guard refused. A refused canary in the CLI's words, from
+/// the report (one voice).
+pub fn refusal(report: &DeployReport, guards: &Guards) -> Option<String> {
     if report.outcome != Outcome::Refused {
         return None;
     }
@@ -550,7 +538,6 @@ pub fn refusal(
             (s.status != SmokeStatus::Passed).then(|| (h.host.clone(), s.status.describe()))
         })
         .collect();
-    // A canary the guard refused: the CLI's words, from the report (one voice).
     if let Some(c) = report.canary.as_ref().filter(|c| c.note.is_some())
         && smoke.is_empty()
     {
@@ -558,21 +545,15 @@ pub fn refusal(
         let words = words.trim_start_matches("relman: ");
         return Some(words.trim_start_matches("REFUSED: ").to_string());
     }
-    Some(refusal_words(
-        report.release.as_deref(),
-        &smoke,
-        guards,
-        watched,
-    ))
+    Some(refusal_words(report.release.as_deref(), &smoke, guards))
 }
 
-/// [`refusal`] over plain data: the release, the hosts whose smoke did not pass (and
-/// how it ended), the guards, each canary's last watch.
+/// [`refusal`] when no canary note says why: the release, the hosts whose smoke did
+/// not pass (and how it ended), the guards.
 pub fn refusal_words(
     release: Option<&str>,
     smoke_failed: &[(String, String)],
     guards: &Guards,
-    watched: &HashMap<String, (u32, u32)>,
 ) -> String {
     let rel = release.unwrap_or("the new release");
     if !smoke_failed.is_empty() {
@@ -585,40 +566,11 @@ pub fn refusal_words(
             hosts.join(", ")
         );
     }
-    if let Some(c) = &guards.canary {
-        let mut failing = Vec::new();
-        let mut short = Vec::new();
-        for host in &c.hosts {
-            let (finished, failures) = watched.get(host).copied().unwrap_or((0, 0));
-            if failures > c.max_failures {
-                failing.push(format!(
-                    "{} ({} of {finished} runs failed, {} allowed)",
-                    printable(host),
-                    failures,
-                    c.max_failures
-                ));
-            } else if finished < c.min_runs {
-                short.push(format!(
-                    "{} ({finished} of {} runs)",
-                    printable(host),
-                    c.min_runs
-                ));
-            }
-        }
-        let tail = format!(
-            "canaries rolled back, the other hosts never left their release; {rel} marked bad"
+    if guards.canary.is_some() {
+        return format!(
+            "the canary refused {rel}: canaries rolled back, the other hosts never left \
+             their release; {rel} marked bad"
         );
-        if !failing.is_empty() {
-            return format!("the canary failed on {}: {tail}", failing.join(", "));
-        }
-        if !short.is_empty() {
-            return format!(
-                "the watch ({}) ended before the canary ran enough: {}: {tail}",
-                humantime::format_duration(c.watch),
-                short.join(", ")
-            );
-        }
-        return format!("the canary refused {rel}: {tail}");
     }
     format!("a guard refused {rel}: no host switched, {rel} marked bad")
 }
@@ -666,47 +618,18 @@ pub fn complete_path(input: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::deploy::Canary;
-    use std::time::Duration;
-
-    fn canary(min_runs: u32, max_failures: u32) -> Guards {
-        Guards {
-            canary: Some(Canary {
-                hosts: vec!["b1".into()],
-                min_runs,
-                max_failures,
-                watch: Duration::from_secs(600),
-            }),
-            ..Guards::default()
-        }
-    }
 
     #[test]
     fn the_refusal_names_the_guard_and_why() {
-        let none = HashMap::new();
         let rel = Some("batch_20261126221500");
         let smoke = vec![("b2".to_string(), "failed (exit 3)".to_string())];
         assert_eq!(
-            refusal_words(rel, &smoke, &Guards::default(), &none),
+            refusal_words(rel, &smoke, &Guards::default()),
             "the smoke did not pass on b2 (failed (exit 3)): no host switched, \
              batch_20261126221500 marked bad"
         );
-        let failing = HashMap::from([("b1".to_string(), (3, 2))]);
         assert_eq!(
-            refusal_words(rel, &[], &canary(1, 1), &failing),
-            "the canary failed on b1 (2 of 3 runs failed, 1 allowed): canaries rolled \
-             back, the other hosts never left their release; batch_20261126221500 \
-             marked bad"
-        );
-        let quiet = HashMap::from([("b1".to_string(), (0, 0))]);
-        assert_eq!(
-            refusal_words(rel, &[], &canary(2, 0), &quiet),
-            "the watch (10m) ended before the canary ran enough: b1 (0 of 2 runs): \
-             canaries rolled back, the other hosts never left their release; \
-             batch_20261126221500 marked bad"
-        );
-        assert_eq!(
-            refusal_words(None, &[], &Guards::default(), &none),
+            refusal_words(None, &[], &Guards::default()),
             "a guard refused the new release: no host switched, the new release marked bad"
         );
     }
