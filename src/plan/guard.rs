@@ -21,6 +21,13 @@ pub struct CanaryRuns {
     pub failed: Vec<(String, RunStatus)>,
 }
 
+impl CanaryRuns {
+    /// Enough finished runs and no more failures than allowed: this canary passed.
+    pub fn passed(&self, min_runs: u32, max_failures: u32) -> bool {
+        self.finished >= min_runs && self.failures <= max_failures
+    }
+}
+
 /// Counts `runs` of `release` whose id is not in `before` (the runs the ledger held
 /// at the switch, e.g. the smoke's: by id, not by time, so no clock skew between
 /// relman and the host can count a run twice or miss one). `runs` newest first, as
@@ -87,7 +94,7 @@ pub fn canary_verdict(
 ) -> CanaryVerdict {
     if canaries.iter().any(|c| c.failures > max_failures) {
         CanaryVerdict::Failed
-    } else if canaries.iter().all(|c| c.finished >= min_runs) {
+    } else if canaries.iter().all(|c| c.passed(min_runs, max_failures)) {
         CanaryVerdict::Passed
     } else if left.is_zero() {
         CanaryVerdict::TimedOut

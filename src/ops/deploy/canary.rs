@@ -174,7 +174,7 @@ pub(super) fn watch(fleet: &mut [Host], run: &Run, c: &Canary) -> CanaryEnd {
                 continue;
             }
             let runs = h.report.canary.clone().unwrap_or_default().runs;
-            let phase = if runs.finished >= c.min_runs && runs.failures <= c.max_failures {
+            let phase = if runs.passed(c.min_runs, c.max_failures) {
                 Phase::CanaryPassed
             } else {
                 Phase::Watch
