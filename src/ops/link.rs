@@ -14,11 +14,11 @@ use super::fleet::{self, Held, HostResult, lock_fleet, par_map};
 use super::history::{HistoryLine, HostField};
 use super::launcher::with_launcher;
 use super::lock::{HostLock, acquire};
-use super::scan::root_script;
+use super::scan::{root_script, scan_light};
 use crate::config::{Config, HostConfig};
 use crate::model::{Action, HostState, ProbationSpec, ReleaseName, printable};
 use crate::plan::{self, Checked, TargetError};
-use crate::remote::script::{SCAN, SWITCH};
+use crate::remote::script::SWITCH;
 use crate::remote::{Transport, run};
 
 /// What a switch or rollback did on one host.
@@ -363,7 +363,7 @@ pub fn switch_guarded(
         release_arg(host, e)?;
     }
     let lock = acquire(t, host, Action::Switch)?;
-    let state = scan(t, host)?;
+    let state = scan_light(t, host)?;
     checked_switch_on(
         t,
         host,
@@ -400,7 +400,7 @@ pub fn rollback_with(
         release_arg(host, to)?;
     }
     let lock = acquire(t, host, Action::Rollback)?;
-    let state = scan(t, host)?;
+    let state = scan_light(t, host)?;
     let target = match to {
         Some(to) => {
             plan::explicit_rollback(&state, to)
@@ -416,17 +416,6 @@ pub fn rollback_with(
     run_checked(t, host, &lock, &c, Action::Rollback, force, false, None)
 }
 
-/// A scan for a switch or rollback, under its lock: releases (with their
-/// manifests and whether they are usable), link and history, without sizes or the
-/// job scan (which a switch does not need and which cost the most).
-fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
-    let out = run(t, &root_script(SCAN, host).param("LIGHT", "1"))?;
-    if !out.success() {
-        return Err(super::script_failed("scan", &out));
-    }
-    crate::remote::wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
-        .map_err(|e| OpError::Failed(e.to_string()))
-}
 
 /// A switch or rollback asked of several hosts at once.
 #[derive(Debug, Clone, Copy)]
@@ -532,7 +521,7 @@ pub fn fleet_link(
     let locked = lock_fleet(cfg, hosts, action);
     let scans: Vec<Option<Result<HostState, OpError>>> =
         par_map(n, cfg.parallel, |i| match &locked[i] {
-            Some(Ok(h)) => Some(scan(h.t.as_ref(), hosts[i])),
+            Some(Ok(h)) => Some(scan_light(h.t.as_ref(), hosts[i])),
             _ => None,
         });
     let mut held: Vec<Held> = Vec::new();

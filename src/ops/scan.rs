@@ -90,6 +90,20 @@ pub fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> 
     Ok(st)
 }
 
+/// A scan under an operation's own lock, for what changes the link or adds a release
+/// (switch, rollback, deploy): releases (with their manifests and whether they are
+/// usable), link, staging, pins and history, without sizes, the run ledger or the
+/// job scan (which these do not need and which cost the most: on a deploy to one
+/// host the job scan was ~90 ms of ~230 ms before the upload, BENCHMARKS.md).
+pub fn scan_light(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
+    let out = run(t, &root_script(SCAN, host).param("LIGHT", "1"))?;
+    if !out.success() {
+        return Err(super::script_failed("scan", &out));
+    }
+    wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
+        .map_err(|e| OpError::Failed(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,7 +43,7 @@ use crate::ops::leader::{Leader, SettleOnDrop};
 use crate::ops::link::{Expect, switch_locked_on_probation};
 use crate::ops::lock::{HostLock, acquire};
 use crate::ops::prune::prune_locked;
-use crate::ops::scan::scan;
+use crate::ops::scan::scan_light;
 use crate::plan::{self, FileAction, NO_SWITCH_NOTE};
 use crate::remote::{self, Transport};
 
@@ -221,7 +221,8 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Connect, lock, scan: `Idle` → `Locked`. The leader's lock first: the other
+/// Connect, lock, scan (the light scan: no sizes, ledger or jobs, which a deploy
+/// does not use): `Idle` → `Locked`. The leader's lock first: the other
 /// hosts are locked only once it is held, and not at all if it could not be
 /// (they stay `Idle`: not deployed).
 pub(super) fn connect(h: &mut Host, run: &Run, leader: &Leader) {
@@ -263,7 +264,7 @@ fn connect_locked(
     if let Some(l) = settle.0.take() {
         l.settle(true);
     }
-    match h.report.timed("scan", || scan(t.as_ref(), host)) {
+    match h.report.timed("scan", || scan_light(t.as_ref(), host)) {
         Ok(state) => Ok(Some((Conn { lock, t }, state))),
         Err(e) => {
             // As before: the transport goes, then the lock.
