@@ -416,7 +416,6 @@ pub fn rollback_with(
     run_checked(t, host, &lock, &c, Action::Rollback, force, false, None)
 }
 
-
 /// A switch or rollback asked of several hosts at once.
 #[derive(Debug, Clone, Copy)]
 pub enum LinkRequest<'a> {

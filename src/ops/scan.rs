@@ -69,12 +69,7 @@ fn with_job_scan(s: Script, host: &HostConfig) -> Script {
 
 /// Scans one host's deploy root: releases, link, jobs, pins, lock, history.
 pub fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
-    let out = run(t, &root_script(SCAN, host))?;
-    if !out.success() {
-        return Err(super::script_failed("scan", &out));
-    }
-    let mut st = wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
-        .map_err(|e| OpError::Failed(e.to_string()))?;
+    let mut st = scan_with(t, host, root_script(SCAN, host))?;
     st.job_users = host.job_scan.users.clone();
     for (user, how) in &st.sudo_scans {
         match how {
@@ -96,7 +91,12 @@ pub fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> 
 /// job scan (which these do not need and which cost the most: on a deploy to one
 /// host the job scan was ~90 ms of ~230 ms before the upload, BENCHMARKS.md).
 pub fn scan_light(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
-    let out = run(t, &root_script(SCAN, host).param("LIGHT", "1"))?;
+    scan_with(t, host, root_script(SCAN, host).param("LIGHT", "1"))
+}
+
+/// Runs a scan script and parses its answer strictly.
+fn scan_with(t: &dyn Transport, host: &HostConfig, script: Script) -> Result<HostState, OpError> {
+    let out = run(t, &script)?;
     if !out.success() {
         return Err(super::script_failed("scan", &out));
     }
