@@ -13,8 +13,8 @@ use super::OpError;
 use super::fleet::{self, Held, HostResult, lock_fleet, par_map};
 use super::history::{HistoryLine, HostField};
 use super::launcher::with_launcher;
-use super::lock::{HostLock, acquire};
-use super::scan::{root_script, scan_light};
+use super::lock::HostLock;
+use super::scan::{lock_and_scan, root_script, scan_light};
 use crate::config::{Config, HostConfig};
 use crate::model::{Action, HostState, ProbationSpec, ReleaseName, printable};
 use crate::plan::{self, Checked, TargetError};
@@ -362,8 +362,7 @@ pub fn switch_guarded(
     if let Some(e) = expect {
         release_arg(host, e)?;
     }
-    let lock = acquire(t, host, Action::Switch)?;
-    let state = scan_light(t, host)?;
+    let (lock, state) = lock_and_scan(t, host, Action::Switch)?;
     checked_switch_on(
         t,
         host,
@@ -399,8 +398,7 @@ pub fn rollback_with(
     if let Some(to) = to {
         release_arg(host, to)?;
     }
-    let lock = acquire(t, host, Action::Rollback)?;
-    let state = scan_light(t, host)?;
+    let (lock, state) = lock_and_scan(t, host, Action::Rollback)?;
     let target = match to {
         Some(to) => {
             plan::explicit_rollback(&state, to)

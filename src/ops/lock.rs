@@ -18,7 +18,7 @@ use super::{OpError, now_rfc3339, operator};
 use crate::config::HostConfig;
 use crate::model::{Action, LockInfo};
 use crate::remote::script::{LOCK, Script};
-use crate::remote::{RemoteError, Transport};
+use crate::remote::{ExecOutput, Process, RemoteError, Transport};
 
 /// How often the holder hears from relman; it gives up after 8 s of silence (three
 /// missed beats), so the lock is free within SPEC's 10 s of the network going quiet.
@@ -94,6 +94,61 @@ pub fn acquire_waiting(
     action: Action,
     wait_secs: u32,
 ) -> Result<HostLock, OpError> {
+    let (lock, _) = hold(|c| t.spawn(c), t.host(), host, action, wait_secs, None)?;
+    Ok(lock)
+}
+
+/// [`acquire`], and `then` run by the holder once it holds the lock, its output in
+/// the lock's own answer (one round trip for both: the scan a change makes under
+/// its lock). `then`'s output is what [`crate::remote::run`] would have given,
+/// but for stderr: its last line only.
+pub fn acquire_then(
+    t: &dyn Transport,
+    host: &HostConfig,
+    action: Action,
+    then: &Script,
+) -> Result<(HostLock, ExecOutput), OpError> {
+    let (lock, out) = hold(
+        |c| t.spawn(c),
+        t.host(),
+        host,
+        action,
+        WAIT_SECS,
+        Some(then),
+    )?;
+    Ok((lock, out.unwrap_or_default()))
+}
+
+/// [`acquire_then`] on a transport of its own (opened beside the operation's, in
+/// parallel with it), whose connection the holder takes over: no handshake after
+/// the operation's own before the lock is held.
+pub fn acquire_then_on(
+    t: Box<dyn Transport>,
+    host: &HostConfig,
+    action: Action,
+    then: &Script,
+) -> Result<(HostLock, ExecOutput), OpError> {
+    let name = t.host().to_string();
+    let (lock, out) = hold(
+        |c| t.into_spawn(c),
+        &name,
+        host,
+        action,
+        WAIT_SECS,
+        Some(then),
+    )?;
+    Ok((lock, out.unwrap_or_default()))
+}
+
+/// Starts the holder with `start`, reads its answer and, with `then`, the script's.
+fn hold(
+    start: impl FnOnce(&str) -> Result<Box<dyn Process>, RemoteError>,
+    host_name: &str,
+    host: &HostConfig,
+    action: Action,
+    wait_secs: u32,
+    then: Option<&Script>,
+) -> Result<(HostLock, Option<ExecOutput>), OpError> {
     let token = token();
     let owner = format!(
         "{{\"by\":{},\"action\":{},\"since\":{},\"token\":{},\"relman_pid\":{}",
@@ -103,18 +158,28 @@ pub fn acquire_waiting(
         json(&token),
         std::process::id()
     );
+    let then = then
+        .map(Script::render)
+        .transpose()
+        .map_err(RemoteError::from)?;
     let script = Script::bare(LOCK)
         .param("ROOT", host.root.clone())
         .param("OWNER", owner)
         .param("WAIT", wait_secs.to_string())
         .param("OPS_WAIT", OPS_WAIT_SECS.to_string())
+        .param("THEN", if then.is_some() { "1" } else { "0" })
         .render()
         .map_err(RemoteError::from)?;
     let command = format!(
         "sh -c {}",
         crate::remote::quote::quote(&script).map_err(RemoteError::from)?
     );
-    let mut proc = t.spawn(&command)?;
+    let mut proc = start(&command)?;
+    if let Some(text) = &then {
+        // Before any heartbeat (lock.sh reads the length, then the text). A holder
+        // that already ended (an error) has its answer waiting: read below.
+        let _ = proc.write_all(format!("{}\n{text}", text.len()).as_bytes());
+    }
     // lock.sh waits for another holder by design (flock -w): not a stall.
     proc.allow_silence(Duration::from_secs(u64::from(wait_secs + OPS_WAIT_SECS)));
     let line = proc.read_line().map_err(RemoteError::from)?;
@@ -123,6 +188,10 @@ pub fn acquire_waiting(
     match (f.next(), f.next()) {
         (Some("LOCKED"), Some(root_abs)) => {
             let root_abs = root_abs.to_string();
+            let out = match then {
+                Some(_) => Some(then_output(proc.as_mut(), host_name)?),
+                None => None,
+            };
             let (tx, rx) = mpsc::channel::<()>();
             let thread = thread::spawn(move || {
                 // Until told to stop (or the sender is dropped): a newline every beat.
@@ -133,12 +202,13 @@ pub fn acquire_waiting(
                 }
                 drop(proc);
             });
-            Ok(HostLock {
+            let lock = HostLock {
                 token,
                 root_abs,
                 stop: Some(tx),
                 thread: Some(thread),
-            })
+            };
+            Ok((lock, out))
         }
         (Some("BUSY"), rest) => {
             let info =
@@ -155,11 +225,11 @@ pub fn acquire_waiting(
             "the root {} on {} is on a read-only file system: relman can lock and change \
              nothing there (remounted read-only after a disk error?)",
             crate::model::printable(root.trim()),
-            t.host()
+            host_name
         ))),
         (Some("NOSPACE"), Some(rest)) => {
             let (root, free) = rest.split_once('\t').unwrap_or((rest, ""));
-            Err(OpError::Failed(no_space(t.host(), root, free)))
+            Err(OpError::Failed(no_space(host_name, root, free)))
         }
         (Some(e), rest) if e.starts_with("ERR") => Err(OpError::Failed(format!(
             "cannot lock: {}",
@@ -169,5 +239,27 @@ pub fn acquire_waiting(
             "cannot lock: unexpected answer {:?}",
             crate::model::printable(&line)
         ))),
+    }
+}
+
+/// The output of the script the holder ran once locked, up to its `DONE` line.
+fn then_output(proc: &mut dyn Process, host_name: &str) -> Result<ExecOutput, OpError> {
+    let mut stdout = Vec::new();
+    loop {
+        let Some(line) = proc.read_line().map_err(RemoteError::from)? else {
+            return Err(OpError::Failed(format!(
+                "the lock holder on {host_name} ended before the script it ran under the lock"
+            )));
+        };
+        if let Some(rest) = line.strip_prefix("DONE\t") {
+            let (status, err) = rest.split_once('\t').unwrap_or((rest, ""));
+            return Ok(ExecOutput {
+                status: status.trim().parse().ok(),
+                stdout,
+                stderr: err.as_bytes().to_vec(),
+            });
+        }
+        stdout.extend_from_slice(line.as_bytes());
+        stdout.push(b'\n');
     }
 }

@@ -1,10 +1,13 @@
 //! Reading a host: one `scan.sh` round trip, parsed strictly into a `HostState`.
 
 use super::OpError;
+use super::lock::{self, HostLock};
 use crate::config::HostConfig;
+use crate::model::Action;
 use crate::model::HostState;
 use crate::model::SudoScan;
-use crate::remote::script::{SCAN, Script};
+use crate::remote::ExecOutput;
+use crate::remote::script::{SCAN, SCAN_LIGHT, Script};
 
 /// The job scan a job user runs through `sudo` inside another script (`scan_sudo`):
 /// lib.sh's `scan_jobs`, then `end` (the caller trusts only complete output).
@@ -91,14 +94,47 @@ pub fn scan(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> 
 /// job scan (which these do not need and which cost the most: on a deploy to one
 /// host the job scan was ~90 ms of ~230 ms before the upload, BENCHMARKS.md).
 pub fn scan_light(t: &dyn Transport, host: &HostConfig) -> Result<HostState, OpError> {
-    scan_with(t, host, root_script(SCAN, host).param("LIGHT", "1"))
+    scan_with(t, host, light_script(host))
+}
+
+/// Takes the host's lock for `action` and makes the light scan under it in the same
+/// round trip: the holder runs the scan once locked ([`lock::acquire_then`]).
+pub fn lock_and_scan(
+    t: &dyn Transport,
+    host: &HostConfig,
+    action: Action,
+) -> Result<(HostLock, HostState), OpError> {
+    let (lock, out) = lock::acquire_then(t, host, action, &light_script(host))?;
+    Ok((lock, parse(host, &out)?))
+}
+
+/// [`lock_and_scan`] on a transport opened for the lock alone, beside the
+/// operation's ([`lock::acquire_then_on`]).
+pub fn lock_and_scan_on(
+    t: Box<dyn Transport>,
+    host: &HostConfig,
+    action: Action,
+) -> Result<(HostLock, HostState), OpError> {
+    let (lock, out) = lock::acquire_then_on(t, host, action, &light_script(host))?;
+    Ok((lock, parse(host, &out)?))
+}
+
+/// The light scan: scan.sh with `LIGHT=1`, without the ledger reader and the
+/// probation functions it then never calls (~25 KB less for the host's shell to
+/// read and parse).
+fn light_script(host: &HostConfig) -> Script {
+    root_script(SCAN_LIGHT, host).param("LIGHT", "1")
 }
 
 /// Runs a scan script and parses its answer strictly.
 fn scan_with(t: &dyn Transport, host: &HostConfig, script: Script) -> Result<HostState, OpError> {
-    let out = run(t, &script)?;
+    parse(host, &run(t, &script)?)
+}
+
+/// A scan script's answer, parsed strictly.
+fn parse(host: &HostConfig, out: &ExecOutput) -> Result<HostState, OpError> {
     if !out.success() {
-        return Err(super::script_failed("scan", &out));
+        return Err(super::script_failed("scan", out));
     }
     wire::parse_scan(&out.stdout, &host.root, &host.link, &host.prefix)
         .map_err(|e| OpError::Failed(e.to_string()))

@@ -204,6 +204,13 @@ pub trait Transport: Send + Sync {
     /// long upload can't starve it.
     fn spawn(&self, command: &str) -> Result<Box<dyn Process>, RemoteError>;
 
+    /// [`spawn`](Transport::spawn) on this transport's own connection, which the
+    /// process then owns: a transport opened beside another (in parallel with it)
+    /// to hold a lock costs no handshake of its own after the first.
+    fn into_spawn(self: Box<Self>, command: &str) -> Result<Box<dyn Process>, RemoteError> {
+        self.spawn(command)
+    }
+
     /// Runs `command` (a shell command line, as for `exec`) with its stdout and stderr
     /// streamed to `io` as they come and `io`'s input on its stdin, for as long as it
     /// runs (no stall limit: a job may be silent for hours), running `io`'s side
@@ -226,6 +233,29 @@ pub trait Transport: Send + Sync {
 pub fn run(t: &dyn Transport, script: &Script) -> Result<ExecOutput, RemoteError> {
     let text = script.render()?;
     t.exec("sh -s", &mut text.as_bytes(), &mut |_| {})
+}
+
+/// Two transports to one host, opened at once (two handshakes in parallel): an
+/// operation's own, and the one its lock holder takes over
+/// ([`Transport::into_spawn`]). Each says how its opening went.
+pub fn open_two(
+    cfg: &Config,
+    host: &HostConfig,
+) -> (
+    Result<Box<dyn Transport>, RemoteError>,
+    Result<Box<dyn Transport>, RemoteError>,
+) {
+    std::thread::scope(|s| {
+        let other = s.spawn(|| open(cfg, host));
+        let main = open(cfg, host);
+        let other = other.join().unwrap_or_else(|_| {
+            Err(RemoteError::Session(format!(
+                "{}: opening the lock's connection failed unexpectedly",
+                host.name
+            )))
+        });
+        (main, other)
+    })
 }
 
 /// Opens the transport for a configured host: `local` or SSH.

@@ -21,6 +21,8 @@ pub const SCAN: &str = concat!(
     include_str!("scripts/probation.sh"),
     include_str!("scripts/scan.sh")
 );
+/// The scan alone, for `LIGHT=1` (which calls neither the ledger nor the probation).
+pub const SCAN_LIGHT: &str = include_str!("scripts/scan.sh");
 /// Recent runs from the run ledger (`relman runs`, the details pane).
 pub const RUNS: &str = concat!(
     include_str!("scripts/ledger.sh"),

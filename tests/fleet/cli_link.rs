@@ -396,3 +396,14 @@ fn multi_host_switch_reports_per_host_and_exit_6(user: &str) {
     assert_eq!(link(&f, 1), B);
     assert_eq!(link(&f, 2), A);
 }
+
+// The lock-answer scenario (`support::scenarios`) over SSH, as every fleet user
+// (dash, busybox, umask 077); its `local` twin is in `link_local`.
+for_users!(a_script_in_the_locks_answer_runs_under_it);
+fn a_script_in_the_locks_answer_runs_under_it(user: &str) {
+    let f = Fleet::start_as(1, user);
+    let cfg = f.config();
+    let host = cfg.hosts[0].clone();
+    let t = relman::remote::open(&cfg, &host).unwrap();
+    scenarios::a_script_in_the_locks_answer_runs_under_it(t.as_ref(), &host);
+}

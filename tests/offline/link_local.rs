@@ -117,3 +117,11 @@ fn a_second_operation_gets_locked_naming_the_holder() {
     ops::switch(&t, &h, A, None).unwrap();
     assert!(ops::scan(&t, &h).unwrap().lock.is_none());
 }
+
+/// `support::scenarios`' lock-answer scenario on `local`; its SSH twin is
+/// `cli_link::a_script_in_the_locks_answer_runs_under_it`.
+#[test]
+fn a_script_in_the_locks_answer_runs_under_it() {
+    let (_d, h) = layout();
+    scenarios::a_script_in_the_locks_answer_runs_under_it(&LocalTransport::new("local"), &h);
+}

@@ -285,3 +285,50 @@ pub fn prune_the_mtime_trap(t: &dyn Transport, h: &HostConfig) {
     assert_eq!(rep.deleted(), [r(1), r(2), r(3)]);
     assert_eq!(root_entries(root), ["batch".to_string(), r(4), r(5)]);
 }
+
+/// A script the lock holder runs in its answer (`lock::acquire_then`, the scan a
+/// change makes under its lock): it runs once the lock is held, from the user's
+/// home; its whole stdout arrives (more than a pipe or an SSH window holds at once,
+/// lines with tabs), then its status and last line of stderr; the lock stays held
+/// after it, and a busy lock runs nothing.
+pub fn a_script_in_the_locks_answer_runs_under_it(t: &dyn Transport, h: &HostConfig) {
+    use relman::model::Action;
+    use relman::ops::lock::{acquire, acquire_then};
+    use relman::remote::script::Script;
+    // `flock -n` on a descriptor of its own conflicts with the holder's.
+    let script = Script::new(
+        "cd -- \"$ROOT\" || exit 9\n\
+         if flock -n .relman/lock true; then echo free; else echo held; fi\n\
+         i=0; while [ $i -lt 3000 ]; do printf 'line\\t%s\\t%s\\n' $i \"$ROOT\"; i=$((i + 1)); done\n\
+         echo first >&2; echo 'the last one' >&2\n\
+         exit 3\n",
+    )
+    .param("ROOT", h.root.clone());
+    let (lock, out) = acquire_then(t, h, Action::Deploy, &script).expect("locked");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("held"), "the script ran under the lock");
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(rest.len(), 3000, "every line arrived");
+    assert_eq!(rest[2999], format!("line\t2999\t{}", h.root));
+    assert_eq!(out.status, Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "the last one");
+    assert!(
+        ops::scan(t, h).expect("scan").lock.is_some(),
+        "still held after the script"
+    );
+    let busy = acquire_then(t, h, Action::Switch, &script)
+        .err()
+        .expect("busy");
+    assert_eq!(busy.exit_code(), 4, "{busy}");
+    drop(lock);
+    let (lock, out) = acquire_then(t, h, Action::Switch, &Script::new("pwd -P")).unwrap();
+    assert_eq!(out.status, Some(0));
+    let home = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !home.trim().is_empty() && !home.trim().ends_with(h.root.trim_end_matches('/')),
+        "from the home, not the root: {home}"
+    );
+    drop(lock);
+    assert!(acquire(t, h, Action::Deploy).is_ok(), "released");
+}

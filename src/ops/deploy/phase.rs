@@ -41,9 +41,9 @@ use crate::ops::OpError;
 use crate::ops::history::{HistoryLine, HostField};
 use crate::ops::leader::{Leader, SettleOnDrop};
 use crate::ops::link::{Expect, switch_locked_on_probation};
-use crate::ops::lock::{HostLock, acquire};
+use crate::ops::lock::HostLock;
 use crate::ops::prune::prune_locked;
-use crate::ops::scan::scan_light;
+use crate::ops::scan::lock_and_scan_on;
 use crate::plan::{self, FileAction, NO_SWITCH_NOTE};
 use crate::remote::{self, Transport};
 
@@ -249,30 +249,25 @@ fn connect_locked(
     let is_leader = host.name == leader.name;
     let mut settle = SettleOnDrop(is_leader.then_some(leader));
     run.emit(&host.name, Phase::Connect, 0, 0);
-    let t = h
+    // The lock's connection opens beside the deploy's own, in parallel: its holder
+    // takes it over, and makes the scan in the lock's answer (one round trip).
+    let (t, lock_t) = h
         .report
-        .timed("connect", || remote::open(run.cfg, host))
-        .map_err(|e| (Phase::Connect, e.into()))?;
+        .timed("connect", || remote::open_two(run.cfg, host));
+    let t = t.map_err(|e| (Phase::Connect, e.into()))?;
+    let lock_t = lock_t.map_err(|e| (Phase::Connect, e.into()))?;
     if !is_leader && !leader.wait() {
         return Ok(None);
     }
     run.emit(&host.name, Phase::Lock, 0, 0);
-    let lock = h
+    let (lock, state) = h
         .report
-        .timed("lock", || acquire(t.as_ref(), host, Action::Deploy))
+        .timed("lock", || lock_and_scan_on(lock_t, host, Action::Deploy))
         .map_err(|e| (Phase::Lock, e))?;
     if let Some(l) = settle.0.take() {
         l.settle(true);
     }
-    match h.report.timed("scan", || scan_light(t.as_ref(), host)) {
-        Ok(state) => Ok(Some((Conn { lock, t }, state))),
-        Err(e) => {
-            // As before: the transport goes, then the lock.
-            drop(t);
-            drop(lock);
-            Err((Phase::Connect, e))
-        }
-    }
+    Ok(Some((Conn { lock, t }, state)))
 }
 
 /// `Locked` → `Named`.

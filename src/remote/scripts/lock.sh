@@ -1,6 +1,7 @@
 # lock.sh: hold the host's lock for as long as relman keeps this command alive.
 # Params: ROOT OWNER (a JSON object without its closing brace) WAIT (seconds),
-# OPS_WAIT (seconds to wait for the scripts of an interrupted operation).
+# OPS_WAIT (seconds to wait for the scripts of an interrupted operation), THEN (1: a
+# script to run under the lock comes first on stdin, see below).
 # Run with `sh -c`; stdin carries heartbeats (a newline every few seconds). The lock
 # is an flock on .relman/lock held by this shell: it ends, and the kernel drops the
 # lock, on EOF (relman exited or its connection closed) or after 8 s without a
@@ -8,6 +9,11 @@
 # Answers (one line): LOCKED <root>, BUSY <owner>, ERR <message>, or why the root
 # can't be written: READONLY <root> (a read-only file system), NOSPACE <root>
 # <bytes free> (the disk is full).
+# THEN=1: stdin starts with a script's length in bytes on a line, then its text
+# (sent before any heartbeat). Once LOCKED, the holder runs it with `sh -s` from the
+# user's home, its output following the LOCKED line, then answers DONE <status>
+# <its last line of stderr>: the scan under the lock without a round trip of its
+# own (and with nothing in argv, which the job scan greps).
 set -u
 # Not lib.sh's preamble (a bare script): the same umask, so a root and a .relman
 # made here are usable by other users' jobs whatever the deploy user's umask.
@@ -73,5 +79,22 @@ fi
 { printf '%s,"pid":%s}\n' "$OWNER" "$$" >.relman/lock; } 2>/dev/null || unwritable .relman/lock
 exec 8>&-
 printf 'LOCKED\t%s\n' "$(pwd -P)"
+if [ "${THEN:-0}" = 1 ]; then
+    IFS= read -r _n || exit 0
+    case $_n in
+    '' | *[!0-9]*)
+        printf 'DONE\t97\tno script length on stdin\n'
+        : >.relman/lock
+        exit 1
+        ;;
+    esac
+    # `read` took the length line byte by byte; dd takes exactly the script (as
+    # upload.sh does). Its stdout follows ours; its stderr is kept for DONE.
+    exec 3>&1
+    _e=$( (cd && dd bs="$_n" count=1 iflag=fullblock 2>/dev/null | sh -s 2>&1 >&3 3>&-) 9>&-)
+    _rc=$?
+    exec 3>&-
+    printf 'DONE\t%s\t%s\n' "$_rc" "$(printf '%s\n' "$_e" | tail -n 1 | tr -d '\t\r')"
+fi
 while timeout 8 sh -c 'IFS= read -r _l' 9>&-; do :; done
 : >.relman/lock

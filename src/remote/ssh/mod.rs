@@ -118,6 +118,32 @@ impl Transport for SshTransport {
         Ok(Box::new(p))
     }
 
+    fn into_spawn(self: Box<Self>, command: &str) -> Result<Box<dyn Process>, RemoteError> {
+        let (limit, label, stall) = (
+            self.target.op_timeout(),
+            self.target.label(),
+            self.target.stall,
+        );
+        let idle = self
+            .conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let p = match idle {
+            Some(conn) => match pump::SshProcess::try_start(conn, command, limit, &label, stall) {
+                Ok(p) => p,
+                // As for `exec`: an idle connection may have died before the command
+                // started; a fresh one may run it.
+                Err(ExecError::NotStarted(_)) => {
+                    pump::SshProcess::start(self.open()?, command, limit, &label, stall)?
+                }
+                Err(e) => return Err(e.into_inner()),
+            },
+            None => pump::SshProcess::start(self.open()?, command, limit, &label, stall)?,
+        };
+        Ok(Box::new(p))
+    }
+
     fn stream(&self, command: &str, io: &mut dyn Stream) -> Result<StreamEnd, RemoteError> {
         let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let limit = self.target.op_timeout();

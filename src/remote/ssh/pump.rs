@@ -427,7 +427,18 @@ impl SshProcess {
         host: &str,
         stall: Duration,
     ) -> Result<Self, RemoteError> {
-        let ch = start(&conn, command, limit).map_err(ExecError::into_inner)?;
+        Self::try_start(conn, command, limit, host, stall).map_err(ExecError::into_inner)
+    }
+
+    /// [`SshProcess::start`], saying whether the command could have started.
+    pub fn try_start(
+        conn: Conn,
+        command: &str,
+        limit: Duration,
+        host: &str,
+        stall: Duration,
+    ) -> Result<Self, ExecError> {
+        let ch = start(&conn, command, limit)?;
         Ok(SshProcess {
             channel: Some(ch),
             conn,
