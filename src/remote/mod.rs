@@ -235,16 +235,13 @@ pub fn run(t: &dyn Transport, script: &Script) -> Result<ExecOutput, RemoteError
     t.exec("sh -s", &mut text.as_bytes(), &mut |_| {})
 }
 
+/// A transport as [`open`] gives it.
+pub type Opened = Result<Box<dyn Transport>, RemoteError>;
+
 /// Two transports to one host, opened at once (two handshakes in parallel): an
 /// operation's own, and the one its lock holder takes over
 /// ([`Transport::into_spawn`]). Each says how its opening went.
-pub fn open_two(
-    cfg: &Config,
-    host: &HostConfig,
-) -> (
-    Result<Box<dyn Transport>, RemoteError>,
-    Result<Box<dyn Transport>, RemoteError>,
-) {
+pub fn open_two(cfg: &Config, host: &HostConfig) -> (Opened, Opened) {
     std::thread::scope(|s| {
         let other = s.spawn(|| open(cfg, host));
         let main = open(cfg, host);
