@@ -82,7 +82,8 @@ sshopts=(-i "$work/client_key" -o "UserKnownHostsFile=$work/known_hosts" -o Stri
 
 now() { date +%s.%N; }
 # a step's time (ms) from relman's --json
-step_ms() { tr -d ' \n' | grep -o "\"$1\":[0-9]*" | head -n1 | cut -d: -f2; }
+# (none: a step this binary does not time, e.g. `scan` once it went into `lock`)
+step_ms() { tr -d ' \n' | { grep -o "\"$1\":[0-9]*" || true; } | head -n1 | cut -d: -f2; }
 calc() { awk "BEGIN { print $1 }"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # keep only the live release (outside the timings)
@@ -102,17 +103,26 @@ head -c $((256 << 20)) /dev/urandom >"$big"
 : >"$work/t_cat"
 : >"$work/t_upload"
 : >"$work/t_true"
+# CPU of the whole machine (all processes: client, sshd, the host's shell), in
+# core-seconds busy, from /proc/stat (user+nice+system+irq+softirq ticks).
+busy() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8) / 100 }' /proc/stat; }
+: >"$work/c_scp"
+: >"$work/c_relman"
 for i in $(seq "$RUNS"); do
+    b0=$(busy)
     t0=$(now)
     scp -q "${sshopts[@]}" -P "$port" "$big" "$user@127.0.0.1:$work/scp.out"
     t1=$(now)
     calc "$t1 - $t0" >>"$work/t_scp"
+    calc "($(busy) - $b0) / ($t1 - $t0)" >>"$work/c_scp"
 
     printf '%016d' "$i" | dd of="$big" bs=16 count=1 conv=notrunc status=none
+    b0=$(busy)
     t0=$(now)
     "$RELMAN_BIN" deploy --host h1 --json "$big" >"$work/out.json"
     t1=$(now)
     calc "$t1 - $t0" >>"$work/t_relman"
+    calc "($(busy) - $b0) / ($t1 - $t0)" >>"$work/c_relman"
     calc "$(step_ms upload <"$work/out.json") / 1000" >>"$work/t_upload"
     for st in connect lock scan prepare upload verify publish switch; do
         step_ms "$st" <"$work/out.json" >>"$work/step_$st"
@@ -170,10 +180,20 @@ printf '| OpenSSH ssh host '"'"'cat > f'"'"' | %.2f | %.0f |\n' "$c" "$(calc "26
 printf '| **ratio relman deploy / scp** | **%.2f** | |\n' "$(calc "$r / $s")"
 printf '| ratio relman upload step / scp | %.2f | |\n' "$(calc "$u / $s")"
 printf '| (one `ssh host true`: handshake + login shell) | %.2f | |\n' "$tr"
+# What a verified deploy must add to scp's work: the sha256 of every byte (warm cache).
+t0=$(now)
+sha256sum "$big" >/dev/null
+hash=$(calc "$(now) - $t0")
+echo
+echo "| CPU (whole machine, $(nproc) cores) | cores busy on average |"
+echo "| --- | ---: |"
+printf '| during scp | %.2f |\n' "$(median <"$work/c_scp")"
+printf '| during relman deploy | %.2f |\n' "$(median <"$work/c_relman")"
+printf '| sha256sum of the 256 MiB alone (s, one core) | %.2f |\n' "$hash"
 echo
 printf 'relman deploy steps (median ms):'
 for st in connect lock scan prepare upload verify publish switch; do
-    printf ' %s %s' "$st" "$(median <"$work/step_$st")"
+    [ -s "$work/step_$st" ] && printf ' %s %s' "$st" "$(median <"$work/step_$st")"
 done
 echo
 echo

@@ -199,6 +199,14 @@ pub trait Transport: Send + Sync {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ExecOutput, RemoteError>;
 
+    /// Runs a rendered script (a `{ ... }` group, [`Script::render`]) in `sh -s` from
+    /// the user's home, as [`exec`](Transport::exec) would with the script on stdin.
+    /// Over SSH it runs in the connection's session shell (`ssh::shell`): no
+    /// channel and no login shell of its own.
+    fn run_script(&self, script: &str) -> Result<ExecOutput, RemoteError> {
+        self.exec("sh -s", &mut script.as_bytes(), &mut |_| {})
+    }
+
     /// Starts `command` for as long as the returned handle lives. Its lifetime is
     /// independent of `exec` calls (over SSH it runs on a connection of its own), so a
     /// long upload can't starve it.
@@ -229,10 +237,10 @@ pub trait Transport: Send + Sync {
     }
 }
 
-/// Runs a script with `sh -s` (the script goes on stdin: one round trip, nothing in argv).
+/// Runs a script with `sh -s` (the script goes on stdin: one round trip, nothing in
+/// argv), through [`Transport::run_script`].
 pub fn run(t: &dyn Transport, script: &Script) -> Result<ExecOutput, RemoteError> {
-    let text = script.render()?;
-    t.exec("sh -s", &mut text.as_bytes(), &mut |_| {})
+    t.run_script(&script.render()?)
 }
 
 /// A transport as [`open`] gives it.

@@ -638,3 +638,106 @@ fn agent_is_tried_with_every_key_it_holds() {
     run_child(&sock, "ok");
     assert_eq!(fleet.exec_count(0), 1);
 }
+
+/// A rendered script (a `{ }` group), as `remote::run` sends it.
+fn script(body: &'static str) -> String {
+    relman::remote::script::Script::bare(body).render().unwrap()
+}
+
+fn run_script(t: &dyn Transport, body: &'static str) -> ExecOutput {
+    t.run_script(&script(body))
+        .unwrap_or_else(|e| panic!("script {body:?}: {e}"))
+}
+
+/// Scripts run one after another in one session shell (`ssh::shell`): one exec for
+/// all of them (the login shell starts once), each with its own exact stdout (a
+/// last line without newline, more than a channel window), stderr and status.
+#[test]
+fn scripts_share_one_session_shell_with_exact_output() {
+    let fleet = Fleet::start(1);
+    let t = connect(&fleet, 0);
+    let before = fleet.exec_count(0);
+    let a = run_script(
+        &t,
+        "printf 'one\\ntwo'; printf 'e1\\ne2\\n' >&2; echo \"$PPID\" >&2; exit 7",
+    );
+    assert_eq!(a.stdout, b"one\ntwo");
+    let err = String::from_utf8(a.stderr).unwrap();
+    let mut lines = err.lines();
+    assert_eq!((lines.next(), lines.next()), (Some("e1"), Some("e2")));
+    let shell_pid = lines.next().unwrap().to_string();
+    assert_eq!(a.status, Some(7));
+    let b = run_script(
+        &t,
+        "head -c 3000000 /dev/zero | tr '\\0' x; echo; echo \"$PPID\"",
+    );
+    let text = String::from_utf8(b.stdout).unwrap();
+    let (big, pid) = text.split_once('\n').unwrap();
+    assert_eq!(big.len(), 3_000_000);
+    assert!(big.bytes().all(|c| c == b'x'));
+    assert_eq!(pid.trim(), shell_pid, "the same shell ran both");
+    assert_eq!(b.status, Some(0));
+    assert!(b.stderr.is_empty());
+    let c = run_script(&t, "pwd -P");
+    assert_eq!(
+        fleet.exec_count(0) - before,
+        1,
+        "one exec for three scripts"
+    );
+    assert_eq!(
+        c.stdout,
+        exec(&t, "pwd -P").stdout,
+        "from the home, as an exec"
+    );
+    assert_eq!(t.handshakes(), 1);
+}
+
+/// A session shell that died while idle (killed, as an OOM killer or an admin
+/// would) is replaced before the next script is sent: the script runs once, on a
+/// fresh connection. One killed while a script runs is an error (what the script
+/// did is unknown), and the next script gets a new shell.
+#[test]
+fn a_dead_session_shell_is_replaced_and_a_lost_script_is_an_error() {
+    let fleet = Fleet::start(1);
+    let t = connect(&fleet, 0);
+    let pid = |t: &SshTransport| {
+        String::from_utf8(run_script(t, "echo \"$PPID\"").stdout)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let first = pid(&t);
+    let out = std::process::Command::new("kill")
+        .args(["-KILL", &first])
+        .status()
+        .unwrap();
+    assert!(out.success());
+    assert!(
+        wait_until(Duration::from_secs(10), || !Path::new(&format!(
+            "/proc/{first}"
+        ))
+        .exists()),
+        "the shell is gone"
+    );
+    let marker = fleet.dir().join("ran-once");
+    let _ = fs::remove_file(&marker);
+    let body: &'static str =
+        Box::leak(format!("echo x >> '{}'; echo \"$PPID\"", marker.display()).into_boxed_str());
+    let second = String::from_utf8(run_script(&t, body).stdout).unwrap();
+    assert_ne!(second.trim(), first, "a new shell");
+    assert_eq!(
+        fs::read_to_string(&marker).unwrap(),
+        "x\n",
+        "run exactly once"
+    );
+    assert_eq!(t.handshakes(), 2, "on a fresh connection");
+
+    let e = t
+        .run_script(&script("kill -KILL \"$PPID\"; sleep 1; echo late"))
+        .err();
+    assert!(
+        matches!(&e, Some(RemoteError::Session(m)) if m.contains("session shell ended")),
+        "{e:?}"
+    );
+    assert_eq!(run_script(&t, "echo again").stdout, b"again\n");
+}

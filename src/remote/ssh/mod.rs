@@ -7,7 +7,8 @@
 //! - `session`: opening a connection (TCP, handshake, host key, auth);
 //! - `jump`: ProxyJump through one jump host, one shared session per jump host;
 //! - `backoff`: not waiting for a connect timeout at every refresh of a host that is down;
-//! - `pump`: moving bytes on a non-blocking session without window deadlocks.
+//! - `pump`: moving bytes on a non-blocking session without window deadlocks;
+//! - `shell`: the session shell, one `sh` per connection that runs script after script.
 //!
 //! Sessions last: one `SshTransport` keeps its connection across any number of
 //! `exec`s (one handshake), sends SSH keepalives while it waits, and replaces a
@@ -20,6 +21,7 @@ mod keys;
 mod proxy;
 mod pump;
 mod session;
+mod shell;
 mod stream;
 
 use std::io::{self, Read, Write};
@@ -40,8 +42,21 @@ pub use keys::fingerprint_sha256;
 /// the new connection only if it could not have started on the old one).
 pub struct SshTransport {
     target: Target,
-    conn: Mutex<Option<Conn>>,
+    conn: Mutex<Option<Live>>,
     handshakes: AtomicU64,
+}
+
+/// The connection commands run on, and its session shell once started.
+struct Live {
+    /// Declared first: its channel goes before the session.
+    shell: Option<shell::Shell>,
+    conn: Conn,
+}
+
+impl Live {
+    fn new(conn: Conn) -> Self {
+        Live { shell: None, conn }
+    }
 }
 
 impl SshTransport {
@@ -54,7 +69,7 @@ impl SshTransport {
         let conn = session::open(&target, &handshakes)?;
         Ok(SshTransport {
             target,
-            conn: Mutex::new(Some(conn)),
+            conn: Mutex::new(Some(Live::new(conn))),
             handshakes,
         })
     }
@@ -79,30 +94,59 @@ impl Transport for SshTransport {
     ) -> Result<ExecOutput, RemoteError> {
         let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let limit = self.target.op_timeout();
-        let (conn, reused) = match guard.take() {
-            Some(c) => (c, true),
-            None => (self.open()?, false),
+        let (live, reused) = match guard.take() {
+            Some(l) => (l, true),
+            None => (Live::new(self.open()?), false),
         };
         let stall = || pump::Stall::new(&self.target.label(), self.target.stall);
-        let result = match pump::exec(&conn, command, stdin, progress, limit, stall()) {
+        let result = match pump::exec(&live.conn, command, stdin, progress, limit, stall()) {
             // An idle connection may have died (host rebooted, sshd restarted, NAT
             // timeout): the command never started, so a fresh connection may run it.
             Err(ExecError::NotStarted(_)) if reused => {
-                drop(conn);
-                let conn = self.open()?;
-                let r = pump::exec(&conn, command, stdin, progress, limit, stall());
-                (conn, r)
+                drop(live);
+                let live = Live::new(self.open()?);
+                let r = pump::exec(&live.conn, command, stdin, progress, limit, stall());
+                (live, r)
             }
-            r => (conn, r),
+            r => (live, r),
         };
         match result {
-            (conn, Ok(out)) => {
-                *guard = Some(conn);
+            (live, Ok(out)) => {
+                *guard = Some(live);
                 Ok(out)
             }
             // The connection's state is unknown after a failure: the next exec
             // starts on a new one.
             (_conn, Err(e)) => Err(e.into_inner()),
+        }
+    }
+
+    fn run_script(&self, script: &str) -> Result<ExecOutput, RemoteError> {
+        if !shell::enabled() {
+            return self.exec("sh -s", &mut script.as_bytes(), &mut |_| {});
+        }
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mut live, reused) = match guard.take() {
+            Some(l) => (l, true),
+            None => (Live::new(self.open()?), false),
+        };
+        let result = match in_shell(&mut live, script, &self.target) {
+            // As for `exec`: the connection (or its shell) died while idle, and the
+            // script was not sent; a fresh connection may run it.
+            Err(ExecError::NotStarted(_)) if reused => {
+                drop(live);
+                live = Live::new(self.open()?);
+                in_shell(&mut live, script, &self.target)
+            }
+            r => r,
+        };
+        match result {
+            Ok(out) => {
+                *guard = Some(live);
+                Ok(out)
+            }
+            // Unknown state after a failure: the next command starts afresh.
+            Err(e) => Err(e.into_inner()),
         }
     }
 
@@ -130,15 +174,17 @@ impl Transport for SshTransport {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let p = match idle {
-            Some(conn) => match pump::SshProcess::try_start(conn, command, limit, &label, stall) {
-                Ok(p) => p,
-                // As for `exec`: an idle connection may have died before the command
-                // started; a fresh one may run it.
-                Err(ExecError::NotStarted(_)) => {
-                    pump::SshProcess::start(self.open()?, command, limit, &label, stall)?
+            Some(live) => {
+                match pump::SshProcess::try_start(live.conn, command, limit, &label, stall) {
+                    Ok(p) => p,
+                    // As for `exec`: an idle connection may have died before the command
+                    // started; a fresh one may run it.
+                    Err(ExecError::NotStarted(_)) => {
+                        pump::SshProcess::start(self.open()?, command, limit, &label, stall)?
+                    }
+                    Err(e) => return Err(e.into_inner()),
                 }
-                Err(e) => return Err(e.into_inner()),
-            },
+            }
             None => pump::SshProcess::start(self.open()?, command, limit, &label, stall)?,
         };
         Ok(Box::new(p))
@@ -147,8 +193,9 @@ impl Transport for SshTransport {
     fn stream(&self, command: &str, io: &mut dyn Stream) -> Result<StreamEnd, RemoteError> {
         let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let limit = self.target.op_timeout();
+        // The session shell (if any) goes: a streamed job takes the connection.
         let (conn, reused) = match guard.take() {
-            Some(c) => (c, true),
+            Some(l) => (l.conn, true),
             None => (self.open()?, false),
         };
         // The caller says what a broken connection means for its job.
@@ -169,6 +216,18 @@ impl Transport for SshTransport {
     fn handshakes(&self) -> u64 {
         self.handshakes.load(Ordering::Relaxed)
     }
+}
+
+/// Runs a script in `live`'s session shell, starting the shell first if needed.
+fn in_shell(live: &mut Live, script: &str, target: &Target) -> Result<ExecOutput, ExecError> {
+    let mut sh = match live.shell.take() {
+        Some(sh) => sh,
+        None => shell::Shell::start(&live.conn, target.op_timeout())?,
+    };
+    let stall = pump::Stall::new(&target.label(), target.stall);
+    let out = sh.run(&live.conn, script, stall)?;
+    live.shell = Some(sh);
+    Ok(out)
 }
 
 /// Raises this process's soft limit of open files to its hard limit, once: a lasting

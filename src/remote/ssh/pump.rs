@@ -88,18 +88,18 @@ pub(super) fn writable(fd: std::os::fd::RawFd) -> bool {
 /// Waits for the socket and sends a keepalive now and then while idle. A keepalive
 /// is only attempted when the socket has room: libssh2 keeps a half-sent keepalive
 /// pending and would refuse every other packet.
-struct Idle {
+pub(super) struct Idle {
     last_keepalive: Instant,
 }
 
 impl Idle {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Idle {
             last_keepalive: Instant::now(),
         }
     }
 
-    fn wait(&mut self, conn: &Conn, max: Duration) -> Result<(), RemoteError> {
+    pub(super) fn wait(&mut self, conn: &Conn, max: Duration) -> Result<(), RemoteError> {
         wait_socket(&conn.session, conn.fd, max).map_err(|e| io_err("waiting on the socket", e))?;
         if self.last_keepalive.elapsed() >= KEEPALIVE_CHECK {
             self.last_keepalive = Instant::now();
@@ -129,12 +129,12 @@ impl Stall {
     }
 
     /// A byte moved: the command is alive.
-    fn moved(&mut self) {
+    pub(super) fn moved(&mut self) {
         self.last = Instant::now();
     }
 
     /// `Err(Stalled)` once nothing moved for the limit.
-    fn check(&self, what: &str) -> Result<(), RemoteError> {
+    pub(super) fn check(&self, what: &str) -> Result<(), RemoteError> {
         if self.last.elapsed() < self.limit {
             return Ok(());
         }
@@ -146,7 +146,7 @@ impl Stall {
     }
 
     /// How long to wait at most before looking again.
-    fn tick(&self) -> Duration {
+    pub(super) fn tick(&self) -> Duration {
         TICK.min(self.limit.saturating_sub(self.last.elapsed()))
             .max(Duration::from_millis(10))
     }
@@ -235,7 +235,7 @@ pub(super) fn start(conn: &Conn, command: &str, limit: Duration) -> Result<Chann
 }
 
 /// Reads everything available now from one stream into `dst`. True if bytes came.
-fn drain(
+pub(super) fn drain(
     ch: &Channel,
     stream: i32,
     dst: &mut Vec<u8>,
