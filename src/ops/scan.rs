@@ -104,7 +104,14 @@ pub fn lock_and_scan(
     host: &HostConfig,
     action: Action,
 ) -> Result<(HostLock, HostState), OpError> {
-    let (lock, out) = lock::acquire_then(t, host, action, &light_script(host))?;
+    // `t`'s session shell starts meanwhile, for the change that follows (its error,
+    // if any, is that script's to report).
+    let (locked, _) = std::thread::scope(|s| {
+        let warm = s.spawn(|| t.warm());
+        let locked = lock::acquire_then(t, host, action, &light_script(host));
+        (locked, warm.join())
+    });
+    let (lock, out) = locked?;
     Ok((lock, parse(host, &out)?))
 }
 

@@ -207,6 +207,14 @@ pub trait Transport: Send + Sync {
         self.exec("sh -s", &mut script.as_bytes(), &mut |_| {})
     }
 
+    /// Gets ready to run scripts (over SSH: starts the session shell, so its login
+    /// shell's start-up can overlap with other work, such as taking the lock on a
+    /// connection of its own). Nothing on the host changes; an error is for the next
+    /// script to report.
+    fn warm(&self) -> Result<(), RemoteError> {
+        Ok(())
+    }
+
     /// Starts `command` for as long as the returned handle lives. Its lifetime is
     /// independent of `exec` calls (over SSH it runs on a connection of its own), so a
     /// long upload can't starve it.

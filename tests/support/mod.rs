@@ -449,7 +449,14 @@ impl FleetHost {
     /// `SetEnv SHLVL=1`: Debian's bash sources ~/.bashrc for commands run by sshd
     /// only at shell level 1; this machine's root .bashrc (pyenv) costs ~350 ms per
     /// exec, which would swamp every test. relman itself is unchanged by it.
+    /// `BENCH_HEAVY_RC=1` (benchmarks only) leaves it out, so a login shell pays its
+    /// rc file as on a host with a `pyenv` line in `.bashrc` (root's, here).
     fn write_config(&self, authorized_keys: &Path) {
+        let shlvl = if std::env::var_os("BENCH_HEAVY_RC").is_some_and(|v| v == "1") {
+            ""
+        } else {
+            "SetEnv SHLVL=1\n"
+        };
         let text = format!(
             "Port {port}\n\
              ListenAddress {listen}\n\
@@ -468,7 +475,7 @@ impl FleetHost {
              PrintMotd no\n\
              MaxStartups 200\n\
              MaxSessions 100\n\
-             SetEnv SHLVL=1\n",
+             {shlvl}",
             port = self.port,
             listen = self.listen,
             log_level = self.log_level,

@@ -150,6 +150,13 @@ impl Transport for SshTransport {
         }
     }
 
+    fn warm(&self) -> Result<(), RemoteError> {
+        if !shell::enabled() {
+            return Ok(());
+        }
+        self.run_script("{\n:\n}\n").map(|_| ())
+    }
+
     fn spawn(&self, command: &str) -> Result<Box<dyn Process>, RemoteError> {
         let conn = self.open()?;
         let p = pump::SshProcess::start(
