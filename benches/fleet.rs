@@ -356,15 +356,21 @@ fn bench_refresh(out: &mut String) {
         c
     };
     let (mut l1, mut l16, mut l20) = (Vec::new(), Vec::new(), Vec::new());
+    let mut busy16 = Vec::new();
     for _ in 0..n {
         l1.push(run_timed(&mut list(
             &d.config_path,
             &["--json", "--host", "h1"],
         )));
-        l16.push(run_timed(&mut list(&d.config_path, &["--json"])));
+        let b0 = machine_busy();
+        let t = run_timed(&mut list(&d.config_path, &["--json"]));
+        busy16.push(machine_busy().saturating_sub(b0).as_secs_f64() / t.as_secs_f64());
+        l16.push(t);
         l20.push(run_timed(&mut list(&cfg20, &["--json"])));
     }
     let (l1, l16, l20) = (median(l1), median(l16), median(l20));
+    busy16.sort_by(f64::total_cmp);
+    let busy16 = busy16[busy16.len() / 2];
 
     // The classic loop: OpenSSH, one host after the other, through the same proxies.
     let mut script = String::new();
@@ -425,7 +431,33 @@ fn bench_refresh(out: &mut String) {
             ratio(classic, t)
         );
     }
-    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "\nWhile `relman list` of 20 hosts (parallel = 16) ran, the whole machine (relman, \
+         the 20 sshds, their login shells and scans) kept **{busy16:.2} of {} cores** busy \
+         on average (from /proc/stat).\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+}
+
+/// Core-seconds the whole machine has been busy (user, nice, system, irq, softirq),
+/// from /proc/stat: over a run, how much CPU everything on it took.
+fn machine_busy() -> Duration {
+    let text = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            [0, 1, 2, 5, 6].iter().filter_map(|&i| f.get(i)).sum()
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
 }
 
 // ---------------------------------------------------------------------------
