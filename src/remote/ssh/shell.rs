@@ -163,12 +163,14 @@ impl Shell {
         let mut idle = Idle::new();
         let (mut status, mut err_end) = (None, None);
         loop {
-            let mut moved = drain(&self.ch, 0, &mut out, &mut rbuf)?;
-            moved |= drain(&self.ch, 1, &mut err, &mut rbuf)?;
-            if status.is_none() {
+            // Each stream is searched again only when more of it came.
+            let got_out = drain(&self.ch, 0, &mut out, &mut rbuf)?;
+            let got_err = drain(&self.ch, 1, &mut err, &mut rbuf)?;
+            let moved = got_out || got_err;
+            if status.is_none() && got_out {
                 status = end_status(&out, &out_mark);
             }
-            if err_end.is_none() {
+            if err_end.is_none() && got_err {
                 err_end = find(&err, &err_mark);
             }
             if let (Some((at, code)), Some(e)) = (status, err_end) {
