@@ -11,7 +11,10 @@
 #      same file vs `ssh host 'cat > f'`; the content changes before every relman
 #      run so nothing can be hard-linked;
 #   2. 50 files of 2 MiB: a full deploy into an empty root vs a delta redeploy with
-#      one file changed (time and bytes sent, from --json).
+#      one file changed (time and bytes sent, from --json);
+#   3. hashing while receiving vs reading back, over OpenSSH: `ssh host 'tee f |
+#      openssl dgst -sha256'` and `ssh host 'cat > f; openssl dgst -sha256 f'` (what
+#      relman's upload + verify do) vs the bare `cat > f` of (1).
 # Prints medians as Markdown (for BENCHMARKS.md). RELMAN_BIN overrides the binary.
 # BENCH_USER=name logs in as that (existing, unlocked) user instead of yourself:
 # every exec pays the login shell's start-up (bash reads ~/.bashrc even for
@@ -103,6 +106,11 @@ head -c $((256 << 20)) /dev/urandom >"$big"
 : >"$work/t_cat"
 : >"$work/t_upload"
 : >"$work/t_true"
+: >"$work/t_tee"
+: >"$work/t_back"
+# The hasher the host's verify uses (stage.sh: openssl when present, else sha256sum).
+hasher=sha256sum
+command -v openssl >/dev/null 2>&1 && hasher='openssl dgst -sha256 -r'
 # CPU of the whole machine (all processes: client, sshd, the host's shell), in
 # core-seconds busy, from /proc/stat (user+nice+system+irq+softirq ticks).
 busy() { awk '/^cpu / { print ($2 + $3 + $4 + $7 + $8) / 100 }' /proc/stat; }
@@ -138,6 +146,13 @@ for i in $(seq "$RUNS"); do
     ssh "${sshopts[@]}" -p "$port" "$user@127.0.0.1" "cat > '$work/cat.out'" <"$big"
     t1=$(now)
     calc "$t1 - $t0" >>"$work/t_cat"
+    rm -f "$work/cat.out"
+    ssh "${sshopts[@]}" -p "$port" "$user@127.0.0.1" "tee '$work/cat.out' | $hasher >/dev/null" <"$big"
+    t2=$(now)
+    calc "$t2 - $t1" >>"$work/t_tee"
+    rm -f "$work/cat.out"
+    ssh "${sshopts[@]}" -p "$port" "$user@127.0.0.1" "cat > '$work/cat.out' && $hasher '$work/cat.out' >/dev/null" <"$big"
+    calc "$(now) - $t2" >>"$work/t_back"
     rm -f "$work/scp.out" "$work/cat.out"
 done
 r=$(median <"$work/t_relman")
@@ -191,6 +206,14 @@ echo "| --- | ---: |"
 printf '| during scp | %.2f |\n' "$(median <"$work/c_scp")"
 printf '| during relman deploy | %.2f |\n' "$(median <"$work/c_relman")"
 printf '| sha256 of the 256 MiB alone, as verify hashes (s, one core) | %.2f |\n' "$hash"
+tee_s=$(median <"$work/t_tee")
+back_s=$(median <"$work/t_back")
+echo
+echo "| 256 MiB over OpenSSH ssh, loopback | seconds | / bare cat |"
+echo "| --- | ---: | ---: |"
+printf '| `cat > f` (bare transfer) | %.2f | 1.00 |\n' "$c"
+printf '| `tee f \| %s` (hash while receiving) | %.2f | %.2f |\n' "$hasher" "$tee_s" "$(calc "$tee_s / $c")"
+printf '| `cat > f; %s f` (read back, as upload + verify) | %.2f | %.2f |\n' "$hasher" "$back_s" "$(calc "$back_s / $c")"
 echo
 printf 'relman deploy steps (median ms):'
 for st in connect lock scan prepare upload verify publish switch; do

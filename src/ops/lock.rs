@@ -108,15 +108,7 @@ pub fn acquire_then(
     action: Action,
     then: &Script,
 ) -> Result<(HostLock, ExecOutput), OpError> {
-    let (lock, out) = hold(
-        |c| t.spawn(c),
-        t.host(),
-        host,
-        action,
-        WAIT_SECS,
-        Some(then),
-    )?;
-    Ok((lock, out.unwrap_or_default()))
+    hold_then(|c| t.spawn(c), t.host(), host, action, then)
 }
 
 /// [`acquire_then`] on a transport of its own (opened beside the operation's, in
@@ -129,14 +121,18 @@ pub fn acquire_then_on(
     then: &Script,
 ) -> Result<(HostLock, ExecOutput), OpError> {
     let name = t.host().to_string();
-    let (lock, out) = hold(
-        |c| t.into_spawn(c),
-        &name,
-        host,
-        action,
-        WAIT_SECS,
-        Some(then),
-    )?;
+    hold_then(|c| t.into_spawn(c), &name, host, action, then)
+}
+
+/// [`hold`] with a script to run under the lock.
+fn hold_then(
+    start: impl FnOnce(&str) -> Result<Box<dyn Process>, RemoteError>,
+    host_name: &str,
+    host: &HostConfig,
+    action: Action,
+    then: &Script,
+) -> Result<(HostLock, ExecOutput), OpError> {
+    let (lock, out) = hold(start, host_name, host, action, WAIT_SECS, Some(then))?;
     Ok((lock, out.unwrap_or_default()))
 }
 
