@@ -714,10 +714,15 @@ fn bench_rss(out: &mut String) {
 // ---------------------------------------------------------------------------
 
 fn bench_deploy(out: &mut String) {
-    const HOSTS: usize = 5;
+    // `BENCH_DEPLOY_HOSTS=20` for issue 17's target 2.
+    let hosts: usize = std::env::var("BENCH_DEPLOY_HOSTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     const MB: usize = 64;
     let n = runs().min(3);
-    let f = Fleet::start(HOSTS);
+    let f = Fleet::start(hosts);
     let d = Delayed::start(&f, ONE_WAY);
     let src = f.dir().join("app.jar");
     // Incompressible bytes (SSH compression is off anyway), different each run's file name.
@@ -731,7 +736,7 @@ fn bench_deploy(out: &mut String) {
     }
     fs::write(&src, &data).unwrap();
     drop(data);
-    for i in 0..HOSTS {
+    for i in 0..hosts {
         fs::create_dir_all(f.root(i)).unwrap();
     }
     let scp = |i: usize, dest: &str| {
@@ -748,8 +753,12 @@ fn bench_deploy(out: &mut String) {
         )
     };
     let (mut seq, mut par, mut rel) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut busy_par, mut busy_rel) = (Vec::new(), Vec::new());
+    let busy = |b0: Duration, t: Duration| {
+        machine_busy().saturating_sub(b0).as_secs_f64() / t.as_secs_f64()
+    };
     for run in 0..n {
-        let s: Vec<String> = (0..HOSTS)
+        let s: Vec<String> = (0..hosts)
             .map(|i| scp(i, &format!("seq{run}.jar")))
             .collect();
         seq.push(run_timed(
@@ -758,15 +767,18 @@ fn bench_deploy(out: &mut String) {
                 .arg(s.join("\n"))
                 .env("HOME", f.home()),
         ));
-        let p: Vec<String> = (0..HOSTS)
+        let p: Vec<String> = (0..hosts)
             .map(|i| format!("{} &", scp(i, &format!("par{run}.jar"))))
             .collect();
-        par.push(run_timed(
+        let b0 = machine_busy();
+        let t = run_timed(
             Command::new("sh")
                 .arg("-c")
                 .arg(format!("{}\nwait", p.join("\n")))
                 .env("HOME", f.home()),
-        ));
+        );
+        busy_par.push(busy(b0, t));
+        par.push(t);
         // A new file each run, so no delta against the last release makes it cheap.
         let dir = f.dir().join(format!("rel{run}"));
         fs::create_dir_all(&dir).unwrap();
@@ -777,14 +789,15 @@ fn bench_deploy(out: &mut String) {
             .open(&jar)
             .and_then(|mut j| std::io::Write::write_all(&mut j, format!("{run}").as_bytes()))
             .unwrap();
-        rel.push(run_timed(
-            d.relman(&f).args(["deploy", "--all", "-q"]).arg(&jar),
-        ));
+        let b0 = machine_busy();
+        let t = run_timed(d.relman(&f).args(["deploy", "--all", "-q"]).arg(&jar));
+        busy_rel.push(busy(b0, t));
+        rel.push(t);
     }
     let (seq, par, rel) = (median(seq), median(par), median(rel));
     let _ = writeln!(
         out,
-        "### Deploy of {MB} MB to {HOSTS} hosts at 25 ms RTT (median of {n})\n"
+        "### Deploy of {MB} MB to {hosts} hosts at 25 ms RTT (median of {n})\n"
     );
     let _ = writeln!(out, "| run | time | this / relman |");
     let _ = writeln!(out, "|---|---|---|");
@@ -795,7 +808,18 @@ fn bench_deploy(out: &mut String) {
     ] {
         let _ = writeln!(out, "| {label} | {} | **{:.2}x** |", ms(t), ratio(t, rel));
     }
-    let _ = writeln!(out);
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let _ = writeln!(
+        out,
+        "\nCores busy on average (whole machine, of {}): {:.2} during relman's deploy, \
+         {:.2} during the parallel scp.\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        mid(busy_rel),
+        mid(busy_par)
+    );
 }
 
 /// Where a warm refresh's time goes on one host: an empty command vs the scan, on
