@@ -7,7 +7,8 @@
 //! `~/.bashrc` even for `ssh host cmd`; a `pyenv`/`nvm` line there costs 0.1–0.35 s
 //! per command (BENCHMARKS.md, issue 17). A deploy runs ~5 scripts; a console
 //! refreshes every few seconds. Through the session shell the rc file runs once per
-//! connection, and a script costs no channel open (one round trip less).
+//! connection, and a script opens no channel (its ping takes the round trip a
+//! channel open took).
 //!
 //! Only scripts (`Transport::run_script`) go this way: commands with their own stdin
 //! (the upload), the lock holder and streamed jobs keep a channel of their own.
