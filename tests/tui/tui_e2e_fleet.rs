@@ -98,6 +98,13 @@ fn operator_switches_rolls_back_and_sees_the_prune_plan() {
     let s = t.wait_for("Prune — confirm", WAIT);
     assert!(s.contains("live"), "plan shows reasons:\n{s}");
     t.keys(&["Escape"]);
+    // The dialog must be gone before `q`: an Esc and a `q` read together are Alt-q
+    // to the terminal (it happened: the dialog stayed, and q never quit).
+    assert!(
+        support::wait_until(WAIT, || !t.screen().contains("Prune — confirm")),
+        "Esc closes the prune dialog:\n{}",
+        t.screen()
+    );
     for r in [A, B, C] {
         assert!(f.root(0).join(r).exists());
     }
