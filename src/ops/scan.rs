@@ -104,26 +104,36 @@ pub fn lock_and_scan(
     host: &HostConfig,
     action: Action,
 ) -> Result<(HostLock, HostState), OpError> {
-    // `t`'s session shell starts meanwhile, for the change that follows (its error,
-    // if any, is that script's to report).
-    let (locked, _) = std::thread::scope(|s| {
-        let warm = s.spawn(|| t.warm());
-        let locked = lock::acquire_then(t, host, action, &light_script(host));
-        (locked, warm.join())
-    });
-    let (lock, out) = locked?;
+    let (lock, out) = warming(t, || {
+        lock::acquire_then(t, host, action, &light_script(host))
+    })?;
     Ok((lock, parse(host, &out)?))
 }
 
-/// [`lock_and_scan`] on a transport opened for the lock alone, beside the
-/// operation's ([`lock::acquire_then_on`]).
+/// [`lock_and_scan`] on `lock_t`, a transport opened for the lock alone beside the
+/// operation's `t` ([`lock::acquire_then_on`]).
 pub fn lock_and_scan_on(
-    t: Box<dyn Transport>,
+    lock_t: Box<dyn Transport>,
+    t: &dyn Transport,
     host: &HostConfig,
     action: Action,
 ) -> Result<(HostLock, HostState), OpError> {
-    let (lock, out) = lock::acquire_then_on(t, host, action, &light_script(host))?;
+    let (lock, out) = warming(t, || {
+        lock::acquire_then_on(lock_t, host, action, &light_script(host))
+    })?;
     Ok((lock, parse(host, &out)?))
+}
+
+/// Runs `f` (taking the lock) while `t`'s session shell starts, for the change that
+/// follows: its login shell (a heavy rc file) runs beside the holder's. A failed
+/// start is the next script's to report.
+fn warming<R: Send>(t: &dyn Transport, f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| {
+        let warm = s.spawn(|| t.warm());
+        let r = f();
+        let _ = warm.join();
+        r
+    })
 }
 
 /// The light scan: scan.sh with `LIGHT=1`, without the ledger reader and the

@@ -260,16 +260,13 @@ fn connect_locked(
         return Ok(None);
     }
     run.emit(&host.name, Phase::Lock, 0, 0);
-    // The deploy's own session shell starts meanwhile: its login shell (a heavy rc
-    // file) runs in parallel with the lock holder's. Its error, if any, is the
-    // next script's to report.
-    let report = &mut h.report;
-    let (locked, _) = std::thread::scope(|s| {
-        let warm = s.spawn(|| t.warm());
-        let locked = report.timed("lock", || lock_and_scan_on(lock_t, host, Action::Deploy));
-        (locked, warm.join())
-    });
-    let (lock, state) = locked.map_err(|e| (Phase::Lock, e))?;
+    // (The deploy's own session shell starts meanwhile.)
+    let (lock, state) = h
+        .report
+        .timed("lock", || {
+            lock_and_scan_on(lock_t, t.as_ref(), host, Action::Deploy)
+        })
+        .map_err(|e| (Phase::Lock, e))?;
     if let Some(l) = settle.0.take() {
         l.settle(true);
     }
