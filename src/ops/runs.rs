@@ -48,22 +48,25 @@ pub fn runs(t: &dyn Transport, host: &HostConfig, q: &RunsQuery) -> Result<Vec<R
     Ok(select(all, q))
 }
 
-/// Newest first (by start time, then id), filtered, at most `q.limit`.
-pub fn select(mut all: Vec<Run>, q: &RunsQuery) -> Vec<Run> {
-    all.retain(|r| {
-        q.release.as_ref().is_none_or(|x| *x == r.release)
-            && (!q.failed_only || r.status.is_failure())
-    });
-    let key = |r: &Run| {
-        (
-            humantime::parse_rfc3339(&r.started_at).ok(),
-            r.id.split_once('-')
-                .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?))),
-        )
-    };
-    all.sort_by_key(|r| std::cmp::Reverse(key(r)));
-    all.truncate(q.limit);
-    all
+/// Newest first, filtered, at most `q.limit`. `all` comes in ledger order (runs.sh:
+/// each release's records in the order they were appended), and that order settles
+/// equal start times: a host whose `date` has no `%N` (busybox) records whole seconds,
+/// and the pid in a run's id is no order at all (pids wrap: 32767 is followed by 300).
+/// Of equal times, the later record is the newer run (within a release, the order the
+/// launchers appended their start records; across releases, the order of their files).
+pub fn select(all: Vec<Run>, q: &RunsQuery) -> Vec<Run> {
+    let mut keyed: Vec<((Option<std::time::SystemTime>, usize), Run)> = all
+        .into_iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            q.release.as_ref().is_none_or(|x| *x == r.release)
+                && (!q.failed_only || r.status.is_failure())
+        })
+        .map(|(i, r)| ((humantime::parse_rfc3339(&r.started_at).ok(), i), r))
+        .collect();
+    keyed.sort_by(|a, b| b.0.cmp(&a.0));
+    keyed.truncate(q.limit);
+    keyed.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]
@@ -115,6 +118,29 @@ mod tests {
         assert_eq!(
             ids(select(all, &q(Some(b), 0, false))),
             Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn equal_start_times_are_ordered_by_the_ledger_not_by_the_pid() {
+        // busybox's date records whole seconds; the pid wrapped between the runs.
+        let a = "batch_20261126221500";
+        let at = "2026-12-01T10:00:00Z";
+        let all = vec![
+            run("1796294977-32700", a, at, RunStatus::Ok),
+            run("1796294977-32766", a, at, RunStatus::Failed),
+            run("1796294977-300", a, at, RunStatus::Killed),
+            run("1796294977-301", a, "2026-12-01T09:59:59Z", RunStatus::Ok),
+        ];
+        let q = RunsQuery {
+            release: None,
+            limit: 3,
+            failed_only: false,
+        };
+        let ids: Vec<String> = select(all, &q).into_iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            ["1796294977-300", "1796294977-32766", "1796294977-32700"]
         );
     }
 }

@@ -377,49 +377,75 @@ _relman_tclean() {
 # its marker line is not the job's output.
 _relman_via=
 if [ "$1" = sh ] && [ "${2:-}" = -c ] && [ "${4:-}" = relman-job ]; then _relman_via=1; fi
+# _relman_private: the launcher's private directory (_relman_tdir), removed at exit.
+# A launcher killed by SIGKILL leaves its directory (.tail.<its pid>.*): the next one
+# that makes one removes those whose launcher is gone (a reused pid keeps one;
+# another user's stay: runs/ is sticky). No fork unless one is found.
+_relman_private() {
+    for _relman_x in "$_relman_runs"/.tail.*.*; do
+        _relman_f=${_relman_x#"$_relman_runs"/.tail.}
+        _relman_f=${_relman_f%%.*}
+        case $_relman_f in '' | *[!0-9]*) continue ;; esac
+        [ -d "/proc/$_relman_f" ] || [ ! -d "$_relman_x" ] || [ -L "$_relman_x" ] ||
+            rm -rf -- "$_relman_x" 2>/dev/null
+    done
+    _relman_tdir=$(mktemp -d "$_relman_runs/.tail.$$.XXXXXX" 2>/dev/null) ||
+        _relman_tdir=$(mktemp -d "${TMPDIR:-/tmp}/relman-tail.XXXXXX" 2>/dev/null) ||
+        _relman_tdir=
+    # (absolute: the helpers run in /)
+    case $_relman_tdir in /*) trap _relman_tclean EXIT ;; *) _relman_tdir= ;; esac
+}
+_relman_ton=
 if [ -n "$_relman_tail" ]; then
     if ! command -v mkfifo >/dev/null 2>&1 || ! command -v tee >/dev/null 2>&1 ||
         ! command -v tail >/dev/null 2>&1; then
         _relman_twarn 'mkfifo, tee or tail is missing'
     else
-        # A launcher killed by SIGKILL leaves its directory (.tail.<its pid>.*): the
-        # next launch --tail removes those whose launcher is gone (a reused pid keeps
-        # one; another user's stay: runs/ is sticky). No fork unless one is found.
-        for _relman_x in "$_relman_runs"/.tail.*.*; do
-            _relman_f=${_relman_x#"$_relman_runs"/.tail.}
-            _relman_f=${_relman_f%%.*}
-            case $_relman_f in '' | *[!0-9]*) continue ;; esac
-            [ -d "/proc/$_relman_f" ] || [ ! -d "$_relman_x" ] || [ -L "$_relman_x" ] ||
-                rm -rf -- "$_relman_x" 2>/dev/null
-        done
-        _relman_tdir=$(mktemp -d "$_relman_runs/.tail.$$.XXXXXX" 2>/dev/null) ||
-            _relman_tdir=$(mktemp -d "${TMPDIR:-/tmp}/relman-tail.XXXXXX" 2>/dev/null) ||
-            _relman_tdir=
-        # (absolute: the helpers run in /)
-        case $_relman_tdir in /*) ;; *) _relman_tdir= ;; esac
+        _relman_private
         if [ -z "$_relman_tdir" ]; then
             _relman_twarn 'cannot make a temporary directory'
+        elif mkfifo "$_relman_tdir/o" "$_relman_tdir/e" "$_relman_tdir/k" 2>/dev/null &&
+            { : >"$_relman_tdir/t"; } 2>/dev/null && { command exec 5<>"$_relman_tdir/k"; } 2>/dev/null; then
+            # Started with those signals ignored (inherited through exec); the
+            # launcher's own traps are set only after this.
+            trap '' TERM INT HUP QUIT USR1 USR2
+            # In / and without the lock's fd 8: not one of the release's jobs. The
+            # keeper's own errors (a full disk) are not the job's: to /dev/null.
+            { cd / || :; exec tail -c 65536 <"$_relman_tdir/k" >>"$_relman_tdir/t" 2>/dev/null; } 5>&- 8<&- &
+            _relman_tk=$!
+            { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/o"; } 5>&- 8<&- &
+            _relman_to=$!
+            { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/e" >&2; } 5>&- 8<&- &
+            _relman_te=$!
+            trap - TERM INT HUP QUIT USR1 USR2
+            _relman_ton=1
         else
-            trap _relman_tclean EXIT
-            if mkfifo "$_relman_tdir/o" "$_relman_tdir/e" "$_relman_tdir/k" 2>/dev/null &&
-                { : >"$_relman_tdir/t"; } 2>/dev/null && { command exec 5<>"$_relman_tdir/k"; } 2>/dev/null; then
-                # Started with those signals ignored (inherited through exec); the
-                # launcher's own traps are set only after this.
-                trap '' TERM INT HUP QUIT USR1 USR2
-                # In / and without the lock's fd 8: not one of the release's jobs. The
-                # keeper's own errors (a full disk) are not the job's: to /dev/null.
-                { cd / || :; exec tail -c 65536 <"$_relman_tdir/k" >>"$_relman_tdir/t" 2>/dev/null; } 5>&- 8<&- &
-                _relman_tk=$!
-                { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/o"; } 5>&- 8<&- &
-                _relman_to=$!
-                { cd / || :; exec tee -- "$_relman_tdir/k" <"$_relman_tdir/e" >&2; } 5>&- 8<&- &
-                _relman_te=$!
-                trap - TERM INT HUP QUIT USR1 USR2
-            else
-                _relman_twarn 'cannot make its pipes'
-                _relman_tclean
-            fi
+            _relman_twarn 'cannot make its pipes'
         fi
+    fi
+fi
+
+# ---- bash: waiting without losing the job's status ---------------------------------
+# bash's `wait` loses a child's status when a trapped signal arrives as the child
+# ends (waitchld reaps it, then a check for the trap jumps out of the builtin before
+# the status is recorded): the next `wait` blocks in waitpid(-1) for another child
+# (forever, with --tail: the keeper waits for launch) or, with none left, says 0 or
+# -1. A group TERM to launch and its job loses it often (measured: 82 of 200 under
+# load). So under bash, launch waits in `read` instead (traps still run at once:
+# forwarding is unchanged) while bash's SIGCHLD handler reaps the job and records its
+# status; `wait` is called only once the job is reaped, when it returns the recorded
+# status without calling waitpid. The wake-up is the FIFO w of the private directory:
+# the job holds it open as fd 6 (launch reads it on fd 4), so the read ends when the
+# job does (EOF); a job that closes fd 6 or leaves a process holding it is checked
+# every 50 ms, then every second. Without a FIFO (no mkfifo, no directory), `wait`
+# as before. dash and busybox sh record the status before they look at traps.
+_relman_wf=
+if [ -n "${BASH_VERSION:-}" ] && command -v mkfifo >/dev/null 2>&1; then
+    [ -n "$_relman_tdir" ] || _relman_private
+    # shellcheck disable=SC2094 # a FIFO: one end each
+    if [ -n "$_relman_tdir" ] && mkfifo "$_relman_tdir/w" 2>/dev/null &&
+        { command exec 6<>"$_relman_tdir/w" 4<"$_relman_tdir/w"; } 2>/dev/null; then
+        _relman_wf=$_relman_tdir/w
     fi
 fi
 # _relman_reap PID: wait for a helper, again after a trapped signal interrupted wait.
@@ -471,17 +497,21 @@ _relman_tail_end() {
         _relman_twarn "cannot write $_relman_td/$_relman_id"
         return 0
     fi
-    # The newest 20 per release (by start time, then pid: the id): the oldest go, those
-    # this user may remove (the directory is sticky: another user's stay, and the
-    # next of theirs removes them), until 20 are left.
+    # The newest 20 per release, by when they were written (mtime: to the nanosecond
+    # from stat, which GNU and busybox both have; else ls -t, whole seconds on busybox,
+    # ties by name), not by the run id: its pid wraps (300 may follow 32700 within one
+    # second). The older ones go, those this user may remove (the directory is sticky:
+    # another user's stay, and the next of theirs removes them).
     set -- "$_relman_td"/*
     if [ $# -gt 20 ]; then
-        _relman_x=$(($# - 20))
-        printf '%s\n' "$@" | sed 's|.*/||' | sort -t- -k1,1n -k2,2n |
-            while [ "$_relman_x" -gt 0 ] && IFS= read -r _relman_f; do
+        if command -v stat >/dev/null 2>&1; then
+            LC_ALL=C TZ=UTC0 stat -c '%y %n' -- "$@" 2>/dev/null | LC_ALL=C sort -r
+        else
+            ls -t -- "$_relman_td" 2>/dev/null
+        fi | sed 's|.*/||' | sed 1,20d |
+            while IFS= read -r _relman_f; do
                 case $_relman_f in *[!0-9-]* | '') continue ;; esac
                 rm -f -- "$_relman_td/$_relman_f" 2>/dev/null
-                [ -e "$_relman_td/$_relman_f" ] || _relman_x=$((_relman_x - 1))
             done
     fi
 }
@@ -536,14 +566,16 @@ _relman_jobrun() {
     fi
     exec "$@"
 }
-if [ -z "$_relman_tdir" ]; then
-    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- &
+if [ -z "$_relman_ton" ]; then
+    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 4<&- &
 else
     # stdout and stderr: the tail's FIFOs (the job opens them: a tee reads each).
-    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 5>&- >"$_relman_tdir/o" 2>"$_relman_tdir/e" &
+    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 4<&- 5>&- >"$_relman_tdir/o" 2>"$_relman_tdir/e" &
 fi
 _relman_job=$!
 exec 7<&-
+# (bash) the job holds the wake FIFO now: launch lets go of its writing end.
+[ -z "$_relman_wf" ] || exec 6>&-
 # launch itself leaves the release (it holds it by fd 8): only the job works there.
 cd / || :
 # Files the launcher creates from here on (the ledger) are shared by every job user.
@@ -555,8 +587,38 @@ for _relman_s in $_relman_pend; do kill "-$_relman_s" "$_relman_job" 2>/dev/null
 _relman_pstart "$$"
 _relman_lps=$_relman_ps
 _relman_pstart "$_relman_job"
+_relman_jps=$_relman_ps
 _relman_append "{\"event\":\"start\",\"id\":\"$_relman_id\",\"release\":\"$_relman_name\",\"pid\":$_relman_job,\"pid_start\":$_relman_ps,\"launcher_pid\":$$,\"launcher_start\":$_relman_lps,\"user\":\"$_relman_user\",\"started_at\":\"$_relman_started\",$_relman_cmd}"
 
+# (bash) Until the job is reaped (its /proc entry gone or another process's), read:
+# the job's end is an EOF on fd 4; after one (or when the job closed fd 6), fd 4 is
+# the FIFO read-write (a read never ends by itself) and the checks are timed.
+if [ -n "$_relman_wf" ]; then
+    _relman_n=0
+    _relman_wt=1
+    while _relman_pstart "$_relman_job" && [ "$_relman_ps" != 0 ] && [ "$_relman_ps" = "$_relman_jps" ]; do
+        # shellcheck disable=SC3045 # bash only: read -t
+        read -r -t "$_relman_wt" _relman_x <&4 2>/dev/null
+        if [ $? = 1 ] && [ "$_relman_n" = 0 ]; then
+            exec 4<&-
+            { command exec 4<>"$_relman_wf"; } 2>/dev/null || break
+            _relman_n=1
+        fi
+        if [ "$_relman_n" -gt 0 ]; then
+            _relman_n=$((_relman_n + 1))
+            _relman_wt=0.05
+            [ "$_relman_n" -le 21 ] || _relman_wt=1
+        fi
+    done
+    exec 4<&-
+    # Reaped: `wait` answers from bash's table. In POSIX mode bash deletes the job as
+    # it answers, and a trap checked after that would leave the next `wait` nothing
+    # (127): without POSIX mode the answer stays for the loop below to ask again.
+    # shellcheck disable=SC3028,SC3040 # bash only: SHELLOPTS, set -o posix
+    case :$SHELLOPTS: in *:posix:*) _relman_px=1 ;; *) _relman_px= ;; esac
+    # shellcheck disable=SC3040
+    set +o posix
+fi
 # wait returns >128 when a trapped signal interrupts it: the job may still run
 # (the signal is forwarded already), so wait again. A wait that completed just
 # before the trap ran reaped the job: the next wait says 127 (not a child), and the
@@ -573,6 +635,8 @@ while :; do
     [ "$_relman_st" -gt 128 ] || break
     _relman_prev=$_relman_st
 done
+# shellcheck disable=SC3040
+[ -z "${_relman_px:-}" ] || set -o posix
 
 _relman_clock
 if [ "$_relman_st" -gt 128 ]; then
@@ -588,7 +652,7 @@ _relman_append "{\"event\":\"end\",\"id\":\"$_relman_id\",\"release\":\"$_relman
 if [ "$_relman_st" != 0 ] && [ -f "$_relman_root/.relman/probation" ]; then
     _relman_guard "$_relman_ep"
 fi
-[ -z "$_relman_tdir" ] || _relman_tail_end
+[ -z "$_relman_ton" ] || _relman_tail_end
 # Rotation, once the job ended (the size check is an exec: kept off the job's start
 # path). Every launch still checks once, so the bound holds as before.
 if [ -z "$_relman_warned" ] && [ -f "$_relman_led" ]; then
