@@ -720,13 +720,22 @@ fn bench_deploy(out: &mut String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5)
         .max(1);
-    const MB: usize = 64;
+    // `BENCH_DEPLOY_MB=256 BENCH_RTT_MS=50 BENCH_DEPLOY_HOSTS=1` for target 5.
+    let env_num = |k: &str, default: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(default)
+            .max(1)
+    };
+    let mb = env_num("BENCH_DEPLOY_MB", 64);
+    let rtt_ms = env_num("BENCH_RTT_MS", 25);
     let n = runs().min(3);
     let f = Fleet::start(hosts);
-    let d = Delayed::start(&f, ONE_WAY);
+    let d = Delayed::start(&f, Duration::from_micros(rtt_ms as u64 * 500));
     let src = f.dir().join("app.jar");
     // Incompressible bytes (SSH compression is off anyway), different each run's file name.
-    let mut data = vec![0u8; MB << 20];
+    let mut data = vec![0u8; mb << 20];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for b in data.iter_mut() {
         x ^= x << 13;
@@ -797,7 +806,7 @@ fn bench_deploy(out: &mut String) {
     let (seq, par, rel) = (median(seq), median(par), median(rel));
     let _ = writeln!(
         out,
-        "### Deploy of {MB} MB to {hosts} hosts at 25 ms RTT (median of {n})\n"
+        "### Deploy of {mb} MB to {hosts} hosts at {rtt_ms} ms RTT (median of {n})\n"
     );
     let _ = writeln!(out, "| run | time | this / relman |");
     let _ = writeln!(out, "|---|---|---|");
@@ -808,6 +817,16 @@ fn bench_deploy(out: &mut String) {
     ] {
         let _ = writeln!(out, "| {label} | {} | **{:.2}x** |", ms(t), ratio(t, rel));
     }
+    // Throughput per host (the whole command: connect, upload, verify, switch).
+    let mbps = |t: Duration| (mb * hosts) as f64 / t.as_secs_f64();
+    let _ = writeln!(
+        out,
+        "\nThroughput, all hosts together: relman {:.1} MB/s, parallel scp {:.1} MB/s \
+         (relman / scp {:.2}x).",
+        mbps(rel),
+        mbps(par),
+        mbps(rel) / mbps(par)
+    );
     let mid = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]

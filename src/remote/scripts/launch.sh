@@ -567,7 +567,7 @@ _relman_jobrun() {
     exec "$@"
 }
 if [ -z "$_relman_ton" ]; then
-    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 4<&- &
+    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- &
 else
     # stdout and stderr: the tail's FIFOs (the job opens them: a tee reads each).
     _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 4<&- 5>&- >"$_relman_tdir/o" 2>"$_relman_tdir/e" &
