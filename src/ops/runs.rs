@@ -64,7 +64,7 @@ pub fn select(all: Vec<Run>, q: &RunsQuery) -> Vec<Run> {
         })
         .map(|(i, r)| ((humantime::parse_rfc3339(&r.started_at).ok(), i), r))
         .collect();
-    keyed.sort_by(|a, b| b.0.cmp(&a.0));
+    keyed.sort_by_key(|k| std::cmp::Reverse(k.0));
     keyed.truncate(q.limit);
     keyed.into_iter().map(|(_, r)| r).collect()
 }
