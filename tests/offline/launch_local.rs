@@ -755,45 +755,69 @@ fn the_tails_kept_are_the_newest_written_whatever_their_ids_say() {
     }
 }
 
+/// `SHELL launch ARGS` (a job that says "up" first) in a process group of its own,
+/// and once it is up, TERM to the whole group, as relman launch's stop (`kill -TERM
+/// -PGID`) and many schedulers send it. The child, and its stdout after "up\n".
+fn term_the_group_once_up(
+    shell: &[String],
+    path: Option<&Path>,
+    l: &Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> (std::process::Child, std::process::ChildStdout) {
+    use std::io::Read as _;
+    let mut c = Command::new(&shell[0]);
+    c.args(&shell[1..])
+        .arg(l)
+        .args(args)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    if let Some(p) = path {
+        c.env("PATH", p);
+    }
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    let mut child = c.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 3];
+    out.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"up\n");
+    // SAFETY: kill(2) on the child's own process group.
+    assert_eq!(
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) },
+        0
+    );
+    (child, out)
+}
+
 /// A TERM to the whole group as the job ends must not cost the job's status: bash's
 /// `wait` lost it to the trap in 82 of 200 such runs (said -1 or 0, or hung in
 /// waitpid with --tail, the keeper waiting for launch). Every shell, with and
 /// without --tail, many rounds: the race needs the signal and the job's end together.
 #[test]
 fn a_group_term_as_the_job_ends_never_costs_its_status() {
-    use std::io::Read as _;
     let x = setup();
     let tmp = tempfile::tempdir().unwrap();
     for (name, shell, path) in tail_shells(tmp.path()) {
         for tail in [false, true] {
             for round in 0..25 {
-                let mut c = Command::new(&shell[0]);
-                c.args(&shell[1..]).arg(&x.launch);
+                let mut args = vec![];
                 if tail {
-                    c.args(["--tail", "5"]);
+                    args.extend(["--tail", "5"]);
                 }
-                c.args([
+                args.extend([
                     "--",
                     "sh",
                     "-c",
                     "trap 'trap \"\" TERM; exit 7' TERM; echo up; while :; do :; done",
-                ])
-                .current_dir("/")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null());
-                if let Some(p) = &path {
-                    c.env("PATH", p);
-                }
-                std::os::unix::process::CommandExt::process_group(&mut c, 0);
-                let mut child = c.spawn().unwrap();
-                let mut out = child.stdout.take().unwrap();
-                let mut first = [0u8; 3];
-                out.read_exact(&mut first).unwrap();
-                // SAFETY: kill(2) on the child's own process group.
-                assert_eq!(
-                    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) },
-                    0
+                ]);
+                let (mut child, _out) = term_the_group_once_up(
+                    &shell,
+                    path.as_deref(),
+                    &x.launch,
+                    &args,
+                    Stdio::null(),
                 );
                 let t0 = std::time::Instant::now();
                 let st = loop {
@@ -801,7 +825,7 @@ fn a_group_term_as_the_job_ends_never_costs_its_status() {
                         break st;
                     }
                     if t0.elapsed() > Duration::from_secs(30) {
-                        // SAFETY: as above, the group is the child's.
+                        // SAFETY: kill(2) on the child's own process group.
                         unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                         let _ = child.wait();
                         panic!("{name} tail={tail} round {round}: launch hangs");
@@ -826,10 +850,11 @@ fn with_tail_term_is_forwarded_and_the_last_words_are_kept() {
     let tmp = tempfile::tempdir().unwrap();
     for (name, shell, path) in tail_shells(tmp.path()) {
         let _ = fs::remove_dir_all(tails_dir(&x, &r(2)));
-        let mut c = Command::new(&shell[0]);
-        c.args(&shell[1..])
-            .arg(&x.launch)
-            .args([
+        let (mut child, mut out) = term_the_group_once_up(
+            &shell,
+            path.as_deref(),
+            &x.launch,
+            &[
                 "--tail",
                 "10",
                 "--",
@@ -838,26 +863,8 @@ fn with_tail_term_is_forwarded_and_the_last_words_are_kept() {
                 // The job gets TERM twice (the group's, and the one launch
                 // forwards): like a JVM's shutdown hook, it says goodbye once.
                 "trap 'trap \"\" TERM; echo bye; exit 7' TERM; echo up; while :; do sleep 0.05; done",
-            ])
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(p) = &path {
-            c.env("PATH", p);
-        }
-        // A process group of its own: TERM goes to all of it, as relman launch's stop
-        // (kill -TERM -PGID) and many schedulers do: the tees must outlive it.
-        std::os::unix::process::CommandExt::process_group(&mut c, 0);
-        let mut child = c.spawn().unwrap();
-        let mut out = child.stdout.take().unwrap();
-        let mut first = [0u8; 3];
-        out.read_exact(&mut first).unwrap();
-        assert_eq!(&first, b"up\n", "{name}");
-        // SAFETY: kill(2) on the child's own process group.
-        assert_eq!(
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) },
-            0
+            ],
+            Stdio::piped(),
         );
         let mut rest = String::new();
         out.read_to_string(&mut rest).unwrap();
