@@ -508,7 +508,7 @@ _relman_tail_end() {
             LC_ALL=C TZ=UTC0 stat -c '%y %n' -- "$@" 2>/dev/null | LC_ALL=C sort -r
         else
             ls -t -- "$_relman_td" 2>/dev/null
-        fi | sed 's|.*/||' | sed 1,20d |
+        fi | sed -e 1,20d -e 's|.*/||' |
             while IFS= read -r _relman_f; do
                 case $_relman_f in *[!0-9-]* | '') continue ;; esac
                 rm -f -- "$_relman_td/$_relman_f" 2>/dev/null
@@ -567,7 +567,7 @@ _relman_jobrun() {
     exec "$@"
 }
 if [ -z "$_relman_ton" ]; then
-    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- &
+    _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 4<&- &
 else
     # stdout and stderr: the tail's FIFOs (the job opens them: a tee reads each).
     _relman_jobrun "$@" <&7 7<&- 9<&8 8<&- 4<&- 5>&- >"$_relman_tdir/o" 2>"$_relman_tdir/e" &
@@ -594,21 +594,19 @@ _relman_append "{\"event\":\"start\",\"id\":\"$_relman_id\",\"release\":\"$_relm
 # the job's end is an EOF on fd 4; after one (or when the job closed fd 6), fd 4 is
 # the FIFO read-write (a read never ends by itself) and the checks are timed.
 if [ -n "$_relman_wf" ]; then
+    # _relman_n: timed checks so far (0: fd 4 still tells the job's end).
     _relman_n=0
-    _relman_wt=1
     while _relman_pstart "$_relman_job" && [ "$_relman_ps" != 0 ] && [ "$_relman_ps" = "$_relman_jps" ]; do
+        _relman_wt=1
+        [ "$_relman_n" = 0 ] || [ "$_relman_n" -gt 20 ] || _relman_wt=0.05
         # shellcheck disable=SC3045 # bash only: read -t
         read -r -t "$_relman_wt" _relman_x <&4 2>/dev/null
-        if [ $? = 1 ] && [ "$_relman_n" = 0 ]; then
+        if [ $? != 1 ] && [ "$_relman_n" = 0 ]; then continue; fi
+        if [ "$_relman_n" = 0 ]; then
             exec 4<&-
             { command exec 4<>"$_relman_wf"; } 2>/dev/null || break
-            _relman_n=1
         fi
-        if [ "$_relman_n" -gt 0 ]; then
-            _relman_n=$((_relman_n + 1))
-            _relman_wt=0.05
-            [ "$_relman_n" -le 21 ] || _relman_wt=1
-        fi
+        _relman_n=$((_relman_n + 1))
     done
     exec 4<&-
     # Reaped: `wait` answers from bash's table. In POSIX mode bash deletes the job as
