@@ -199,6 +199,29 @@ pub trait Transport: Send + Sync {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ExecOutput, RemoteError>;
 
+    /// Runs every command as [`exec`](Transport::exec) does, each fed its own stdin,
+    /// at once where the transport can: over SSH each gets a channel of its own on
+    /// the one connection (and so a window of its own: a deploy's upload lanes).
+    /// `progress` gets the stdin bytes sent so far over all. Outputs in the
+    /// commands' order; an error means the state of every command is unknown.
+    fn exec_all(
+        &self,
+        jobs: &mut [(&str, &mut dyn Read)],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<ExecOutput>, RemoteError> {
+        let mut done = 0u64;
+        let mut outs = Vec::new();
+        for (command, stdin) in jobs.iter_mut() {
+            let mut last = 0u64;
+            outs.push(self.exec(command, stdin, &mut |n| {
+                last = n;
+                progress(done + n);
+            })?);
+            done += last;
+        }
+        Ok(outs)
+    }
+
     /// Runs a rendered script (a `{ ... }` group, [`Script::render`]) in `sh -s` from
     /// the user's home, as [`exec`](Transport::exec) would with the script on stdin.
     /// Over SSH it runs in the connection's session shell (`ssh::shell`): no

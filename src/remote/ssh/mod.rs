@@ -121,6 +121,37 @@ impl Transport for SshTransport {
         }
     }
 
+    fn exec_all(
+        &self,
+        jobs: &mut [(&str, &mut dyn Read)],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<ExecOutput>, RemoteError> {
+        let mut guard = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let limit = self.target.op_timeout();
+        let (live, reused) = match guard.take() {
+            Some(l) => (l, true),
+            None => (Live::new(self.open()?), false),
+        };
+        let stall = || pump::Stall::new(&self.target.label(), self.target.stall);
+        let result = match pump::exec_all(&live.conn, jobs, progress, limit, stall()) {
+            // As for `exec`: no command started on an idle connection found dead.
+            Err(ExecError::NotStarted(_)) if reused => {
+                drop(live);
+                let live = Live::new(self.open()?);
+                let r = pump::exec_all(&live.conn, jobs, progress, limit, stall());
+                (live, r)
+            }
+            r => (live, r),
+        };
+        match result {
+            (live, Ok(outs)) => {
+                *guard = Some(live);
+                Ok(outs)
+            }
+            (_conn, Err(e)) => Err(e.into_inner()),
+        }
+    }
+
     fn run_script(&self, script: &str) -> Result<ExecOutput, RemoteError> {
         if !shell::enabled() {
             return self.exec("sh -s", &mut script.as_bytes(), &mut |_| {});

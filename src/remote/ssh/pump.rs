@@ -279,75 +279,272 @@ pub(super) fn exec(
     limit: Duration,
     mut stall: Stall,
 ) -> Result<ExecOutput, ExecError> {
-    let mut ch = start(conn, command, limit)?;
+    let ch = start(conn, command, limit)?;
     stall.moved();
-    pump(conn, &mut ch, stdin, progress, &mut stall).map_err(ExecError::Started)
+    let mut lane = Lane::new(ch, stdin);
+    let mut rbuf = vec![0u8; FIRST_BUF];
+    let mut idle = Idle::new();
+    let run = || -> Result<ExecOutput, RemoteError> {
+        loop {
+            let turn = lane.turn(&mut rbuf, true)?;
+            if turn.sent > 0 {
+                progress(lane.sent);
+            }
+            if turn.ended {
+                break;
+            }
+            if turn.moved {
+                stall.moved();
+            } else {
+                stall.check(RUNNING)?;
+                idle.wait(conn, stall.tick())?;
+            }
+        }
+        lane.finish(conn, &mut stall)
+    };
+    run().map_err(ExecError::Started)
 }
 
-fn pump(
+/// Runs every command at once, each on a channel of its own on `conn` (each channel
+/// gets a window of its own from sshd), each fed its own stdin, as [`exec`] runs
+/// one. The channels are opened one after another (libssh2 opens one at a time),
+/// the commands started together. When the host refuses a channel (sshd's
+/// `MaxSessions`), the commands left wait for a channel that ends. `progress` gets
+/// the stdin bytes sent over all. Outputs in the commands' order.
+pub(super) fn exec_all(
     conn: &Conn,
-    ch: &mut Channel,
-    stdin: &mut dyn Read,
+    jobs: &mut [(&str, &mut dyn Read)],
     progress: &mut dyn FnMut(u64),
-    stall: &mut Stall,
-) -> Result<ExecOutput, RemoteError> {
-    let mut out = ExecOutput::default();
-    let mut inbuf = vec![0u8; FIRST_BUF];
-    let mut rbuf = vec![0u8; FIRST_BUF];
-    let (mut start, mut end) = (0usize, 0usize);
-    let mut input_done = false; // local stdin reached its end
-    let mut stdin_closed = false; // EOF sent, or the rest of stdin given up
-    let mut write_pending = false; // libssh2 holds a half-sent packet of ours
-    let mut sent = 0u64;
+    limit: Duration,
+    mut stall: Stall,
+) -> Result<Vec<ExecOutput>, ExecError> {
+    let n = jobs.len();
+    let mut queue: std::collections::VecDeque<Job> = jobs
+        .iter_mut()
+        .enumerate()
+        .map(|(i, (c, r))| (i, *c, &mut **r as &mut dyn Read))
+        .collect();
+    let mut results: Vec<Option<ExecOutput>> = (0..n).map(|_| None).collect();
+    // The first channel says whether the command could start at all.
+    conn.session.set_blocking(false);
+    let mut opened = Vec::new();
+    while let Some(job) = queue.pop_front() {
+        match retry(conn, "opening a channel", limit, || {
+            conn.session.channel_session()
+        }) {
+            Ok(ch) => opened.push((job, ch)),
+            Err(e) if opened.is_empty() => return Err(ExecError::NotStarted(e)),
+            // No more channels now: the rest wait for one that ends.
+            Err(_) => {
+                queue.push_front(job);
+                break;
+            }
+        }
+    }
+    let mut lanes: Vec<(usize, Lane)> = Vec::new();
+    let run = || -> Result<(), RemoteError> {
+        start_all(conn, opened, &mut lanes, limit)?;
+        stall.moved();
+        let mut rbuf = vec![0u8; FIRST_BUF];
+        let mut idle = Idle::new();
+        let mut first = 0usize;
+        let mut sent_before = 0u64; // by lanes already finished
+        while !lanes.is_empty() {
+            let mut moved = false;
+            // Lanes take turns at going first; a lane holding a half-sent packet is
+            // the only one that may send until it has sent it.
+            let k = lanes.len();
+            first = (first + 1) % k;
+            for j in 0..k {
+                let at = (first + j) % k;
+                let may_write = !lanes
+                    .iter()
+                    .enumerate()
+                    .any(|(o, (_, l))| o != at && l.write_pending);
+                let turn = lanes[at].1.turn(&mut rbuf, may_write)?;
+                moved |= turn.moved;
+            }
+            let total = sent_before + lanes.iter().map(|(_, l)| l.sent).sum::<u64>();
+            if moved {
+                progress(total);
+            }
+            // An ended lane is closed once no other lane has a packet half-sent
+            // (the close is a packet too); its channel then takes a waiting job.
+            if let Some(at) = lanes.iter().position(|(_, l)| l.ended)
+                && !lanes.iter().any(|(_, l)| l.write_pending)
+            {
+                let (i, lane) = lanes.swap_remove(at);
+                sent_before += lane.sent;
+                results[i] = Some(lane.finish(conn, &mut stall)?);
+                if let Some((i, cmd, stdin)) = queue.pop_front() {
+                    let ch = start(conn, cmd, limit).map_err(ExecError::into_inner)?;
+                    lanes.push((i, Lane::new(ch, stdin)));
+                }
+                stall.moved();
+                continue;
+            }
+            if moved {
+                stall.moved();
+            } else {
+                stall.check(RUNNING)?;
+                idle.wait(conn, stall.tick())?;
+            }
+        }
+        Ok(())
+    };
+    run().map_err(ExecError::Started)?;
+    Ok(results.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// A command to run: its index among the jobs, its text, its stdin.
+type Job<'c, 'a> = (usize, &'c str, &'a mut dyn Read);
+
+/// Starts each opened channel's command: every request sent before any answer is
+/// awaited (one round trip for all). A request whose packet is half-sent is
+/// finished before the next is sent.
+fn start_all<'a>(
+    conn: &Conn,
+    opened: Vec<(Job<'_, 'a>, Channel)>,
+    lanes: &mut Vec<(usize, Lane<'a>)>,
+    limit: Duration,
+) -> Result<(), RemoteError> {
+    let mut waiting = opened;
+    let deadline = Instant::now() + limit;
     let mut idle = Idle::new();
-    loop {
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        let mut it = waiting.into_iter();
+        while let Some(((i, cmd, stdin), mut ch)) = it.next() {
+            match ch.exec(cmd) {
+                Ok(()) => lanes.push((i, Lane::new(ch, stdin))),
+                Err(e) if is_eagain(&e) => {
+                    let sending = matches!(
+                        conn.session.block_directions(),
+                        BlockDirections::Outbound | BlockDirections::Both
+                    );
+                    still.push(((i, cmd, stdin), ch));
+                    if sending {
+                        // Its packet must go out before anything else is sent.
+                        still.extend(it.by_ref());
+                    }
+                }
+                Err(e) => return Err(ssh_err("starting the command", &e)),
+            }
+        }
+        waiting = still;
+        if waiting.is_empty() {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(RemoteError::Timeout {
+                what: "starting the command".to_string(),
+                secs: limit.as_secs(),
+            });
+        }
+        idle.wait(conn, (deadline - now).min(TICK))?;
+    }
+    Ok(())
+}
+
+/// One command's channel as the pump moves it: its stdin fed in chunks then EOF,
+/// its stdout and stderr drained.
+struct Lane<'a> {
+    ch: Channel,
+    stdin: &'a mut dyn Read,
+    out: ExecOutput,
+    inbuf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Local stdin reached its end.
+    input_done: bool,
+    /// EOF sent, or the rest of stdin given up.
+    stdin_closed: bool,
+    /// libssh2 holds a half-sent packet of ours.
+    write_pending: bool,
+    /// The command's output has ended (and its input with it).
+    ended: bool,
+    sent: u64,
+}
+
+/// What one turn of a lane did.
+struct Turn {
+    moved: bool,
+    sent: u64,
+    ended: bool,
+}
+
+impl<'a> Lane<'a> {
+    fn new(ch: Channel, stdin: &'a mut dyn Read) -> Self {
+        Lane {
+            ch,
+            stdin,
+            out: ExecOutput::default(),
+            inbuf: vec![0u8; FIRST_BUF],
+            start: 0,
+            end: 0,
+            input_done: false,
+            stdin_closed: false,
+            write_pending: false,
+            ended: false,
+            sent: 0,
+        }
+    }
+
+    /// Feeds up to a chunk while the channel takes it (when `may_write`), sends EOF
+    /// after the input's end, then drains the output.
+    fn turn(&mut self, rbuf: &mut Vec<u8>, may_write: bool) -> Result<Turn, RemoteError> {
         let mut moved = false;
-        if !stdin_closed {
-            // Feed up to a chunk while the channel takes it, then drain the output.
+        let before = self.sent;
+        if self.ended {
+            return Ok(Turn {
+                moved,
+                sent: 0,
+                ended: true,
+            });
+        }
+        if !self.stdin_closed && may_write {
             let mut budget = CHUNK;
             while budget > 0 {
-                if start == end && !input_done {
-                    let n = read_input(stdin, &mut inbuf)?;
+                if self.start == self.end && !self.input_done {
+                    let n = read_input(self.stdin, &mut self.inbuf)?;
                     if n == 0 {
-                        input_done = true;
+                        self.input_done = true;
                     } else {
-                        (start, end) = (0, n);
+                        (self.start, self.end) = (0, n);
                         // A full read: a big input, read it in bigger chunks.
-                        if n == inbuf.len() && inbuf.len() < CHUNK {
-                            inbuf.resize((inbuf.len() * 4).min(CHUNK), 0);
+                        if n == self.inbuf.len() && self.inbuf.len() < CHUNK {
+                            self.inbuf.resize((self.inbuf.len() * 4).min(CHUNK), 0);
                         }
                     }
                 }
-                if start == end {
+                if self.start == self.end {
                     break;
                 }
-                match ch.write(&inbuf[start..end]) {
+                match self.ch.write(&self.inbuf[self.start..self.end]) {
                     Ok(n) => {
-                        write_pending = false;
+                        self.write_pending = false;
                         if n == 0 {
                             break;
                         }
-                        start += n;
-                        sent += n as u64;
+                        self.start += n;
+                        self.sent += n as u64;
                         budget = budget.saturating_sub(n);
                         moved = true;
-                        if start == end {
-                            progress(sent);
-                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         // EAGAIN with an open window: a packet is half-sent and must be
                         // completed by the same write; with a shut window: nothing is.
-                        write_pending = ch.write_window().remaining > 0;
+                        self.write_pending = self.ch.write_window().remaining > 0;
                         break;
                     }
                     Err(e) => return Err(io_err("sending input to the command", e)),
                 }
             }
-            if start == end && input_done {
-                match ch.send_eof() {
+            if self.start == self.end && self.input_done {
+                match self.ch.send_eof() {
                     Ok(()) => {
-                        stdin_closed = true;
+                        self.stdin_closed = true;
                         moved = true;
                     }
                     Err(e) if is_eagain(&e) => {}
@@ -355,43 +552,44 @@ fn pump(
                 }
             }
         }
-        moved |= drain(ch, 0, &mut out.stdout, &mut rbuf)?;
-        moved |= drain(ch, 1, &mut out.stderr, &mut rbuf)?;
-        if ch.eof() {
-            if stdin_closed {
-                break;
-            }
-            // The command ended its output while we still have input for it. If it
-            // has exited (the server closed the channel), the rest of the input is
-            // moot: its status says what happened.
-            if !write_pending && remote_closed(ch)? {
-                break;
+        moved |= drain(&self.ch, 0, &mut self.out.stdout, rbuf)?;
+        moved |= drain(&self.ch, 1, &mut self.out.stderr, rbuf)?;
+        if self.ch.eof() {
+            // Ended with its input sent; or ended while we still have input for it:
+            // if it has exited (the server closed the channel), the rest of the
+            // input is moot, its status says what happened.
+            if self.stdin_closed || (!self.write_pending && remote_closed(&mut self.ch)?) {
+                self.ended = true;
             }
         }
-        if moved {
-            stall.moved();
-        } else {
-            stall.check(RUNNING)?;
-            idle.wait(conn, stall.tick())?;
-        }
+        Ok(Turn {
+            moved,
+            sent: self.sent - before,
+            ended: self.ended,
+        })
     }
-    // Wait for the server's close (it follows the exit status), then close ours.
-    stall.moved();
-    retry_stalling(conn, stall, "waiting for the command to end", || {
-        ch.wait_close()
-    })?;
-    retry_stalling(conn, stall, "closing the channel", || ch.close())?;
-    let signal = ch
-        .exit_signal()
-        .map_err(|e| ssh_err("reading the exit signal", &e))?;
-    out.status = match signal.exit_signal {
-        Some(_) => None,
-        None => Some(
-            ch.exit_status()
-                .map_err(|e| ssh_err("reading the exit status", &e))?,
-        ),
-    };
-    Ok(out)
+
+    /// Waits for the server's close (it follows the exit status), closes ours, and
+    /// gives the output with the status.
+    fn finish(mut self, conn: &Conn, stall: &mut Stall) -> Result<ExecOutput, RemoteError> {
+        stall.moved();
+        let ch = &mut self.ch;
+        retry_stalling(conn, stall, "waiting for the command to end", || {
+            ch.wait_close()
+        })?;
+        retry_stalling(conn, stall, "closing the channel", || ch.close())?;
+        let signal = ch
+            .exit_signal()
+            .map_err(|e| ssh_err("reading the exit signal", &e))?;
+        self.out.status = match signal.exit_signal {
+            Some(_) => None,
+            None => Some(
+                ch.exit_status()
+                    .map_err(|e| ssh_err("reading the exit status", &e))?,
+            ),
+        };
+        Ok(self.out)
+    }
 }
 
 fn read_input(stdin: &mut dyn Read, buf: &mut [u8]) -> Result<usize, RemoteError> {
