@@ -11,6 +11,7 @@
 //! - [`drift`](mod@drift): how far a host's live release is behind the fleet (TUI hosts pane).
 //! - [`guard`]: the canary watch's verdict over each canary's runs since its switch.
 //! - [`health`]: whether the live release fails more than the one live before it.
+//! - [`upload`]: how a deploy's bytes are split over the channels of one connection.
 //!
 //! Order between releases always comes from their names ([`ReleaseName`]'s `Ord`),
 //! never from the order of a list handed in and never from mtimes.
@@ -24,6 +25,7 @@ pub mod health;
 pub mod history;
 pub mod link;
 pub mod prune;
+pub mod upload;
 
 pub use deploy::{FileAction, bytes_to_send, delta, deploy_name, taken_names};
 pub use drift::{Drift, Fleet, drift, fleet_newest};

@@ -47,4 +47,5 @@ mod ssh_fidelity;
 mod transport;
 mod tui_health;
 mod tui_ssh;
+mod upload_lanes;
 mod voice;

@@ -251,6 +251,8 @@ pub struct HostOptions {
     /// Extra lines written into this host's `[[hosts]]` entry of the config (e.g.
     /// `job_users = ["relman-deploy"]`), verbatim, each ending in a newline.
     pub extra_toml: String,
+    /// sshd's `MaxSessions`: channels one connection may have open at once.
+    pub max_sessions: u32,
 }
 
 /// The user the tests run as, root (tests/run.sh runs them as root): `Fleet::start_as(n,
@@ -311,6 +313,7 @@ impl Default for HostOptions {
         HostOptions {
             listen: "127.0.0.1".to_string(),
             log_level: "VERBOSE".to_string(),
+            max_sessions: 100,
             user: None,
             extra_toml: String::new(),
         }
@@ -431,6 +434,7 @@ pub struct FleetHost {
     /// The address sshd listens on.
     pub listen: String,
     log_level: String,
+    max_sessions: u32,
     /// Extra lines of this host's `[[hosts]]` entry ([`HostOptions::extra_toml`]).
     extra_toml: String,
     /// The SSH user relman logs in as on this host.
@@ -474,11 +478,12 @@ impl FleetHost {
              UseDNS no\n\
              PrintMotd no\n\
              MaxStartups 200\n\
-             MaxSessions 100\n\
+             MaxSessions {max_sessions}\n\
              {shlvl}",
             port = self.port,
             listen = self.listen,
             log_level = self.log_level,
+            max_sessions = self.max_sessions,
             key = self.host_key.display(),
             ak = authorized_keys.display(),
         );
@@ -632,6 +637,7 @@ impl Fleet {
                 port: 0,
                 listen: o.listen.clone(),
                 log_level: o.log_level.clone(),
+                max_sessions: o.max_sessions,
                 extra_toml: o.extra_toml.clone(),
                 user,
                 root: hdir.join("deploy"),

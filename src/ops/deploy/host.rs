@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 
 use super::local::{LocalFile, MANIFEST_NAME};
 use crate::config::HostConfig;
@@ -19,6 +19,8 @@ use crate::ops::launcher::with_launcher;
 use crate::ops::lock::HostLock;
 use crate::ops::scan::root_script;
 use crate::ops::{OpError, script_error, script_exit, script_failed};
+use crate::plan;
+use crate::plan::upload::{Piece, ToSend};
 use crate::remote::quote::quote;
 use crate::remote::script::{STAGE, Script, UPLOAD};
 use crate::remote::{ExecOutput, RemoteError, Transport, run};
@@ -270,11 +272,12 @@ pub fn prepare(
     })
 }
 
-/// The upload stream: per file a header line `<size> <path>` and its bytes, then `.`.
-/// Sends exactly the size walked: a file that shrank is an error, one that grew is
-/// cut (and then fails verification).
+/// The upload stream: per file a header line `<size> <path>` and its bytes, then `.`;
+/// a part of a file cut over several lanes ([`plan::upload`]) has the header
+/// `<size>@<offset> <path>`. Sends exactly the size walked: a file that shrank is an
+/// error, one that grew is cut (and then fails verification).
 pub struct UploadStream<'a> {
-    files: Vec<&'a LocalFile>,
+    parts: Vec<(&'a LocalFile, Piece)>,
     next: usize,
     head: Vec<u8>,
     head_pos: usize,
@@ -286,10 +289,28 @@ pub struct UploadStream<'a> {
 }
 
 impl<'a> UploadStream<'a> {
-    /// `stop` is asked before every read: true calls the upload off.
+    /// Every file whole. `stop` is asked before every read: true calls the upload off.
     pub fn new(files: Vec<&'a LocalFile>, stop: &'a (dyn Fn() -> bool + Sync)) -> Self {
+        let parts = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let whole = Piece {
+                    file: i,
+                    offset: 0,
+                    len: f.size,
+                    whole: true,
+                };
+                (f, whole)
+            })
+            .collect();
+        Self::parts(parts, stop)
+    }
+
+    /// These pieces of these files, in this order.
+    pub fn parts(parts: Vec<(&'a LocalFile, Piece)>, stop: &'a (dyn Fn() -> bool + Sync)) -> Self {
         UploadStream {
-            files,
+            parts,
             next: 0,
             head: Vec::new(),
             head_pos: 0,
@@ -298,6 +319,24 @@ impl<'a> UploadStream<'a> {
             stop,
             called_off: false,
         }
+    }
+
+    /// Opens the next piece: its header, and its bytes to read.
+    fn open(&mut self, f: &'a LocalFile, p: Piece) -> io::Result<()> {
+        let mut file = File::open(&f.abs)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.abs.display())))?;
+        if p.offset > 0 {
+            file.seek(SeekFrom::Start(p.offset))?;
+        }
+        self.head = if p.whole {
+            format!("{} {}\n", p.len, f.rel_path)
+        } else {
+            format!("{}@{} {}\n", p.len, p.offset, f.rel_path)
+        }
+        .into_bytes();
+        self.head_pos = 0;
+        self.body = Some((file.take(p.len), f));
+        Ok(())
     }
 }
 
@@ -334,15 +373,10 @@ impl Read for UploadStream<'_> {
             if self.done {
                 return Ok(0);
             }
-            match self.files.get(self.next) {
-                Some(f) => {
+            match self.parts.get(self.next).copied() {
+                Some((f, p)) => {
                     self.next += 1;
-                    let file = File::open(&f.abs).map_err(|e| {
-                        io::Error::new(e.kind(), format!("{}: {e}", f.abs.display()))
-                    })?;
-                    self.head = format!("{} {}\n", f.size, f.rel_path).into_bytes();
-                    self.head_pos = 0;
-                    self.body = Some((file.take(f.size), f));
+                    self.open(f, p)?;
                 }
                 None => {
                     self.head = b".\n".to_vec();
@@ -363,14 +397,30 @@ pub enum Sent {
     CalledOff,
 }
 
-/// Streams `files` into the staging directory in one exec. `progress` gets the
-/// stream bytes sent so far; `stop` is asked before every read.
+/// The most upload lanes per host: `RELMAN_UPLOAD_LANES` (1 to 4; 1 is a single
+/// channel, as before lanes; for a host whose sshd allows one session per
+/// connection, or to compare in a benchmark), else [`plan::upload::MAX_LANES`].
+fn max_lanes() -> usize {
+    std::env::var("RELMAN_UPLOAD_LANES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(plan::upload::MAX_LANES)
+}
+
+/// A file to upload, and whether prepare left something at its path (a hard link
+/// it made and relman rejected): such a file is sent whole, never cut over lanes.
+pub type Outgoing<'a> = (&'a LocalFile, bool);
+
+/// Streams `files` into the staging directory: one exec, or — for a big upload —
+/// several at once, each carrying its lane of [`plan::upload::lanes`] (channels of
+/// one connection, each with its own window). `progress` gets the stream bytes sent
+/// so far; `stop` is asked before every read.
 pub fn upload(
     t: &dyn Transport,
     host: &HostConfig,
     lock: &HostLock,
     name: &ReleaseName,
-    files: Vec<&LocalFile>,
+    files: Vec<Outgoing>,
     stop: &(dyn Fn() -> bool + Sync),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Sent, OpError> {
@@ -382,23 +432,67 @@ pub fn upload(
         .render()
         .map_err(RemoteError::from)?;
     let command = format!("sh -c {}", quote(&script).map_err(RemoteError::from)?);
-    let mut stream = UploadStream::new(files, stop);
-    let out = match t.exec(&command, &mut stream, progress) {
-        Err(_) if stream.called_off => return Ok(Sent::CalledOff),
+    let sizes: Vec<ToSend> = files
+        .iter()
+        .map(|&(f, linked)| ToSend {
+            size: f.size,
+            cuttable: !linked,
+        })
+        .collect();
+    let total = sizes.iter().map(|f| f.size).sum();
+    let plan: Vec<Vec<Piece>> =
+        plan::upload::lanes(&sizes, plan::upload::lane_count(total, max_lanes()))
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect();
+    let mut streams: Vec<UploadStream> = plan
+        .iter()
+        .map(|lane| {
+            let parts = lane.iter().map(|&p| (files[p.file].0, p)).collect();
+            UploadStream::parts(parts, stop)
+        })
+        .collect();
+    let result = {
+        let mut jobs: Vec<(&str, &mut dyn Read)> = streams
+            .iter_mut()
+            .map(|s| (command.as_str(), s as &mut dyn Read))
+            .collect();
+        t.exec_all(&mut jobs, progress)
+    };
+    let outs = match result {
+        Err(_) if streams.iter().any(|s| s.called_off) => return Ok(Sent::CalledOff),
         r => r?,
     };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let expected = format!("RECEIVED\t{count}");
-    if out.success() && stdout.lines().last() == Some(expected.as_str()) {
+    let received = |out: &ExecOutput, lane: &[Piece]| {
+        let expected = format!("RECEIVED\t{}", lane.len());
+        out.success() && String::from_utf8_lossy(&out.stdout).lines().last() == Some(&expected)
+    };
+    let failed: Vec<&ExecOutput> = outs
+        .iter()
+        .zip(&plan)
+        .filter(|(o, lane)| !received(o, lane))
+        .map(|(o, _)| o)
+        .collect();
+    if failed.is_empty() && outs.len() == plan.len() {
         return Ok(Sent::All(count));
     }
-    if let Some(e) = disk_full(&host.name, &out) {
+    // The cause, not a symptom: a full disk, then a lost lock, then what the first
+    // lane to fail said (a lane cut short by another's failure says less).
+    if let Some(e) = failed.iter().find_map(|o| disk_full(&host.name, o)) {
         return Err(e);
     }
-    Err(match out.status {
-        Some(script_exit::LOCK_LOST) => OpError::Failed(format!("upload: {}", out.stderr_line())),
-        _ => script_failed("upload", &out),
-    })
+    if let Some(o) = failed
+        .iter()
+        .find(|o| o.status == Some(script_exit::LOCK_LOST))
+    {
+        return Err(OpError::Failed(format!("upload: {}", o.stderr_line())));
+    }
+    match failed.first() {
+        Some(o) => Err(script_failed("upload", o)),
+        None => Err(OpError::Failed(
+            "upload: the host answered for fewer lanes than were sent".to_string(),
+        )),
+    }
 }
 
 /// Sets the uploaded files' modes, writes the manifest, and checks every staged
@@ -667,11 +761,21 @@ mod tests {
         stdin: &[u8],
         token: &str,
     ) -> (ExecOutput, std::path::PathBuf, tempfile::TempDir) {
+        receive_in(stdin, token, |_| {})
+    }
+
+    /// `receive_as` with `setup` run on the staging directory first.
+    fn receive_in(
+        stdin: &[u8],
+        token: &str,
+        setup: impl FnOnce(&std::path::Path),
+    ) -> (ExecOutput, std::path::PathBuf, tempfile::TempDir) {
         use crate::remote::local::LocalTransport;
         let d = tempfile::tempdir().unwrap();
         let root = d.path().join("deploy");
         let stage = root.join(".relman/staging/batch_20261126221500");
         std::fs::create_dir_all(stage.join("lib")).unwrap();
+        setup(&stage);
         std::fs::write(root.join(".relman/lock"), r#"{"token":"t0k"}"#).unwrap();
         let script = Script::bare(UPLOAD)
             .param("ROOT", root.to_str().unwrap())
@@ -720,6 +824,77 @@ mod tests {
         let (out, stage, _d) = receive_as(b"1 lib/x\nx.\n", "other");
         assert_eq!(out.status, Some(4));
         assert!(!stage.join("lib/x").exists());
+    }
+
+    #[test]
+    fn the_receiver_writes_parts_in_place_in_any_order() {
+        const MIB: usize = 1 << 20;
+        let big: Vec<u8> = (0..2 * MIB + 5).map(|i| (i % 251) as u8).collect();
+        // The file's end first, as another lane may well deliver it.
+        let mut s = format!("{}@{MIB} lib/big.jar\n", MIB + 5).into_bytes();
+        s.extend_from_slice(&big[MIB..]);
+        s.extend_from_slice(format!("{MIB}@0 lib/big.jar\n").as_bytes());
+        s.extend_from_slice(&big[..MIB]);
+        s.extend_from_slice(b".\n");
+        let (out, stage, _d) = receive(&s);
+        assert!(out.success(), "{}", out.stderr_line());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "RECEIVED\t2\n");
+        assert_eq!(std::fs::read(stage.join("lib/big.jar")).unwrap(), big);
+        // A part never writes through a hard link (the live release's file).
+        let outside = std::cell::RefCell::new(std::path::PathBuf::new());
+        let mut s = format!("{MIB}@0 lib/a.jar\n").into_bytes();
+        s.extend_from_slice(&big[..MIB]);
+        s.extend_from_slice(b".\n");
+        let (out, stage, _d) = receive_in(&s, "t0k", |stage| {
+            let live = stage.join("../live.jar");
+            std::fs::write(&live, b"live").unwrap();
+            std::fs::hard_link(&live, stage.join("lib/a.jar")).unwrap();
+            *outside.borrow_mut() = live;
+        });
+        assert_eq!(out.status, Some(1));
+        assert!(
+            out.stderr_line().contains("linked file"),
+            "{}",
+            out.stderr_line()
+        );
+        assert_eq!(std::fs::read(outside.borrow().as_path()).unwrap(), b"live");
+        assert_eq!(std::fs::read(stage.join("lib/a.jar")).unwrap(), b"live");
+        // Parts off a MiB boundary, under a MiB, or with a malformed offset: refused.
+        for frame in [
+            "5@3 x\nxxxxx.\n",
+            "5@0 x\nxxxxx.\n",
+            "5@-1 x\n",
+            "5@01 x\n",
+            "5@ x\n",
+        ] {
+            let (out, stage, _d) = receive(frame.as_bytes());
+            assert_eq!(out.status, Some(1), "{frame:?}");
+            assert!(
+                out.stderr_line().contains("bad upload frame"),
+                "{frame:?}: {}",
+                out.stderr_line()
+            );
+            assert!(!stage.join("x").exists(), "{frame:?}");
+        }
+    }
+
+    #[test]
+    fn a_lane_stream_frames_its_parts_with_their_offsets() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a");
+        std::fs::write(&p, b"0123456789").unwrap();
+        let mut f = lf("lib/a", 10, 0o644, A);
+        f.abs = p;
+        let part = |offset, len| Piece {
+            file: 0,
+            offset,
+            len,
+            whole: false,
+        };
+        let mut s = UploadStream::parts(vec![(&f, part(6, 4)), (&f, part(0, 6))], &|| false);
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"4@6 lib/a\n67896@0 lib/a\n012345.\n");
     }
 
     #[test]
@@ -775,9 +950,25 @@ mod tests {
         std::fs::write(&p, b"hello").unwrap();
         let mut f = lf("a", 5, 0o644, A);
         f.abs = p;
-        let r = upload(&t, &host, &lock, &name, vec![&f], &|| true, &mut |_| {});
+        let r = upload(
+            &t,
+            &host,
+            &lock,
+            &name,
+            vec![(&f, false)],
+            &|| true,
+            &mut |_| {},
+        );
         assert_eq!(r.unwrap(), Sent::CalledOff);
-        let r = upload(&t, &host, &lock, &name, vec![&f], &|| false, &mut |_| {});
+        let r = upload(
+            &t,
+            &host,
+            &lock,
+            &name,
+            vec![(&f, false)],
+            &|| false,
+            &mut |_| {},
+        );
         assert_eq!(r.unwrap(), Sent::All(1));
     }
 }

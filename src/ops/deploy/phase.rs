@@ -410,7 +410,12 @@ fn stage_files(
     if !uploaded.is_empty() {
         let stop = || run.stopped();
         let mut progress = |sent: u64| emit(Phase::Upload, sent.min(total), total);
-        let refs: Vec<&LocalFile> = uploaded.iter().map(|&i| &cx.files[i]).collect();
+        // A rejected candidate's hard link is still in the staging directory.
+        let mut left = vec![false; cx.files.len()];
+        for &i in &prepared.rejected {
+            left[i] = true;
+        }
+        let refs: Vec<host::Outgoing> = uploaded.iter().map(|&i| (&cx.files[i], left[i])).collect();
         let t0 = Instant::now();
         match host::upload(t, host, lock, name, refs, &stop, &mut progress) {
             Ok(Sent::All(_)) => {}

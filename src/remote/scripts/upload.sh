@@ -3,6 +3,10 @@
 # can't come on stdin); it stays short and names no release path, since the job
 # scan greps every process's argv.
 # Stdin: per file a line `<size> <path>` then exactly <size> bytes; a line `.` ends.
+# A big file may come in parts over several receivers at once (plan::upload): a
+# line `<size>@<offset> <path>`, the offset a multiple of 1 MiB, the part written
+# in place there. A part never unlinks: relman cuts only files that prepare did not
+# link, and a part refuses a file with another link (never the live release's).
 # `read` takes a line byte by byte from a pipe, and `dd iflag=fullblock` reads
 # exactly what it is told, so the framing holds; sizes and hashes are checked by
 # stage.sh's verify step. Prints `RECEIVED <n>`.
@@ -35,8 +39,29 @@ while IFS= read -r _h; do
     if [ "$_h" = . ]; then printf 'RECEIVED\t%s\n' "$_n"; exit 0; fi
     _s=${_h%% *}
     _p=${_h#* }
+    _o=-
+    case $_s in *@*) _o=${_s#*@} _s=${_s%%@*} ;; esac
     case $_s in '' | *[!0-9]*) echo "bad upload frame" >&2; exit 1 ;; esac
+    case $_o in - | 0) ;; '' | 0* | *[!0-9]*) echo "bad upload frame" >&2; exit 1 ;; esac
     case /$_p/ in */../* | */./* | *//*) echo "unsafe path refused: $_p" >&2; exit 1 ;; esac
+    if [ "$_o" != - ]; then
+        # A part: at least 1 MiB at a MiB boundary, into a file of ours alone.
+        if [ $((_o % _mb)) -ne 0 ] || [ "$_s" -lt "$_mb" ]; then echo "bad upload frame" >&2; exit 1; fi
+        if [ -L "./$_p" ] || { [ -e "./$_p" ] && [ "$(stat -c %h -- "./$_p")" != 1 ]; }; then
+            echo "refused to write a part into a linked file: $_p" >&2
+            exit 1
+        fi
+        # Both dd share the descriptor `1<>` opened (no truncation): the second
+        # goes on where the first stopped.
+        {
+            dd bs=$_mb seek=$((_o / _mb)) count=$((_s / _mb)) iflag=fullblock conv=notrunc 2>/dev/null &&
+                if [ $((_s % _mb)) -gt 0 ]; then
+                    dd bs=$((_s % _mb)) count=1 iflag=fullblock conv=notrunc 2>/dev/null
+                fi
+        } 1<>"./$_p" 2>/dev/null || write_failed "$_p"
+        _n=$((_n + 1))
+        continue
+    fi
     # Never write through a hard link into the live release.
     if [ -e "./$_p" ] || [ -L "./$_p" ]; then rm -f -- "./$_p" || exit 1; fi
     # dd stops short only at the end of the stream, which the next `read` then
