@@ -397,16 +397,6 @@ pub enum Sent {
     CalledOff,
 }
 
-/// The most upload lanes per host: `RELMAN_UPLOAD_LANES` (1 to 4; 1 is a single
-/// channel, as before lanes; for a host whose sshd allows one session per
-/// connection, or to compare in a benchmark), else [`plan::upload::MAX_LANES`].
-fn max_lanes() -> usize {
-    std::env::var("RELMAN_UPLOAD_LANES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(plan::upload::MAX_LANES)
-}
-
 /// A file to upload, and whether prepare left something at its path (a hard link
 /// it made and relman rejected): such a file is sent whole, never cut over lanes.
 pub type Outgoing<'a> = (&'a LocalFile, bool);
@@ -414,13 +404,16 @@ pub type Outgoing<'a> = (&'a LocalFile, bool);
 /// Streams `files` into the staging directory: one exec, or — for a big upload —
 /// several at once, each carrying its lane of [`plan::upload::lanes`] (channels of
 /// one connection, each with its own window). `progress` gets the stream bytes sent
-/// so far; `stop` is asked before every read.
+/// so far; `stop` is asked before every read. `max_lanes`: at most this many
+/// lanes ([`plan::upload::lanes_per_host`]).
+#[allow(clippy::too_many_arguments)]
 pub fn upload(
     t: &dyn Transport,
     host: &HostConfig,
     lock: &HostLock,
     name: &ReleaseName,
     files: Vec<Outgoing>,
+    max_lanes: usize,
     stop: &(dyn Fn() -> bool + Sync),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Sent, OpError> {
@@ -441,7 +434,7 @@ pub fn upload(
         .collect();
     let total = sizes.iter().map(|f| f.size).sum();
     let plan: Vec<Vec<Piece>> =
-        plan::upload::lanes(&sizes, plan::upload::lane_count(total, max_lanes()))
+        plan::upload::lanes(&sizes, plan::upload::lane_count(total, max_lanes))
             .into_iter()
             .filter(|l| !l.is_empty())
             .collect();
@@ -956,6 +949,7 @@ mod tests {
             &lock,
             &name,
             vec![(&f, false)],
+            4,
             &|| true,
             &mut |_| {},
         );
@@ -966,6 +960,7 @@ mod tests {
             &lock,
             &name,
             vec![(&f, false)],
+            4,
             &|| false,
             &mut |_| {},
         );

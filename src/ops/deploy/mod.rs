@@ -187,6 +187,7 @@ pub fn deploy(
         dirs: &dirs,
         created_at: &created_at,
         created_by: &created_by,
+        lanes: plan::upload::lanes_per_host(fleet.len(), lanes_cap()),
     };
     each(&mut fleet, &|h| phase::stage(h, &run, &cx));
     if run.stopped() || !fleet.iter().all(|h| h.stage.is_staged()) {
@@ -341,4 +342,14 @@ fn finish(fleet: Vec<Host>) -> Vec<HostReport> {
             r
         })
         .collect()
+}
+
+/// `RELMAN_UPLOAD_LANES` (1 to 4; 1 is a single upload channel, as before lanes:
+/// for a comparison, or a host that allows one session per connection), else
+/// [`plan::upload::MAX_LANES`].
+fn lanes_cap() -> usize {
+    std::env::var("RELMAN_UPLOAD_LANES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(plan::upload::MAX_LANES)
 }

@@ -289,6 +289,8 @@ pub(super) struct Files<'a> {
     pub(super) dirs: &'a [String],
     pub(super) created_at: &'a str,
     pub(super) created_by: &'a str,
+    /// The most upload lanes a host may use ([`plan::upload::lanes_per_host`]).
+    pub(super) lanes: usize,
 }
 
 /// Stage (prepare, upload, verify): `Named` → `Staged`, or `Halted`.
@@ -417,7 +419,7 @@ fn stage_files(
         }
         let refs: Vec<host::Outgoing> = uploaded.iter().map(|&i| (&cx.files[i], left[i])).collect();
         let t0 = Instant::now();
-        match host::upload(t, host, lock, name, refs, &stop, &mut progress) {
+        match host::upload(t, host, lock, name, refs, cx.lanes, &stop, &mut progress) {
             Ok(Sent::All(_)) => {}
             Ok(Sent::CalledOff) => return Err(Halt::CalledOff),
             Err(e) => return Err(Halt::Failed(Phase::Upload, e)),

@@ -325,25 +325,8 @@ pub(super) fn exec_all(
         .map(|(i, (c, r))| (i, *c, &mut **r as &mut dyn Read))
         .collect();
     let mut results: Vec<Option<ExecOutput>> = (0..n).map(|_| None).collect();
-    // The first channel says whether the command could start at all.
-    conn.session.set_blocking(false);
-    let mut opened = Vec::new();
-    while let Some(job) = queue.pop_front() {
-        match retry(conn, "opening a channel", limit, || {
-            conn.session.channel_session()
-        }) {
-            Ok(ch) => opened.push((job, ch)),
-            Err(e) if opened.is_empty() => return Err(ExecError::NotStarted(e)),
-            // No more channels now: the rest wait for one that ends.
-            Err(_) => {
-                queue.push_front(job);
-                break;
-            }
-        }
-    }
-    let mut lanes: Vec<(usize, Lane)> = Vec::new();
-    let run = || -> Result<(), RemoteError> {
-        start_all(conn, opened, &mut lanes, limit)?;
+    let mut lanes: Vec<(usize, Lane)> = start_lanes(conn, &mut queue, limit)?;
+    let mut run = || -> Result<(), RemoteError> {
         stall.moved();
         let mut rbuf = vec![0u8; FIRST_BUF];
         let mut idle = Idle::new();
@@ -399,52 +382,118 @@ pub(super) fn exec_all(
 /// A command to run: its index among the jobs, its text, its stdin.
 type Job<'c, 'a> = (usize, &'c str, &'a mut dyn Read);
 
-/// Starts each opened channel's command: every request sent before any answer is
-/// awaited (one round trip for all). A request whose packet is half-sent is
-/// finished before the next is sent.
-fn start_all<'a>(
+/// Opens a channel for each job in `queue` and starts its command, as many as the
+/// host allows (the rest stay queued). libssh2 must never have two exec requests in
+/// flight at once: it takes any CHANNEL_SUCCESS it reads for the one it waits for,
+/// and a reply meant for another channel fails the wait ("Failed waiting for
+/// channel success", packet.c `ssh2_packet_requirev`; seen in 2 of 8 runs). Nor two
+/// opens (one open state per session). An open and an exec wait for replies of
+/// different types, so the next channel's open goes out while this one's exec
+/// waits: k lanes start in about k + 1 round trips. A packet half-sent (EAGAIN
+/// while sending) is finished by the same call before anything else is sent.
+/// Error `NotStarted` only if the first channel could not be opened.
+fn start_lanes<'c, 'a>(
     conn: &Conn,
-    opened: Vec<(Job<'_, 'a>, Channel)>,
-    lanes: &mut Vec<(usize, Lane<'a>)>,
+    queue: &mut std::collections::VecDeque<Job<'c, 'a>>,
     limit: Duration,
-) -> Result<(), RemoteError> {
-    let mut waiting = opened;
+) -> Result<Vec<(usize, Lane<'a>)>, ExecError> {
+    #[derive(PartialEq)]
+    enum Half {
+        Open,
+        Exec,
+    }
+    conn.session.set_blocking(false);
+    let sending = || {
+        matches!(
+            conn.session.block_directions(),
+            BlockDirections::Outbound | BlockDirections::Both
+        )
+    };
+    let mut lanes = Vec::new();
+    let mut opening: Option<Job> = None;
+    let mut starting: Option<(Job, Channel)> = None;
+    let mut opened: std::collections::VecDeque<(Job, Channel)> = Default::default();
+    let mut refused = false; // the host allows no more channels now
+    let mut half: Option<Half> = None; // whose packet is half-sent
     let deadline = Instant::now() + limit;
     let mut idle = Idle::new();
-    while !waiting.is_empty() {
-        let mut still = Vec::new();
-        let mut it = waiting.into_iter();
-        while let Some(((i, cmd, stdin), mut ch)) = it.next() {
+    loop {
+        if starting.is_none() {
+            starting = opened.pop_front();
+        }
+        if opening.is_none() && !refused {
+            opening = queue.pop_front();
+        }
+        if opening.is_none() && starting.is_none() {
+            return Ok(lanes);
+        }
+        let mut blocked = false;
+        if half.as_ref().is_none_or(|h| *h == Half::Exec)
+            && let Some(((i, cmd, stdin), mut ch)) = starting.take()
+        {
             match ch.exec(cmd) {
-                Ok(()) => lanes.push((i, Lane::new(ch, stdin))),
-                Err(e) if is_eagain(&e) => {
-                    let sending = matches!(
-                        conn.session.block_directions(),
-                        BlockDirections::Outbound | BlockDirections::Both
-                    );
-                    still.push(((i, cmd, stdin), ch));
-                    if sending {
-                        // Its packet must go out before anything else is sent.
-                        still.extend(it.by_ref());
-                    }
+                Ok(()) => {
+                    half = None;
+                    lanes.push((i, Lane::new(ch, stdin)));
                 }
-                Err(e) => return Err(ssh_err("starting the command", &e)),
+                Err(e) if is_eagain(&e) => {
+                    half = sending().then_some(Half::Exec);
+                    starting = Some(((i, cmd, stdin), ch));
+                    blocked = true;
+                }
+                Err(e) => {
+                    return Err(ExecError::Started(ssh_err("starting the command", &e)));
+                }
             }
         }
-        waiting = still;
-        if waiting.is_empty() {
-            break;
+        if half.as_ref().is_none_or(|h| *h == Half::Open)
+            && let Some(job) = opening.take()
+        {
+            match conn.session.channel_session() {
+                Ok(ch) => {
+                    half = None;
+                    opened.push_back((job, ch));
+                }
+                Err(e) if is_eagain(&e) => {
+                    half = sending().then_some(Half::Open);
+                    opening = Some(job);
+                    blocked = true;
+                }
+                Err(e) => {
+                    half = None;
+                    let first = lanes.is_empty() && starting.is_none() && opened.is_empty();
+                    if first {
+                        return Err(ExecError::NotStarted(ssh_err("opening a channel", &e)));
+                    }
+                    // No more channels now: the rest wait for one that ends.
+                    refused = true;
+                    queue.push_front(job);
+                }
+            }
+        }
+        if !blocked {
+            continue;
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(RemoteError::Timeout {
-                what: "starting the command".to_string(),
+            let what = if starting.is_some() {
+                "starting the command"
+            } else {
+                "opening a channel"
+            };
+            let e = RemoteError::Timeout {
+                what: what.to_string(),
                 secs: limit.as_secs(),
+            };
+            return Err(if lanes.is_empty() && starting.is_none() {
+                ExecError::NotStarted(e)
+            } else {
+                ExecError::Started(e)
             });
         }
-        idle.wait(conn, (deadline - now).min(TICK))?;
+        idle.wait(conn, (deadline - now).min(TICK))
+            .map_err(ExecError::Started)?;
     }
-    Ok(())
 }
 
 /// One command's channel as the pump moves it: its stdin fed in chunks then EOF,
